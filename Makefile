@@ -1,0 +1,32 @@
+# The two commands of the README: `make run` and `make test`. Both install
+# what is missing first (.ci/install), so they work on a fresh Debian 12.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/diemcau
+# go-gst's cgo build is slow cold; keep tests well inside CI's 90 minutes.
+TEST_TIMEOUT ?= 40m
+
+.PHONY: run test install build vet bench clean
+
+install:
+	./.ci/install
+	$(GO) mod download
+
+build: install
+	$(GO) build -o $(BIN) ./cmd/diemcau
+
+run: build
+	./$(BIN) serve $(ARGS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+
+test: install vet
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+clean:
+	rm -rf bin

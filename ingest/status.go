@@ -1,0 +1,54 @@
+// Package ingest brings media into diemcau: RTSP pull from IP cameras, the
+// RTSP server (push from encoders, re-serve of feeds and composites), sim://
+// sources, reconnect, stats and probe.
+package ingest
+
+import (
+	"time"
+)
+
+// State is a source's connection state, as the API shows it.
+type State string
+
+// Source states.
+const (
+	StateConnecting State = "connecting"
+	StateOnline     State = "online"
+	StateOffline    State = "offline"
+	StateError      State = "error" // a problem that retrying alone will not fix (wrong password, unsupported codec)
+)
+
+// VideoInfo describes a source's video as received.
+type VideoInfo struct {
+	Codec   string  `json:"codec"`
+	Width   int     `json:"width"`
+	Height  int     `json:"height"`
+	FPS     float64 `json:"fps"`
+	Profile string  `json:"profile,omitempty"`
+	BFrames bool    `json:"bframes"`
+}
+
+// AudioInfo describes a source's audio as received.
+type AudioInfo struct {
+	Codec      string `json:"codec"`
+	SampleRate int    `json:"sample_rate"`
+	Channels   int    `json:"channels"`
+}
+
+// Status is the state and counters of one source, as CONTRACT.md lists them.
+// URL never carries credentials.
+type Status struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name,omitempty"`
+	URL         string     `json:"url"`
+	Transport   string     `json:"transport,omitempty"`
+	State       State      `json:"state"`
+	Error       string     `json:"error,omitempty"`
+	Video       *VideoInfo `json:"video,omitempty"`
+	Audio       *AudioInfo `json:"audio,omitempty"`
+	BitrateKbps float64    `json:"bitrate_kbps"`
+	Frames      uint64     `json:"frames"`
+	PacketsLost uint64     `json:"packets_lost"`
+	Reconnects  uint64     `json:"reconnects"`
+	LastFrameAt *time.Time `json:"last_frame_at,omitempty"`
+}
