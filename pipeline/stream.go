@@ -85,7 +85,11 @@ func (s *Stream) SetTracks(tracks []*Track) {
 func (s *Stream) setTracksLocked(tracks []*Track) {
 	ts := make([]*Track, len(tracks))
 	for i, t := range tracks {
-		t.Index = i
+		// Index is set before the track is first published; re-publishing
+		// the same track must not write to it while readers look.
+		if t.Index != i {
+			t.Index = i
+		}
 		ts[i] = t
 	}
 	s.tracks = ts
