@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sync/errgroup"
+
+	"diemcau/control"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		configFile string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (with no --config: the embedded demo of four simulated points)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			cfg, err := loadConfig(configFile, map[string]*pflag.Flag{
+				"http.listen": fl.Lookup("http"),
+				"rtsp.listen": fl.Lookup("rtsp"),
+			})
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, log)
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "config file (YAML); none runs the embedded demo")
+	cmd.Flags().String("http", "", "HTTP listen address (overrides http.listen)")
+	cmd.Flags().String("rtsp", "", "RTSP listen address (overrides rtsp.listen)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// serve wires every component and runs them in one errgroup: the first to
+// fail, or a signal, stops them all, and serve returns once all have.
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	tokens, demoToken, err := operatorTokens(cfg)
+	if err != nil {
+		return err
+	}
+	sources, err := buildSources(cfg, log)
+	if err != nil {
+		return err
+	}
+	rtspServer, err := buildRTSPServer(cfg, sources, log)
+	if err != nil {
+		return err
+	}
+	media := probeMedia(cfg, log)
+
+	api, err := control.New(control.Config{
+		Listen:  cfg.HTTP.Listen,
+		TLSCert: cfg.HTTP.TLS.Cert,
+		TLSKey:  cfg.HTTP.TLS.Key,
+		Tokens:  tokens,
+	}, log, control.Deps{
+		Sources: sources,
+		Info:    media.info,
+		Ready:   func() bool { return true },
+	})
+	if err != nil {
+		return err
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return api.Run(ctx) })
+	g.Go(func() error { return rtspServer.Run(ctx) })
+	for _, src := range sources.ordered {
+		g.Go(func() error { return src.Run(ctx) })
+	}
+	g.Go(func() error {
+		select {
+		case <-api.Listening():
+			announce(cfg, api, demoToken, log)
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// operatorTokens turns the configured hashes into credentials; with none
+// configured an admin token is made for this run and printed once.
+func operatorTokens(cfg *Config) ([]control.Token, string, error) {
+	var tokens []control.Token
+	for i, t := range cfg.Auth.Tokens {
+		h, err := control.ParseTokenHash(t.SHA256)
+		if err != nil {
+			return nil, "", fmt.Errorf("auth.tokens[%d].sha256: %w", i, err)
+		}
+		tokens = append(tokens, control.Token{Name: t.Name, Role: control.Role(t.Role), SHA256: h})
+	}
+	if len(tokens) > 0 {
+		return tokens, "", nil
+	}
+	tok, hash, err := control.NewRandomToken()
+	if err != nil {
+		return nil, "", err
+	}
+	return []control.Token{{Name: "admin", Role: control.RoleAdmin, SHA256: hash}}, tok, nil
+}
+
+// announce prints what a person starting the server needs: where the
+// console is and, when one was generated, the admin token. The token goes to
+// stdout only, never to the log.
+func announce(cfg *Config, api *control.Server, demoToken string, log *slog.Logger) {
+	host := api.Addr().String()
+	if strings.HasPrefix(host, "[::]:") || strings.HasPrefix(host, "0.0.0.0:") {
+		host = "localhost" + host[strings.LastIndex(host, ":"):]
+	}
+	scheme := "http"
+	if cfg.HTTP.TLS.Cert != "" {
+		scheme = "https"
+	}
+	fmt.Printf("diemcau: console  %s://%s/\n", scheme, host)
+	if demoToken != "" {
+		fmt.Printf("diemcau: admin token (shown once, not stored): %s\n", demoToken)
+	}
+	if cfg.Demo {
+		log.Info("embedded demo running: four simulated points; pass --config FILE for a real setup")
+	}
+}

@@ -1,0 +1,190 @@
+// Package control is diemcau's HTTP control plane: the JSON API of
+// CONTRACT.md, auth, health, metrics and the web pages. WHEP lives in
+// control/whep.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"diemcau/ingest"
+)
+
+// maxBody is the largest request body the API reads (CONTRACT.md: 413 above).
+const maxBody = 1 << 20
+
+// Config is the control plane's.
+type Config struct {
+	// Listen is the HTTP address, e.g. ":8080".
+	Listen string
+	// TLSCert and TLSKey, both set, serve HTTPS.
+	TLSCert, TLSKey string
+	// Tokens are the credentials accepted on /api/v1.
+	Tokens []Token
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("http.listen: required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("http.tls: set both cert and key, or neither")
+	}
+	for i, t := range c.Tokens {
+		if t.Role != RoleAdmin && t.Role != RoleOperator && t.Role != RoleViewer {
+			return fmt.Errorf("auth.tokens[%d].role: %q is not a role", i, t.Role)
+		}
+	}
+	return nil
+}
+
+// Sources is what the API needs of the ingest side.
+type Sources interface {
+	List() []ingest.Status
+	Get(id string) (ingest.Status, bool)
+}
+
+// Info is the body of GET /api/v1/info.
+type Info struct {
+	Version   string    `json:"version"`
+	GStreamer string    `json:"gstreamer"`
+	Encoder   CodecInfo `json:"encoder"`
+	Decoder   CodecInfo `json:"decoder"`
+	UptimeS   int64     `json:"uptime_s"`
+}
+
+// CodecInfo names the element chosen for a codec.
+type CodecInfo struct {
+	Element  string `json:"element"`
+	Hardware bool   `json:"hardware"`
+}
+
+// Deps are the components the API reads and drives.
+type Deps struct {
+	Sources Sources
+	Info    func() Info
+	// Ready reports whether the pipeline and store are up (GET /readyz).
+	Ready func() bool
+}
+
+// Server is the HTTP control plane.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	deps    Deps
+	mux     *http.ServeMux
+	started time.Time
+	addr    atomic.Pointer[net.Addr]
+	ready   chan struct{}
+}
+
+// New builds the server and its routes; it listens only in Run.
+func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log.With("component", "http"), deps: deps, mux: http.NewServeMux(), ready: make(chan struct{})}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.deps.Ready != nil && !s.deps.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	s.mux.HandleFunc("GET /api/v1/info", s.require(RoleViewer, s.handleInfo))
+	s.mux.HandleFunc("GET /api/v1/sources", s.require(RoleOperator, s.handleListSources))
+	s.mux.HandleFunc("GET /api/v1/sources/{id}", s.require(RoleOperator, s.handleGetSource))
+	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no API endpoint " + r.Method + " " + r.URL.Path})
+	})
+}
+
+// Handle adds a route (for WHEP and pages, which live in other files or packages).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Addr is the bound address once Run is listening; nil before.
+func (s *Server) Addr() net.Addr {
+	if a := s.addr.Load(); a != nil {
+		return *a
+	}
+	return nil
+}
+
+// Listening is closed once Run has bound its address.
+func (s *Server) Listening() <-chan struct{} { return s.ready }
+
+// ServeHTTP serves the API; bodies are capped at 1 MiB.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > maxBody {
+		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "request body over 1 MiB"})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+// Run listens and serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("http: listen %s: %w", s.cfg.Listen, err)
+	}
+	a := ln.Addr()
+	s.addr.Store(&a)
+	s.started = time.Now()
+	close(s.ready)
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	s.log.Info("serving", "addr", a.String(), "scheme", scheme)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+	}
+	<-errc
+	return nil
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
+	var info Info
+	if s.deps.Info != nil {
+		info = s.deps.Info()
+	}
+	info.UptimeS = int64(time.Since(s.started).Seconds())
+	writeJSON(w, http.StatusOK, info)
+}
