@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"diemcau/ingest"
 )
 
@@ -83,6 +85,8 @@ type Server struct {
 	started time.Time
 	addr    atomic.Pointer[net.Addr]
 	ready   chan struct{}
+
+	registry *prometheus.Registry
 }
 
 // New builds the server and its routes; it listens only in Run.
@@ -90,7 +94,7 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log.With("component", "http"), deps: deps, mux: http.NewServeMux(), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log.With("component", "http"), deps: deps, mux: http.NewServeMux(), ready: make(chan struct{}), registry: prometheus.NewRegistry()}
 	s.routes()
 	return s, nil
 }
@@ -106,6 +110,7 @@ func (s *Server) routes() {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	s.mux.Handle("GET /metrics", s.newMetricsHandler())
 	s.mux.HandleFunc("GET /api/v1/info", s.require(RoleViewer, s.handleInfo))
 	s.mux.HandleFunc("GET /api/v1/sources", s.require(RoleOperator, s.handleListSources))
 	s.mux.HandleFunc("GET /api/v1/sources/{id}", s.require(RoleOperator, s.handleGetSource))
@@ -116,6 +121,9 @@ func (s *Server) routes() {
 
 // Handle adds a route (for WHEP and pages, which live in other files or packages).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Registry is where components register their Prometheus collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
 // Addr is the bound address once Run is listening; nil before.
 func (s *Server) Addr() net.Addr {

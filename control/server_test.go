@@ -147,3 +147,27 @@ func TestRoleAllows(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsExposeSources(t *testing.T) {
+	sources := fakeSources{"tinh": {ID: "tinh", State: ingest.StateOnline, Frames: 42, Video: &ingest.VideoInfo{FPS: 25}}}
+	base := startServer(t, Deps{Sources: sources, Info: func() Info {
+		return Info{Version: "t", Encoder: CodecInfo{Element: "x264enc"}}
+	}})
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`diemcau_source_up{source="tinh"} 1`,
+		`diemcau_source_frames_total{source="tinh"} 42`,
+		`diemcau_source_state{source="tinh",state="online"} 1`,
+		`diemcau_encoder_hardware{element="x264enc"} 0`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

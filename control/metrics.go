@@ -1,0 +1,90 @@
+package control
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"diemcau/ingest"
+)
+
+// sourceCollector reads every source's status at scrape time, so the
+// packet path never touches a metric.
+type sourceCollector struct {
+	sources Sources
+
+	up, fps, bitrate, frames, lost, reconnects, state *prometheus.Desc
+}
+
+func newSourceCollector(sources Sources) *sourceCollector {
+	l := []string{"source"}
+	return &sourceCollector{
+		sources:    sources,
+		up:         prometheus.NewDesc("diemcau_source_up", "1 while the source delivers frames.", l, nil),
+		state:      prometheus.NewDesc("diemcau_source_state", "1 for the source's current state.", []string{"source", "state"}, nil),
+		fps:        prometheus.NewDesc("diemcau_source_fps", "Video frames per second received.", l, nil),
+		bitrate:    prometheus.NewDesc("diemcau_source_bitrate_kbps", "Bitrate received, kbit/s.", l, nil),
+		frames:     prometheus.NewDesc("diemcau_source_frames_total", "Frames received.", l, nil),
+		lost:       prometheus.NewDesc("diemcau_source_packets_lost_total", "RTP packets lost.", l, nil),
+		reconnects: prometheus.NewDesc("diemcau_source_reconnects_total", "Reconnections after a loss.", l, nil),
+	}
+}
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.up, c.state, c.fps, c.bitrate, c.frames, c.lost, c.reconnects} {
+		ch <- d
+	}
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.sources.List() {
+		up := 0.0
+		if st.State == ingest.StateOnline {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, st.ID)
+		for _, s := range []ingest.State{ingest.StateConnecting, ingest.StateOnline, ingest.StateOffline, ingest.StateError} {
+			v := 0.0
+			if st.State == s {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, st.ID, string(s))
+		}
+		fps := 0.0
+		if st.Video != nil {
+			fps = st.Video.FPS
+		}
+		ch <- prometheus.MustNewConstMetric(c.fps, prometheus.GaugeValue, fps, st.ID)
+		ch <- prometheus.MustNewConstMetric(c.bitrate, prometheus.GaugeValue, st.BitrateKbps, st.ID)
+		ch <- prometheus.MustNewConstMetric(c.frames, prometheus.CounterValue, float64(st.Frames), st.ID)
+		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.PacketsLost), st.ID)
+		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(st.Reconnects), st.ID)
+	}
+}
+
+// newMetricsHandler builds the registry of GET /metrics: Go runtime and
+// process figures, build info, and the sources. Other components add
+// their collectors through Server.Registry.
+func (s *Server) newMetricsHandler() http.Handler {
+	reg := s.registry
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "diemcau"}))
+	if s.deps.Sources != nil {
+		reg.MustRegister(newSourceCollector(s.deps.Sources))
+	}
+	if s.deps.Info != nil {
+		info := s.deps.Info()
+		bi := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "diemcau_build_info", Help: "Version, GStreamer and the codec elements chosen; always 1.",
+			ConstLabels: prometheus.Labels{"version": info.Version, "gstreamer": info.GStreamer, "encoder": info.Encoder.Element, "decoder": info.Decoder.Element},
+		})
+		bi.Set(1)
+		hw := prometheus.NewGauge(prometheus.GaugeOpts{Name: "diemcau_encoder_hardware", Help: "1 when the composite encoder is a hardware one.", ConstLabels: prometheus.Labels{"element": info.Encoder.Element}})
+		if info.Encoder.Hardware {
+			hw.Set(1)
+		}
+		reg.MustRegister(bi, hw)
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
