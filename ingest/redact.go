@@ -45,4 +45,3 @@ func RedactError(err error, rawURL string) string {
 	}
 	return strings.ReplaceAll(msg, rawURL, RedactURL(rawURL))
 }
-
