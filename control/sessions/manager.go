@@ -1,0 +1,262 @@
+// Package sessions runs citizen-reception sessions: it starts a session's
+// composite and, for a live run, its archive; applies layout and audio
+// changes at once; and stops everything cleanly. The HTTP layer and the
+// scheduler call it; it owns every goroutine of every running session.
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"diemcau/pipeline"
+)
+
+// Session states, as the API shows them.
+const (
+	StateIdle      = "idle"
+	StateRehearsal = "rehearsal"
+	StateLive      = "live"
+	StateEnded     = "ended"
+)
+
+// Errors callers tell apart with errors.Is.
+var (
+	ErrRunning    = errors.New("session is already running")
+	ErrNotRunning = errors.New("session is not running")
+	ErrStopping   = errors.New("server is stopping")
+)
+
+// Point is one bridge point of a session.
+type Point struct {
+	ID, Source, Role, Label string
+	Gain                    float64
+	Muted                   bool
+}
+
+// Output is the composite's picture and bitrate.
+type Output struct{ Width, Height, FPS, BitrateKbps int }
+
+// Spec is everything a running session needs.
+type Spec struct {
+	ID, Title     string
+	Layout, Focus string
+	Output        Output
+	Record        bool
+	Points        []Point
+}
+
+// Composite is a running mixer as the manager sees it.
+type Composite interface {
+	Run(ctx context.Context) error
+	Composite() *pipeline.Stream
+	ReturnFeed(pointID string) *pipeline.Stream
+	SetLayout(layout, focus string) error
+	SetPoint(p Point) error
+	Stats() CompositeStats
+}
+
+// CompositeStats are the mixer figures of a session's status.
+type CompositeStats struct {
+	FPS     float64 `json:"fps"`
+	Encoder string  `json:"encoder"`
+	Dropped uint64  `json:"dropped"`
+}
+
+// MixerFactory makes the composite of a session from its points' streams.
+type MixerFactory func(spec Spec, inputs map[string]*pipeline.Stream) (Composite, error)
+
+// Recording is one live run being archived.
+type Recording interface {
+	Stop() error
+	Status() RecordingStatus
+}
+
+// RecordingStatus is the recording part of a session's status.
+type RecordingStatus struct {
+	Active   bool   `json:"active"`
+	Run      string `json:"run,omitempty"`
+	Bytes    int64  `json:"bytes"`
+	Segments int    `json:"segments"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Recorder starts archive runs. streams are named "composite" and
+// "sources/{source-id}".
+type Recorder interface {
+	StartRun(sessionID string, streams map[string]*pipeline.Stream) (Recording, error)
+}
+
+// Deps are what the manager drives. Mixer, Recorder and Serve may be nil:
+// a server without GStreamer still records and re-serves single feeds.
+type Deps struct {
+	// Stream returns the stream of a source.
+	Stream func(sourceID string) (*pipeline.Stream, bool)
+	// SaveState records a state change (the store).
+	SaveState func(ctx context.Context, id, state string, at time.Time) error
+	Mixer     MixerFactory
+	Recorder  Recorder
+	// Serve publishes a stream on the RTSP server; the returned func removes it.
+	Serve func(path string, s *pipeline.Stream) func()
+}
+
+// Manager runs sessions. Start, Stop and the setters are safe from any
+// goroutine; each running session's goroutines are children of Run.
+type Manager struct {
+	log  *slog.Logger
+	deps Deps
+
+	mu      sync.Mutex
+	running map[string]*running
+	runCtx  context.Context // nil until Run starts; sessions are its children
+	wg      sync.WaitGroup
+}
+
+// New makes a manager; it starts nothing.
+func New(log *slog.Logger, deps Deps) (*Manager, error) {
+	if deps.Stream == nil {
+		return nil, errors.New("sessions: Deps.Stream is required")
+	}
+	if deps.SaveState == nil {
+		deps.SaveState = func(context.Context, string, string, time.Time) error { return nil }
+	}
+	return &Manager{log: log.With("component", "sessions"), deps: deps, running: map[string]*running{}}, nil
+}
+
+// Run lets sessions start until ctx ends, then stops every running session
+// (sealing live archives) and returns when all have stopped.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.runCtx = ctx
+	m.mu.Unlock()
+	<-ctx.Done()
+	m.mu.Lock()
+	for _, r := range m.running {
+		r.cancel()
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+	return nil
+}
+
+// Start runs a session as a rehearsal (nothing recorded) or live.
+func (m *Manager) Start(spec Spec, mode string) error {
+	if mode != StateRehearsal && mode != StateLive {
+		return fmt.Errorf("mode %q: want rehearsal or live", mode)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runCtx == nil || m.runCtx.Err() != nil {
+		return ErrStopping
+	}
+	if _, ok := m.running[spec.ID]; ok {
+		return fmt.Errorf("session %q: %w", spec.ID, ErrRunning)
+	}
+	r, err := m.prepare(spec, mode)
+	if err != nil {
+		return fmt.Errorf("session %q: %w", spec.ID, err)
+	}
+	m.running[spec.ID] = r
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		r.run(m)
+	}()
+	return nil
+}
+
+// Stop ends a running session and waits until it has stopped (its archive
+// sealed). The session's state becomes ended.
+func (m *Manager) Stop(id string) error {
+	m.mu.Lock()
+	r, ok := m.running[id]
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("session %q: %w", id, ErrNotRunning)
+	}
+	r.cancel()
+	<-r.done
+	return r.stopErr
+}
+
+// Running reports whether a session runs and in which mode.
+func (m *Manager) Running(id string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.running[id]
+	if !ok {
+		return "", false
+	}
+	return r.mode, true
+}
+
+// SetLayout changes a running session's composite at once.
+func (m *Manager) SetLayout(id, layout, focus string) error {
+	r, ok := m.get(id)
+	if !ok || r.mixer == nil {
+		return nil // not running: the store holds the new layout for the next start
+	}
+	return r.mixer.SetLayout(layout, focus)
+}
+
+// SetPoint changes a running session's point audio and label at once.
+func (m *Manager) SetPoint(id string, p Point) error {
+	r, ok := m.get(id)
+	if !ok || r.mixer == nil {
+		return nil
+	}
+	return r.mixer.SetPoint(p)
+}
+
+// Stream returns a running session's composite, or a point's return feed.
+func (m *Manager) Stream(id, point string) (*pipeline.Stream, error) {
+	r, ok := m.get(id)
+	if !ok {
+		return nil, fmt.Errorf("session %q: %w", id, ErrNotRunning)
+	}
+	if r.mixer == nil {
+		return nil, fmt.Errorf("session %q: no composite on this server (GStreamer mixer unavailable)", id)
+	}
+	if point == "" {
+		return r.mixer.Composite(), nil
+	}
+	s := r.mixer.ReturnFeed(point)
+	if s == nil {
+		return nil, fmt.Errorf("session %q: no point %q", id, point)
+	}
+	return s, nil
+}
+
+// Live is the runtime part of a session's status.
+type Live struct {
+	Mode      string          `json:"-"`
+	StartedAt time.Time       `json:"-"`
+	Recording RecordingStatus `json:"recording"`
+	Mixer     *CompositeStats `json:"mixer,omitempty"`
+	Error     string          `json:"error,omitempty"`
+}
+
+// Status returns the runtime figures of a running session.
+func (m *Manager) Status(id string) (Live, bool) {
+	r, ok := m.get(id)
+	if !ok {
+		return Live{}, false
+	}
+	return r.status(), true
+}
+
+func (m *Manager) get(id string) (*running, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.running[id]
+	return r, ok
+}
+
+func (m *Manager) remove(id string) {
+	m.mu.Lock()
+	delete(m.running, id)
+	m.mu.Unlock()
+}
