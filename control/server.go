@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"diemcau/control/sessions"
+	"diemcau/control/store"
 	"diemcau/ingest"
 )
 
@@ -50,7 +52,7 @@ func (c Config) Validate() error {
 // Sources is what the API needs of the ingest side.
 type Sources interface {
 	List() []ingest.Status
-	Get(id string) (ingest.Status, bool)
+	Status(id string) (ingest.Status, bool)
 }
 
 // Info is the body of GET /api/v1/info.
@@ -74,6 +76,12 @@ type Deps struct {
 	Info    func() Info
 	// Ready reports whether the pipeline and store are up (GET /readyz).
 	Ready func() bool
+	// Store holds sessions, checks, invites and the audit log.
+	Store *store.Store
+	// Sessions runs sessions; nil serves the stored ones read-only.
+	Sessions *sessions.Manager
+	// Viewers counts a session's WHEP viewers.
+	Viewers func(sessionID string) int
 }
 
 // Server is the HTTP control plane.
@@ -114,6 +122,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/info", s.require(RoleViewer, s.handleInfo))
 	s.mux.HandleFunc("GET /api/v1/sources", s.require(RoleOperator, s.handleListSources))
 	s.mux.HandleFunc("GET /api/v1/sources/{id}", s.require(RoleOperator, s.handleGetSource))
+	if s.deps.Store != nil {
+		s.sessionRoutes()
+	}
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no API endpoint " + r.Method + " " + r.URL.Path})
 	})
@@ -195,4 +206,21 @@ func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
 	}
 	info.UptimeS = int64(time.Since(s.started).Seconds())
 	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) sessionRoutes() {
+	id := pathTarget("id")
+	op := RoleOperator
+	s.mux.HandleFunc("GET /api/v1/sessions", s.require(op, s.handleListSessions))
+	s.mux.HandleFunc("POST /api/v1/sessions", s.audited(op, pathTarget(), s.handleCreateSession))
+	s.mux.HandleFunc("GET /api/v1/sessions/{id}", s.require(op, s.handleGetSession))
+	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}", s.audited(op, id, s.handlePatchSession))
+	s.mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.audited(op, id, s.handleDeleteSession))
+	s.mux.HandleFunc("PUT /api/v1/sessions/{id}/layout", s.audited(op, id, s.handlePutLayout))
+	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}/points/{point}", s.audited(op, pathTarget("id", "point"), s.handlePatchPoint))
+	s.mux.HandleFunc("GET /api/v1/audit", s.require(op, s.handleAudit))
+	if s.deps.Sessions != nil {
+		s.mux.HandleFunc("POST /api/v1/sessions/{id}/start", s.audited(op, id, s.handleStartSession))
+		s.mux.HandleFunc("POST /api/v1/sessions/{id}/stop", s.audited(op, id, s.handleStopSession))
+	}
 }

@@ -28,7 +28,7 @@ func (f fakeSources) List() []ingest.Status {
 	return out
 }
 
-func (f fakeSources) Get(id string) (ingest.Status, bool) { s, ok := f[id]; return s, ok }
+func (f fakeSources) Status(id string) (ingest.Status, bool) { s, ok := f[id]; return s, ok }
 
 // startServer runs a control server on a loopback port for the test's life.
 func startServer(t *testing.T, deps Deps) string {

@@ -13,7 +13,7 @@ func (s *Server) handleListSources(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	st, ok := s.deps.Sources.Get(id)
+	st, ok := s.deps.Sources.Status(id)
 	if !ok {
 		writeError(w, errNotFound("source", id))
 		return

@@ -160,6 +160,8 @@ func (m *Manager) Start(spec Spec, mode string) error {
 		return fmt.Errorf("session %q: %w", spec.ID, err)
 	}
 	m.running[spec.ID] = r
+	// Saved before Start returns, so the caller reads the new state back.
+	r.saveState(m, mode)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -190,6 +190,9 @@ func TestRehearsalRecordsNothing(t *testing.T) {
 	if err := h.m.Stop("demo"); err != nil {
 		t.Fatal(err)
 	}
+	if s := next(t, h.states); s != StateIdle {
+		t.Fatalf("after a rehearsal the session is %s, want idle", s)
+	}
 	if len(h.rec.runs) != 0 {
 		t.Fatal("a rehearsal was recorded")
 	}

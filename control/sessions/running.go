@@ -69,7 +69,6 @@ func (m *Manager) prepare(spec Spec, mode string) (*running, error) {
 func (r *running) run(m *Manager) {
 	defer close(r.done)
 	defer m.remove(r.spec.ID)
-	r.saveState(m, r.mode)
 	r.log.Info("session started", "points", len(r.spec.Points), "record", r.mode == StateLive && r.spec.Record)
 
 	var wg sync.WaitGroup
@@ -105,7 +104,12 @@ func (r *running) run(m *Manager) {
 		}
 	}
 	wg.Wait()
-	r.saveState(m, StateEnded)
+	// A rehearsal leaves the session ready for its live run; a live run ends it.
+	final := StateEnded
+	if r.mode == StateRehearsal {
+		final = StateIdle
+	}
+	r.saveState(m, final)
 	r.log.Info("session ended", "after", time.Since(r.started).Round(time.Second))
 }
 

@@ -1,0 +1,260 @@
+package control
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"diemcau/control/sessions"
+	"diemcau/control/store"
+	"diemcau/ingest"
+)
+
+// pointView is a point as the API shows it, with its source's live state.
+type pointView struct {
+	store.Point
+	State ingest.State `json:"state"`
+}
+
+// sessionView is a session with its runtime status (CONTRACT.md "Session
+// status fields").
+type sessionView struct {
+	store.Session
+	Points    []pointView              `json:"points"`
+	Viewers   int                      `json:"viewers"`
+	Recording sessions.RecordingStatus `json:"recording"`
+	Mixer     *sessions.CompositeStats `json:"mixer,omitempty"`
+	Error     string                   `json:"error,omitempty"`
+}
+
+func (s *Server) viewSession(sess store.Session) sessionView {
+	v := sessionView{Session: sess, Points: make([]pointView, 0, len(sess.Points))}
+	for _, p := range sess.Points {
+		pv := pointView{Point: p, State: ingest.StateOffline}
+		if st, ok := s.deps.Sources.Status(p.Source); ok {
+			pv.State = st.State
+		}
+		v.Points = append(v.Points, pv)
+	}
+	if s.deps.Sessions != nil {
+		if live, ok := s.deps.Sessions.Status(sess.ID); ok {
+			v.Recording, v.Mixer, v.Error = live.Recording, live.Mixer, live.Error
+		}
+	}
+	if s.deps.Viewers != nil {
+		v.Viewers = s.deps.Viewers(sess.ID)
+	}
+	return v
+}
+
+// pointRequest lets gain default to 1: a missing gain is not silence.
+type pointRequest struct {
+	ID     string   `json:"id"`
+	Source string   `json:"source"`
+	Role   string   `json:"role"`
+	Label  string   `json:"label"`
+	Gain   *float64 `json:"gain"`
+	Muted  bool     `json:"muted"`
+}
+
+type sessionRequest struct {
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	CaseRef     string         `json:"case_ref"`
+	Layout      string         `json:"layout"`
+	Focus       string         `json:"focus"`
+	Output      store.Output   `json:"output"`
+	Record      *bool          `json:"record"`
+	Start       string         `json:"start"`
+	ScheduledAt *time.Time     `json:"scheduled_at"`
+	Points      []pointRequest `json:"points"`
+}
+
+func (req sessionRequest) toStore() store.Session {
+	sess := store.Session{
+		ID: req.ID, Title: req.Title, CaseRef: req.CaseRef, Layout: req.Layout, Focus: req.Focus,
+		Output: req.Output, Record: true, Start: req.Start, ScheduledAt: req.ScheduledAt,
+		State: store.StateIdle, Origin: store.OriginAPI,
+	}
+	if req.Record != nil {
+		sess.Record = *req.Record
+	}
+	if req.Start == "" {
+		sess.Start = store.StartManual // made through the API: an operator starts it
+	}
+	for _, p := range req.Points {
+		sess.Points = append(sess.Points, toStorePoint(p))
+	}
+	return sess
+}
+
+func toStorePoint(p pointRequest) store.Point {
+	g := 1.0
+	if p.Gain != nil {
+		g = *p.Gain
+	}
+	return store.Point{ID: p.ID, Source: p.Source, Role: p.Role, Label: p.Label, Gain: g, Muted: p.Muted}
+}
+
+func (s *Server) sourceExists(id string) bool {
+	_, ok := s.deps.Sources.Status(id)
+	return ok
+}
+
+// firstFieldError answers 400 naming the first bad field; the message lists all.
+func writeFieldErrors(w http.ResponseWriter, errs []FieldError) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	msg := errs[0].Error()
+	for _, e := range errs[1:] {
+		msg += "; " + e.Error()
+	}
+	writeError(w, errBadRequest(errs[0].Field, msg))
+	return true
+}
+
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := s.deps.Store.ListSessions(r.Context())
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, sess := range list {
+		out = append(out, s.viewSession(sess))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.deps.Store.GetSession(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewSession(sess))
+}
+
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
+	var req sessionRequest
+	if e := decodeJSON(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	sess := req.toStore()
+	if writeFieldErrors(w, ValidateSession(&sess, s.sourceExists)) {
+		return
+	}
+	created, err := s.deps.Store.CreateSession(r.Context(), sess)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/sessions/"+created.ID)
+	writeJSON(w, http.StatusCreated, s.viewSession(created))
+}
+
+// sessionPatch holds the fields a PATCH may change; absent ones stay.
+type sessionPatch struct {
+	Title       *string         `json:"title"`
+	CaseRef     *string         `json:"case_ref"`
+	Layout      *string         `json:"layout"`
+	Focus       *string         `json:"focus"`
+	Output      *store.Output   `json:"output"`
+	Record      *bool           `json:"record"`
+	Start       *string         `json:"start"`
+	ScheduledAt *time.Time      `json:"scheduled_at"`
+	Points      *[]pointRequest `json:"points"`
+}
+
+func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var patch sessionPatch
+	if e := decodeJSON(r, &patch); e != nil {
+		writeError(w, e)
+		return
+	}
+	_, running := s.running(id)
+	var fieldErrs []FieldError
+	updated, err := s.deps.Store.UpdateSession(r.Context(), id, func(sess *store.Session) error {
+		if running && (patch.Points != nil || patch.Output != nil) {
+			return errSessionRunning
+		}
+		apply(&sess.Title, patch.Title)
+		apply(&sess.CaseRef, patch.CaseRef)
+		apply(&sess.Layout, patch.Layout)
+		apply(&sess.Focus, patch.Focus)
+		apply(&sess.Output, patch.Output)
+		apply(&sess.Record, patch.Record)
+		apply(&sess.Start, patch.Start)
+		if patch.ScheduledAt != nil {
+			sess.ScheduledAt = patch.ScheduledAt
+		}
+		if patch.Points != nil {
+			sess.Points = sess.Points[:0]
+			for _, p := range *patch.Points {
+				sess.Points = append(sess.Points, toStorePoint(p))
+			}
+		}
+		if fieldErrs = ValidateSession(sess, s.sourceExists); len(fieldErrs) > 0 {
+			return errInvalidPatch
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errInvalidPatch):
+		writeFieldErrors(w, fieldErrs)
+		return
+	case errors.Is(err, errSessionRunning):
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is running: stop it before changing its points or output", Field: "points"})
+		return
+	case err != nil:
+		writeStoreError(w, err)
+		return
+	}
+	if running && (patch.Layout != nil || patch.Focus != nil) {
+		if err := s.deps.Sessions.SetLayout(id, updated.Layout, updated.Focus); err != nil {
+			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "mixer", Message: err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, s.viewSession(updated))
+}
+
+var (
+	errSessionRunning = errors.New("session running")
+	errInvalidPatch   = errors.New("invalid patch")
+)
+
+func apply[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func (s *Server) running(id string) (string, bool) {
+	if s.deps.Sessions == nil {
+		return "", false
+	}
+	return s.deps.Sessions.Running(id)
+}
+
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if mode, ok := s.running(id); ok {
+		if mode == sessions.StateLive {
+			writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is live: stop it first (a live session is never deleted)"})
+			return
+		}
+		if err := s.deps.Sessions.Stop(id); err != nil && !errors.Is(err, sessions.ErrNotRunning) {
+			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
+			return
+		}
+	}
+	if err := s.deps.Store.DeleteSession(r.Context(), id); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,136 @@
+package control
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"diemcau/control/store"
+)
+
+// FieldError is one problem with one field of a source or session, the field
+// written as a path relative to the object ("points[1].source").
+type FieldError struct {
+	Field, Message string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// Choices offered for the enumerated fields.
+var (
+	Layouts       = []string{"grid", "speaker", "pip", "single"}
+	StartModes    = []string{store.StartLive, store.StartRehearsal, store.StartManual}
+	PointRoles    = []string{"province", "local", "central"}
+	Transports    = []string{"auto", "tcp", "udp"}
+	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim"}
+)
+
+type fieldErrors []FieldError
+
+func (fe *fieldErrors) add(field, format string, args ...any) {
+	*fe = append(*fe, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (fe *fieldErrors) choice(field, v string, choices []string) {
+	if !slices.Contains(choices, v) {
+		fe.add(field, "%q: want one of %s", v, strings.Join(choices, ", "))
+	}
+}
+
+// ValidateSource fills the defaults of a source and checks it. The URL is
+// never echoed: it may hold a password.
+func ValidateSource(s *store.Source) []FieldError {
+	var fe fieldErrors
+	if !idPattern.MatchString(s.ID) {
+		fe.add("id", "%q: use a-z, 0-9 and - (at most 64)", s.ID)
+	}
+	if s.Transport == "" {
+		s.Transport = "auto"
+	}
+	fe.choice("transport", s.Transport, Transports)
+	if u, err := url.Parse(s.URL); err != nil || !slices.Contains(SourceSchemes, u.Scheme) {
+		fe.add("url", "want rtsp://, rtsps://, push:// or sim:// (got %s)", schemeHint(s.URL))
+	} else if (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "" {
+		fe.add("url", "no host")
+	}
+	return fe
+}
+
+func schemeHint(raw string) string {
+	if scheme, _, ok := strings.Cut(raw, "://"); ok {
+		return fmt.Sprintf("%q", scheme+"://…")
+	}
+	if raw == "" {
+		return "nothing"
+	}
+	return "no scheme"
+}
+
+// ValidateSession fills the defaults of a session and its points and checks
+// them; sourceExists tells which source ids are known.
+func ValidateSession(s *store.Session, sourceExists func(string) bool) []FieldError {
+	var fe fieldErrors
+	if !idPattern.MatchString(s.ID) {
+		fe.add("id", "%q: use a-z, 0-9 and - (at most 64)", s.ID)
+	}
+	if s.Layout == "" {
+		s.Layout = "grid"
+	}
+	fe.choice("layout", s.Layout, Layouts)
+	if s.Start == "" {
+		s.Start = store.StartLive
+	}
+	fe.choice("start", s.Start, StartModes)
+	o := &s.Output
+	if o.Width == 0 && o.Height == 0 {
+		o.Width, o.Height = 1280, 720
+	}
+	if o.FPS == 0 {
+		o.FPS = 30
+	}
+	if o.Bitrate == 0 {
+		o.Bitrate = 2500
+	}
+	if o.Width < 16 || o.Height < 16 || o.Width%2 != 0 || o.Height%2 != 0 || o.Width > 3840 || o.Height > 2160 {
+		fe.add("output", "%dx%d: width and height must be even, at least 16 and at most 3840x2160", o.Width, o.Height)
+	}
+	if o.FPS < 1 || o.FPS > 60 {
+		fe.add("output.fps", "%d: want 1 to 60", o.FPS)
+	}
+	if o.Bitrate < 100 || o.Bitrate > 50000 {
+		fe.add("output.bitrate", "%d kbps: want 100 to 50000", o.Bitrate)
+	}
+	seen := map[string]bool{}
+	for i := range s.Points {
+		p := &s.Points[i]
+		key := fmt.Sprintf("points[%d]", i)
+		if !idPattern.MatchString(p.ID) {
+			fe.add(key+".id", "%q: use a-z, 0-9 and -", p.ID)
+		} else if seen[p.ID] {
+			fe.add(key+".id", "duplicate point %q", p.ID)
+		}
+		seen[p.ID] = true
+		if !sourceExists(p.Source) {
+			fe.add(key+".source", "no source %q", p.Source)
+		}
+		if p.Role == "" {
+			p.Role = "local"
+		}
+		fe.choice(key+".role", p.Role, PointRoles)
+		if p.Label == "" {
+			p.Label = p.ID
+		}
+		if math.IsNaN(p.Gain) || p.Gain < 0 || p.Gain > 4 {
+			fe.add(key+".gain", "%v: want 0 to 4", p.Gain)
+		}
+	}
+	if s.Focus != "" && !seen[s.Focus] {
+		fe.add("focus", "no point %q", s.Focus)
+	}
+	return fe
+}
