@@ -80,6 +80,8 @@ type Deps struct {
 	Store *store.Store
 	// Sessions runs sessions; nil serves the stored ones read-only.
 	Sessions *sessions.Manager
+	// SourceAdmin adds and removes running sources; nil makes sources read-only.
+	SourceAdmin SourceAdmin
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
 }
@@ -219,6 +221,12 @@ func (s *Server) sessionRoutes() {
 	s.mux.HandleFunc("PUT /api/v1/sessions/{id}/layout", s.audited(op, id, s.handlePutLayout))
 	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}/points/{point}", s.audited(op, pathTarget("id", "point"), s.handlePatchPoint))
 	s.mux.HandleFunc("GET /api/v1/audit", s.require(op, s.handleAudit))
+	if s.deps.SourceAdmin != nil {
+		src := pathTarget("id")
+		s.mux.HandleFunc("POST /api/v1/sources", s.audited(RoleAdmin, pathTarget(), s.handleCreateSource))
+		s.mux.HandleFunc("PATCH /api/v1/sources/{id}", s.audited(RoleAdmin, src, s.handlePatchSource))
+		s.mux.HandleFunc("DELETE /api/v1/sources/{id}", s.audited(RoleAdmin, src, s.handleDeleteSource))
+	}
 	if s.deps.Sessions != nil {
 		s.mux.HandleFunc("POST /api/v1/sessions/{id}/start", s.audited(op, id, s.handleStartSession))
 		s.mux.HandleFunc("POST /api/v1/sessions/{id}/stop", s.audited(op, id, s.handleStopSession))

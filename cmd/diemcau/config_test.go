@@ -92,9 +92,13 @@ func TestConfigProblemsNameTheKey(t *testing.T) {
 		{"bad scheme hides password", func(s string) string {
 			return strings.Replace(s, "rtsp://user:secret@", "http://user:secret@", 1)
 		}, []string{"sources[0].url: want rtsp://"}},
-		{"odd output", func(s string) string { return strings.Replace(s, "  - id: demo\n", "  - id: demo\n    output: {width: 641, height: 360}\n", 1) },
+		{"odd output", func(s string) string {
+			return strings.Replace(s, "  - id: demo\n", "  - id: demo\n    output: {width: 641, height: 360}\n", 1)
+		},
 			[]string{"sessions[0].output: 641x360"}},
-		{"duplicate point", func(s string) string { return strings.Replace(s, "{id: xa-a, source: xa-a}", "{id: tinh, source: xa-a}", 1) },
+		{"duplicate point", func(s string) string {
+			return strings.Replace(s, "{id: xa-a, source: xa-a}", "{id: tinh, source: xa-a}", 1)
+		},
 			[]string{`sessions[0].points[1].id: duplicate point "tinh"`}},
 		{"encoder", func(s string) string { return s + "pipeline: {encoder: magic}\n" },
 			[]string{`pipeline.encoder: "magic"`}},

@@ -4,24 +4,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-)
 
-var idPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
+	"diemcau/control"
+	"diemcau/control/store"
+)
 
 // Choices offered for the enumerated keys.
 var (
-	encoderChoices   = []string{"auto", "x264", "openh264", "nvh264", "va", "vaapi", "qsv", "v4l2"}
-	decoderChoices   = []string{"auto", "avdec", "nvh264", "va", "vaapi", "v4l2"}
-	transportChoices = []string{"auto", "tcp", "udp"}
-	layoutChoices    = []string{"grid", "speaker", "pip", "single"}
-	startChoices     = []string{"live", "rehearsal", "manual"}
-	roleChoices      = []string{"province", "local", "central"}
-	tokenRoles       = []string{"admin", "operator", "viewer"}
-	sourceSchemes    = []string{"rtsp", "rtsps", "push", "sim"}
+	encoderChoices = []string{"auto", "x264", "openh264", "nvh264", "va", "vaapi", "qsv", "v4l2"}
+	decoderChoices = []string{"auto", "avdec", "nvh264", "va", "vaapi", "v4l2"}
+	tokenRoles     = []string{"admin", "operator", "viewer"}
 )
 
 // Validate fills defaults of list items and returns one error per problem,
@@ -104,95 +98,32 @@ func (c *Config) Validate() []error {
 
 	sources := map[string]bool{}
 	for i := range c.Sources {
-		s := &c.Sources[i]
 		key := fmt.Sprintf("sources[%d]", i)
-		if !idPattern.MatchString(s.ID) {
-			bad(key+".id", "%q: use a-z, 0-9 and -", s.ID)
-		} else if sources[s.ID] {
-			bad(key+".id", "duplicate id %q", s.ID)
+		src := c.Sources[i].toStore()
+		for _, fe := range control.ValidateSource(&src) {
+			errs = append(errs, fmt.Errorf("%s.%w", key, fe))
 		}
-		sources[s.ID] = true
-		if s.Transport == "" {
-			s.Transport = "auto"
+		if sources[src.ID] {
+			bad(key+".id", "duplicate id %q", src.ID)
 		}
-		checkChoice(key+".transport", s.Transport, transportChoices)
-		if u, err := url.Parse(s.URL); err != nil || !slices.Contains(sourceSchemes, u.Scheme) {
-			// The URL may hold a password: never echo it.
-			bad(key+".url", "want rtsp://, rtsps://, push:// or sim:// (got %q)", schemeOf(s.URL))
-		}
+		sources[src.ID] = true
+		c.Sources[i].Transport = src.Transport
 	}
 
 	sessions := map[string]bool{}
 	for i := range c.Sessions {
-		s := &c.Sessions[i]
 		key := fmt.Sprintf("sessions[%d]", i)
-		if !idPattern.MatchString(s.ID) {
-			bad(key+".id", "%q: use a-z, 0-9 and -", s.ID)
-		} else if sessions[s.ID] {
-			bad(key+".id", "duplicate id %q", s.ID)
+		sess := c.Sessions[i].toStore()
+		for _, fe := range control.ValidateSession(&sess, func(id string) bool { return sources[id] }) {
+			errs = append(errs, fmt.Errorf("%s.%w", key, fe))
 		}
-		sessions[s.ID] = true
-		if s.Layout == "" {
-			s.Layout = "grid"
+		if sessions[sess.ID] {
+			bad(key+".id", "duplicate id %q", sess.ID)
 		}
-		checkChoice(key+".layout", s.Layout, layoutChoices)
-		if s.Start == "" {
-			s.Start = "live"
-		}
-		checkChoice(key+".start", s.Start, startChoices)
-		o := &s.Output
-		if o.Width == 0 && o.Height == 0 {
-			o.Width, o.Height = 1280, 720
-		}
-		if o.FPS == 0 {
-			o.FPS = 30
-		}
-		if o.Bitrate == 0 {
-			o.Bitrate = 2500
-		}
-		if o.Width < 16 || o.Height < 16 || o.Width%2 != 0 || o.Height%2 != 0 || o.Width > 3840 || o.Height > 2160 {
-			bad(key+".output", "%dx%d: width and height must be even, at least 16 and at most 3840x2160", o.Width, o.Height)
-		}
-		if o.FPS < 1 || o.FPS > 60 {
-			bad(key+".output.fps", "%d: want 1 to 60", o.FPS)
-		}
-		if o.Bitrate < 100 || o.Bitrate > 50000 {
-			bad(key+".output.bitrate", "%d kbps: want 100 to 50000", o.Bitrate)
-		}
-		points := map[string]bool{}
-		for j := range s.Points {
-			p := &s.Points[j]
-			pkey := fmt.Sprintf("%s.points[%d]", key, j)
-			if !idPattern.MatchString(p.ID) {
-				bad(pkey+".id", "%q: use a-z, 0-9 and -", p.ID)
-			} else if points[p.ID] {
-				bad(pkey+".id", "duplicate point %q", p.ID)
-			}
-			points[p.ID] = true
-			if !sources[p.Source] {
-				bad(pkey+".source", "no source %q", p.Source)
-			}
-			if p.Role == "" {
-				p.Role = "local"
-			}
-			checkChoice(pkey+".role", p.Role, roleChoices)
-			if p.Label == "" {
-				p.Label = p.ID
-			}
-		}
+		sessions[sess.ID] = true
+		c.Sessions[i].fromStore(sess)
 	}
 	return errs
-}
-
-// schemeOf returns just the scheme part of a URL-like string, for messages.
-func schemeOf(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		return raw[:i+3] + "…"
-	}
-	if raw == "" {
-		return ""
-	}
-	return "no scheme"
 }
 
 // applyDemo is the embedded demo of CONTRACT.md: four synthetic points in one
@@ -214,4 +145,29 @@ func applyDemo(c *Config) {
 		sess.Points = append(sess.Points, PointConfig{ID: p.id, Source: p.id, Role: p.role, Label: p.name})
 	}
 	c.Sessions = append(c.Sessions, sess)
+}
+
+func (s SourceConfig) toStore() store.Source {
+	return store.Source{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, Origin: store.OriginConfig}
+}
+
+func (s SessionConfig) toStore() store.Session {
+	out := store.Session{
+		ID: s.ID, Title: s.Title, Layout: s.Layout, Record: s.Record, Start: s.Start, Origin: store.OriginConfig,
+		State:  store.StateIdle,
+		Output: store.Output{Width: s.Output.Width, Height: s.Output.Height, FPS: s.Output.FPS, Bitrate: s.Output.Bitrate},
+	}
+	for _, p := range s.Points {
+		out.Points = append(out.Points, store.Point{ID: p.ID, Source: p.Source, Role: p.Role, Label: p.Label, Gain: 1})
+	}
+	return out
+}
+
+// fromStore takes back the defaults validation filled in.
+func (s *SessionConfig) fromStore(v store.Session) {
+	s.Layout, s.Start = v.Layout, v.Start
+	s.Output = OutputConfig{Width: v.Output.Width, Height: v.Output.Height, FPS: v.Output.FPS, Bitrate: v.Output.Bitrate}
+	for i := range s.Points {
+		s.Points[i].Role, s.Points[i].Label = v.Points[i].Role, v.Points[i].Label
+	}
 }

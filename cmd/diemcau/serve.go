@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sync/errgroup"
 
 	"diemcau/control"
+	"diemcau/control/sessions"
+	"diemcau/control/store"
+	"diemcau/ingest"
+	"diemcau/pipeline"
 )
 
 func newServeCommand() *cobra.Command {
@@ -61,15 +66,34 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	sources, err := buildSources(cfg, log)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	rtspServer, err := buildRTSPServer(cfg, sources, log)
+	defer st.Close()
+	rtspServer, sources, err := buildSources(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
 	media := probeMedia(cfg, log)
+
+	mgr, err := sessions.New(log, sessions.Deps{
+		Stream: sources.Stream,
+		SaveState: func(ctx context.Context, id, state string, at time.Time) error {
+			_, err := st.UpdateSessionState(ctx, id, state, at)
+			return err
+		},
+		Serve: func(path string, s *pipeline.Stream) func() {
+			if err := rtspServer.Serve(path, s); err != nil {
+				log.Error("rtsp: cannot serve", "path", path, "err", err)
+				return func() {}
+			}
+			return func() { rtspServer.Unserve(path) }
+		},
+	})
+	if err != nil {
+		return err
+	}
 
 	api, err := control.New(control.Config{
 		Listen:  cfg.HTTP.Listen,
@@ -77,9 +101,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		TLSKey:  cfg.HTTP.TLS.Key,
 		Tokens:  tokens,
 	}, log, control.Deps{
-		Sources: sources,
-		Info:    media.info,
-		Ready:   func() bool { return true },
+		Sources:     sources,
+		SourceAdmin: sources,
+		Store:       st,
+		Sessions:    mgr,
+		Info:        media.info,
+		Ready:       func() bool { return st.Ping(context.Background()) == nil },
 	})
 	if err != nil {
 		return err
@@ -88,13 +115,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return api.Run(ctx) })
 	g.Go(func() error { return rtspServer.Run(ctx) })
-	for _, src := range sources.ordered {
-		g.Go(func() error { return src.Run(ctx) })
-	}
+	g.Go(func() error { return sources.Run(ctx) })
+	g.Go(func() error { return mgr.Run(ctx) })
 	g.Go(func() error {
 		select {
 		case <-api.Listening():
 			announce(cfg, api, demoToken, log)
+			startConfiguredSessions(ctx, cfg, st, mgr, log)
 		case <-ctx.Done():
 		}
 		return nil
@@ -102,6 +129,29 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// startConfiguredSessions starts the config file's sessions whose start
+// mode is live or rehearsal; manual ones wait for an operator.
+func startConfiguredSessions(ctx context.Context, cfg *Config, st *store.Store, mgr *sessions.Manager, log *slog.Logger) {
+	for _, sc := range cfg.Sessions {
+		if sc.Start == store.StartManual {
+			continue
+		}
+		sess, err := st.GetSession(ctx, sc.ID)
+		if err != nil {
+			log.Error("session not started", "session", sc.ID, "err", err)
+			continue
+		}
+		if err := mgr.Start(control.SpecOf(sess), sc.Start); err != nil {
+			log.Error("session not started", "session", sc.ID, "err", err)
+		}
+	}
+}
+
+// newSimSource makes sim:// sources at the demo's picture size.
+func newSimSource(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
+	return ingest.NewSimSource(ingest.SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Audio: true}, log)
 }
 
 // operatorTokens turns the configured hashes into credentials; with none

@@ -1,0 +1,125 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"diemcau/control/store"
+	"diemcau/ingest"
+	"diemcau/pipeline"
+)
+
+// fakeRegistry stands in for the ingest registry: sources appear with the
+// status a real source would start with.
+type fakeRegistry struct {
+	mu   sync.Mutex
+	srcs map[string]ingest.Status
+}
+
+func (f *fakeRegistry) List() []ingest.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ingest.Status
+	for _, s := range f.srcs {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (f *fakeRegistry) Status(id string) (ingest.Status, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.srcs[id]
+	return s, ok
+}
+
+type fakeSource struct{ st ingest.Status }
+
+func (s fakeSource) ID() string                    { return s.st.ID }
+func (s fakeSource) Stream() *pipeline.Stream      { return nil }
+func (s fakeSource) Status() ingest.Status         { return s.st }
+func (s fakeSource) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+
+func (f *fakeRegistry) Add(cfg ingest.SourceConfig) (ingest.Source, error) {
+	if strings.HasPrefix(cfg.URL, "rtsp://fail") {
+		return nil, fmt.Errorf("source %q: cannot start", cfg.ID)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := ingest.Status{ID: cfg.ID, Name: cfg.Name, URL: ingest.RedactURL(cfg.URL), State: ingest.StateConnecting}
+	f.srcs[cfg.ID] = st
+	return fakeSource{st}, nil
+}
+
+func (f *fakeRegistry) Remove(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.srcs[id]; !ok {
+		return ingest.ErrNoSource
+	}
+	delete(f.srcs, id)
+	return nil
+}
+
+func TestSourcesCRUD(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg := &fakeRegistry{srcs: map[string]ingest.Status{}}
+	base := startServer(t, Deps{Sources: reg, SourceAdmin: reg, Store: st})
+	const admin, op = "admin-token", "op-token"
+	steps := []struct {
+		name, method, path, token, body string
+		status                          int
+		field                           string
+	}{
+		{"create", "POST", "/api/v1/sources", admin, `{"id":"cam-1","name":"Camera 1","url":"rtsp://user:secret@192.0.2.1/s"}`, 201, ""},
+		{"operator may not create", "POST", "/api/v1/sources", op, `{"id":"cam-2","url":"sim://x"}`, 403, ""},
+		{"duplicate", "POST", "/api/v1/sources", admin, `{"id":"cam-1","url":"sim://x"}`, 409, "id"},
+		{"bad scheme", "POST", "/api/v1/sources", admin, `{"id":"cam-2","url":"http://user:secret@x/"}`, 400, "url"},
+		{"bad id", "POST", "/api/v1/sources", admin, `{"id":"Cam 2","url":"sim://x"}`, 400, "id"},
+		{"bad transport", "POST", "/api/v1/sources", admin, `{"id":"cam-2","url":"sim://x","transport":"carrier-pigeon"}`, 400, "transport"},
+		{"does not start", "POST", "/api/v1/sources", admin, `{"id":"cam-3","url":"rtsp://fail/x"}`, 400, "url"},
+		{"get", "GET", "/api/v1/sources/cam-1", op, "", 200, ""},
+		{"patch", "PATCH", "/api/v1/sources/cam-1", admin, `{"name":"Camera một","transport":"tcp"}`, 200, ""},
+		{"patch unknown", "PATCH", "/api/v1/sources/nope", admin, `{"name":"x"}`, 404, ""},
+		{"delete", "DELETE", "/api/v1/sources/cam-1", admin, "", 204, ""},
+		{"delete again", "DELETE", "/api/v1/sources/cam-1", admin, "", 404, ""},
+	}
+	for _, tc := range steps {
+		t.Run(tc.name, func(t *testing.T) {
+			status, resp := do(t, tc.method, base+tc.path, tc.token, tc.body)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d: %v", status, tc.status, resp)
+			}
+			if tc.field != "" {
+				e, _ := resp["error"].(map[string]any)
+				if e["field"] != tc.field {
+					t.Fatalf("field %v, want %s", e["field"], tc.field)
+				}
+			}
+			if fmt.Sprint(resp) != "" && strings.Contains(fmt.Sprint(resp), "secret") {
+				t.Fatalf("a camera password reached the API: %v", resp)
+			}
+		})
+	}
+	if _, err := st.GetSource(ctx, "cam-3"); err == nil {
+		t.Fatal("a source that did not start was kept in the store")
+	}
+	entries, _ := st.ListAudit(ctx, 0, 100)
+	for _, e := range entries {
+		if strings.Contains(e.Path+e.Target+e.Detail, "secret") {
+			t.Fatalf("audit leaks a password: %+v", e)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"diemcau/pipeline"
+)
+
+// ErrNoSource is returned for an id the registry does not hold.
+var ErrNoSource = errors.New("no such source")
+
+// SourceConfig is one configured source of any kind; the URL scheme picks
+// the kind: rtsp:// and rtsps:// pull, push:// waits for an encoder, sim://
+// is a synthetic camera.
+type SourceConfig struct {
+	ID, Name, URL string
+	Transport     string // pull only: auto | tcp | udp
+}
+
+// Kind is the source kind its URL names.
+func (c SourceConfig) Kind() string {
+	scheme, _, _ := strings.Cut(c.URL, "://")
+	switch scheme {
+	case "rtsp", "rtsps":
+		return "pull"
+	case "push", "sim":
+		return scheme
+	}
+	return ""
+}
+
+// SimFactory makes sim:// sources; the caller picks their picture settings.
+type SimFactory func(cfg SourceConfig, log *slog.Logger) (Source, error)
+
+// NewSource builds the source its URL names.
+func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, error) {
+	switch cfg.Kind() {
+	case "pull":
+		return NewPullSource(PullConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Transport: cfg.Transport}, log)
+	case "push":
+		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL}, log)
+	case "sim":
+		if sim == nil {
+			return nil, fmt.Errorf("source %q: sim:// sources are not available in this build", cfg.ID)
+		}
+		return sim(cfg, log)
+	}
+	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
+}
+
+func schemeOnly(raw string) string {
+	if scheme, _, ok := strings.Cut(raw, "://"); ok {
+		return scheme + "://…"
+	}
+	return "no scheme"
+}
+
+// Registry holds the running sources: it starts each one's Run under its own
+// Run, attaches push sources to the RTSP server and re-serves every feed at
+// /sources/{id}. Sources can be added and removed while it runs.
+type Registry struct {
+	log    *slog.Logger
+	server *Server // may be nil: no push ingest, no re-serve
+	sim    SimFactory
+
+	mu      sync.Mutex
+	sources map[string]*entry
+	ctx     context.Context
+	wg      sync.WaitGroup
+}
+
+type entry struct {
+	src    Source
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewRegistry makes an empty registry. server may be nil (no push ingest or
+// re-serve); sim may be nil (no sim:// sources).
+func NewRegistry(log *slog.Logger, server *Server, sim SimFactory) *Registry {
+	return &Registry{log: log.With("component", "sources"), server: server, sim: sim, sources: map[string]*entry{}}
+}
+
+// Add builds a source and, once Run has started, runs it. Adding an id that
+// exists is an error.
+func (r *Registry) Add(cfg SourceConfig) (Source, error) {
+	src, err := NewSource(cfg, r.sim, r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.sources[cfg.ID]; ok {
+		return nil, fmt.Errorf("source %q already exists", cfg.ID)
+	}
+	if r.server != nil {
+		if ps, ok := src.(*PushSource); ok {
+			if err := r.server.AddPushSource(ps); err != nil {
+				return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
+			}
+		}
+		if err := r.server.Serve("sources/"+cfg.ID, src.Stream()); err != nil {
+			r.server.RemovePushSource(cfg.ID)
+			return nil, fmt.Errorf("source %q: re-serve: %w", cfg.ID, err)
+		}
+	}
+	e := &entry{src: src, done: make(chan struct{})}
+	r.sources[cfg.ID] = e
+	if r.ctx != nil {
+		r.startLocked(e)
+	}
+	return src, nil
+}
+
+func (r *Registry) startLocked(e *entry) {
+	ctx, cancel := context.WithCancel(r.ctx)
+	e.cancel = cancel
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(e.done)
+		if err := e.src.Run(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("source stopped", "source", e.src.ID(), "err", err)
+		}
+	}()
+}
+
+// Remove stops a source and waits for it; readers of its stream see it close.
+func (r *Registry) Remove(id string) error {
+	r.mu.Lock()
+	e, ok := r.sources[id]
+	if ok {
+		delete(r.sources, id)
+	}
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("source %q: %w", id, ErrNoSource)
+	}
+	if r.server != nil {
+		r.server.Unserve("sources/" + id)
+		r.server.RemovePushSource(id)
+	}
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+	}
+	e.src.Stream().Close()
+	return nil
+}
+
+// Run starts every source added so far and those added later, and returns
+// when ctx ends and all of them have stopped.
+func (r *Registry) Run(ctx context.Context) error {
+	r.mu.Lock()
+	r.ctx = ctx
+	for _, e := range r.sources {
+		r.startLocked(e)
+	}
+	r.mu.Unlock()
+	<-ctx.Done()
+	r.wg.Wait()
+	return nil
+}
+
+// Get returns a source by id.
+func (r *Registry) Get(id string) (Source, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.sources[id]
+	if !ok {
+		return nil, false
+	}
+	return e.src, true
+}
+
+// Stream returns the stream of a source.
+func (r *Registry) Stream(id string) (*pipeline.Stream, bool) {
+	src, ok := r.Get(id)
+	if !ok {
+		return nil, false
+	}
+	return src.Stream(), true
+}
+
+// Status returns a source's status.
+func (r *Registry) Status(id string) (Status, bool) {
+	src, ok := r.Get(id)
+	if !ok {
+		return Status{}, false
+	}
+	return src.Status(), true
+}
+
+// List returns every source's status, by id.
+func (r *Registry) List() []Status {
+	r.mu.Lock()
+	out := make([]Status, 0, len(r.sources))
+	for _, e := range r.sources {
+		out = append(out, e.src.Status())
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
