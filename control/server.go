@@ -221,6 +221,9 @@ func (s *Server) sessionRoutes() {
 	s.mux.HandleFunc("PUT /api/v1/sessions/{id}/layout", s.audited(op, id, s.handlePutLayout))
 	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}/points/{point}", s.audited(op, pathTarget("id", "point"), s.handlePatchPoint))
 	s.mux.HandleFunc("GET /api/v1/audit", s.require(op, s.handleAudit))
+	s.mux.HandleFunc("POST /api/v1/sessions/{id}/invites", s.audited(op, id, s.handleCreateInvite))
+	s.mux.HandleFunc("GET /api/v1/sessions/{id}/invites", s.require(op, s.handleListInvites))
+	s.mux.HandleFunc("DELETE /api/v1/sessions/{id}/invites/{iid}", s.audited(op, pathTarget("id", "iid"), s.handleDeleteInvite))
 	if s.deps.SourceAdmin != nil {
 		src := pathTarget("id")
 		s.mux.HandleFunc("POST /api/v1/sources", s.audited(RoleAdmin, pathTarget(), s.handleCreateSource))

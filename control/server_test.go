@@ -171,3 +171,8 @@ func TestMetricsExposeSources(t *testing.T) {
 		}
 	}
 }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

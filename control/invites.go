@@ -1,0 +1,121 @@
+package control
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"diemcau/control/store"
+)
+
+// inviteView is an invite as listed: never its token.
+type inviteView struct {
+	store.Invite
+	Active bool `json:"active"`
+}
+
+func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req struct {
+		Name string `json:"name"`
+	}
+	if e := decodeJSON(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	if strings.TrimSpace(req.Name) == "" || len(req.Name) > 200 {
+		writeError(w, errBadRequest("name", "who the invite is for: 1 to 200 bytes"))
+		return
+	}
+	sess, err := s.deps.Store.GetSession(r.Context(), id)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	if sess.State == store.StateEnded {
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " has ended"})
+		return
+	}
+	token, hash, err := NewRandomToken()
+	if err != nil {
+		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
+		return
+	}
+	inv, err := s.deps.Store.AddInvite(r.Context(), store.Invite{SessionID: id, Name: req.Name, TokenHash: hash})
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	// The token travels in the fragment, which browsers never send to a
+	// server, so it stays out of access logs and Referer headers.
+	join := (&url.URL{Scheme: requestScheme(r), Host: r.Host, Path: "/watch/" + id, Fragment: "token=" + token}).String()
+	w.Header().Set("Location", "/api/v1/sessions/"+id+"/invites/"+inv.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"id": inv.ID, "name": inv.Name, "token": token, "url": join, "created_at": inv.CreatedAt})
+}
+
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	sess, err := s.deps.Store.GetSession(r.Context(), id)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	list, err := s.deps.Store.ListInvites(r.Context(), id)
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	out := make([]inviteView, 0, len(list))
+	for _, inv := range list {
+		out = append(out, inviteView{Invite: inv, Active: inv.RevokedAt == nil && sess.State != store.StateEnded})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invites": out})
+}
+
+func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.deps.Store.RevokeInvite(r.Context(), r.PathValue("id"), r.PathValue("iid")); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// AuthorizeWHEP says whether a WHEP request may watch: any operator
+// credential may watch anything; an invite token only its own session
+// (sessionID empty: a single source, which invites do not open), and only
+// while the invite stands and the session has not ended.
+func (s *Server) AuthorizeWHEP(r *http.Request, sessionID string) bool {
+	if _, ok := s.authenticate(r); ok {
+		return true
+	}
+	if sessionID == "" || s.deps.Store == nil {
+		return false
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return false
+	}
+	hash := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	inv, err := s.deps.Store.FindInviteByTokenHash(ctx, hash)
+	if err != nil || inv.RevokedAt != nil || subtle.ConstantTimeCompare(inv.TokenHash[:], hash[:]) != 1 {
+		return false
+	}
+	if subtle.ConstantTimeCompare([]byte(inv.SessionID), []byte(sessionID)) != 1 {
+		return false
+	}
+	sess, err := s.deps.Store.GetSession(ctx, sessionID)
+	return err == nil && sess.State != store.StateEnded
+}

@@ -1,0 +1,165 @@
+package whep
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults of Config, applied by New where a field is zero.
+const (
+	DefaultMaxViewers        = 1000
+	DefaultMaxConnecting     = 64
+	DefaultConnectTimeout    = 20 * time.Second
+	DefaultDisconnectTimeout = 15 * time.Second
+	DefaultVideoRing         = 4096 // packets: about 20 s of 2 Mbps, 5 s of 8 Mbps
+	DefaultAudioRing         = 512  // packets: about 10 s of 20 ms frames
+	DefaultTCPWriteBuffer    = 512 << 10
+)
+
+// ICEServer is a STUN or TURN server handed to viewers (webrtc.ice_servers).
+type ICEServer struct {
+	URLs       []string
+	Username   string
+	Credential string
+}
+
+// Config is the WHEP server's.
+type Config struct {
+	// UDPPort is webrtc.udp_port: the one UDP port all ICE traffic of every
+	// viewer goes through. 0 picks a free port (tests).
+	UDPPort int
+	// ListenIPs are the local addresses the port is bound on, one socket
+	// each so a reply leaves from the address the browser sent to. Empty:
+	// every non-loopback unicast address of the host (loopback when there is
+	// no other).
+	ListenIPs []string
+	// DisableTCP turns off ICE-TCP, the fallback on the same port number for
+	// viewers whose networks block UDP. Default: enabled.
+	DisableTCP bool
+	// PublicIPs are NAT 1:1 addresses advertised instead of the local ones
+	// (webrtc.public_ips).
+	PublicIPs []string
+	// ICEServers are handed to viewers in Link headers (webrtc.ice_servers).
+	ICEServers []ICEServer
+
+	// MaxViewers caps viewers of all streams together. Default 1000.
+	MaxViewers int
+	// MaxConnecting caps viewers answered but not yet connected, so a flood
+	// of offers cannot pin memory. Default 64.
+	MaxConnecting int
+	// ConnectTimeout reaps a viewer that never connects. Default 20 s.
+	ConnectTimeout time.Duration
+	// DisconnectTimeout reaps a viewer whose network went silent (ICE
+	// failed). Default 15 s.
+	DisconnectTimeout time.Duration
+
+	// VideoRing and AudioRing are the packets kept per stream for
+	// retransmission (NACK) and for a new viewer's start at the last
+	// keyframe. Powers of two. Defaults 4096 and 512.
+	VideoRing, AudioRing int
+	// TCPWriteBuffer bounds the bytes queued for one ICE-TCP viewer; past
+	// it that viewer loses packets instead of slowing the others.
+	// Default 512 KiB.
+	TCPWriteBuffer int
+}
+
+// Validate names the first bad field (with the config key of CONTRACT.md
+// where there is one).
+func (c Config) Validate() error {
+	if c.UDPPort < 0 || c.UDPPort > 65535 {
+		return fmt.Errorf("webrtc.udp_port: %d is not a port", c.UDPPort)
+	}
+	for i, ip := range c.ListenIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("webrtc.listen_ips[%d]: %q is not an IP address", i, ip)
+		}
+	}
+	for i, ip := range c.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("webrtc.public_ips[%d]: %q is not an IP address", i, ip)
+		}
+	}
+	for i, s := range c.ICEServers {
+		if len(s.URLs) == 0 {
+			return fmt.Errorf("webrtc.ice_servers[%d]: no URL", i)
+		}
+		for j, u := range s.URLs {
+			if err := checkICEURL(u); err != nil {
+				return fmt.Errorf("webrtc.ice_servers[%d].urls[%d]: %w", i, j, err)
+			}
+			if strings.HasPrefix(u, "turn") && s.Username == "" {
+				return fmt.Errorf("webrtc.ice_servers[%d]: TURN needs a username and credential", i)
+			}
+		}
+	}
+	if c.MaxViewers < 0 {
+		return errors.New("whep.max_viewers: must not be negative")
+	}
+	if c.MaxConnecting < 0 {
+		return errors.New("whep.max_connecting: must not be negative")
+	}
+	if c.ConnectTimeout < 0 || c.DisconnectTimeout < 0 {
+		return errors.New("whep timeouts: must not be negative")
+	}
+	for _, r := range []struct {
+		key string
+		n   int
+	}{{"whep.video_ring", c.VideoRing}, {"whep.audio_ring", c.AudioRing}} {
+		if r.n < 0 || (r.n > 0 && (r.n&(r.n-1) != 0 || r.n < 64 || r.n > 1<<15)) {
+			return fmt.Errorf("%s: %d is not a power of two between 64 and 32768", r.key, r.n)
+		}
+	}
+	if c.TCPWriteBuffer < 0 {
+		return errors.New("whep.tcp_write_buffer: must not be negative")
+	}
+	return nil
+}
+
+func checkICEURL(u string) error {
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || rest == "" {
+		return fmt.Errorf("%q is not a stun:, stuns:, turn: or turns: URL", u)
+	}
+	switch scheme {
+	case "stun", "stuns", "turn", "turns":
+	default:
+		return fmt.Errorf("%q: scheme %q is not stun, stuns, turn or turns", u, scheme)
+	}
+	host := rest
+	if i := strings.IndexByte(host, '?'); i >= 0 {
+		host = host[:i]
+	}
+	if _, err := url.Parse("x://" + host); err != nil || host == "" {
+		return fmt.Errorf("%q: bad host", u)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxViewers == 0 {
+		c.MaxViewers = DefaultMaxViewers
+	}
+	if c.MaxConnecting == 0 {
+		c.MaxConnecting = DefaultMaxConnecting
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.DisconnectTimeout == 0 {
+		c.DisconnectTimeout = DefaultDisconnectTimeout
+	}
+	if c.VideoRing == 0 {
+		c.VideoRing = DefaultVideoRing
+	}
+	if c.AudioRing == 0 {
+		c.AudioRing = DefaultAudioRing
+	}
+	if c.TCPWriteBuffer == 0 {
+		c.TCPWriteBuffer = DefaultTCPWriteBuffer
+	}
+	return c
+}

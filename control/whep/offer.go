@@ -1,0 +1,145 @@
+package whep
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// maxOffer bounds an SDP offer; browsers send 3 to 10 KiB.
+const maxOffer = 64 << 10
+
+// offeredCodec is one payload type of an m-line.
+type offeredCodec struct {
+	pt       uint8
+	name     string // upper case: H264, OPUS, PCMU
+	clock    int
+	channels int
+	fmtp     map[string]string
+}
+
+// offer is what the server needs of a WHEP offer, checked before any
+// resource is made.
+type offer struct {
+	sdp         string
+	video       []offeredCodec // of the first video m-line the viewer receives on
+	audio       []offeredCodec // nil: the viewer asked for no audio
+	audioOffer  bool
+}
+
+func parseOffer(body []byte) (*offer, *httpError) {
+	var sd sdp.SessionDescription
+	if len(body) == 0 {
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "empty body: send the SDP offer")
+	}
+	if err := sd.Unmarshal(body); err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the body is not an SDP offer: %v", err)
+	}
+	o := &offer{sdp: string(body)}
+	var sawVideo, credentials, fingerprint bool
+	_, sessUfrag := sd.Attribute("ice-ufrag")
+	_, sessFP := sd.Attribute("fingerprint")
+	for _, md := range sd.MediaDescriptions {
+		_, ufrag := md.Attribute("ice-ufrag")
+		_, fp := md.Attribute("fingerprint")
+		credentials = credentials || ufrag || sessUfrag
+		fingerprint = fingerprint || fp || sessFP
+		if md.MediaName.Port.Value == 0 || !receives(md) {
+			continue
+		}
+		switch md.MediaName.Media {
+		case "video":
+			sawVideo = true
+			if o.video == nil {
+				o.video = codecsOf(md)
+			}
+		case "audio":
+			if !o.audioOffer {
+				o.audioOffer = true
+				o.audio = codecsOf(md)
+			}
+		}
+	}
+	switch {
+	case !sawVideo:
+		return nil, errorf(http.StatusBadRequest, "no_video", "the offer has no video m-line the viewer receives on (a=recvonly or a=sendrecv)")
+	case !credentials:
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no ICE credentials (a=ice-ufrag)")
+	case !fingerprint:
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no DTLS fingerprint (a=fingerprint)")
+	}
+	return o, nil
+}
+
+// receives reports whether the offerer wants to receive on the m-line.
+func receives(md *sdp.MediaDescription) bool {
+	for _, a := range md.Attributes {
+		switch a.Key {
+		case "sendonly", "inactive":
+			return false
+		case "recvonly", "sendrecv":
+			return true
+		}
+	}
+	return true // sendrecv is the default
+}
+
+func codecsOf(md *sdp.MediaDescription) []offeredCodec {
+	byPT := map[uint8]*offeredCodec{}
+	var order []uint8
+	for _, f := range md.MediaName.Formats {
+		pt, err := strconv.ParseUint(f, 10, 8)
+		if err != nil {
+			continue
+		}
+		order = append(order, uint8(pt))
+		c := &offeredCodec{pt: uint8(pt), fmtp: map[string]string{}}
+		// Static payload types need no rtpmap (RFC 3551).
+		switch pt {
+		case 0:
+			c.name, c.clock, c.channels = "PCMU", 8000, 1
+		case 8:
+			c.name, c.clock, c.channels = "PCMA", 8000, 1
+		}
+		byPT[uint8(pt)] = c
+	}
+	for _, a := range md.Attributes {
+		ptStr, rest, ok := strings.Cut(a.Value, " ")
+		if !ok || (a.Key != "rtpmap" && a.Key != "fmtp") {
+			continue
+		}
+		pt, err := strconv.ParseUint(ptStr, 10, 8)
+		if err != nil {
+			continue
+		}
+		c := byPT[uint8(pt)]
+		if c == nil {
+			continue
+		}
+		if a.Key == "rtpmap" {
+			parts := strings.Split(strings.TrimSpace(rest), "/")
+			c.name = strings.ToUpper(parts[0])
+			if len(parts) > 1 {
+				c.clock, _ = strconv.Atoi(parts[1])
+			}
+			c.channels = 1
+			if len(parts) > 2 {
+				c.channels, _ = strconv.Atoi(parts[2])
+			}
+			continue
+		}
+		for _, kv := range strings.Split(rest, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			c.fmtp[strings.ToLower(k)] = v
+		}
+	}
+	out := make([]offeredCodec, 0, len(order))
+	for _, pt := range order {
+		if c := byPT[pt]; c.name != "" {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
