@@ -82,6 +82,8 @@ type Deps struct {
 	Sessions *sessions.Manager
 	// SourceAdmin adds and removes running sources; nil makes sources read-only.
 	SourceAdmin SourceAdmin
+	// Checker runs pre-session checks; nil hides the checks endpoints.
+	Checker Checker
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
 }
@@ -224,6 +226,11 @@ func (s *Server) sessionRoutes() {
 	s.mux.HandleFunc("POST /api/v1/sessions/{id}/invites", s.audited(op, id, s.handleCreateInvite))
 	s.mux.HandleFunc("GET /api/v1/sessions/{id}/invites", s.require(op, s.handleListInvites))
 	s.mux.HandleFunc("DELETE /api/v1/sessions/{id}/invites/{iid}", s.audited(op, pathTarget("id", "iid"), s.handleDeleteInvite))
+	if s.deps.Checker != nil {
+		s.mux.HandleFunc("POST /api/v1/sessions/{id}/checks", s.audited(op, id, s.handleRunCheck))
+		s.mux.HandleFunc("GET /api/v1/sessions/{id}/checks", s.require(op, s.handleListChecks))
+		s.mux.HandleFunc("GET /api/v1/sessions/{id}/checks/{n}", s.require(op, s.handleGetCheck))
+	}
 	if s.deps.SourceAdmin != nil {
 		src := pathTarget("id")
 		s.mux.HandleFunc("POST /api/v1/sources", s.audited(RoleAdmin, pathTarget(), s.handleCreateSource))
