@@ -115,7 +115,7 @@ func TestWebRTCFailureFailsTheServerSide(t *testing.T) {
 func TestSchedulerRunsEachAutomaticCheckOnce(t *testing.T) {
 	c, st := newTestChecker(t, nil)
 	ctx := context.Background()
-	at := time.Now().Add(90 * time.Minute) // inside T-2h and T-24h
+	at := time.Now().Add(90 * time.Minute)  // inside T-2h and T-24h
 	later := time.Now().Add(30 * time.Hour) // neither due yet
 	addSession(t, st, "soon", []string{"good"}, &at)
 	addSession(t, st, "later", []string{"good"}, &later)
