@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +85,10 @@ type Deps struct {
 	SourceAdmin SourceAdmin
 	// Checker runs pre-session checks; nil hides the checks endpoints.
 	Checker Checker
+	// Recordings reads the archive; nil hides the recordings endpoints.
+	Recordings Recordings
+	// Probe reads a source's feed for POST /api/v1/sources/{id}/probe.
+	Probe Prober
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
 }
@@ -99,6 +104,7 @@ type Server struct {
 	ready   chan struct{}
 
 	registry *prometheus.Registry
+	patterns []string
 }
 
 // New builds the server and its routes; it listens only in Run.
@@ -111,31 +117,14 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.deps.Ready != nil && !s.deps.Ready() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	s.mux.Handle("GET /metrics", s.newMetricsHandler())
-	s.mux.HandleFunc("GET /api/v1/info", s.require(RoleViewer, s.handleInfo))
-	s.mux.HandleFunc("GET /api/v1/sources", s.require(RoleOperator, s.handleListSources))
-	s.mux.HandleFunc("GET /api/v1/sources/{id}", s.require(RoleOperator, s.handleGetSource))
-	if s.deps.Store != nil {
-		s.sessionRoutes()
-	}
-	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no API endpoint " + r.Method + " " + r.URL.Path})
-	})
+// Handle adds a route (for WHEP and pages, which live in other packages).
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
 }
 
-// Handle adds a route (for WHEP and pages, which live in other files or packages).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Patterns lists every route registered, "METHOD /path" (for the OpenAPI test).
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
 // Registry is where components register their Prometheus collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
@@ -210,35 +199,4 @@ func (s *Server) handleInfo(w http.ResponseWriter, _ *http.Request) {
 	}
 	info.UptimeS = int64(time.Since(s.started).Seconds())
 	writeJSON(w, http.StatusOK, info)
-}
-
-func (s *Server) sessionRoutes() {
-	id := pathTarget("id")
-	op := RoleOperator
-	s.mux.HandleFunc("GET /api/v1/sessions", s.require(op, s.handleListSessions))
-	s.mux.HandleFunc("POST /api/v1/sessions", s.audited(op, pathTarget(), s.handleCreateSession))
-	s.mux.HandleFunc("GET /api/v1/sessions/{id}", s.require(op, s.handleGetSession))
-	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}", s.audited(op, id, s.handlePatchSession))
-	s.mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.audited(op, id, s.handleDeleteSession))
-	s.mux.HandleFunc("PUT /api/v1/sessions/{id}/layout", s.audited(op, id, s.handlePutLayout))
-	s.mux.HandleFunc("PATCH /api/v1/sessions/{id}/points/{point}", s.audited(op, pathTarget("id", "point"), s.handlePatchPoint))
-	s.mux.HandleFunc("GET /api/v1/audit", s.require(op, s.handleAudit))
-	s.mux.HandleFunc("POST /api/v1/sessions/{id}/invites", s.audited(op, id, s.handleCreateInvite))
-	s.mux.HandleFunc("GET /api/v1/sessions/{id}/invites", s.require(op, s.handleListInvites))
-	s.mux.HandleFunc("DELETE /api/v1/sessions/{id}/invites/{iid}", s.audited(op, pathTarget("id", "iid"), s.handleDeleteInvite))
-	if s.deps.Checker != nil {
-		s.mux.HandleFunc("POST /api/v1/sessions/{id}/checks", s.audited(op, id, s.handleRunCheck))
-		s.mux.HandleFunc("GET /api/v1/sessions/{id}/checks", s.require(op, s.handleListChecks))
-		s.mux.HandleFunc("GET /api/v1/sessions/{id}/checks/{n}", s.require(op, s.handleGetCheck))
-	}
-	if s.deps.SourceAdmin != nil {
-		src := pathTarget("id")
-		s.mux.HandleFunc("POST /api/v1/sources", s.audited(RoleAdmin, pathTarget(), s.handleCreateSource))
-		s.mux.HandleFunc("PATCH /api/v1/sources/{id}", s.audited(RoleAdmin, src, s.handlePatchSource))
-		s.mux.HandleFunc("DELETE /api/v1/sources/{id}", s.audited(RoleAdmin, src, s.handleDeleteSource))
-	}
-	if s.deps.Sessions != nil {
-		s.mux.HandleFunc("POST /api/v1/sessions/{id}/start", s.audited(op, id, s.handleStartSession))
-		s.mux.HandleFunc("POST /api/v1/sessions/{id}/stop", s.audited(op, id, s.handleStopSession))
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 
 	"diemcau/control/store"
 	"diemcau/ingest"
@@ -16,7 +17,9 @@ type SourceAdmin interface {
 }
 
 func (s *Server) handleListSources(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"sources": s.deps.Sources.List()})
+	list := s.deps.Sources.List()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	writeJSON(w, http.StatusOK, map[string]any{"sources": list})
 }
 
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,428 @@
+// Package whep sends diemcau's streams to browsers over WebRTC, per the IETF
+// WHEP draft: the session composite (full mix or a point's mix-minus) and
+// single feeds passed through, plus the participants' viewer page.
+//
+// The cost of a viewer is kept to what cannot be shared. Each stream has one
+// broadcaster goroutine that packetises a frame once into the stream's ring
+// and writes the packets to every viewer, changing only SSRC and payload
+// type; the ring also answers every viewer's NACKs and gives a new viewer the
+// packets since the last keyframe. Writes to the one UDP port are batched
+// into sendmmsg while a frame fans out. What remains per viewer is pion's
+// peer connection and one SRTP encryption per packet.
+package whep
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+
+	"diemcau/pipeline"
+)
+
+// Target is what a viewer asks to watch: a session's composite (with a
+// point's mix-minus when Point is set) or one source's feed.
+type Target struct {
+	Session string
+	Point   string
+	Source  string
+}
+
+func (t Target) String() string {
+	switch {
+	case t.Source != "":
+		return "source " + t.Source
+	case t.Point != "":
+		return "session " + t.Session + " point " + t.Point
+	}
+	return "session " + t.Session
+}
+
+// Resolver finds the streams viewers ask for; the mixer and ingest provide
+// them. Errors wrap ErrNotFound or ErrNotLive to choose the HTTP status.
+type Resolver interface {
+	// Source returns the passthrough stream of a source, or false.
+	Source(id string) (*pipeline.Stream, bool)
+	// Session returns the composite of a running session (video and the full
+	// mix); point != "" asks for that point's return feed (mix-minus).
+	Session(id, point string) (*pipeline.Stream, error)
+}
+
+// Authorizer says whether a request's credentials (an operator token, or an
+// invite token of that session) may watch the target.
+type Authorizer func(r *http.Request, t Target) bool
+
+// Server is the WHEP endpoint and the viewers behind it.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	resolver Resolver
+	auth     Authorizer
+	ready    chan struct{}
+	wg       sync.WaitGroup
+
+	mu         sync.Mutex
+	running    bool
+	runCtx     context.Context
+	net        *network
+	cert       webrtc.Certificate
+	viewers    map[string]*viewer
+	streams    map[*pipeline.Stream]*broadcaster
+	connecting int
+	reordered  map[*pipeline.Track]bool
+	gone       Stats // counters of broadcasters that have ended
+}
+
+// New validates the config; the server opens its port in Run.
+func New(cfg Config, log *slog.Logger, resolver Resolver, auth Authorizer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if resolver == nil {
+		return nil, fmt.Errorf("whep: no stream resolver")
+	}
+	if auth == nil {
+		return nil, fmt.Errorf("whep: no authorizer")
+	}
+	return &Server{
+		cfg:       cfg.withDefaults(),
+		log:       log.With("component", "whep"),
+		resolver:  resolver,
+		auth:      auth,
+		ready:     make(chan struct{}),
+		viewers:   map[string]*viewer{},
+		streams:   map[*pipeline.Stream]*broadcaster{},
+		reordered: map[*pipeline.Track]bool{},
+	}, nil
+}
+
+// Ready is closed once Run has opened the ICE port.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// UDPAddrs are the bound ICE sockets, once Ready.
+func (s *Server) UDPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.net == nil {
+		return nil
+	}
+	return s.net.addrs
+}
+
+// Run opens the ICE port and serves until ctx ends; it returns once every
+// viewer and broadcaster has stopped and the port is closed.
+func (s *Server) Run(ctx context.Context) error {
+	n, err := openNetwork(s.cfg, s.log)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		n.close()
+		return fmt.Errorf("whep: DTLS key: %w", err)
+	}
+	// One certificate for every viewer: making one per connection would
+	// cost a key generation per offer.
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		n.close()
+		return fmt.Errorf("whep: DTLS certificate: %w", err)
+	}
+	s.mu.Lock()
+	s.net, s.cert, s.runCtx, s.running = n, *cert, ctx, true
+	s.mu.Unlock()
+	close(s.ready)
+	s.log.Info("webrtc listening", "udp", fmt.Sprint(n.addrs), "port", n.port, "ice_tcp", !s.cfg.DisableTCP, "public_ips", s.cfg.PublicIPs)
+
+	<-ctx.Done()
+	s.mu.Lock()
+	s.running = false
+	for _, v := range s.viewers {
+		v.close("server stopping")
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	n.close()
+	return nil
+}
+
+// Stats are the server's counters, for metrics and benchmarks.
+type Stats struct {
+	Viewers, Connecting, Streams int
+	Frames, Packets              uint64 // packetised once per stream
+	Sends                        uint64 // packets written to viewers
+	Retransmits, RetransmitMiss  uint64
+	SendErrors, KeyframeRequests uint64
+	Datagrams, Syscalls          uint64 // batched UDP datagrams and the sendmmsg calls that sent them
+	DirectWrites, SocketErrors   uint64
+}
+
+// Stats returns the counters now.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.gone
+	st.Viewers, st.Connecting, st.Streams = len(s.viewers), s.connecting, len(s.streams)
+	for _, b := range s.streams {
+		addBroadcasterStats(&st, b)
+	}
+	if s.net != nil {
+		g := s.net.group
+		st.Datagrams, st.Syscalls = g.packets.Load(), g.syscalls.Load()
+		st.DirectWrites, st.SocketErrors = g.direct.Load(), g.sendError.Load()
+	}
+	return st
+}
+
+func addBroadcasterStats(st *Stats, b *broadcaster) {
+	st.Frames += b.frames.Load()
+	st.Packets += b.packets.Load()
+	st.Sends += b.sends.Load()
+	st.Retransmits += b.rtx.Load()
+	st.RetransmitMiss += b.rtxMiss.Load()
+	st.SendErrors += b.sendErrors.Load()
+	st.KeyframeRequests += b.keyRequests.Load()
+}
+
+// Viewers counts the viewers of a session's composite (all points), for the
+// session status.
+func (s *Server) Viewers(session string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, v := range s.viewers {
+		if v.target.Session == session {
+			n++
+		}
+	}
+	return n
+}
+
+// reservation holds a viewer's place (capacity, broadcaster, a slot in the
+// server's WaitGroup) while its peer connection is made.
+type reservation struct {
+	bc     *broadcaster
+	net    *network
+	cert   webrtc.Certificate
+	runCtx context.Context
+}
+
+func (s *Server) reserve(stream *pipeline.Stream, t Target) (*reservation, *httpError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return nil, &httpError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the WebRTC server is not running", RetryAfter: 2}
+	}
+	if len(s.viewers)+s.connecting >= s.cfg.MaxViewers {
+		return nil, &httpError{Status: http.StatusServiceUnavailable, Code: "full", Message: fmt.Sprintf("the server has its maximum of %d viewers", s.cfg.MaxViewers), RetryAfter: 10}
+	}
+	if s.connecting >= s.cfg.MaxConnecting {
+		return nil, &httpError{Status: http.StatusTooManyRequests, Code: "busy", Message: fmt.Sprintf("%d viewers are connecting already; try again shortly", s.connecting), RetryAfter: 1}
+	}
+	b := s.streams[stream]
+	if b == nil {
+		b = newBroadcaster(stream, t.Session != "", s.cfg, s.log, s.net.group)
+		b.onReorder = s.markReordered
+		s.streams[stream] = b
+		ctx := s.runCtx
+		s.wg.Go(func() {
+			b.run(ctx)
+			s.broadcasterEnded(b)
+		})
+	}
+	b.viewers++
+	s.connecting++
+	s.wg.Add(1)
+	return &reservation{bc: b, net: s.net, cert: s.cert, runCtx: s.runCtx}, nil
+}
+
+// release undoes a reservation whose viewer was not made.
+func (s *Server) release(r *reservation) {
+	s.mu.Lock()
+	s.connecting--
+	s.leaveLocked(r.bc)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) leaveLocked(b *broadcaster) {
+	b.viewers--
+	if b.viewers == 0 {
+		if s.streams[b.stream] == b {
+			delete(s.streams, b.stream)
+		}
+		select {
+		case <-b.stop:
+		default:
+			close(b.stop)
+		}
+	}
+}
+
+func (s *Server) broadcasterEnded(b *broadcaster) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.streams[b.stream] == b {
+		delete(s.streams, b.stream)
+	}
+	addBroadcasterStats(&s.gone, b)
+	s.log.Debug("stream idle", "stream", b.stream.Name(), "frames", b.frames.Load(), "packets", b.packets.Load(),
+		"sends", b.sends.Load(), "retransmits", b.rtx.Load(), "retransmit_misses", b.rtxMiss.Load(), "send_errors", b.sendErrors.Load())
+}
+
+func (s *Server) markReordered(t *pipeline.Track) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reordered) > 256 {
+		clear(s.reordered) // tracks of long-gone streams
+	}
+	s.reordered[t] = true
+}
+
+func (s *Server) isReordered(t *pipeline.Track) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reordered[t]
+}
+
+func (s *Server) viewerConnected(v *viewer) {
+	s.mu.Lock()
+	s.connecting--
+	s.mu.Unlock()
+	s.log.Info("viewer connected", "viewer", v.id, "target", v.target.String(), "after", time.Since(v.created).Round(time.Millisecond))
+}
+
+func (s *Server) removeViewer(v *viewer, reason string) {
+	s.mu.Lock()
+	delete(s.viewers, v.id)
+	if !v.connected.Load() {
+		s.connecting--
+	}
+	s.leaveLocked(v.bc)
+	s.mu.Unlock()
+	var sent, rtx, lost uint64
+	for _, t := range v.tracks {
+		if bd := t.lastBinding(); bd != nil {
+			sent += bd.sent.Load()
+			rtx += bd.rtx.Load()
+			lost += uint64(bd.lost.Load())
+		}
+	}
+	s.log.Info("viewer left", "viewer", v.id, "target", v.target.String(), "reason", reason,
+		"watched", time.Since(v.created).Round(time.Second), "packets", sent, "retransmitted", rtx, "lost_reported", lost)
+}
+
+// newViewer makes the peer connection for an offer and returns the answer.
+func (s *Server) newViewer(ctx context.Context, t Target, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+	res, herr := s.reserve(stream, t)
+	if herr != nil {
+		return nil, "", herr
+	}
+	v, answer, err := s.connect(ctx, res, t, o, plan)
+	if err != nil {
+		s.release(res)
+		return nil, "", err
+	}
+	s.mu.Lock()
+	s.viewers[v.id] = v
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		v.run(res.runCtx)
+	}()
+	return v, answer, nil
+}
+
+func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(plan.video, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "register video codec: %v", err)
+	}
+	if plan.audio != nil {
+		if err := me.RegisterCodec(*plan.audio, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, "", errorf(http.StatusInternalServerError, "internal", "register audio codec: %v", err)
+		}
+	}
+	// Only sender reports, which browsers need for lip sync. No NACK
+	// responder (it would keep a copy of every packet per viewer: the
+	// stream's ring answers NACKs), no TWCC, no stats interceptor.
+	ir := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "sender reports: %v", err)
+	}
+	ir.Add(sr)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(res.net.setting), webrtc.WithInterceptorRegistry(ir))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{res.cert}})
+	if err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "peer connection: %v", err)
+	}
+	v := &viewer{
+		id:        newResourceID(),
+		target:    t,
+		srv:       s,
+		bc:        res.bc,
+		pc:        pc,
+		created:   time.Now(),
+		stateWake: make(chan struct{}, 1),
+		closeReq:  make(chan struct{}),
+	}
+	fail := func(status int, code, format string, args ...any) (*viewer, string, *httpError) {
+		_ = pc.Close()
+		return nil, "", errorf(status, code, format, args...)
+	}
+	kinds := []pipeline.Kind{pipeline.Video}
+	mimes := []string{plan.video.MimeType}
+	if plan.audio != nil {
+		kinds = append(kinds, pipeline.Audio)
+		mimes = append(mimes, plan.audio.MimeType)
+	}
+	for i, k := range kinds {
+		lt := &localTrack{kind: k, mime: mimes[i], bc: res.bc, v: v, streamID: "diemcau"}
+		sender, err := pc.AddTrack(lt)
+		if err != nil {
+			return fail(http.StatusInternalServerError, "internal", "add %s track: %v", k, err)
+		}
+		v.tracks = append(v.tracks, lt)
+		v.senders = append(v.senders, sender)
+	}
+	pc.OnConnectionStateChange(v.onState)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
+		return fail(http.StatusBadRequest, "bad_sdp", "the offer was refused: %v", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(http.StatusUnprocessableEntity, "bad_sdp", "no answer to this offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(http.StatusInternalServerError, "internal", "set answer: %v", err)
+	}
+	// The answer carries every candidate (no trickle): host candidates on
+	// the one port are known at once, so this wait is short.
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(http.StatusServiceUnavailable, "unavailable", "the request ended before ICE gathering completed")
+	case <-time.After(5 * time.Second):
+		return fail(http.StatusServiceUnavailable, "unavailable", "ICE gathering did not complete within 5 s")
+	}
+	return v, pc.LocalDescription().SDP, nil
+}
+
+func newResourceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
