@@ -1,18 +1,64 @@
 package main
 
 import (
-	"errors"
+	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
+
+	"diemcau/ingest/camsim"
 )
 
-// Placeholder until the camsim command lands; replace this whole file.
 func newCamsimCommand() *cobra.Command {
-	return &cobra.Command{
+	var (
+		cfg     camsim.Config
+		size    string
+		verbose bool
+	)
+	cmd := &cobra.Command{
 		Use:   "camsim",
-		Short: "camsim (not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("camsim: not built yet")
+		Short: "Simulated IP cameras: an RTSP server with /cam1 … /camN (H.264, optional audio)",
+		Long: `camsim serves simulated IP cameras over RTSP at rtsp://ADDR/cam1 … /camN.
+
+By default every camera replays one pre-encoded loop (cheap: dozens of
+cameras on two cores); --live encodes each camera in real time with its name
+and the wall clock burnt in. --drop-after and --stall-after inject faults,
+--user/--pass require credentials, for testing what reads the cameras.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w, h, err := camsim.ParseSize(size)
+			if err != nil {
+				return err
+			}
+			cfg.Width, cfg.Height = w, h
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			sim, err := camsim.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			return sim.Run(cmd.Context())
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", camsim.DefaultListen, "RTSP listen address")
+	f.IntVar(&cfg.Cameras, "cameras", camsim.DefaultCameras, "number of cameras (/cam1 … /camN)")
+	f.StringVar(&size, "size", "1280x720", "picture size WxH")
+	f.IntVar(&cfg.FPS, "fps", camsim.DefaultFPS, "frames per second")
+	f.IntVar(&cfg.BitrateKbps, "bitrate", camsim.DefaultBitrateKbps, "video bitrate in kbit/s")
+	f.BoolVar(&cfg.Audio, "audio", false, "add a sine tone")
+	f.StringVar(&cfg.AudioCodec, "audio-codec", "opus", "audio codec: opus or aac")
+	f.BoolVar(&cfg.Live, "live", false, "encode in real time with the camera name and a clock burnt in")
+	f.IntVar(&cfg.LoopSeconds, "loop-seconds", 2, "length of the replayed loop")
+	f.DurationVar(&cfg.DropAfter, "drop-after", 0, "close every session and refuse new ones after this long (fault injection)")
+	f.DurationVar(&cfg.StallAfter, "stall-after", 0, "stop sending packets but keep connections after this long (fault injection)")
+	f.StringVar(&cfg.User, "user", "", "require this user name (Basic and Digest auth)")
+	f.StringVar(&cfg.Pass, "pass", "", "password for --user")
+	f.StringVar(&cfg.UDPRTPAddress, "udp-rtp", "", "also offer UDP transport: RTP address, e.g. :8000 (needs --udp-rtcp)")
+	f.StringVar(&cfg.UDPRTCPAddress, "udp-rtcp", "", "RTCP address for UDP transport, e.g. :8001")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log connections and sessions")
+	return cmd
 }

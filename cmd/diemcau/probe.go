@@ -1,18 +1,134 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"diemcau/ingest"
 )
 
-// Placeholder until the probe command lands; replace this whole file.
+// newProbeCommand is `diemcau probe`: the check a technician runs on a
+// camera before a session. Exit 0 pass (or warn), 1 failed checks, 2 could
+// not connect.
 func newProbeCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "probe",
-		Short: "probe (not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("probe: not built yet")
+	var (
+		seconds   float64
+		asJSON    bool
+		transport string
+	)
+	cmd := &cobra.Command{
+		Use:   "probe [--seconds N] [--json] [--transport auto|tcp|udp] URL",
+		Short: "Check one RTSP feed: codec, size, fps, GOP, bitrate, B-frames, audio, browser playback",
+		Long: `Connects to one RTSP URL, reads it for a few seconds and reports codec,
+profile, size, fps, GOP, bitrate, B-frames and audio codec, whether browsers
+can play it without transcoding, and checks with a verdict.
+
+Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &exitError{code: 2, err: fmt.Errorf("probe: want one RTSP URL, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if seconds <= 0 || seconds > 600 {
+				return &exitError{code: 2, err: fmt.Errorf("probe: --seconds %v: want more than 0 and at most 600", seconds)}
+			}
+			d := time.Duration(seconds * float64(time.Second))
+			rep, err := ingest.Probe(cmd.Context(), args[0], d, transport)
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(rep); jerr != nil {
+					return jerr
+				}
+			} else {
+				writeProbeTable(out, rep)
+			}
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if rep.Verdict == ingest.CheckFail {
+				return &exitError{code: 1, err: errors.New("probe: the feed failed checks")}
+			}
+			return nil
 		},
 	}
+	cmd.Flags().Float64Var(&seconds, "seconds", ingest.DefaultProbeDuration.Seconds(), "how long to read the feed, from its first frame")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&transport, "transport", ingest.TransportAuto, "RTP transport: auto, tcp or udp")
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: 2, err: err}
+	})
+	return cmd
+}
+
+// writeProbeTable prints the report for people: the feed, then one line per
+// check, then the verdict.
+func writeProbeTable(w io.Writer, rep ingest.ProbeReport) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "URL\t%s\n", rep.URL)
+	if !rep.Connected {
+		fmt.Fprintf(tw, "Result\tcould not connect: %s\n", rep.Error)
+		tw.Flush()
+		return
+	}
+	if rep.Transport != "" {
+		fmt.Fprintf(tw, "Transport\t%s\n", rep.Transport)
+	}
+	fmt.Fprintf(tw, "Read\t%.1f s\n", rep.Seconds)
+	if v := rep.Video; v != nil {
+		bf := "no B-frames"
+		if v.BFrames {
+			bf = "B-frames"
+		}
+		gop := "GOP not measured"
+		if v.GOPSeconds > 0 {
+			gop = fmt.Sprintf("GOP %.1f s", v.GOPSeconds)
+		}
+		fmt.Fprintf(tw, "Video\t%s %s %dx%d, %.1f fps, %s, %.0f kbps, %s\n",
+			v.Codec, v.Profile, v.Width, v.Height, v.FPS, gop, v.BitrateKbps, bf)
+	} else {
+		fmt.Fprintf(tw, "Video\tnone\n")
+	}
+	if a := rep.Audio; a != nil {
+		fmt.Fprintf(tw, "Audio\t%s %d Hz, %d ch\n", a.Codec, a.SampleRate, a.Channels)
+	} else {
+		fmt.Fprintf(tw, "Audio\tnone\n")
+	}
+	fmt.Fprintf(tw, "Bitrate\t%.0f kbps\n", rep.BitrateKbps)
+	fmt.Fprintf(tw, "Packets lost\t%d\n", rep.PacketsLost)
+	play := "yes, plays without transcoding"
+	if !rep.BrowserPlayable {
+		var why []string
+		for _, c := range rep.Checks {
+			if c.Result != ingest.CheckPass && (c.Name == "codec" || c.Name == "bframes" || c.Name == "audio" || c.Name == "video") {
+				why = append(why, c.Name)
+			}
+		}
+		play = "no, needs transcoding"
+		if len(why) > 0 {
+			play += " (see " + strings.Join(why, ", ") + ")"
+		}
+	}
+	fmt.Fprintf(tw, "Browsers\t%s\n", play)
+	if rep.Error != "" {
+		fmt.Fprintf(tw, "Error\t%s\n", rep.Error)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "CHECK\tRESULT\tDETAIL\n")
+	for _, c := range rep.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Result, c.Message)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "Verdict\t%s\n", strings.ToUpper(string(rep.Verdict)))
+	tw.Flush()
 }

@@ -13,10 +13,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"diemcau/control"
+	"diemcau/control/checks"
 	"diemcau/control/sessions"
 	"diemcau/control/store"
 	"diemcau/ingest"
 	"diemcau/pipeline"
+	"diemcau/recorder"
 )
 
 func newServeCommand() *cobra.Command {
@@ -76,6 +78,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	media := probeMedia(cfg, log)
+	archive, err := recorder.New(archiveConfig(cfg), log)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 
 	mgr, err := sessions.New(log, sessions.Deps{
 		Stream: sources.Stream,
@@ -83,6 +89,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			_, err := st.UpdateSessionState(ctx, id, state, at)
 			return err
 		},
+		Recorder: sessionRecorder{archive},
 		Serve: func(path string, s *pipeline.Stream) func() {
 			if err := rtspServer.Serve(path, s); err != nil {
 				log.Error("rtsp: cannot serve", "path", path, "err", err)
@@ -90,6 +97,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return func() { rtspServer.Unserve(path) }
 		},
+	})
+	if err != nil {
+		return err
+	}
+
+	probe := probeSource(sources, rtspServer)
+	checker, err := checks.New(checks.Config{ArchiveRoot: cfg.Archive.Root}, log, checks.Deps{
+		Store:   st,
+		Source:  sources.Status,
+		Probe:   probe,
+		Encoder: func() (string, bool) { return media.encoder.Element, media.encoder.Hardware },
 	})
 	if err != nil {
 		return err
@@ -105,6 +123,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		SourceAdmin: sources,
 		Store:       st,
 		Sessions:    mgr,
+		Recordings:  archive,
+		Probe:       probe,
+		Checker:     checker,
 		Info:        media.info,
 		Ready:       func() bool { return st.Ping(context.Background()) == nil },
 	})
@@ -117,6 +138,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return rtspServer.Run(ctx) })
 	g.Go(func() error { return sources.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
+	g.Go(func() error { return archive.Run(ctx) })
+	g.Go(func() error { return checker.Run(ctx) })
 	g.Go(func() error {
 		select {
 		case <-api.Listening():

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"time"
 
 	"diemcau/control/store"
 	"diemcau/ingest"
@@ -54,4 +56,31 @@ func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*store.Store
 		log.Info("config", "change", m)
 	}
 	return st, nil
+}
+
+// probeSource probes a source as the server receives it, through its
+// re-served path on loopback: the camera keeps one connection, and push and
+// sim sources are probed the same way as cameras.
+func probeSource(reg *ingest.Registry, srv *ingest.Server) func(ctx context.Context, id string, d time.Duration) (ingest.ProbeReport, error) {
+	return func(ctx context.Context, id string, d time.Duration) (ingest.ProbeReport, error) {
+		st, ok := reg.Status(id)
+		if !ok {
+			return ingest.ProbeReport{}, fmt.Errorf("source %q: %w", id, ingest.ErrNoSource)
+		}
+		if st.State != ingest.StateOnline {
+			msg := st.Error
+			if msg == "" {
+				msg = "no signal"
+			}
+			return ingest.ProbeReport{URL: st.URL, Error: msg, Verdict: ingest.CheckFail, Checks: []ingest.ProbeCheck{}},
+				fmt.Errorf("source %q is %s: %s", id, st.State, msg)
+		}
+		addr, ok := srv.Addr().(*net.TCPAddr)
+		if !ok {
+			return ingest.ProbeReport{}, fmt.Errorf("rtsp server not listening")
+		}
+		rep, err := ingest.Probe(ctx, fmt.Sprintf("rtsp://127.0.0.1:%d/sources/%s", addr.Port, id), d, "tcp")
+		rep.URL = st.URL // the camera, not the loopback path
+		return rep, err
+	}
 }

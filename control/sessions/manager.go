@@ -81,7 +81,9 @@ type RecordingStatus struct {
 	Run      string `json:"run,omitempty"`
 	Bytes    int64  `json:"bytes"`
 	Segments int    `json:"segments"`
-	Error    string `json:"error,omitempty"`
+	// DiskStopped: recording paused for lack of disk; Error says why.
+	DiskStopped bool   `json:"disk_stopped"`
+	Error       string `json:"error,omitempty"`
 }
 
 // Recorder starts archive runs. streams are named "composite" and

@@ -260,16 +260,17 @@ func profileOf(t *pipeline.Track) byte {
 }
 
 // fanOut sends packets [first, first+n) of a ring to every live binding of
-// that kind: the loop the whole design exists to keep short.
+// that kind: the loop the whole design exists to keep short. A viewer's
+// packets of one frame go out back to back so the socket can coalesce them
+// into one GSO send.
 func (b *broadcaster) fanOut(r *ring, kind pipeline.Kind, first uint16, n int) {
 	b.packets.Add(uint64(n))
-	bs := *b.snap.Load()
-	for i := range n {
-		p := &r.slots[int(first+uint16(i))&r.mask]
-		for _, bd := range bs {
-			if bd.kind != kind {
-				continue
-			}
+	for _, bd := range *b.snap.Load() {
+		if bd.kind != kind {
+			continue
+		}
+		for i := range n {
+			p := &r.slots[int(first+uint16(i))&r.mask]
 			switch bd.state {
 			case bindLive:
 			case bindWaitKey:

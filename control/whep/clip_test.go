@@ -63,9 +63,8 @@ func encodeClip(dir string, bframes bool) (*testClip, error) {
 	}
 	vid, aud := filepath.Join(dir, "clip.h264"), filepath.Join(dir, "clip.ogg")
 	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=%d", fps),
-		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", "4",
+		"-f", "lavfi", "-t", "4", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=%d", fps),
+		"-f", "lavfi", "-t", "4", "-i", "sine=frequency=440:sample_rate=48000",
 		"-map", "0:v", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-bf", bf,
 		"-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-b:v", "300k",
 		"-bsf:v", "h264_metadata=aud=insert", "-f", "h264", vid,

@@ -14,7 +14,7 @@ const (
 	DefaultMaxViewers        = 1000
 	DefaultMaxConnecting     = 64
 	DefaultConnectTimeout    = 20 * time.Second
-	DefaultDisconnectTimeout = 15 * time.Second
+	DefaultDisconnectTimeout = 10 * time.Second
 	DefaultVideoRing         = 4096 // packets: about 20 s of 2 Mbps, 5 s of 8 Mbps
 	DefaultAudioRing         = 512  // packets: about 10 s of 20 ms frames
 	DefaultTCPWriteBuffer    = 512 << 10
@@ -53,14 +53,19 @@ type Config struct {
 	MaxConnecting int
 	// ConnectTimeout reaps a viewer that never connects. Default 20 s.
 	ConnectTimeout time.Duration
-	// DisconnectTimeout reaps a viewer whose network went silent (ICE
-	// failed). Default 15 s.
+	// DisconnectTimeout reaps a viewer whose network went silent: ICE calls
+	// it disconnected after 5 s without a packet from it, and failed (the
+	// viewer is reaped) DisconnectTimeout later. Default 10 s.
 	DisconnectTimeout time.Duration
 
 	// VideoRing and AudioRing are the packets kept per stream for
 	// retransmission (NACK) and for a new viewer's start at the last
 	// keyframe. Powers of two. Defaults 4096 and 512.
 	VideoRing, AudioRing int
+	// DisableGSO sends every datagram on its own even where the kernel can
+	// segment a viewer's packets of a frame in one send (benchmarks, or a
+	// network path that mishandles it).
+	DisableGSO bool
 	// TCPWriteBuffer bounds the bytes queued for one ICE-TCP viewer; past
 	// it that viewer loses packets instead of slowing the others.
 	// Default 512 KiB.

@@ -50,7 +50,7 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 	// Credentials before anything else: no media resource, not even a
 	// lookup, for a caller without them.
 	if !s.auth(r, t) {
-		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token for %s", t))
+		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "the bearer token is missing, wrong, or not valid for %s", t))
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
@@ -160,7 +160,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.auth(r, v.target) {
-		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token for %s", v.target))
+		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "the bearer token is missing, wrong, or not valid for %s", v.target))
 		return
 	}
 	v.close("ended by the viewer (DELETE)")

@@ -46,7 +46,7 @@ func openNetwork(cfg Config, log *slog.Logger) (*network, error) {
 		}
 		loopback = loopback || ip.IsLoopback()
 		n.addrs = append(n.addrs, conn.LocalAddr())
-		bc := newBatchConn(conn, n.group)
+		bc := newBatchConn(conn, n.group, !cfg.DisableGSO)
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: bc, Logger: pionLog.NewLogger("udpmux")}))
 	}
 	n.udpMux = ice.NewMultiUDPMuxDefault(muxes...)

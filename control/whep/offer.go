@@ -23,10 +23,10 @@ type offeredCodec struct {
 // offer is what the server needs of a WHEP offer, checked before any
 // resource is made.
 type offer struct {
-	sdp         string
-	video       []offeredCodec // of the first video m-line the viewer receives on
-	audio       []offeredCodec // nil: the viewer asked for no audio
-	audioOffer  bool
+	sdp        string
+	video      []offeredCodec // of the first video m-line the viewer receives on
+	audio      []offeredCodec // nil: the viewer asked for no audio
+	audioOffer bool
 }
 
 func parseOffer(body []byte) (*offer, *httpError) {

@@ -141,22 +141,34 @@ func planVideo(offered []offeredCodec, t *pipeline.Track, bframes bool) (webrtc.
 	}, nil
 }
 
-// profileRank says how well an offered profile fits the stream's: 3 the
-// same profile and constraints, 2 the same profile, 1 a superset profile
-// the decoder also covers (constrained baseline ⊂ main ⊂ high), 0 no fit.
+// highLadder orders the profiles whose decoders each decode every profile
+// before them (H.264 annex A): main ⊂ high ⊂ high 10 ⊂ high 4:2:2 ⊂
+// high 4:4:4 predictive. Chromium 156, for one, offers 42001f, 42e01f, 4d001f
+// and f4001f but not 64001f: a high-profile feed goes out as f400xx.
+var highLadder = map[byte]int{profileMain: 1, profileHigh: 2, 110: 3, 122: 4, 244: 5}
+
+// profileRank says how well an offered profile fits the stream's: 100 the
+// same profile and constraint flags, 90 the same profile, less for a
+// superset profile whose decoders also decode the stream (the nearer the
+// better), 0 no fit.
 func profileRank(streamIdc, streamIop, offIdc, offIop byte) int {
 	if offIdc == streamIdc {
 		if offIop == streamIop {
-			return 3
+			return 100
 		}
-		return 2
+		return 90
 	}
-	constrainedBaseline := streamIdc == profileBaseline && streamIop&0x40 != 0
-	switch {
-	case constrainedBaseline && (offIdc == profileMain || offIdc == profileHigh):
-		return 1
-	case streamIdc == profileMain && offIdc == profileHigh:
-		return 1
+	off, ok := highLadder[offIdc]
+	if !ok {
+		return 0
+	}
+	// Constrained baseline (constraint_set1) is inside main and so inside
+	// every rung above it.
+	if streamIdc == profileBaseline && streamIop&0x40 != 0 {
+		return 50 - off
+	}
+	if st, ok := highLadder[streamIdc]; ok && off > st {
+		return 50 - (off - st)
 	}
 	return 0
 }

@@ -15,6 +15,7 @@ const (
 	batchSize    = 64   // datagrams per sendmmsg
 	batchSlotCap = 1500 // bytes; SRTP packets here stay under 1300
 	socketBuffer = 4 << 20
+	maxGSOSegs   = 32 // datagrams coalesced into one GSO send
 )
 
 // batchWriter is what ipv4.PacketConn and ipv6.PacketConn share.
@@ -26,7 +27,9 @@ type batchWriter interface {
 // broadcaster holds it (one frame fanned out to every viewer), writes are
 // copied into a batch and leave with one sendmmsg per 64 datagrams instead
 // of one sendto each: per-packet syscalls were 44% of MediaMTX's CPU on the
-// same job. Outside a hold (STUN, DTLS, RTCP) a write goes out at once.
+// same job. Where the kernel has UDP GSO, a viewer's packets of one frame
+// (back to back in the batch) also go down the network stack as one
+// segmented send. Outside a hold (STUN, DTLS, RTCP) a write goes out at once.
 type batchConn struct {
 	conn  *net.UDPConn
 	batch batchWriter
@@ -36,6 +39,9 @@ type batchConn struct {
 	msgs  []ipv4.Message
 	addrs []net.UDPAddr
 	n     int
+	gso   bool
+	out   []ipv4.Message // msgs as sent, GSO trains coalesced
+	spans []int          // first index in msgs of each out message
 }
 
 // batchGroup holds every socket of the server at once: a broadcaster does
@@ -50,10 +56,15 @@ type batchGroup struct {
 	sendError atomic.Uint64 // datagrams the kernel refused
 }
 
-func newBatchConn(conn *net.UDPConn, g *batchGroup) *batchConn {
+func newBatchConn(conn *net.UDPConn, g *batchGroup, gso bool) *batchConn {
 	_ = conn.SetWriteBuffer(socketBuffer)
 	_ = conn.SetReadBuffer(socketBuffer)
-	c := &batchConn{conn: conn, group: g, msgs: make([]ipv4.Message, batchSize), addrs: make([]net.UDPAddr, batchSize)}
+	c := &batchConn{conn: conn, group: g, msgs: make([]ipv4.Message, batchSize), addrs: make([]net.UDPAddr, batchSize),
+		gso: gso && gsoSupported(conn), out: make([]ipv4.Message, batchSize), spans: make([]int, 0, batchSize)}
+	for i := range c.out {
+		c.out[i].Buffers = make([][]byte, 0, maxGSOSegs)
+		c.out[i].OOB = make([]byte, 0, gsoCmsgSpace)
+	}
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
 		c.batch = ipv6.NewPacketConn(conn)
 	} else {
@@ -125,22 +136,70 @@ func (c *batchConn) writeNow(b []byte, addr netip.AddrPort) (int, error) {
 }
 
 func (c *batchConn) flushLocked() {
-	msgs := c.msgs[:c.n]
-	for len(msgs) > 0 {
-		n, err := c.batch.WriteBatch(msgs, 0)
+	if c.n == 0 {
+		return
+	}
+	out := c.coalesce(0)
+	for len(out) > 0 {
+		sent, err := c.batch.WriteBatch(out, 0)
 		c.group.syscalls.Add(1)
-		if n > 0 {
-			c.group.packets.Add(uint64(n))
-			msgs = msgs[n:]
+		for _, m := range out[:max(sent, 0)] {
+			c.group.packets.Add(uint64(len(m.Buffers)))
 		}
-		if err != nil {
-			// The first unsent datagram was refused (no route, address
-			// family): drop it and send the rest. Loss is counted.
-			c.group.sendError.Add(1)
-			msgs = msgs[1:]
+		out = out[max(sent, 0):]
+		if err == nil {
+			continue
 		}
+		first := c.spans[len(c.spans)-len(out)]
+		if len(out[0].Buffers) > 1 && c.gso {
+			// The device cannot segment (no checksum offload): send
+			// the rest one datagram at a time from now on.
+			c.gso = false
+			out = c.coalesce(first)
+			continue
+		}
+		// The first unsent datagram was refused (no route, address
+		// family): drop it and send the rest. Loss is counted.
+		c.group.sendError.Add(1)
+		out = out[1:]
 	}
 	c.n = 0
+}
+
+// coalesce lays msgs[from:n] out for sending: runs to one address where
+// every datagram but the last has the same size become one GSO message
+// whose iovecs are the datagrams themselves (no copy).
+func (c *batchConn) coalesce(from int) []ipv4.Message {
+	out := c.out[:0]
+	c.spans = c.spans[:0]
+	for i := from; i < c.n; {
+		size := len(c.msgs[i].Buffers[0])
+		j := i + 1
+		if c.gso {
+			for j < c.n && j-i < maxGSOSegs && len(c.msgs[j-1].Buffers[0]) == size &&
+				len(c.msgs[j].Buffers[0]) <= size && sameUDPAddr(&c.addrs[i], &c.addrs[j]) {
+				j++
+			}
+		}
+		m := &c.out[len(out)]
+		m.Addr = c.msgs[i].Addr
+		m.Buffers = m.Buffers[:0]
+		for k := i; k < j; k++ {
+			m.Buffers = append(m.Buffers, c.msgs[k].Buffers[0])
+		}
+		m.OOB = m.OOB[:0]
+		if j-i > 1 {
+			m.OOB = appendGSOCmsg(m.OOB, size)
+		}
+		out = append(out, *m)
+		c.spans = append(c.spans, i)
+		i = j
+	}
+	return out
+}
+
+func sameUDPAddr(a, b *net.UDPAddr) bool {
+	return a.Port == b.Port && a.IP.Equal(b.IP)
 }
 
 // WriteTo is the net.PacketConn path, taken by callers that hold a net.Addr.
@@ -157,8 +216,8 @@ func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.conn.ReadFrom(b) }
-func (c *batchConn) LocalAddr() net.Addr                     { return c.conn.LocalAddr() }
-func (c *batchConn) SetDeadline(t time.Time) error           { return c.conn.SetDeadline(t) }
-func (c *batchConn) SetReadDeadline(t time.Time) error       { return c.conn.SetReadDeadline(t) }
-func (c *batchConn) SetWriteDeadline(t time.Time) error      { return c.conn.SetWriteDeadline(t) }
-func (c *batchConn) Close() error                            { return c.conn.Close() }
+func (c *batchConn) LocalAddr() net.Addr                      { return c.conn.LocalAddr() }
+func (c *batchConn) SetDeadline(t time.Time) error            { return c.conn.SetDeadline(t) }
+func (c *batchConn) SetReadDeadline(t time.Time) error        { return c.conn.SetReadDeadline(t) }
+func (c *batchConn) SetWriteDeadline(t time.Time) error       { return c.conn.SetWriteDeadline(t) }
+func (c *batchConn) Close() error                             { return c.conn.Close() }

@@ -1,29 +1,9 @@
 // Package gst is the only package of diemcau that imports go-gst: GStreamer
-// initialisation, codec and hardware probing, pipeline lifecycle, and the
-// appsrc/appsink bridges to pipeline.Stream.
+// initialisation, codec and hardware selection by trial, pipeline lifecycle
+// (Runner), the appsrc/appsink bridges, and the test-picture encoders used by
+// camsim and sim:// sources (EncodeLoop, LiveEncoder).
+//
+// The rules of DESIGN.md apply throughout: one goroutine owns a pipeline and
+// changes its state, with a timeout; samples are copied into Go memory and
+// unmapped before the pull returns; shutdown is EOS, a bounded wait, then NULL.
 package gst
-
-import (
-	"github.com/go-gst/go-gst/gst"
-	_ "github.com/go-gst/go-gst/gst/app"
-)
-
-// Version reports the GStreamer library version, e.g. "1.22.0".
-func Version() string {
-	major, minor, micro, _ := gst.Version()
-	return itoa(major) + "." + itoa(minor) + "." + itoa(micro)
-}
-
-func itoa(v uint) string {
-	if v == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return string(b[i:])
-}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"diemcau/pipeline"
+	"diemcau/recorder"
+)
+
+// recorderGOP is two seconds of real 1280x720 H.264 at 2 Mbit/s, 25 fps, a
+// keyframe each second, no B-frames, as frames of one track.
+func recorderGOP(b *testing.B) (*pipeline.Track, [][][]byte) {
+	b.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		b.Skip("ffmpeg not installed")
+	}
+	p := filepath.Join(b.TempDir(), "rec.h264")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+		"-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "veryfast",
+		"-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M", "-bf", "0", "-g", "25", "-f", "h264", p).CombinedOutput()
+	if err != nil {
+		b.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var nalus h264.AnnexB
+	if err := nalus.Unmarshal(raw); err != nil {
+		b.Fatal(err)
+	}
+	track := &pipeline.Track{Codec: pipeline.H264, Width: 1280, Height: 720, FPS: 25}
+	var aus [][][]byte
+	var cur [][]byte
+	for _, n := range nalus {
+		typ := h264.NALUType(n[0] & 0x1f)
+		switch typ {
+		case h264.NALUTypeSPS:
+			track.SPS = n
+		case h264.NALUTypePPS:
+			track.PPS = n
+		}
+		cur = append(cur, n)
+		if typ == h264.NALUTypeIDR || typ == h264.NALUTypeNonIDR { // one slice per picture
+			aus = append(aus, cur)
+			cur = nil
+		}
+	}
+	return track, aus
+}
+
+func recorderCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkRecorderFragments records N passthrough streams of 2 Mbit/s
+// H.264 into 1 s fragments and 5 min segments on the local disk. One op is
+// one frame (40 ms) written to each of the N streams; the writer waits for
+// the recorder every 25 frames, so nothing is dropped and the figures are
+// the recorder's own cost. Metrics: cpu-%core/stream is the CPU the process
+// spends per stream of real time (the target: 32 streams under 10%
+// of one core, i.e. 0.31 per stream); disk-B/s/stream the bytes written per
+// stream per second of media; fsync-p99-ms with fsync on.
+func BenchmarkRecorderFragments(b *testing.B) {
+	track, aus := recorderGOP(b)
+	for _, fsync := range []bool{false, true} {
+		for _, n := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("streams=%d/fsync=%v", n, fsync), func(b *testing.B) {
+				benchRecorder(b, track, aus, n, fsync)
+			})
+		}
+	}
+}
+
+func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, fsync bool) {
+	root := b.TempDir()
+	rec, err := recorder.New(recorder.Config{Root: root, Segment: 5 * time.Minute, Part: time.Second, Fsync: fsync},
+		slog.New(slog.DiscardHandler), recorder.WithFreeSpace(func(string) (int64, error) { return 1 << 50, nil }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	streams := map[string]*pipeline.Stream{}
+	list := make([]*pipeline.Stream, n)
+	for i := range list {
+		list[i] = pipeline.NewStream(fmt.Sprintf("s%d", i), track)
+		streams[fmt.Sprintf("sources/s%d", i)] = list[i]
+	}
+	run, err := rec.StartRun("bench", streams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wait := func(frames int) {
+		for {
+			caught := true
+			for _, ss := range run.Status().Streams {
+				caught = caught && ss.Frames >= uint64(frames)
+			}
+			if caught {
+				return
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, wall0 := recorderCPU(), time.Now()
+	for i := 0; i < b.N; i++ {
+		au := aus[i%len(aus)]
+		ts := time.Duration(i) * 40 * time.Millisecond
+		key := h264.NALUType(au[len(au)-1][0]&0x1f) == h264.NALUTypeIDR
+		for _, s := range list {
+			s.Write(&pipeline.Frame{Track: track, PTS: ts, DTS: ts, Key: key, NALUs: au})
+		}
+		if i%25 == 24 {
+			wait(i + 1)
+		}
+	}
+	wait(b.N)
+	cpu, wall := recorderCPU()-cpu0, time.Since(wall0)
+	b.StopTimer()
+	if err := run.Stop(); err != nil {
+		b.Fatal(err)
+	}
+	st := run.Status()
+	media := time.Duration(b.N) * 40 * time.Millisecond
+	for _, ss := range st.Streams {
+		if ss.Dropped != 0 {
+			b.Fatalf("%s dropped %d frames", ss.Stream, ss.Dropped)
+		}
+	}
+	b.ReportMetric(float64(cpu)/float64(media)/float64(n)*100, "cpu-%core/stream")
+	b.ReportMetric(float64(st.Bytes)/media.Seconds()/float64(n), "disk-B/s/stream")
+	b.ReportMetric(float64(st.Bytes)/wall.Seconds()/1e6, "MB/s")
+	if fsync {
+		b.ReportMetric(float64(st.Fsync.P99)/1e6, "fsync-p99-ms")
+	}
+}

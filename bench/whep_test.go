@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"diemcau/bench/relay"
+)
+
+// TestRelayLoadGenProcess is not a test: it is the viewers' process of the
+// WHEP benchmarks, started by re-executing this test binary, so that the
+// server's CPU is measured apart from the viewers'.
+func TestRelayLoadGenProcess(t *testing.T) {
+	if os.Getenv("DIEMCAU_RELAY_LOADGEN") != "1" {
+		t.Skip("helper process of BenchmarkWHEP*")
+	}
+	if err := relay.LoadGenMain(context.Background(), flag.Args(), os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "relay viewers:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func loadGen(b *testing.B) []string {
+	b.Setenv("DIEMCAU_RELAY_LOADGEN", "1")
+	return []string{os.Args[0], "-test.run=^TestRelayLoadGenProcess$", "--"}
+}
+
+// BenchmarkWHEPFanOut is the cost of one 2 Mbps P-frame (7 RTP packets,
+// packetised once) reaching N real WebRTC viewers: header rewrite, SRTP and
+// the batched UDP write per viewer, plus the allocations on that path. The
+// viewers run in another process.
+func BenchmarkWHEPFanOut(b *testing.B) {
+	for _, n := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			h, err := relay.Start(ctx, relay.Config{Viewers: n, ManualFeed: true, NoAudio: true, LoadGen: loadGen(b)}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := h.Close(); err != nil {
+					b.Error(err)
+				}
+			}()
+			frame := 0
+			write := func() {
+				before := h.Server.Stats().Frames
+				h.WriteFrame(frame)
+				frame++
+				for h.Server.Stats().Frames == before {
+					time.Sleep(5 * time.Microsecond)
+				}
+			}
+			// A keyframe first, and time for every viewer to start on it.
+			write()
+			time.Sleep(500 * time.Millisecond)
+			st0 := h.Server.Stats()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				write()
+			}
+			b.StopTimer()
+			st := h.Server.Stats()
+			sends := st.Sends - st0.Sends
+			if sends == 0 {
+				b.Fatal("no packet reached a viewer")
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(sends), "ns/send")
+			b.ReportMetric(float64(sends)/float64(b.N)/float64(n), "packets/frame")
+			if st.Syscalls > st0.Syscalls {
+				b.ReportMetric(float64(st.Datagrams-st0.Datagrams)/float64(st.Syscalls-st0.Syscalls), "datagrams/syscall")
+			}
+		})
+	}
+}
+
+// BenchmarkWHEPRelay is the relay scenario of issue 4: one 2 Mbps camera
+// with Opus to M viewers for 10 s, the server's CPU and memory per viewer
+// measured apart from the viewers' process. Each run takes about 20 s
+// plus connection time, so b.N stays 1.
+func BenchmarkWHEPRelay(b *testing.B) {
+	for _, m := range []int{50, 150, 300} {
+		b.Run(fmt.Sprintf("viewers=%d", m), func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			var r *relay.Result
+			for range b.N {
+				var err error
+				r, err = relay.Run(ctx, relay.Config{Viewers: m, Duration: 10 * time.Second, LoadGen: loadGen(b)}, slog.New(slog.DiscardHandler))
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Log("\n" + r.Table())
+			b.ReportMetric(100*r.ServerCPU, "server-%core")
+			b.ReportMetric(r.CPUPerViewer, "%core/viewer")
+			b.ReportMetric(r.HeapPerViewer/1024, "heap-KiB/viewer")
+			b.ReportMetric(r.RSSPerViewer/1024, "rss-KiB/viewer")
+			b.ReportMetric(100*r.LoadGenCPU, "loadgen-%core")
+			if r.PacketsReceived > 0 {
+				b.ReportMetric(1e6*float64(r.PacketsLost)/float64(r.PacketsReceived+r.PacketsLost), "lost-ppm")
+			}
+			if r.ViewersStarved > 0 {
+				b.Errorf("%d viewers received nothing", r.ViewersStarved)
+			}
+		})
+	}
+}

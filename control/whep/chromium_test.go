@@ -1,0 +1,138 @@
+package whep
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// playback is what the viewer page's peer connection reports.
+type playback struct {
+	State   string  `json:"state"`
+	Frames  float64 `json:"frames"`
+	Samples float64 `json:"samples"`
+	Codec   string  `json:"codec"`
+}
+
+const statsJS = `(async () => {
+  const v = window.diemcau;
+  const out = {state: v ? v.state : 'no page', frames: 0, samples: 0, codec: ''};
+  if (!v || !v.pc) return out;
+  const stats = await v.pc.getStats();
+  stats.forEach((r) => {
+    if (r.type !== 'inbound-rtp') return;
+    if (r.kind === 'video') {
+      out.frames += r.framesDecoded || 0;
+      const c = stats.get(r.codecId);
+      if (c) out.codec = c.mimeType + ' ' + (c.sdpFmtpLine || '');
+    }
+    if (r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
+  });
+  return out;
+})()`
+
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium not installed (the setup script installs it; CI has it)")
+	return ""
+}
+
+// TestChromiumPlaysViewerPage opens /watch/{session}#token=… in headless
+// Chromium, a WebRTC peer this project did not write, and checks that the
+// page decodes pictures and receives sound.
+func TestChromiumPlaysViewerPage(t *testing.T) {
+	browser := chromiumPath(t)
+	clip := loadClip(t, false)
+	// The browser is killed at the end, without DELETE: a short timeout
+	// lets the test see its viewer reaped.
+	ts := startServer(t, Config{DisconnectTimeout: time.Second})
+	ts.resolver.sessions["demo"] = feedStream(t, "demo", clip, false)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(browser),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		// The server's only ICE candidate is on loopback in this test.
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	tab, cancelTab := chromedp.NewContext(alloc)
+	defer cancelTab()
+
+	url := ts.http.URL + "/watch/demo#token=" + inviteToken
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	read := func() (playback, error) {
+		return chromedp.Run(tab, chromedp.Evaluate[playback](statsJS, chromedp.EvalAwaitPromise))
+	}
+	var first playback
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		p, err := read()
+		if err != nil {
+			t.Fatalf("getStats: %v", err)
+		}
+		if p.Frames > 0 && p.Samples > 0 {
+			first = p
+			break
+		}
+		if time.Now().After(deadline) || p.State == "unplayable" {
+			label, _ := chromedp.Run(tab, chromedp.Text("#state"))
+			t.Fatalf("page never played: %+v %q (server: %+v)", p, label, ts.srv.Stats())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	second, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page %q, codec %s: framesDecoded %v → %v, audio totalSamplesReceived %v → %v",
+		second.State, second.Codec, first.Frames, second.Frames, first.Samples, second.Samples)
+	if second.Frames <= first.Frames {
+		t.Errorf("framesDecoded not rising: %v → %v", first.Frames, second.Frames)
+	}
+	if second.Samples <= first.Samples {
+		t.Errorf("audio totalSamplesReceived not rising: %v → %v", first.Samples, second.Samples)
+	}
+	if second.State != "live" {
+		t.Errorf("page shows state %q, want live", second.State)
+	}
+	label, err := chromedp.Run(tab, chromedp.Text("#state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if label != "Đang phát trực tiếp" {
+		t.Errorf("state label %q, want the Vietnamese for live", label)
+	}
+	if err := chromedp.Do(tab, chromedp.Click("#lang")); err != nil {
+		t.Fatal(err)
+	}
+	if label, err = chromedp.Run(tab, chromedp.Text("#state")); err != nil {
+		t.Fatal(err)
+	}
+	if label != "Live" {
+		t.Errorf("after the language toggle the label is %q, want Live", label)
+	}
+	cancelTab()
+	cancelAlloc()
+	waitFor(t, 20*time.Second, "the browser's viewer to be gone", func() bool { return ts.srv.Stats().Viewers == 0 })
+}

@@ -1,0 +1,225 @@
+package whep
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"diemcau/pipeline"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// feedStream makes a stream of the clip and feeds it until the test ends.
+func feedStream(t *testing.T, name string, clip *testClip, reorder bool) *pipeline.Stream {
+	t.Helper()
+	s := pipeline.NewStream(name, clip.video, clip.audio)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { clip.feed(ctx, s, reorder) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		s.Close()
+	})
+	return s
+}
+
+func TestPassthroughViewerGetsKeyframeAndAudio(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
+	time.Sleep(300 * time.Millisecond) // the stream's GOP cache fills
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if testing.Verbose() {
+		t.Logf("answer:\n%s", c.answer)
+	}
+	want := fmt.Sprintf("profile-level-id=%02x%02x", clip.sps[1], clip.sps[2])
+	if !strings.Contains(c.answer, want) {
+		t.Errorf("answer does not carry the stream's profile (%s):\n%s", want, c.answer)
+	}
+	select {
+	case <-c.keyframe:
+		t.Logf("keyframe %v after the offer", time.Since(start).Round(time.Millisecond))
+	case <-ctx.Done():
+		t.Fatalf("no keyframe; %d video and %d audio packets", c.video.Load(), c.audio.Load())
+	}
+	waitFor(t, 10*time.Second, "audio packets", func() bool { return c.audio.Load() > 10 })
+	if err := c.close(ctx); err != nil {
+		t.Error(err)
+	}
+	waitFor(t, 10*time.Second, "the server to drop the viewer and its stream", func() bool {
+		st := ts.srv.Stats()
+		return st.Viewers == 0 && st.Streams == 0 && st.Connecting == 0
+	})
+}
+
+func TestCompositeViewerRequestsKeyframe(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	composite := feedStream(t, "demo", clip, false)
+	var requests sync.WaitGroup
+	requests.Add(1)
+	var once sync.Once
+	composite.SetKeyframeRequester(func() { once.Do(requests.Done) })
+	ts.resolver.sessions["demo"] = composite
+	ts.resolver.sessions["demo/xa-a"] = feedStream(t, "demo/xa-a", clip, false)
+	time.Sleep(300 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, path := range []string{"/whep/sessions/demo", "/whep/sessions/demo/points/xa-a"} {
+		start := time.Now()
+		// The invite token of session demo is enough here.
+		c, err := dial(ctx, ts.http.URL, path, inviteToken, clientOpts{interceptors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.keyframe:
+			t.Logf("%s: keyframe %v after the offer", path, time.Since(start).Round(time.Millisecond))
+		case <-ctx.Done():
+			t.Fatalf("%s: no keyframe", path)
+		}
+		if err := c.close(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { requests.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("a composite viewer joined but no keyframe was requested from the mixer")
+	}
+}
+
+// TestViewerStartsWithoutCachedKeyframe: with no keyframe in the ring, a
+// viewer waits for the next one and never gets a picture it cannot decode.
+func TestViewerStartsWithoutCachedKeyframe(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	s := pipeline.NewStream("late", clip.video, clip.audio)
+	defer s.Close()
+	ts.resolver.sources["late"] = s
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := dial(ctx, ts.http.URL, "/whep/sources/late", testToken, clientOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close(ctx)
+	<-c.connected
+	// P-frames only: nothing should reach the viewer.
+	frame := time.Second / time.Duration(clip.fps)
+	for i := 1; i < 10; i++ {
+		s.Write(&pipeline.Frame{Track: clip.video, PTS: time.Duration(i) * frame, NALUs: clip.aus[i]})
+		time.Sleep(frame)
+	}
+	if n := c.video.Load(); n != 0 {
+		t.Fatalf("viewer got %d video packets before any keyframe", n)
+	}
+	s.Write(&pipeline.Frame{Track: clip.video, PTS: 10 * frame, Key: true, NALUs: clip.aus[0]})
+	select {
+	case <-c.keyframe:
+	case <-ctx.Done():
+		t.Fatal("no keyframe after one was written")
+	}
+}
+
+func TestFiftyViewers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s with 50 peer connections")
+	}
+	clip := loadClip(t, false)
+	before := goleak.IgnoreCurrent()
+	ts := startServer(t, Config{})
+	s := pipeline.NewStream("cam1", clip.video, clip.audio)
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	var feeder sync.WaitGroup
+	feeder.Go(func() { clip.feed(feedCtx, s, false) })
+	defer func() { stopFeed(); feeder.Wait() }()
+	ts.resolver.sources["cam1"] = s
+	time.Sleep(300 * time.Millisecond)
+
+	const n = 50
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	clients := make([]*whepClient, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range clients {
+		wg.Go(func() {
+			c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{interceptors: i%2 == 0})
+			if err != nil {
+				errs <- fmt.Errorf("viewer %d: %w", i, err)
+				return
+			}
+			clients[i] = c
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.stopReaders()
+			}
+		}
+	}()
+	if t.Failed() {
+		return
+	}
+	waitFor(t, 30*time.Second, "all viewers connected", func() bool { return ts.srv.Stats().Viewers == n && ts.srv.Stats().Connecting == 0 })
+	time.Sleep(10 * time.Second)
+	for i, c := range clients {
+		select {
+		case <-c.keyframe:
+		default:
+			t.Errorf("viewer %d: no keyframe", i)
+		}
+		// 10 s of 25 fps video and 50 Opus packets a second.
+		if v, a := c.video.Load(), c.audio.Load(); v < 250 || a < 400 {
+			t.Errorf("viewer %d: only %d video and %d audio packets in 10 s", i, v, a)
+		}
+	}
+	st := ts.srv.Stats()
+	t.Logf("stats: %+v", st)
+	if st.Syscalls >= st.Datagrams {
+		t.Errorf("UDP writes were not batched: %d datagrams in %d sendmmsg calls", st.Datagrams, st.Syscalls)
+	}
+	for i, c := range clients {
+		if err := c.close(ctx); err != nil {
+			t.Errorf("viewer %d: %v", i, err)
+		}
+	}
+	waitFor(t, 20*time.Second, "no viewers, streams or peer connections left", func() bool {
+		st := ts.srv.Stats()
+		return st.Viewers == 0 && st.Streams == 0 && st.Connecting == 0
+	})
+	ts.stop()
+	stopFeed()
+	feeder.Wait()
+	s.Close()
+	http.DefaultClient.CloseIdleConnections()
+	// Every peer connection, on both sides, has let its goroutines go.
+	goleak.VerifyNone(t, before)
+}

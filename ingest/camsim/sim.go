@@ -1,0 +1,282 @@
+package camsim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+
+	"diemcau/pipeline/gst"
+)
+
+// Sim is a camsim server.
+type Sim struct {
+	cfg  Config
+	log  *slog.Logger
+	cams []*camera
+
+	ready chan struct{}
+	addr  atomic.Value // string, once listening
+}
+
+// New validates cfg and allocates the cameras; it starts nothing.
+func New(cfg Config, log *slog.Logger) (*Sim, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("camsim: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sim{cfg: cfg, log: log.With("component", "camsim"), ready: make(chan struct{})}
+	for i := range cfg.Cameras {
+		s.cams = append(s.cams, newCamera(fmt.Sprintf("cam%d", i+1), s.log))
+	}
+	return s, nil
+}
+
+// Ready is closed once the server listens and every camera can be read.
+func (s *Sim) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the bound RTSP address (host:port), empty before Ready.
+func (s *Sim) Addr() string {
+	a, _ := s.addr.Load().(string)
+	return a
+}
+
+// URL is the RTSP URL of camera i (1-based) on the bound address, without
+// credentials.
+func (s *Sim) URL(i int) string { return fmt.Sprintf("rtsp://%s/cam%d", s.Addr(), i) }
+
+// SetFault injects (or with FaultNone clears) a fault on camera i (1-based);
+// i = 0 means every camera.
+func (s *Sim) SetFault(i int, f Fault) error {
+	if i < 0 || i > len(s.cams) {
+		return fmt.Errorf("camsim: no camera %d (have %d)", i, len(s.cams))
+	}
+	for j, c := range s.cams {
+		if i == 0 || i == j+1 {
+			c.setFault(f)
+		}
+	}
+	return nil
+}
+
+// Stats counts the packets sent and the sessions playing, all cameras together.
+type Stats struct {
+	Packets uint64
+	Readers int
+}
+
+// Stats returns the counters.
+func (s *Sim) Stats() Stats {
+	var st Stats
+	for _, c := range s.cams {
+		st.Packets += c.packets.Load()
+		c.mu.Lock()
+		st.Readers += c.readers
+		c.mu.Unlock()
+	}
+	return st
+}
+
+// Run serves until ctx ends, then closes every session and returns after
+// everything it started has stopped.
+func (s *Sim) Run(ctx context.Context) error {
+	var loop *PacketLoop
+	if !s.cfg.Live {
+		var err error
+		if loop, err = s.encodeLoop(ctx); err != nil {
+			return err
+		}
+	}
+
+	srv := &gortsplib.Server{
+		Handler:        &handler{sim: s},
+		RTSPAddress:    s.cfg.Listen,
+		UDPRTPAddress:  s.cfg.UDPRTPAddress,
+		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
+		WriteQueueSize: 1024, // a 720p IDR is ~100 packets; leave room for several
+		Listen: func(network, address string) (net.Listener, error) {
+			l, err := net.Listen(network, address)
+			if err == nil {
+				s.addr.Store(l.Addr().String())
+			}
+			return l, err
+		},
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("camsim: listen on %s: %w", s.cfg.Listen, err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.cams)+1)
+	defer func() {
+		cancel()
+		for _, c := range s.cams {
+			c.close()
+		}
+		srv.Close()
+		wg.Wait()
+	}()
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Wait(); err != nil && ctx.Err() == nil {
+			errs <- fmt.Errorf("camsim: server: %w", err)
+		}
+	}()
+
+	start := time.Now()
+	for i, c := range s.cams {
+		wg.Add(1)
+		if loop != nil {
+			if err := c.publish(srv, loop.Description); err != nil {
+				return err
+			}
+			snd := &loopSender{
+				cam: c, loop: loop,
+				// Stagger the cameras across one frame so their bursts do not coincide.
+				epoch: start.Add(time.Duration(i) * loop.Video.Time(1) / time.Duration(len(s.cams))),
+				rng:   rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))),
+			}
+			go func() {
+				defer wg.Done()
+				snd.run(ctx)
+			}()
+			continue
+		}
+		go func() {
+			defer wg.Done()
+			if err := s.runLive(ctx, srv, c); err != nil && ctx.Err() == nil {
+				errs <- err
+			}
+		}()
+	}
+	if s.cfg.Live {
+		if err := s.waitLive(ctx, errs); err != nil {
+			return err
+		}
+	}
+	s.scheduleFaults(ctx, &wg)
+	close(s.ready)
+	s.log.Info("cameras ready", "addr", s.Addr(), "cameras", len(s.cams),
+		"size", fmt.Sprintf("%dx%d", s.cfg.Width, s.cfg.Height), "fps", s.cfg.FPS,
+		"bitrate_kbps", s.cfg.BitrateKbps, "audio", s.cfg.Audio, "live", s.cfg.Live)
+
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errs:
+		return err
+	}
+}
+
+func (s *Sim) encodeLoop(ctx context.Context) (*PacketLoop, error) {
+	lc := gst.LoopConfig{
+		TestPicture: gst.TestPicture{
+			Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.cfg.FPS,
+			Label: fmt.Sprintf("camsim %dx%d %d fps", s.cfg.Width, s.cfg.Height, s.cfg.FPS),
+		},
+		BitrateKbps: s.cfg.BitrateKbps,
+		Seconds:     s.cfg.LoopSeconds,
+	}
+	if !gst.HasElement("textoverlay") {
+		lc.Label = "" // pango plugin missing: a plain picture still serves
+	}
+	if s.cfg.Audio {
+		lc.Audio = gst.AudioCodec(s.cfg.AudioCodec)
+	}
+	l, err := gst.EncodeLoop(ctx, lc, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("camsim: %w", err)
+	}
+	return NewPacketLoop(l, s.cfg.MTU)
+}
+
+func (s *Sim) runLive(ctx context.Context, srv *gortsplib.Server, c *camera) error {
+	snd := &liveSender{
+		cam: c, server: srv, mtu: s.cfg.MTU, wantAudio: s.cfg.Audio,
+		tsVideo: rand.Uint32(), tsAudio: rand.Uint32(),
+	}
+	lc := gst.LiveConfig{
+		TestPicture: gst.TestPicture{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.cfg.FPS, Label: c.name, Clock: true},
+		BitrateKbps: s.cfg.BitrateKbps,
+	}
+	if s.cfg.Audio {
+		lc.Audio = gst.AudioCodec(s.cfg.AudioCodec)
+	}
+	enc, err := gst.NewLiveEncoder(lc, s.log, snd.onFrame)
+	if err != nil {
+		return fmt.Errorf("camsim %s: %w", c.name, err)
+	}
+	return enc.Run(ctx)
+}
+
+// waitLive waits until every live camera has published its stream.
+func (s *Sim) waitLive(ctx context.Context, errs chan error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := 0
+		for _, c := range s.cams {
+			if c.currentStream() != nil {
+				n++
+			}
+		}
+		if n == len(s.cams) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errs:
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+// scheduleFaults applies DropAfter and StallAfter to every camera.
+func (s *Sim) scheduleFaults(ctx context.Context, wg *sync.WaitGroup) {
+	for _, f := range []struct {
+		after time.Duration
+		fault Fault
+	}{{s.cfg.StallAfter, FaultStall}, {s.cfg.DropAfter, FaultDrop}} {
+		if f.after <= 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(f.after)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+				_ = s.SetFault(0, f.fault)
+			}
+		}()
+	}
+}
+
+// camera returns the camera a request path names ("/cam3"), or nil.
+func (s *Sim) camera(path string) *camera {
+	name := strings.Trim(path, "/")
+	for _, c := range s.cams {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"diemcau/pipeline"
+)
+
+// Timing of push sources.
+const (
+	// publisherIdleTimeout: an encoder that sends nothing for this long is
+	// dropped and the source shown offline, long before TCP would notice.
+	publisherIdleTimeout = 2 * time.Second
+	pushCheckPeriod      = 250 * time.Millisecond
+	waitingForEncoder    = "waiting for encoder"
+)
+
+// PushConfig describes a source fed by an encoder that publishes (RTSP
+// ANNOUNCE/RECORD) to rtsp://HOST/ingest/{ID}.
+type PushConfig struct {
+	ID   string
+	Name string
+	// URL is "push://" (anyone on the network may publish) or
+	// "push://user:pass@" (the encoder must authenticate, Basic or Digest).
+	URL string
+}
+
+// Validate names the first bad field; the URL is never quoted with its
+// password.
+func (c PushConfig) Validate() error {
+	if !validSourceID(c.ID) {
+		return fmt.Errorf("id: %q is not [a-z0-9-]+", c.ID)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("url: cannot parse %q", RedactURL(c.URL))
+	}
+	if u.Scheme != "push" {
+		return fmt.Errorf("url: want push:// (got %q)", RedactURL(c.URL))
+	}
+	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("url: push:// takes only credentials (push://user:pass@); encoders publish to rtsp://HOST/ingest/%s", c.ID)
+	}
+	if u.User != nil && u.User.Username() == "" {
+		return errors.New("url: a user name is required when credentials are given")
+	}
+	return nil
+}
+
+func validSourceID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// PushSource is a point whose encoder publishes to the RTSP server. Its
+// Stream lives as long as the source, across publisher reconnects; a
+// reconnect with the same codec parameters continues the stream's timeline
+// so re-served readers and the mixer carry on.
+type PushSource struct {
+	id, name   string
+	user, pass string
+	log        *slog.Logger
+	stream     *pipeline.Stream
+	tracker    *Tracker
+
+	mu        sync.Mutex
+	running   bool
+	pub       *publisher // the encoder that announced, nil when none
+	published bool       // an encoder has recorded before: the next is a reconnect
+	endPTS    time.Duration
+	endWall   time.Time
+}
+
+// NewPushSource validates cfg; it starts nothing.
+func NewPushSource(cfg PushConfig, log *slog.Logger) (*PushSource, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("push source %q: %w", cfg.ID, err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	u, _ := url.Parse(cfg.URL)
+	p := &PushSource{
+		id:      cfg.ID,
+		name:    cfg.Name,
+		log:     log.With("component", "push", "source", cfg.ID),
+		stream:  pipeline.NewStream(cfg.ID),
+		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
+	}
+	if u.User != nil {
+		p.user = u.User.Username()
+		p.pass, _ = u.User.Password()
+	}
+	p.tracker.SetState(StateConnecting, waitingForEncoder)
+	return p, nil
+}
+
+// ID is the source id.
+func (p *PushSource) ID() string { return p.id }
+
+// Stream is the source's stream.
+func (p *PushSource) Stream() *pipeline.Stream { return p.stream }
+
+// Status is the source's status.
+func (p *PushSource) Status() Status { return p.tracker.Status() }
+
+// Run accepts publishers until ctx ends, drops an encoder that stops
+// sending, and summarises decode errors once a second.
+func (p *PushSource) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.running {
+		p.mu.Unlock()
+		return fmt.Errorf("push source %q: already running", p.id)
+	}
+	p.running = true
+	if p.pub == nil {
+		p.tracker.SetState(StateConnecting, waitingForEncoder)
+	}
+	p.mu.Unlock()
+
+	tick := time.NewTicker(pushCheckPeriod)
+	defer tick.Stop()
+	lastSummary := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			p.running = false
+			p.mu.Unlock()
+			p.kick("source stopped")
+			p.tracker.SetState(StateOffline, "stopped")
+			return nil
+		case now := <-tick.C:
+			p.checkIdle(now)
+			if now.Sub(lastSummary) >= errorSummaryPeriod {
+				lastSummary = now
+				p.flushErrors()
+			}
+		}
+	}
+}
+
+func (p *PushSource) publishing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pub != nil && p.pub.recording
+}
+
+// checkIdle drops a publisher that has sent nothing for publisherIdleTimeout.
+func (p *PushSource) checkIdle(now time.Time) {
+	p.mu.Lock()
+	pub := p.pub
+	p.mu.Unlock()
+	if pub == nil {
+		return
+	}
+	if idle := now.Sub(time.Unix(0, pub.lastPacket.Load())); idle >= publisherIdleTimeout {
+		pub.close(fmt.Sprintf("no media from encoder for %s", idle.Round(100*time.Millisecond)))
+	}
+}
+
+func (p *PushSource) flushErrors() {
+	p.mu.Lock()
+	pub := p.pub
+	p.mu.Unlock()
+	if pub != nil {
+		pub.flushErrors()
+	}
+}
+
+// kick disconnects the current publisher, if any.
+func (p *PushSource) kick(reason string) {
+	p.mu.Lock()
+	pub := p.pub
+	p.mu.Unlock()
+	if pub != nil {
+		pub.close(reason)
+	}
+}

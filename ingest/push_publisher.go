@@ -1,0 +1,262 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+
+	"diemcau/pipeline"
+)
+
+// publisher is one encoder's RTSP session on a PushSource, from ANNOUNCE
+// until the session closes.
+type publisher struct {
+	src    *PushSource
+	ss     *gortsplib.ServerSession
+	remote string
+	dep    *Depacketizer
+	// offset shifts this publisher's timeline to continue the previous
+	// one's, so the stream's PTS never goes back on a reconnect.
+	offset time.Duration
+
+	recording  bool // set under src.mu
+	lastPacket atomic.Int64
+	closeMsg   atomic.Pointer[string]
+
+	mu          sync.Mutex // orders frames: UDP medias arrive on several goroutines
+	lastPTS     time.Duration
+	noPTS       uint64
+	errReported uint64
+}
+
+// announce accepts an encoder's ANNOUNCE: credentials, codecs, one
+// publisher at a time.
+func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	remote := ctx.Conn.NetConn().RemoteAddr().String()
+	if p.user != "" && !ctx.Conn.VerifyCredentials(ctx.Request, p.user, p.pass) {
+		if len(ctx.Request.Header["Authorization"]) > 0 {
+			// Credentials were sent and are wrong (a first request without
+			// any is the normal start of Digest auth).
+			p.log.Warn("publish refused: wrong credentials", "remote", remote)
+			p.setStateIfIdle(StateError, "encoder sent wrong credentials")
+		}
+		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+	}
+	dep, err := NewDepacketizer(p.id, ctx.Description)
+	if err == nil {
+		err = refuseUnsupported(ctx.Description, dep)
+	}
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("ingest %q: ", p.id))
+		p.log.Warn("publish refused", "remote", remote, "reason", msg)
+		p.setStateIfIdle(StateError, "encoder offered "+msg)
+		return refusal(base.StatusUnsupportedMediaType, "%s", msg), nil
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running {
+		return refusal(base.StatusServiceUnavailable, "source %q is not running", p.id), nil
+	}
+	if p.pub != nil {
+		p.log.Warn("publish refused: source already has a publisher", "remote", remote, "publisher", p.pub.remote)
+		return refusal(statusConflict, "source %q already has a publisher", p.id), nil
+	}
+	pub := &publisher{src: p, ss: ctx.Session, remote: remote, dep: dep}
+	pub.lastPacket.Store(time.Now().UnixNano())
+	p.pub = pub
+	ctx.Session.SetUserData(p)
+	return ok(), nil
+}
+
+// refuseUnsupported names the codecs of medias the depacketizer left out:
+// an encoder sending them would be silently cut, so it is refused.
+func refuseUnsupported(desc *description.Session, dep *Depacketizer) error {
+	taken := make(map[*description.Media]bool)
+	for _, m := range dep.Medias() {
+		taken[m] = true
+	}
+	var bad []string
+	for _, m := range desc.Medias {
+		if m.IsBackChannel || taken[m] {
+			continue
+		}
+		for _, f := range m.Formats {
+			bad = append(bad, fmt.Sprintf("%s (%s)", formatName(f), m.Type))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w %s", ErrNoSupportedCodec, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func (p *PushSource) setStateIfIdle(s State, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pub == nil {
+		p.tracker.SetState(s, msg)
+	}
+}
+
+// record starts the flow of packets from the publisher into the stream.
+func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	p.mu.Lock()
+	pub := p.pub
+	if pub == nil || pub.ss != ctx.Session {
+		p.mu.Unlock()
+		return refusal(base.StatusBadRequest, "session is not the publisher of %q", p.id), nil
+	}
+	pub.recording = true
+	reconnect := p.published
+	if reconnect {
+		pub.offset = p.endPTS + time.Since(p.endWall)
+	}
+	p.published = true
+	p.mu.Unlock()
+
+	tracks := pub.dep.Tracks()
+	pub.dep.TracksChanged() // these tracks are published here
+	p.stream.SetTracks(tracks)
+	p.tracker.SetTracks(tracks)
+	transport := "unknown"
+	if tr := ctx.Session.SetuppedTransport(); tr != nil {
+		transport = strings.ToLower(tr.String())
+	}
+	p.tracker.SetTransport(transport)
+	if reconnect {
+		p.tracker.Reconnected()
+	}
+	p.tracker.SetState(StateOnline, "")
+	p.log.Info("encoder publishing", "remote", pub.remote, "transport", transport, "tracks", describeTracks(tracks))
+
+	ctx.Session.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
+		pub.handlePacket(medi, pkt)
+	})
+	return ok(), nil
+}
+
+// sessionClosed ends the publisher whose session closed (TEARDOWN, closed
+// connection, timeout, or dropped by us).
+func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
+	p.mu.Lock()
+	pub := p.pub
+	if pub == nil || pub.ss != ss {
+		p.mu.Unlock()
+		return
+	}
+	p.pub = nil
+	pub.mu.Lock()
+	end := pub.lastPTS
+	pub.mu.Unlock()
+	if pub.recording {
+		p.endPTS, p.endWall = end, time.Now()
+	}
+	running := p.running
+	p.mu.Unlock()
+
+	pub.flushErrors()
+	reason := pub.closeReason(err)
+	if !pub.recording {
+		p.log.Info("encoder left before recording", "remote", pub.remote, "reason", reason)
+		return
+	}
+	p.log.Info("encoder gone", "remote", pub.remote, "reason", reason)
+	if running {
+		p.tracker.SetState(StateOffline, reason)
+	}
+}
+
+// close drops the publisher; reason is shown as the source's error.
+func (pub *publisher) close(reason string) {
+	pub.closeMsg.CompareAndSwap(nil, &reason)
+	pub.ss.Close()
+}
+
+func (pub *publisher) closeReason(err error) string {
+	if m := pub.closeMsg.Load(); m != nil {
+		return *m
+	}
+	var torn liberrors.ErrServerSessionTornDown
+	switch {
+	case errors.As(err, &torn):
+		return "encoder stopped publishing (TEARDOWN)"
+	case err == nil:
+		return "encoder disconnected"
+	}
+	return "encoder disconnected: " + err.Error()
+}
+
+// handlePacket turns one RTP packet into frames on the source's stream.
+func (pub *publisher) handlePacket(medi *description.Media, pkt *rtp.Packet) {
+	pub.lastPacket.Store(time.Now().UnixNano())
+	pts, ok := pub.ss.PacketPTS2(medi, pkt)
+	if !ok {
+		pub.mu.Lock()
+		pub.noPTS++
+		pub.mu.Unlock()
+		return
+	}
+	ntp, ok := pub.ss.PacketNTP(medi, pkt)
+	if !ok {
+		ntp = time.Time{} // the depacketizer uses the arrival time
+	}
+	src := pub.src
+
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	frames := pub.dep.HandlePacket(medi, pkt, pts, ntp)
+	if pub.dep.TracksChanged() {
+		tracks := pub.dep.Tracks()
+		src.stream.SetTracks(tracks)
+		src.tracker.SetTracks(tracks)
+	}
+	for _, f := range frames {
+		f.PTS += pub.offset
+		f.DTS += pub.offset
+		if f.PTS > pub.lastPTS {
+			pub.lastPTS = f.PTS
+		}
+		src.stream.Write(f)
+		src.tracker.Frame(f)
+	}
+}
+
+func (pub *publisher) flushErrors() {
+	pub.mu.Lock()
+	total := pub.dep.Errors()
+	n := total - pub.errReported
+	pub.errReported = total
+	noPTS := pub.noPTS
+	pub.noPTS = 0
+	pub.mu.Unlock()
+	if n > 0 {
+		pub.src.log.Warn("packets from encoder could not be decoded", "count", n, "last", pub.dep.LastError())
+	}
+	if noPTS > 0 {
+		pub.src.log.Warn("packets from encoder without usable timestamp", "count", noPTS)
+	}
+}
+
+func describeTracks(tracks []*pipeline.Track) string {
+	parts := make([]string, 0, len(tracks))
+	for _, t := range tracks {
+		switch t.Kind() {
+		case pipeline.Video:
+			parts = append(parts, fmt.Sprintf("%s %dx%d", t.Codec, t.Width, t.Height))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %d Hz %d ch", t.Codec, t.SampleRate, t.Channels))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

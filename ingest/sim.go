@@ -1,0 +1,226 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+// Defaults of SimConfig: a small picture, enough for the embedded demo.
+const (
+	DefaultSimWidth       = 640
+	DefaultSimHeight      = 360
+	DefaultSimFPS         = 25
+	DefaultSimBitrateKbps = 800
+	// simMaxLag is how far a sim source may fall behind the wall clock
+	// (the process was descheduled) before it skips ahead rather than burst.
+	simMaxLag = 2 * time.Second
+)
+
+// SimConfig configures a sim://NAME source: a synthetic camera inside the
+// server. Zero picture fields take the defaults above.
+type SimConfig struct {
+	ID   string
+	Name string // display name; burnt into the picture when set
+	URL  string // sim://NAME
+
+	Width, Height, FPS, BitrateKbps int
+	// Audio adds an Opus sine tone. Its pitch comes from NAME, so every
+	// point sounds different (for telling points apart in a mix-minus).
+	Audio bool
+	// AudioFreq overrides the tone in Hz.
+	AudioFreq float64
+}
+
+// Validate names the first bad field.
+func (c *SimConfig) Validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("id: empty")
+	case !strings.HasPrefix(c.URL, "sim://") || len(c.URL) == len("sim://"):
+		return fmt.Errorf("url: %q, want sim://NAME", c.URL)
+	case c.Width < 0 || c.Width%2 != 0, c.Height < 0 || c.Height%2 != 0:
+		return fmt.Errorf("size: %dx%d, want positive even numbers", c.Width, c.Height)
+	case c.FPS < 0 || c.FPS > 60:
+		return fmt.Errorf("fps: %d, want 1..60", c.FPS)
+	case c.BitrateKbps < 0:
+		return fmt.Errorf("bitrate: %d kbps, want > 0", c.BitrateKbps)
+	case c.AudioFreq < 0 || c.AudioFreq > 20000:
+		return fmt.Errorf("audio_freq: %g Hz, want 20..20000", c.AudioFreq)
+	}
+	return nil
+}
+
+// simName is the NAME of sim://NAME.
+func (c *SimConfig) simName() string { return strings.TrimPrefix(c.URL, "sim://") }
+
+// SimToneHz is the tone of a sim source called name: 200–1995 Hz in 5 Hz
+// steps, a whole number of cycles in any whole-second loop, so the sine
+// does not click at the loop seam.
+func SimToneHz(name string) float64 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return float64(200 + h.Sum32()%360*5)
+}
+
+// SimSource is a sim:// source: it encodes a test loop once when it starts
+// and then writes it into its Stream in real time, forever, with PTS that
+// keep growing across loop iterations.
+type SimSource struct {
+	cfg     SimConfig
+	log     *slog.Logger
+	stream  *pipeline.Stream
+	tracker *Tracker
+	keyReq  atomic.Bool
+}
+
+// NewSimSource validates cfg; the loop is encoded in Run.
+func NewSimSource(cfg SimConfig, log *slog.Logger) (*SimSource, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
+	}
+	if cfg.Width == 0 || cfg.Height == 0 {
+		cfg.Width, cfg.Height = DefaultSimWidth, DefaultSimHeight
+	}
+	if cfg.FPS == 0 {
+		cfg.FPS = DefaultSimFPS
+	}
+	if cfg.BitrateKbps == 0 {
+		cfg.BitrateKbps = DefaultSimBitrateKbps
+	}
+	if cfg.AudioFreq == 0 {
+		cfg.AudioFreq = SimToneHz(cfg.simName())
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &SimSource{
+		cfg:     cfg,
+		log:     log.With("component", "ingest", "source", cfg.ID, "kind", "sim"),
+		stream:  pipeline.NewStream(cfg.ID),
+		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
+	}
+	// A viewer's PLI restarts the picture at its GOP: the loop has an IDR
+	// there, so a keyframe costs nothing.
+	s.stream.SetKeyframeRequester(func() { s.keyReq.Store(true) })
+	return s, nil
+}
+
+// ID is the source id.
+func (s *SimSource) ID() string { return s.cfg.ID }
+
+// Stream is where the frames go; it outlives Run.
+func (s *SimSource) Stream() *pipeline.Stream { return s.stream }
+
+// Status is the tracker's snapshot.
+func (s *SimSource) Status() Status { return s.tracker.Status() }
+
+// Run encodes the loop and plays it until ctx ends. A loop that cannot be
+// encoded (a missing plugin) leaves the source in the error state until ctx
+// ends: the server goes on without this point.
+func (s *SimSource) Run(ctx context.Context) error {
+	s.tracker.SetState(StateConnecting, "")
+	loop, err := gst.EncodeLoop(ctx, s.loopConfig(), s.log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Error("sim source cannot encode its loop", "error", err)
+		s.tracker.SetState(StateError, err.Error())
+		<-ctx.Done()
+		return nil
+	}
+	tracks := []*pipeline.Track{loop.Video}
+	if loop.Audio != nil {
+		tracks = append(tracks, loop.Audio)
+	}
+	s.stream.SetTracks(tracks)
+	s.tracker.SetTracks(tracks)
+	s.tracker.SetState(StateOnline, "")
+	s.log.Info("sim source online", "size", fmt.Sprintf("%dx%d", loop.Video.Width, loop.Video.Height),
+		"fps", s.cfg.FPS, "audio_hz", s.cfg.AudioFreq, "loop", loop.Duration())
+	s.play(ctx, loop)
+	s.tracker.SetState(StateOffline, "stopped")
+	return nil
+}
+
+func (s *SimSource) loopConfig() gst.LoopConfig {
+	label := s.cfg.Name
+	if label == "" {
+		label = s.cfg.simName()
+	}
+	if !gst.HasElement("textoverlay") {
+		label = "" // without the pango plugin a plain picture still plays
+	}
+	lc := gst.LoopConfig{
+		TestPicture: gst.TestPicture{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.cfg.FPS, Label: label},
+		BitrateKbps: s.cfg.BitrateKbps,
+	}
+	if s.cfg.Audio {
+		lc.Audio, lc.AudioFreq = gst.AudioOpus, s.cfg.AudioFreq
+	}
+	return lc
+}
+
+// play writes frame nv of the endless replay when the wall clock reaches
+// its PTS; audio likewise.
+func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var nv, na, shift int64
+	nVideo, nAudio := int64(len(loop.VideoFrames)), int64(len(loop.AudioFrames))
+	for {
+		next := loop.FramePTS(nv)
+		if nAudio > 0 {
+			next = min(next, loop.AudioPTS(na))
+		}
+		timer.Reset(time.Until(start.Add(next)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Since(start)
+		if now-next > simMaxLag {
+			nv = now.Nanoseconds() * int64(s.cfg.FPS) / int64(time.Second)
+			if nAudio > 0 {
+				na = now.Nanoseconds() * int64(loop.Audio.SampleRate) / int64(loop.AudioFrameSamples) / int64(time.Second)
+			}
+			s.log.Warn("sim source fell behind; skipping ahead", "lag", now-next)
+		}
+		for loop.FramePTS(nv) <= now {
+			idx := mod(nv+shift, nVideo)
+			if s.keyReq.Swap(false) && idx%int64(loop.GOP) != 0 {
+				shift -= idx % int64(loop.GOP)
+				idx = mod(nv+shift, nVideo)
+			}
+			src := loop.VideoFrames[idx]
+			pts := loop.FramePTS(nv)
+			s.write(&pipeline.Frame{Track: src.Track, PTS: pts, DTS: pts, Wall: time.Now(), Key: src.Key, NALUs: src.NALUs})
+			nv++
+		}
+		for nAudio > 0 && loop.AudioPTS(na) <= now {
+			src := loop.AudioFrames[na%nAudio]
+			pts := loop.AudioPTS(na)
+			s.write(&pipeline.Frame{Track: src.Track, PTS: pts, DTS: pts, Wall: time.Now(), Key: true, Payload: src.Payload})
+			na++
+		}
+	}
+}
+
+func (s *SimSource) write(f *pipeline.Frame) {
+	s.stream.Write(f)
+	s.tracker.Frame(f)
+}
+
+// mod is the non-negative remainder.
+func mod(a, n int64) int64 { return (a%n + n) % n }

@@ -1,0 +1,165 @@
+// Package mixer makes one session's composite: every point's picture in a
+// layout with its label, slates for lost signals, a clock, the audio mix and
+// a mix-minus per point, encoded once into pipeline.Streams that the
+// recorder, WHEP and RTSP re-serve all read. The GStreamer side lives in
+// pipeline/gst (Mix, VideoEncoder); this package owns the timing, the
+// layout, the state of each point and the outputs.
+package mixer
+
+import (
+	"fmt"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+// Output defaults (CONTRACT.md, sessions[].output).
+const (
+	DefaultWidth       = 1280
+	DefaultHeight      = 720
+	DefaultFPS         = 30
+	DefaultBitrateKbps = 2500
+)
+
+// Output is the composite's picture and its encoding.
+type Output struct {
+	Width, Height int // default 1280x720
+	FPS           int // default 30
+	BitrateKbps   int // default 2500
+	// KeyInt is the distance between keyframes in frames. Default 2*FPS
+	// (2 s, the archive's and the viewers' join time).
+	KeyInt int
+}
+
+// Point is one studio taking part in the session.
+type Point struct {
+	ID    string // [a-z0-9-]+, unique in the session
+	Label string // caption on its tile; default the ID
+	// Stream is the point's source; its video and audio are read with
+	// their own reader, from the last keyframe.
+	Stream *pipeline.Stream
+	// Gain is linear (1 unity, 0 silence); a zero value in Config means 1:
+	// set Muted to silence a point from the start.
+	Gain  float64
+	Muted bool
+}
+
+// Config is one session's composite.
+type Config struct {
+	Session string
+	Output  Output
+	Layout  Layout // default grid
+	Focus   string // the point the speaker, pip and single layouts feature; default the first
+	Points  []Point
+	// Encoder is the H.264 encoder (gst.SelectEncoder's choice); empty means
+	// x264. If it fails at run time the next candidate takes over.
+	Encoder gst.Choice
+	// Decoder is the H.264 decoder (gst.SelectDecoder's choice); empty
+	// means avdec_h264.
+	Decoder gst.Choice
+	// Font is the Pango family of labels, slates and clock. Default "Noto
+	// Sans", which has the Vietnamese diacritics.
+	Font string
+}
+
+// validID reports whether s is a point id: [a-z0-9-]+ (CONTRACT.md).
+func validID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate names the first bad field.
+func (c *Config) Validate() error {
+	o := c.Output
+	switch {
+	case c.Session == "":
+		return fmt.Errorf("session: empty")
+	case o.Width < 0 || o.Width%2 != 0 || (o.Width > 0 && o.Width < 16):
+		return fmt.Errorf("output.width: %d, want an even number >= 16", o.Width)
+	case o.Height < 0 || o.Height%2 != 0 || (o.Height > 0 && o.Height < 16):
+		return fmt.Errorf("output.height: %d, want an even number >= 16", o.Height)
+	case o.FPS < 0 || o.FPS > 120:
+		return fmt.Errorf("output.fps: %d, want 1..120", o.FPS)
+	case o.BitrateKbps < 0:
+		return fmt.Errorf("output.bitrate: %d, want > 0", o.BitrateKbps)
+	case o.KeyInt < 0:
+		return fmt.Errorf("output.keyint: %d, want > 0", o.KeyInt)
+	case c.Layout != "" && !c.Layout.Valid():
+		return fmt.Errorf("layout: %q, want one of %v", c.Layout, Layouts())
+	case len(c.Points) == 0:
+		return fmt.Errorf("points: none")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Points {
+		switch {
+		case !validID(p.ID):
+			return fmt.Errorf("points[%d].id: %q, want [a-z0-9-]+", i, p.ID)
+		case seen[p.ID]:
+			return fmt.Errorf("points[%d].id: %q used twice", i, p.ID)
+		case p.Stream == nil:
+			return fmt.Errorf("points[%d].stream: nil", i)
+		case p.Gain < 0 || p.Gain > 10:
+			return fmt.Errorf("points[%d].gain: %g, want 0..10", i, p.Gain)
+		}
+		seen[p.ID] = true
+	}
+	if c.Focus != "" && !seen[c.Focus] {
+		return fmt.Errorf("focus: no point %q", c.Focus)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	o := &c.Output
+	if o.Width == 0 {
+		o.Width = DefaultWidth
+	}
+	if o.Height == 0 {
+		o.Height = DefaultHeight
+	}
+	if o.FPS == 0 {
+		o.FPS = DefaultFPS
+	}
+	if o.BitrateKbps == 0 {
+		o.BitrateKbps = DefaultBitrateKbps
+	}
+	if o.KeyInt == 0 {
+		o.KeyInt = 2 * o.FPS
+	}
+	if c.Layout == "" {
+		c.Layout = Grid
+	}
+	if c.Focus == "" {
+		c.Focus = c.Points[0].ID
+	}
+	c.Points = append([]Point(nil), c.Points...)
+	for i := range c.Points {
+		if c.Points[i].Label == "" {
+			c.Points[i].Label = c.Points[i].ID
+		}
+		if c.Points[i].Gain == 0 {
+			c.Points[i].Gain = 1
+		}
+	}
+	if c.Encoder.Element == "" {
+		c.Encoder = softwareEncoder()
+	}
+	return c
+}
+
+// softwareEncoder is x264, the encoder every install has.
+func softwareEncoder() gst.Choice {
+	for _, cand := range gst.Encoders() {
+		if cand.Name == "x264" {
+			return gst.Choice{Name: cand.Name, Element: cand.Element, Hardware: cand.Hardware}
+		}
+	}
+	return gst.Choice{Name: "x264", Element: "x264enc"}
+}

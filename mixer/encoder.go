@@ -1,0 +1,112 @@
+package mixer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+const (
+	// encoderStallAfter: an encoder that takes pictures but gives nothing
+	// back for this long is treated as failed (a hung hardware session).
+	encoderStallAfter = 3 * time.Second
+	// encoderRetryPause: with no other candidate left, the last one is
+	// retried after this pause rather than ending the session.
+	encoderRetryPause = time.Second
+)
+
+// runEncoder keeps one encoder running for the composite. When it fails (a
+// hardware session limit, a lost device, a stall) the next candidate in
+// DESIGN.md's order takes over — the composite runs on meanwhile and only
+// the pictures in between are lost.
+func (m *Mixer) runEncoder(ctx context.Context, mix *gst.Mix) error {
+	o := m.cfg.Output
+	params := gst.EncoderParams{Width: o.Width, Height: o.Height, FPS: o.FPS, BitrateKbps: o.BitrateKbps, KeyInt: o.KeyInt}
+	choice := m.cfg.Encoder
+	for {
+		failedAt := time.Now()
+		err := m.runOneEncoder(ctx, mix, choice, params)
+		if ctx.Err() != nil {
+			return nil
+		}
+		m.encoderRestarts.Add(1)
+		next, nerr := gst.NextEncoder(ctx, m.reg, choice, params, m.log)
+		if nerr != nil {
+			m.log.Error("encoder failed and no other works; retrying it", "element", choice.Element, "error", err, "next", nerr)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(encoderRetryPause):
+			}
+			continue
+		}
+		m.log.Warn("encoder failed; switched to the next", "failed", choice.Element, "error", err,
+			"next", next.Element, "hardware", next.Hardware, "after", time.Since(failedAt).Round(time.Millisecond))
+		choice = next
+	}
+}
+
+// runOneEncoder runs one encoder until it fails, stalls or ctx ends.
+func (m *Mixer) runOneEncoder(ctx context.Context, mix *gst.Mix, choice gst.Choice, params gst.EncoderParams) error {
+	enc, err := gst.NewVideoEncoder(choice, params, m.onVideo, m.log)
+	if err != nil {
+		return err
+	}
+	encCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- enc.Run(encCtx) }()
+	m.encoder.Store(enc)
+	mix.SetEncoder(enc)
+	defer func() {
+		mix.SetEncoder(nil)
+		m.encoder.Store(nil)
+	}()
+
+	tick := time.NewTicker(encoderStallAfter / 4)
+	defer tick.Stop()
+	lastFrames, lastRaw := enc.Frames(), uint64(0)
+	lastProgress := time.Now()
+	for {
+		select {
+		case err := <-done:
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("encoder stopped")
+			}
+			return err
+		case <-tick.C:
+			frames := enc.Frames()
+			raw, _ := mix.RawCounts()
+			if frames != lastFrames || raw == lastRaw {
+				// Progress, or nothing to encode: not a stall.
+				lastFrames, lastProgress = frames, time.Now()
+			} else if time.Since(lastProgress) > encoderStallAfter {
+				cancel()
+				<-done
+				return errors.New("encoder stalled: pictures in, nothing out")
+			}
+			lastRaw = raw
+		}
+	}
+}
+
+// onVideo receives each encoded composite picture (encoder pull goroutine).
+func (m *Mixer) onVideo(f *pipeline.Frame) {
+	dur := time.Second / time.Duration(m.cfg.Output.FPS)
+	if now := m.runningTime(); now >= 0 {
+		m.latency.out(f.PTS, dur, now)
+	}
+	m.frames.Add(1)
+	m.out.writeVideo(f)
+}
+
+// requestKeyframe is the streams' keyframe requester: a viewer's PLI, a
+// recorder starting a segment.
+func (m *Mixer) requestKeyframe() {
+	if e := m.encoder.Load(); e != nil {
+		e.RequestKeyframe()
+	}
+}

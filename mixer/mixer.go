@@ -1,0 +1,161 @@
+package mixer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+// ErrUnknownPoint is wrapped by controls naming a point not in the session.
+var ErrUnknownPoint = errors.New("no such point")
+
+// tickEvery paces the owner's housekeeping: slates, branch retries, bus.
+const tickEvery = 100 * time.Millisecond
+
+// Mixer is one session's composite. Build it with New, run it with Run;
+// the output streams exist from New on, so readers can attach before Run,
+// and are closed when Run returns. Controls (SetLayout, SetPoint) may be
+// called from any goroutine at any time: they are recorded and applied by
+// the goroutine that owns the pipeline.
+type Mixer struct {
+	cfg Config
+	log *slog.Logger
+	reg gst.Registry
+	out *outputs
+
+	latency   *latency
+	inputReqs chan inputRequest
+	notify    chan struct{}
+	ran       atomic.Bool
+
+	mu   sync.Mutex
+	want controls // what the operator asked for; guarded by mu
+
+	// Set while Run runs; read by Stats and the streaming goroutines.
+	mix             atomic.Pointer[gst.Mix]
+	encoder         atomic.Pointer[gst.VideoEncoder]
+	frames          atomic.Uint64
+	encoderRestarts atomic.Uint64
+	statsMu         sync.Mutex
+	points          []PointStats // guarded by statsMu
+	fps             float64      // guarded by statsMu
+	fpsAt           time.Time    // guarded by statsMu
+	fpsFrames       uint64       // guarded by statsMu
+}
+
+// New validates cfg and makes the output streams; it starts nothing. reg
+// is asked for the next encoder when one fails at run time; nil means the
+// installed GStreamer.
+func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mixer %q: %w", cfg.Session, err)
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "mixer", "session", cfg.Session)
+	if reg == nil {
+		reg = gst.NewRegistry(log)
+	}
+	m := &Mixer{
+		cfg:       cfg,
+		log:       log,
+		reg:       reg,
+		out:       newOutputs(cfg),
+		latency:   newLatency(len(cfg.Points)),
+		inputReqs: make(chan inputRequest, 4*len(cfg.Points)),
+		notify:    make(chan struct{}, 1),
+		want:      initialControls(cfg),
+		points:    make([]PointStats, len(cfg.Points)),
+	}
+	for i, p := range cfg.Points {
+		m.points[i].ID = p.ID
+	}
+	for _, s := range m.out.all() {
+		s.SetKeyframeRequester(m.requestKeyframe)
+	}
+	return m, nil
+}
+
+// Composite is the composite picture with the full audio mix (Opus): for
+// WHEP viewers and the RTSP re-serve.
+func (m *Mixer) Composite() *pipeline.Stream { return m.out.composite }
+
+// Archive is the composite picture with the full mix as AAC, for the
+// recorder (MP4 players expect AAC).
+func (m *Mixer) Archive() *pipeline.Stream { return m.out.archive }
+
+// ReturnFeed is the composite picture with point's mix-minus (everyone but
+// itself), for that studio; nil for an unknown point.
+func (m *Mixer) ReturnFeed(point string) *pipeline.Stream {
+	for i, p := range m.cfg.Points {
+		if p.ID == point {
+			return m.out.returns[i]
+		}
+	}
+	return nil
+}
+
+// Run builds the composite and runs it until ctx ends (nil) or the
+// composite itself fails (the error). Point failures never end it. It
+// returns after everything it started has stopped, and closes the streams.
+func (m *Mixer) Run(ctx context.Context) error {
+	if m.ran.Swap(true) {
+		return fmt.Errorf("mixer %q: Run called twice", m.cfg.Session)
+	}
+	defer m.out.close()
+	o := m.cfg.Output
+	mix, err := gst.NewMix(gst.MixSpec{
+		Width: o.Width, Height: o.Height, FPS: o.FPS, Points: len(m.cfg.Points),
+		Font: m.cfg.Font, Decoder: m.cfg.Decoder.Fragment,
+	}, gst.MixSinks{OpusAll: m.out.writeOpus, AACAll: m.out.writeAAC, MixMinus: m.out.writeMixMinus}, m.log)
+	if err != nil {
+		return fmt.Errorf("mixer %q: %w", m.cfg.Session, err)
+	}
+	if err := mix.Start(); err != nil {
+		return fmt.Errorf("mixer %q: %w", m.cfg.Session, err)
+	}
+	m.mix.Store(mix)
+	m.log.Info("composite started", "size", fmt.Sprintf("%dx%d", o.Width, o.Height), "fps", o.FPS,
+		"points", len(m.cfg.Points), "encoder", m.cfg.Encoder.Element)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return m.runEncoder(gctx, mix) })
+	for i := range m.cfg.Points {
+		g.Go(func() error { return m.feed(gctx, i, mix) })
+	}
+	runErr := m.own(gctx, mix)
+	if runErr != nil {
+		m.log.Error("composite failed", "error", runErr)
+	}
+	// The feeders and the encoder stop with the context; the composite is
+	// stopped here by its owner. A push racing the stop is refused by appsrc.
+	cancel()
+	mix.Stop()
+	m.mix.Store(nil)
+	if err := g.Wait(); err != nil && runErr == nil && ctx.Err() == nil {
+		runErr = fmt.Errorf("mixer %q: %w", m.cfg.Session, err)
+	}
+	m.log.Info("composite stopped")
+	return runErr
+}
+
+// runningTime is the composite's running time, or -1 when not running.
+func (m *Mixer) runningTime() time.Duration {
+	if mix := m.mix.Load(); mix != nil {
+		return mix.RunningTime()
+	}
+	return -1
+}

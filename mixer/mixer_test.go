@@ -1,0 +1,264 @@
+package mixer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+const testW, testH, testFPS = 320, 180, 30
+
+type session struct {
+	mixer   *Mixer
+	cams    []*camera
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	runErr  chan error
+	outputs *collector
+}
+
+// startSession runs a mixer over cameras, all under ctx, and collects
+// its composite.
+func startSession(t *testing.T, ctx context.Context, cams []*camera, edit func(*Config)) *session {
+	t.Helper()
+	return startSessionWith(t, ctx, cams, edit, nil)
+}
+
+func startSessionWith(t *testing.T, ctx context.Context, cams []*camera, edit func(*Config), reg gst.Registry) *session {
+	t.Helper()
+	cfg := Config{Session: "test", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 400}}
+	for i, c := range cams {
+		cfg.Points = append(cfg.Points, Point{ID: fmt.Sprintf("p%d", i), Label: fmt.Sprintf("Điểm cầu xã %d", i), Stream: c.stream})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	m, err := New(cfg, testLog(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &session{mixer: m, cams: cams, cancel: cancel, runErr: make(chan error, 1)}
+	s.outputs = collect(ctx, &s.wg, m.Composite())
+	for _, c := range cams {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.run(ctx)
+		}()
+	}
+	go func() { s.runErr <- m.Run(ctx) }()
+	return s
+}
+
+// stop ends the session and checks Run's result.
+func (s *session) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.runErr:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	s.wg.Wait()
+}
+
+// videoSince returns the composite's video frames with PTS at or after from.
+func (s *session) videoSince(from time.Duration) []*pipeline.Frame {
+	var out []*pipeline.Frame
+	for _, f := range s.outputs.snapshot(pipeline.Video) {
+		if f.PTS >= from {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (s *session) lastPTS() time.Duration {
+	v := s.outputs.snapshot(pipeline.Video)
+	if len(v) == 0 {
+		return -1
+	}
+	return v[len(v)-1].PTS
+}
+
+// waitFrames waits until the composite has n more pictures.
+func (s *session) waitFrames(t *testing.T, ctx context.Context, n int) {
+	t.Helper()
+	from := len(s.outputs.snapshot(pipeline.Video))
+	waitFor(t, ctx, fmt.Sprintf("%d composite pictures", n), func() bool {
+		return len(s.outputs.snapshot(pipeline.Video)) >= from+n
+	})
+}
+
+// checkTiles decodes the newest composite picture and checks each tile's
+// colour: the camera's own colour when live, the slate's when lost.
+func (s *session) checkTiles(t *testing.T, lost map[int]bool) {
+	t.Helper()
+	pix := picture(t, s.outputs.snapshot(pipeline.Video), testW, testH)
+	tiles := Arrange(Grid, len(s.cams), 0, testW, testH)
+	for i, tile := range tiles {
+		x, y := tileProbe(tile.Rect)
+		got := meanRGB(pix, testW, x, y)
+		want := testPatterns[i].rgb
+		if lost[i] {
+			want = slateRGB()
+		}
+		if d := colourDistance(got, want); d > 60 {
+			t.Errorf("tile %d at (%d,%d): %s, want about %s (lost %v)", i, x, y, fmtRGB(got), fmtRGB(want), lost[i])
+		}
+	}
+}
+
+// TestComposite runs four cameras into a 320x180 grid and checks, in one
+// session: size and frame rate; each tile's picture; a camera dying (its
+// tile shows the slate, the composite keeps its rate) and coming back; and
+// layout switches without a gap in the composite's pictures.
+func TestComposite(t *testing.T) {
+	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "textoverlay")
+	loops := encodeLoops(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var cams []*camera
+	for i, l := range loops {
+		cams = append(cams, newCamera(fmt.Sprintf("cam%d", i), l))
+	}
+	s := startSession(t, ctx, cams, nil)
+	defer s.stop(t)
+
+	t.Run("size and rate", func(t *testing.T) {
+		s.waitFrames(t, ctx, 10)
+		from := s.lastPTS()
+		time.Sleep(5 * time.Second)
+		v := s.videoSince(from)
+		tr := v[len(v)-1].Track
+		if tr.Width != testW || tr.Height != testH || tr.Codec != pipeline.H264 {
+			t.Errorf("track %s %dx%d, want h264 %dx%d", tr.Codec, tr.Width, tr.Height, testW, testH)
+		}
+		span := v[len(v)-1].PTS - v[0].PTS
+		fps := float64(len(v)-1) / span.Seconds()
+		if fps < testFPS*0.95 || fps > testFPS*1.05 {
+			t.Errorf("%.2f fps over %v, want %d ±5%%", fps, span, testFPS)
+		}
+		st := s.mixer.Stats()
+		t.Logf("stats: %.1f fps, latency p50 %v p95 %v, dropped %d, encoder %s", st.FPS, st.LatencyP50, st.LatencyP95, st.Dropped, st.Encoder)
+		if st.Encoder != "x264enc" || st.LatencyP50 <= 0 {
+			t.Errorf("stats: %+v", st)
+		}
+		s.checkTiles(t, nil)
+	})
+
+	t.Run("a dead camera shows its slate", func(t *testing.T) {
+		s.cams[2].dead.Store(true)
+		waitFor(t, ctx, "point 2 lost", func() bool { return !s.mixer.Stats().Points[2].Live })
+		from := s.lastPTS()
+		s.waitFrames(t, ctx, 30)
+		s.checkTiles(t, map[int]bool{2: true})
+		v := s.videoSince(from)
+		if gap := maxGap(v); gap > 3*time.Second/testFPS {
+			t.Errorf("composite stalled %v while the camera was gone", gap)
+		}
+	})
+
+	t.Run("the camera comes back", func(t *testing.T) {
+		s.cams[2].dead.Store(false)
+		waitFor(t, ctx, "point 2 live", func() bool { return s.mixer.Stats().Points[2].Live })
+		s.waitFrames(t, ctx, 5)
+		s.checkTiles(t, nil)
+	})
+
+	t.Run("layout switches leave no gap", func(t *testing.T) {
+		from := s.lastPTS()
+		for _, c := range []struct {
+			l     Layout
+			focus string
+		}{{Speaker, "p1"}, {PIP, "p3"}, {Single, "p0"}, {Grid, ""}} {
+			if err := s.mixer.SetLayout(c.l, c.focus); err != nil {
+				t.Fatal(err)
+			}
+			s.waitFrames(t, ctx, 10)
+		}
+		v := s.videoSince(from)
+		if gap := maxGap(v); gap > 3*time.Second/testFPS/2 {
+			t.Errorf("gap of %v in the composite across layout switches", gap)
+		}
+		if l, f := s.mixer.Layout(); l != Grid || f != "p0" {
+			t.Errorf("layout %s focus %s, want grid p0", l, f)
+		}
+		s.waitFrames(t, ctx, 5)
+		s.checkTiles(t, nil)
+	})
+
+	t.Run("mix-minus leaves out the point's own sound", func(t *testing.T) {
+		cctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		ret := collect(cctx, &wg, s.mixer.ReturnFeed("p0"))
+		full := collect(cctx, &wg, s.mixer.Composite())
+		time.Sleep(2 * time.Second)
+		stop()
+		wg.Wait()
+		own, other := testTones[0], testTones[1]
+		mm := decodeOpus(t, ret.snapshot(pipeline.Audio))
+		all := decodeOpus(t, full.snapshot(pipeline.Audio))
+		if len(mm) < 48000 || len(all) < 48000 {
+			t.Fatalf("decoded %d and %d samples, want a second or more", len(mm), len(all))
+		}
+		pOwn, pOther := goertzel(mm, 48000, own), goertzel(mm, 48000, other)
+		t.Logf("p0's mix-minus: %.0f Hz %.4f, %.0f Hz %.4f", own, pOwn, other, pOther)
+		if pOther < 0.05 || pOwn > pOther/50 {
+			t.Errorf("p0's mix-minus has its own tone at %.4f and p1's at %.4f", pOwn, pOther)
+		}
+		if p := goertzel(all, 48000, own); p < 0.05 {
+			t.Errorf("the full mix lacks p0's tone (%.4f)", p)
+		}
+	})
+
+	t.Run("mute takes a point out of the full mix", func(t *testing.T) {
+		muted := true
+		if err := s.mixer.SetPoint("p1", PointUpdate{Muted: &muted}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // the mixers' queues drain
+		cctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		full := collect(cctx, &wg, s.mixer.Composite())
+		time.Sleep(1500 * time.Millisecond)
+		stop()
+		wg.Wait()
+		all := decodeOpus(t, full.snapshot(pipeline.Audio))
+		if p, q := goertzel(all, 48000, testTones[1]), goertzel(all, 48000, testTones[0]); p > q/50 {
+			t.Errorf("muted p1 still in the mix: %.4f (p0 %.4f)", p, q)
+		}
+	})
+
+	t.Run("bad controls are refused", func(t *testing.T) {
+		if err := s.mixer.SetLayout("mosaic", ""); err == nil {
+			t.Error("unknown layout accepted")
+		}
+		if err := s.mixer.SetLayout(Speaker, "nobody"); !errors.Is(err, ErrUnknownPoint) {
+			t.Errorf("unknown focus: %v", err)
+		}
+		g := 11.0
+		if err := s.mixer.SetPoint("p0", PointUpdate{Gain: &g}); err == nil {
+			t.Error("gain 11 accepted")
+		}
+	})
+}
+
+// maxGap is the longest PTS step between consecutive pictures.
+func maxGap(v []*pipeline.Frame) time.Duration {
+	var g time.Duration
+	for i := 1; i < len(v); i++ {
+		g = max(g, v[i].PTS-v[i-1].PTS)
+	}
+	return g
+}

@@ -1,0 +1,96 @@
+package mixer
+
+import (
+	"slices"
+	"time"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+// Stats describe a running composite, for metrics and the session status
+// (CONTRACT.md: mixer {fps, encoder, dropped}).
+type Stats struct {
+	// FPS is the composite pictures encoded per second, over the last second.
+	FPS float64
+	// Frames is the composite pictures encoded so far.
+	Frames uint64
+	// Dropped counts frames lost on the way: points' frames the mix could
+	// not take, and composite pictures no encoder took.
+	Dropped uint64
+	// LatencyP50 and LatencyP95 are the mix's own delay, from a point's
+	// frame entering the mix to the composite picture showing it leaving the
+	// encoder, over the recent pictures.
+	LatencyP50, LatencyP95 time.Duration
+	// Encoder is the element encoding the composite now; EncoderRestarts
+	// counts the run-time fallbacks to another one.
+	Encoder         string
+	EncoderHardware bool
+	EncoderRestarts uint64
+	Points          []PointStats
+}
+
+// PointStats describe one point's input.
+type PointStats struct {
+	ID        string
+	Live      bool      // pictures arriving; false shows the slate
+	LostSince time.Time // when the slate went up, while not Live
+	Pictures  uint64    // decoded pictures that reached the compositor
+	Pushed    uint64    // coded frames into the mix
+	Dropped   uint64    // coded frames lost: behind, waiting for a keyframe, no decoder yet
+}
+
+// Stats returns the current figures; safe from any goroutine.
+func (m *Mixer) Stats() Stats {
+	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load()}
+	s.LatencyP50, s.LatencyP95 = m.latency.percentiles()
+	if e := m.encoder.Load(); e != nil {
+		c := e.Choice()
+		s.Encoder, s.EncoderHardware = c.Element, c.Hardware
+	}
+	m.statsMu.Lock()
+	s.FPS = m.fps
+	s.Points = slices.Clone(m.points)
+	m.statsMu.Unlock()
+	for _, p := range s.Points {
+		s.Dropped += p.Dropped
+	}
+	if mix := m.mix.Load(); mix != nil {
+		_, raw := mix.RawCounts()
+		s.Dropped += raw
+	}
+	return s
+}
+
+// fpsWindow is the span the FPS figure is measured over.
+const fpsWindow = time.Second
+
+// updateStats refreshes the per-point figures and the FPS (owner tick).
+func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, now time.Time) {
+	m.statsMu.Lock()
+	defer m.statsMu.Unlock()
+	for i := range run {
+		p := &m.points[i]
+		_, p.Pictures = mix.LastPicture(i)
+		p.Live = !run[i].sig.lost
+		p.LostSince = time.Time{}
+		if run[i].sig.lost {
+			p.LostSince = run[i].sig.since
+		}
+		p.Pushed, p.Dropped = 0, 0
+		for _, k := range []pipeline.Kind{pipeline.Video, pipeline.Audio} {
+			pushed, dropped := mix.Input(i, k).Counts()
+			p.Pushed += pushed
+			p.Dropped += dropped
+		}
+	}
+	if m.fpsAt.IsZero() {
+		m.fpsAt, m.fpsFrames = now, m.frames.Load()
+		return
+	}
+	if d := now.Sub(m.fpsAt); d >= fpsWindow {
+		f := m.frames.Load()
+		m.fps = float64(f-m.fpsFrames) / d.Seconds()
+		m.fpsAt, m.fpsFrames = now, f
+	}
+}

@@ -1,0 +1,89 @@
+package gst
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"diemcau/pipeline"
+)
+
+// accessUnit is one encoded H.264 picture split into NAL units.
+type accessUnit struct {
+	nalus    [][]byte
+	sps, pps []byte // set when the AU carries them
+	idr      bool
+}
+
+// splitAU splits an Annex-B access unit (h264Out) into NAL units without
+// start codes. Access unit delimiters are dropped: RTP and MP4 do not carry
+// them.
+func splitAU(data []byte) (accessUnit, error) {
+	var annexb h264.AnnexB
+	if err := annexb.Unmarshal(data); err != nil {
+		return accessUnit{}, fmt.Errorf("annex-b: %w", err)
+	}
+	au := accessUnit{nalus: make([][]byte, 0, len(annexb))}
+	for _, n := range annexb {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeAccessUnitDelimiter:
+			continue
+		case h264.NALUTypeSPS:
+			au.sps = n
+		case h264.NALUTypePPS:
+			au.pps = n
+		case h264.NALUTypeIDR:
+			au.idr = true
+		}
+		au.nalus = append(au.nalus, n)
+	}
+	if len(au.nalus) == 0 {
+		return accessUnit{}, errors.New("access unit without NAL units")
+	}
+	return au, nil
+}
+
+// videoTrack describes an H.264 stream from its parameter sets.
+func videoTrack(sps, pps []byte, fps int) (*pipeline.Track, error) {
+	var s h264.SPS
+	if err := s.Unmarshal(sps); err != nil {
+		return nil, fmt.Errorf("sps: %w", err)
+	}
+	return &pipeline.Track{
+		Codec:   pipeline.H264,
+		SPS:     sps,
+		PPS:     pps,
+		Width:   s.Width(),
+		Height:  s.Height(),
+		Profile: profileName(s),
+		FPS:     float64(fps),
+	}, nil
+}
+
+// profileName names the profile as SDP/WebRTC tools do.
+func profileName(s h264.SPS) string {
+	switch s.ProfileIdc {
+	case 66:
+		if s.ConstraintSet1Flag {
+			return "constrained-baseline"
+		}
+		return "baseline"
+	case 77:
+		return "main"
+	case 88:
+		return "extended"
+	case 100:
+		return "high"
+	case 110:
+		return "high-10"
+	case 122:
+		return "high-4:2:2"
+	case 244:
+		return "high-4:4:4"
+	}
+	return fmt.Sprintf("profile-%d", s.ProfileIdc)
+}

@@ -1,0 +1,200 @@
+package gst
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"time"
+
+	"diemcau/pipeline"
+)
+
+// LoopConfig describes a pre-encoded test loop.
+type LoopConfig struct {
+	TestPicture
+	BitrateKbps int
+	// Seconds of video. Default 2. Rounded up to whole GOPs of 2*FPS frames,
+	// so the loop starts with an IDR and repeats without a broken GOP.
+	Seconds int
+	// Audio adds a sine tone in that codec; AudioNone for video only.
+	Audio AudioCodec
+	// AudioFreq is the tone in Hz. Default DefaultAudioFreq. A whole number
+	// keeps the sine continuous across loop iterations.
+	AudioFreq float64
+}
+
+// Validate names the first bad field.
+func (c *LoopConfig) Validate() error {
+	switch {
+	case c.Width <= 0 || c.Width%2 != 0:
+		return fmt.Errorf("width: %d, want a positive even number", c.Width)
+	case c.Height <= 0 || c.Height%2 != 0:
+		return fmt.Errorf("height: %d, want a positive even number", c.Height)
+	case c.FPS <= 0 || c.FPS > 120:
+		return fmt.Errorf("fps: %d, want 1..120", c.FPS)
+	case c.BitrateKbps <= 0:
+		return fmt.Errorf("bitrate: %d kbps, want > 0", c.BitrateKbps)
+	case c.Seconds < 0:
+		return fmt.Errorf("seconds: %d, want >= 0", c.Seconds)
+	case c.Audio != AudioNone && c.Audio != AudioOpus && c.Audio != AudioAAC:
+		return fmt.Errorf("audio: %q, want opus or aac", c.Audio)
+	}
+	return nil
+}
+
+// Loop is an encoded test signal that can be replayed forever. Frames are
+// shared and must not be modified; a replayer makes new Frames (or RTP
+// packets) with its own timestamps.
+type Loop struct {
+	Video *pipeline.Track
+	Audio *pipeline.Track // nil without audio
+	// VideoFrames are in decode (= presentation) order, PTS = DTS from 0 in
+	// steps of FrameDuration; the first is an IDR with SPS and PPS.
+	VideoFrames []*pipeline.Frame
+	// AudioFrames have PTS from 0 in steps of AudioFrameSamples.
+	AudioFrames       []*pipeline.Frame
+	FrameDuration     time.Duration
+	GOP               int // frames per GOP
+	AudioFrameSamples int // at Audio.SampleRate
+}
+
+// Duration is the length of the video loop.
+func (l *Loop) Duration() time.Duration { return l.FramePTS(int64(len(l.VideoFrames))) }
+
+// FramePTS is the PTS of video frame n of an endless replay (n may exceed
+// the loop length); exact, without accumulated rounding.
+func (l *Loop) FramePTS(n int64) time.Duration {
+	return time.Duration(n * int64(time.Second) / int64(l.Video.FPS))
+}
+
+// AudioPTS is the PTS of audio frame n of an endless replay.
+func (l *Loop) AudioPTS(n int64) time.Duration {
+	return time.Duration(n * int64(l.AudioFrameSamples) * int64(time.Second) / int64(l.Audio.SampleRate))
+}
+
+// EncodeLoop encodes the test loop with x264 (and the tone) as fast as the
+// machine allows and returns it in Go memory.
+func EncodeLoop(ctx context.Context, cfg LoopConfig, log *slog.Logger) (*Loop, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("encode loop: %w", err)
+	}
+	if cfg.Seconds == 0 {
+		cfg.Seconds = 2
+	}
+	gop := 2 * cfg.FPS
+	frames := (cfg.Seconds*cfg.FPS + gop - 1) / gop * gop
+	launch := videoSource(cfg.TestPicture, frames) + " ! " + x264Fragment(gop, cfg.BitrateKbps) +
+		" ! appsink name=video sync=false"
+
+	var audioFrames int
+	if cfg.Audio != AudioNone {
+		spb := audioFrameSamples(cfg.Audio)
+		audioFrames = (frames*audioRate/cfg.FPS + spb - 1) / spb
+		a, err := audioSource(cfg.Audio, cfg.AudioFreq, audioFrames, aacEncoder(HasElement))
+		if err != nil {
+			return nil, fmt.Errorf("encode loop: %w", err)
+		}
+		launch += " " + a + " ! appsink name=audio sync=false"
+	}
+
+	var video, audio []Sample
+	sinks := []SinkConfig{{Name: "video", Lossless: true, OnSample: func(s Sample) { video = append(video, s) }}}
+	if cfg.Audio != AudioNone {
+		sinks = append(sinks, SinkConfig{Name: "audio", Lossless: true, OnSample: func(s Sample) { audio = append(audio, s) }})
+	}
+	run, err := NewRunner(RunnerConfig{Name: "loop-encoder", Launch: launch, Sinks: sinks}, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := run.Run(ctx); err != nil {
+		return nil, fmt.Errorf("encode loop: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("encode loop: %w", err)
+	}
+
+	l := &Loop{FrameDuration: time.Second / time.Duration(cfg.FPS), GOP: gop}
+	if err := l.addVideo(video, cfg.FPS, frames); err != nil {
+		return nil, fmt.Errorf("encode loop: %w", err)
+	}
+	if cfg.Audio != AudioNone {
+		if err := l.addAudio(audio, cfg.Audio); err != nil {
+			return nil, fmt.Errorf("encode loop: %w", err)
+		}
+	}
+	return l, nil
+}
+
+func (l *Loop) addVideo(samples []Sample, fps, want int) error {
+	if len(samples) != want {
+		return fmt.Errorf("x264 gave %d frames, want %d", len(samples), want)
+	}
+	l.VideoFrames = make([]*pipeline.Frame, 0, want)
+	for i, s := range samples {
+		au, err := splitAU(s.Data)
+		if err != nil {
+			return fmt.Errorf("frame %d: %w", i, err)
+		}
+		if i == 0 {
+			if !au.idr || au.sps == nil || au.pps == nil {
+				return errors.New("frame 0 is not an IDR with SPS and PPS")
+			}
+			if l.Video, err = videoTrack(au.sps, au.pps, fps); err != nil {
+				return err
+			}
+		}
+		pts := l.FramePTS(int64(i))
+		l.VideoFrames = append(l.VideoFrames, &pipeline.Frame{
+			Track: l.Video, PTS: pts, DTS: pts, Key: au.idr, NALUs: au.nalus,
+		})
+	}
+	return nil
+}
+
+func (l *Loop) addAudio(samples []Sample, codec AudioCodec) error {
+	if len(samples) == 0 {
+		return errors.New("audio encoder gave no frames")
+	}
+	l.AudioFrameSamples = audioFrameSamples(codec)
+	tr, err := audioTrack(codec, samples[0].Caps)
+	if err != nil {
+		return err
+	}
+	l.Audio = tr
+	l.AudioFrames = make([]*pipeline.Frame, 0, len(samples))
+	for i, s := range samples {
+		pts := l.AudioPTS(int64(i))
+		l.AudioFrames = append(l.AudioFrames, &pipeline.Frame{Track: tr, PTS: pts, DTS: pts, Key: true, Payload: s.Data})
+	}
+	return nil
+}
+
+// Fields of AAC caps: the AudioSpecificConfig travels as codec_data.
+var (
+	capsCodecData = regexp.MustCompile(`codec_data=\(buffer\)([0-9a-fA-F]+)`)
+	capsRate      = regexp.MustCompile(`rate=\(int\)(\d+)`)
+	capsChannels  = regexp.MustCompile(`channels=\(int\)(\d+)`)
+)
+
+// aacCaps reads the AudioSpecificConfig, rate and channels from AAC caps.
+func aacCaps(caps string) (asc []byte, rate, channels int, err error) {
+	m := capsCodecData.FindStringSubmatch(caps)
+	if m == nil {
+		return nil, 0, 0, fmt.Errorf("aac caps without codec_data: %q", caps)
+	}
+	if asc, err = hex.DecodeString(m[1]); err != nil {
+		return nil, 0, 0, fmt.Errorf("aac codec_data: %w", err)
+	}
+	rate, channels = audioRate, 1
+	if m := capsRate.FindStringSubmatch(caps); m != nil {
+		rate, _ = strconv.Atoi(m[1])
+	}
+	if m := capsChannels.FindStringSubmatch(caps); m != nil {
+		channels, _ = strconv.Atoi(m[1])
+	}
+	return asc, rate, channels, nil
+}

@@ -1,0 +1,218 @@
+package gst
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of MixSpec.
+const (
+	// DefaultSlateColor is the slate's background (ARGB): a deep blue that no
+	// camera picture or black frame is mistaken for.
+	DefaultSlateColor uint32 = 0xff1a237e
+	// DefaultMixLatency is how long the compositor and the audio mixers wait
+	// for a late input before producing their output without it. It covers
+	// the jitter of a frame's arrival plus its decoding.
+	DefaultMixLatency = 60 * time.Millisecond
+	// DefaultOpusBitrate and DefaultAACBitrate are the audio encoders' rates.
+	DefaultOpusBitrate = 64000
+	DefaultAACBitrate  = 128000
+	// MixAudioCaps is the format every point's audio is converted to before
+	// mixing: float so that a sum of loud points does not wrap.
+	MixAudioCaps = "audio/x-raw,format=F32LE,rate=48000,channels=2,layout=interleaved"
+	// MixAudioRate and MixAudioChannels describe MixAudioCaps and the
+	// encoded mixes.
+	MixAudioRate     = 48000
+	MixAudioChannels = 2
+)
+
+// MixSpec describes one composite pipeline: N points, each with a video
+// tile, a slate, a label and an audio inlet; the composite picture with a
+// clock; the full audio mix and one mix-minus per point. The picture leaves
+// raw (to a VideoEncoder, kept apart so that an encoder failure does not
+// stop the composite); the mixes leave encoded.
+type MixSpec struct {
+	Width, Height, FPS int
+	Points             int
+	// Font is the Pango family of labels, slates and clock. Default
+	// DefaultFont, which has the Vietnamese diacritics.
+	Font string
+	// SlateColor is the slate's background, ARGB. Default DefaultSlateColor.
+	SlateColor uint32
+	// Latency is the mixers' wait for late inputs. Default DefaultMixLatency.
+	Latency time.Duration
+	// Decoder is the H.264 decoder fragment (Choice.Fragment of
+	// SelectDecoder). Default "avdec_h264".
+	Decoder string
+	// OpusBitrate and AACBitrate in bit/s. Defaults DefaultOpusBitrate,
+	// DefaultAACBitrate.
+	OpusBitrate, AACBitrate int
+	// AACEncoder is the AAC element. Default: the best installed.
+	AACEncoder string
+}
+
+// Validate names the first bad field.
+func (s *MixSpec) Validate() error {
+	switch {
+	case s.Width < 16 || s.Width%2 != 0:
+		return fmt.Errorf("width: %d, want an even number >= 16", s.Width)
+	case s.Height < 16 || s.Height%2 != 0:
+		return fmt.Errorf("height: %d, want an even number >= 16", s.Height)
+	case s.FPS < 1 || s.FPS > 120:
+		return fmt.Errorf("fps: %d, want 1..120", s.FPS)
+	case s.Points < 1:
+		return fmt.Errorf("points: %d, want at least 1", s.Points)
+	case s.Latency < 0:
+		return fmt.Errorf("latency: negative (%v)", s.Latency)
+	case s.OpusBitrate < 0 || s.AACBitrate < 0:
+		return errors.New("bitrate: negative")
+	}
+	return nil
+}
+
+func (s MixSpec) withDefaults() MixSpec {
+	if s.Font == "" {
+		s.Font = DefaultFont
+	}
+	if s.SlateColor == 0 {
+		s.SlateColor = DefaultSlateColor
+	}
+	if s.Latency == 0 {
+		s.Latency = DefaultMixLatency
+	}
+	if s.Decoder == "" {
+		s.Decoder = "avdec_h264"
+	}
+	if s.OpusBitrate == 0 {
+		s.OpusBitrate = DefaultOpusBitrate
+	}
+	if s.AACBitrate == 0 {
+		s.AACBitrate = DefaultAACBitrate
+	}
+	if s.AACEncoder == "" {
+		s.AACEncoder = aacEncoder(HasElement)
+	}
+	return s
+}
+
+// Element and pad names of the composite pipeline.
+const (
+	mixCompositor = "comp"
+	mixRawSink    = "raw"
+	mixClock      = "clock"
+	mixOpusAll    = "opusall"
+	mixAACAll     = "aacall"
+)
+
+func mixLabel(i int) string       { return fmt.Sprintf("label%d", i) }
+func mixSlateText(i int) string   { return fmt.Sprintf("slate%d", i) }
+func mixVolume(i int) string      { return fmt.Sprintf("vol%d", i) }
+func mixVideoInlet(i int) string  { return fmt.Sprintf("vin%d", i) }
+func mixAudioInlet(i int) string  { return fmt.Sprintf("ain%d", i) }
+func mixMinusSink(i int) string   { return fmt.Sprintf("opusmm%d", i) }
+func mixVideoPad(i int) string    { return fmt.Sprintf("sink_%d", 1+i) }
+func mixSlatePad(i, n int) string { return fmt.Sprintf("sink_%d", 1+n+i) }
+
+// mixFontSizes are the label and slate font sizes for a picture height:
+// readable on a 1280x720 wall screen, still legible on a 320x180 test.
+func mixFontSizes(height int) (label, slate int) {
+	return max(6, height/40), max(8, height/22)
+}
+
+// mixSlateSize is the slate picture, scaled into the tile by the compositor:
+// a grid tile's size, so the common case is not scaled at all.
+func mixSlateSize(w, h int) (int, int) {
+	return max(64, w/2) &^ 1, max(36, h/2) &^ 1
+}
+
+// mixLaunch is the static part of the composite pipeline. Point inputs are
+// added at run time (mixinput.go) on the compositor pads and volume
+// elements named here.
+func mixLaunch(s MixSpec) string {
+	s = s.withDefaults()
+	n := s.Points
+	var b strings.Builder
+	labelSize, slateSize := mixFontSizes(s.Height)
+	labelFont := quote(fmt.Sprintf("%s Bold %d", s.Font, labelSize))
+	latency := s.Latency.Nanoseconds()
+
+	// Video: the compositor runs on the clock whatever its inputs do; the
+	// live black background keeps it negotiated and ticking with none.
+	fmt.Fprintf(&b, "compositor name=%s background=black ignore-inactive-pads=true latency=%d", mixCompositor, latency)
+	fmt.Fprintf(&b, " ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", s.Width, s.Height, s.FPS)
+	for i := range n {
+		fmt.Fprintf(&b, " ! textoverlay name=%s silent=true text=\"\" font-desc=%s halignment=left valignment=bottom"+
+			" xpad=0 ypad=0 shaded-background=true wait-text=false", mixLabel(i), labelFont)
+	}
+	fmt.Fprintf(&b, " ! clockoverlay name=%s time-format=\"%%d/%%m/%%Y %%H:%%M:%%S\" font-desc=%s"+
+		" halignment=right valignment=top xpad=%d ypad=%d shaded-background=true", mixClock, labelFont, labelSize/2, labelSize/2)
+	fmt.Fprintf(&b, " ! appsink name=%s sync=false async=false max-buffers=2 drop=true", mixRawSink)
+	fmt.Fprintf(&b, " videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,framerate=%d/1 ! %s.sink_0",
+		s.FPS, mixCompositor)
+	// Each point's decoded video enters through a funnel: a branch rebuilt
+	// at run time links to a fresh funnel pad, and until one exists the
+	// funnel still answers the compositor's latency query (an unlinked pad
+	// would fail it and stop the mixer from going live).
+	for i := range n {
+		fmt.Fprintf(&b, " funnel name=%s ! %s.%s", mixVideoInlet(i), mixCompositor, mixVideoPad(i))
+	}
+
+	// Slates: always running, shown by giving their pad alpha 1.
+	sw, sh := mixSlateSize(s.Width, s.Height)
+	slateFont := quote(fmt.Sprintf("%s Bold %d", s.Font, slateSize))
+	for i := range n {
+		fmt.Fprintf(&b, " videotestsrc is-live=true pattern=solid-color foreground-color=%d"+
+			" ! video/x-raw,width=%d,height=%d,framerate=%d/1"+
+			" ! textoverlay name=%s text=\"\" font-desc=%s halignment=center valignment=center line-alignment=center"+
+			" shaded-background=false wait-text=false ! %s.%s",
+			s.SlateColor, sw, sh, s.FPS, mixSlateText(i), slateFont, mixCompositor, mixSlatePad(i, n))
+	}
+
+	// Audio: every point's audio ends in volume → tee; the tees feed the
+	// full mix and every mix-minus but the point's own. A live silence
+	// keeps each mixer producing while no point sends audio.
+	fmt.Fprintf(&b, " audiotestsrc is-live=true wave=silence samplesperbuffer=%d ! %s ! tee name=silence",
+		MixAudioRate/50, MixAudioCaps)
+	for i := range n {
+		fmt.Fprintf(&b, " funnel name=%s ! volume name=%s ! tee name=at%d", mixAudioInlet(i), mixVolume(i), i)
+	}
+	mixer := func(name string) {
+		fmt.Fprintf(&b, " audiomixer name=%s latency=%d ! %s ! tee name=%st", name, latency, MixAudioCaps, name)
+		fmt.Fprintf(&b, " silence. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! %s.",
+			time.Second.Nanoseconds(), name)
+	}
+	opus := func(from, sink string) {
+		fmt.Fprintf(&b, " %st. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
+			" ! audioconvert ! opusenc bitrate=%d frame-size=20 ! appsink name=%s sync=false async=false max-buffers=64 drop=true",
+			from, time.Second.Nanoseconds(), s.OpusBitrate, sink)
+	}
+	mixer("mixall")
+	opus("mixall", mixOpusAll)
+	if s.AACEncoder != "" {
+		fmt.Fprintf(&b, " mixallt. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
+			" ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"+
+			" ! appsink name=%s sync=false async=false max-buffers=64 drop=true",
+			time.Second.Nanoseconds(), s.AACEncoder, s.AACBitrate, mixAACAll)
+	}
+	for i := range n {
+		mixer(fmt.Sprintf("mm%d", i))
+		opus(fmt.Sprintf("mm%d", i), mixMinusSink(i))
+	}
+	for i := range n {
+		fmt.Fprintf(&b, " at%d. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! mixall.",
+			i, time.Second.Nanoseconds())
+		for j := range n {
+			if j != i {
+				fmt.Fprintf(&b, " at%d. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! mm%d.",
+					i, time.Second.Nanoseconds(), j)
+			}
+		}
+	}
+	return b.String()
+}
+
+// ParseAACCaps reads the AudioSpecificConfig, rate and channels from AAC
+// caps, such as a Sample's.
+func ParseAACCaps(caps string) (asc []byte, rate, channels int, err error) { return aacCaps(caps) }

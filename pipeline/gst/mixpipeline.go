@@ -1,0 +1,378 @@
+package gst
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-gst/go-gst/gst"
+	"github.com/go-gst/go-gst/gst/app"
+
+	"diemcau/pipeline"
+)
+
+// MixSinks receive the encoded audio mixes, each on its own pull goroutine.
+type MixSinks struct {
+	OpusAll  func(Sample)              // the full mix, Opus
+	AACAll   func(Sample)              // the full mix, AAC (for the archive)
+	MixMinus func(point int, s Sample) // everyone but point, Opus
+}
+
+// MixEvent is a problem the pipeline reported on its bus.
+type MixEvent struct {
+	// Point and Kind name the input branch it came from; Point is -1 for the
+	// composite itself, which is then broken.
+	Point   int
+	Kind    pipeline.Kind
+	Element string
+	Err     error
+	Warning bool
+}
+
+// MixTile places one point's picture on the composite.
+type MixTile struct {
+	X, Y, W, H int
+	Z          int
+	Visible    bool
+}
+
+// Mix is one composite pipeline (see MixSpec). One goroutine, its owner,
+// calls Start, Stop, Poll and the Set* methods; Input(…).Push, LastPicture,
+// RunningTime and SetEncoder are safe from any goroutine.
+type Mix struct {
+	spec         MixSpec
+	sinks        MixSinks
+	log          *slog.Logger
+	stateTimeout time.Duration
+
+	p       *gst.Pipeline
+	bus     *gst.Bus
+	rawSink *gst.Element
+
+	videoPads, slatePads            []*gst.Pad
+	labels, slateTexts, volumes     []*gst.Element
+	vinlets, ainlets                []*gst.Element
+	watches                         []*padWatch
+	tiles                           []MixTile
+	slateOn                         []bool
+	branches                        [][2]*mixBranch
+	inputs                          [][2]*MixInput
+	owners                          map[string]branchRef
+	gen                             int
+	started                         bool
+	encoder                         atomic.Pointer[VideoEncoder]
+	rawFrames, rawDropped, rawStale atomic.Uint64
+
+	stopping atomic.Bool
+	pulls    sync.WaitGroup
+}
+
+// NewMix validates spec; it starts nothing.
+func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("mix: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := spec.Points
+	m := &Mix{
+		spec:         spec.withDefaults(),
+		sinks:        sinks,
+		log:          log.With("component", "gst-mix"),
+		stateTimeout: DefaultStateTimeout,
+		tiles:        make([]MixTile, n),
+		slateOn:      make([]bool, n),
+		branches:     make([][2]*mixBranch, n),
+		inputs:       make([][2]*MixInput, n),
+		owners:       map[string]branchRef{},
+	}
+	for i := range m.inputs {
+		m.inputs[i] = [2]*MixInput{{kind: pipeline.Video}, {kind: pipeline.Audio}}
+	}
+	return m, nil
+}
+
+// Start builds the pipeline and plays it. On error nothing is left running.
+func (m *Mix) Start() (err error) {
+	Init()
+	if m.started {
+		return errors.New("mix: started twice")
+	}
+	m.started = true
+	m.p, err = gst.NewPipelineFromString(mixLaunch(m.spec))
+	if err != nil {
+		return fmt.Errorf("mix: parse: %w", err)
+	}
+	m.bus = m.p.GetPipelineBus()
+	if err := m.lookup(); err != nil {
+		return fmt.Errorf("mix: %w", err)
+	}
+	for i := range m.spec.Points {
+		// Hidden until the owner places the tiles.
+		m.setPad(m.videoPads[i], MixTile{}, 0)
+		m.setPad(m.slatePads[i], MixTile{}, 0)
+		m.watches = append(m.watches, watchPad(m.videoPads[i]))
+	}
+	if err := changeState(m.p.Element, gst.StatePlaying, m.stateTimeout); err != nil {
+		err = busError(m.bus, err)
+		m.stopping.Store(true)
+		_ = changeState(m.p.Element, gst.StateNull, m.stateTimeout)
+		m.removeWatches()
+		return fmt.Errorf("mix: start: %w", err)
+	}
+	// Pulls start only now: an appsink that is not yet playing reports
+	// EOS, which would end a pull loop at once.
+	m.startPulls()
+	return nil
+}
+
+func (m *Mix) lookup() error {
+	get := func(name string) (*gst.Element, error) {
+		e, err := m.p.GetElementByName(name)
+		if err != nil || e == nil {
+			return nil, fmt.Errorf("element %q missing", name)
+		}
+		return e, nil
+	}
+	comp, err := get(mixCompositor)
+	if err != nil {
+		return err
+	}
+	if m.rawSink, err = get(mixRawSink); err != nil {
+		return err
+	}
+	n := m.spec.Points
+	for i := range n {
+		vp, sp := comp.GetStaticPad(mixVideoPad(i)), comp.GetStaticPad(mixSlatePad(i, n))
+		if vp == nil || sp == nil {
+			return fmt.Errorf("compositor pads of point %d missing", i)
+		}
+		m.videoPads = append(m.videoPads, vp)
+		m.slatePads = append(m.slatePads, sp)
+		for _, x := range []struct {
+			list *[]*gst.Element
+			name string
+		}{
+			{&m.labels, mixLabel(i)}, {&m.slateTexts, mixSlateText(i)}, {&m.volumes, mixVolume(i)},
+			{&m.vinlets, mixVideoInlet(i)}, {&m.ainlets, mixAudioInlet(i)},
+		} {
+			e, err := get(x.name)
+			if err != nil {
+				return err
+			}
+			*x.list = append(*x.list, e)
+		}
+	}
+	return nil
+}
+
+// startPulls starts the goroutines that move samples out of the appsinks:
+// raw pictures to the encoder, encoded mixes to the sinks.
+func (m *Mix) startPulls() {
+	m.pulls.Add(1)
+	go func() {
+		defer m.pulls.Done()
+		m.pumpRaw()
+	}()
+	audio := []struct {
+		name string
+		fn   func(Sample)
+	}{{mixOpusAll, m.sinks.OpusAll}, {mixAACAll, m.sinks.AACAll}}
+	for i := range m.spec.Points {
+		if m.sinks.MixMinus != nil {
+			audio = append(audio, struct {
+				name string
+				fn   func(Sample)
+			}{mixMinusSink(i), func(s Sample) { m.sinks.MixMinus(i, s) }})
+		}
+	}
+	for _, a := range audio {
+		if a.fn == nil {
+			continue
+		}
+		el, err := m.p.GetElementByName(a.name)
+		if err != nil || el == nil {
+			continue // no AAC encoder installed: no AAC mix
+		}
+		sc := SinkConfig{Name: a.name, MaxBuffers: 64, OnSample: a.fn}
+		sink := app.SinkFromElement(el)
+		configureSink(sink, sc)
+		m.pulls.Add(1)
+		go func() {
+			defer m.pulls.Done()
+			pullSamples(sink, sc, &m.stopping)
+		}()
+	}
+}
+
+// pumpRaw hands each composite picture to the current encoder by
+// reference. With no encoder (between a failure and its replacement) the
+// picture is dropped: the composite itself never waits for an encoder.
+func (m *Mix) pumpRaw() {
+	for {
+		s, ok := pullRaw(m.rawSink, pullTimeout)
+		if !ok {
+			if m.stopping.Load() || sinkEOS(m.rawSink) {
+				return
+			}
+			continue
+		}
+		m.rawFrames.Add(1)
+		if e := m.encoder.Load(); e == nil || !e.forward(s) {
+			m.rawDropped.Add(1)
+		}
+		s.done()
+	}
+}
+
+// SetEncoder makes e receive the composite pictures (nil: none).
+func (m *Mix) SetEncoder(e *VideoEncoder) { m.encoder.Store(e) }
+
+// RawCounts are the composite pictures made, and those no encoder took.
+func (m *Mix) RawCounts() (frames, dropped uint64) { return m.rawFrames.Load(), m.rawDropped.Load() }
+
+// RunningTime is the pipeline's running time now, the timeline input
+// frames are stamped on; -1 before Start.
+func (m *Mix) RunningTime() time.Duration {
+	if m.p == nil {
+		return -1
+	}
+	return runningTime(m.p.Element)
+}
+
+// LastPicture is how long ago point's last decoded picture reached the
+// compositor, and how many have; age -1 before the first.
+func (m *Mix) LastPicture(point int) (age time.Duration, count uint64) {
+	if point < 0 || point >= len(m.watches) {
+		return -1, 0
+	}
+	w := m.watches[point]
+	return w.age(), w.count()
+}
+
+// Stop ends the pipeline: EOS (bounded wait), then NULL; it waits for the
+// pull goroutines. Safe to call twice.
+func (m *Mix) Stop() {
+	if m.p == nil || m.stopping.Load() {
+		m.pulls.Wait()
+		return
+	}
+	m.drainEOS()
+	m.stopping.Store(true)
+	for i := range m.inputs {
+		for _, in := range m.inputs[i] {
+			in.detach()
+		}
+	}
+	if err := changeState(m.p.Element, gst.StateNull, m.stateTimeout); err != nil {
+		m.log.Error("composite did not stop", "error", err)
+	}
+	m.pulls.Wait()
+	m.removeWatches()
+}
+
+func (m *Mix) removeWatches() {
+	for _, w := range m.watches {
+		w.remove()
+	}
+	m.watches = nil
+}
+
+// drainEOS lets the audio encoders flush. Funnels without a branch never
+// see EOS from upstream, so it is pushed into them by hand.
+func (m *Mix) drainEOS() {
+	m.p.SendEvent(gst.NewEOSEvent())
+	for i := range m.spec.Points {
+		for k, inlet := range []*gst.Element{m.vinlets[i], m.ainlets[i]} {
+			if m.branches[i][k] == nil {
+				if pad := inlet.GetStaticPad("src"); pad != nil {
+					pad.PushEvent(gst.NewEOSEvent())
+				}
+			}
+		}
+	}
+	if !waitEOS(m.bus, DefaultEOSTimeout) {
+		m.log.Warn("composite: no EOS in time; stopping anyway", "timeout", DefaultEOSTimeout)
+		for _, n := range []string{mixRawSink, mixOpusAll, mixAACAll, mixMinusSink(0), mixMinusSink(1), mixMinusSink(2)} {
+			if e, err := m.p.GetElementByName(n); err == nil && e != nil {
+				m.log.Warn("DEBUG eos", "sink", n, "eos", sinkEOS(e))
+			}
+		}
+	}
+}
+
+// Poll returns the errors and warnings posted since the last call, without
+// waiting. An event with Point -1 means the composite itself failed.
+func (m *Mix) Poll() []MixEvent {
+	var out []MixEvent
+	for range 64 {
+		msg := m.bus.PopFiltered(gst.MessageError | gst.MessageWarning)
+		if msg == nil {
+			break
+		}
+		ev := MixEvent{Point: -1, Element: msg.Source()}
+		if ref, ok := m.owners[ev.Element]; ok {
+			ev.Point, ev.Kind = ref.point, ref.kind
+		}
+		if msg.Type() == gst.MessageWarning {
+			ev.Warning, ev.Err = true, gerror(msg.ParseWarning())
+		} else {
+			ev.Err = gerror(msg.ParseError())
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// busError adds the reason GStreamer posted (not negotiated, no device) to
+// a failed state change.
+func busError(bus *gst.Bus, err error) error {
+	if msg := bus.PopFiltered(gst.MessageError); msg != nil {
+		return fmt.Errorf("%w: %s: %w", err, msg.Source(), gerror(msg.ParseError()))
+	}
+	return err
+}
+
+// waitEOS waits, bounded, for EOS (or an error) to reach the bus.
+func waitEOS(bus *gst.Bus, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		msg := bus.TimedPopFiltered(gst.ClockTime(busPollInterval), gst.MessageEOS|gst.MessageError)
+		if msg != nil {
+			return msg.Type() == gst.MessageEOS
+		}
+	}
+	return false
+}
+
+// changeState sets an element's state and waits for it, bounded; the wait
+// runs on its own goroutine so that a call stuck in native code cannot hang
+// the owner (DESIGN.md rule 1).
+func changeState(e *gst.Element, s gst.State, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		if err := e.SetState(s); err != nil {
+			done <- err
+			return
+		}
+		ret, cur := e.GetState(s, gst.ClockTime(timeout))
+		switch ret {
+		case gst.StateChangeFailure:
+			done <- fmt.Errorf("state change to %s failed", s)
+		case gst.StateChangeAsync:
+			done <- fmt.Errorf("%w: still %s after %v waiting for %s", ErrFrozen, cur, timeout, s)
+		default:
+			done <- nil
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout + time.Second):
+		return fmt.Errorf("%w: state change to %s did not return in %v", ErrFrozen, s, timeout)
+	}
+}

@@ -1,0 +1,53 @@
+package recorder
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		// The crash test's child: record until killed, no leak check.
+		os.Exit(m.Run())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// startRecorder runs a recorder until the test ends.
+func startRecorder(t testing.TB, cfg Config, opts ...Option) *Recorder {
+	t.Helper()
+	rec, err := New(cfg, testLogger(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("recorder.Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("recorder.Run did not return")
+		}
+	})
+	return rec
+}
+
+func testContext(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,296 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"diemcau/pipeline"
+)
+
+// ErrClosed is returned by StartRun once the recorder's Run has returned.
+var ErrClosed = errors.New("recorder closed")
+
+// stampLayout names a run folder after its UTC start.
+const stampLayout = "20060102T150405Z"
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	stampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`)
+)
+
+// Recorder archives live runs under one root, repairs runs a crash left
+// unfinished, and applies retention.
+type Recorder struct {
+	cfg       Config
+	log       *slog.Logger
+	signer    signer
+	freeSpace FreeSpaceFunc
+	now       func() time.Time
+	guard     *diskGuard
+
+	wg sync.WaitGroup // goroutines of live runs
+
+	mu     sync.Mutex
+	live   map[string]*Run // by folder
+	closed bool
+	cache  map[string]verifyCacheEntry
+}
+
+// New checks the config and loads the signing key; it starts nothing.
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Recorder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Recorder{
+		cfg:       cfg,
+		log:       log.With("component", "recorder"),
+		freeSpace: statfsFree,
+		now:       time.Now,
+		live:      map[string]*Run{},
+		cache:     map[string]verifyCacheEntry{},
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	if cfg.SigningKey != "" {
+		// Read here rather than in Run so that a bad key stops the server at
+		// start instead of leaving the first run unsigned.
+		key, err := LoadSigningKey(cfg.SigningKey)
+		if err != nil {
+			return nil, fmt.Errorf("archive.signing_key: %w", err)
+		}
+		r.signer = signer{key: key}
+	}
+	r.guard = &diskGuard{root: cfg.Root, min: cfg.MinFree, free: r.freeSpace}
+	return r, nil
+}
+
+// Root is the archive folder.
+func (r *Recorder) Root() string { return r.cfg.Root }
+
+// Run repairs runs left unfinished by a crash, then applies retention until
+// ctx ends; then it stops (and seals) every live run and returns once their
+// goroutines have exited.
+func (r *Recorder) Run(ctx context.Context) error {
+	defer r.shutdown()
+	if err := os.MkdirAll(r.cfg.Root, 0o755); err != nil {
+		return fmt.Errorf("archive.root: %w", err)
+	}
+	r.repairAll()
+	var sweep <-chan time.Time
+	if r.cfg.Retention > 0 {
+		r.sweep()
+		t := time.NewTicker(r.cfg.SweepEvery)
+		defer t.Stop()
+		sweep = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sweep:
+			r.sweep()
+		}
+	}
+}
+
+func (r *Recorder) shutdown() {
+	r.mu.Lock()
+	r.closed = true
+	runs := make([]*Run, 0, len(r.live))
+	for _, run := range r.live {
+		runs = append(runs, run)
+	}
+	r.mu.Unlock()
+	for _, run := range runs {
+		run.stop(SealShutdown)
+	}
+	r.wg.Wait()
+}
+
+// StartRun starts recording a live run of a session into a new folder,
+// {root}/{session}/{UTC start}/. streams are named "composite" or
+// "sources/{id}"; each is read from its last keyframe on.
+func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Stream) (*Run, error) {
+	if !nameRE.MatchString(sessionID) {
+		return nil, fmt.Errorf("recorder: session id %q: want [a-z0-9-]+", sessionID)
+	}
+	if len(streams) == 0 {
+		return nil, fmt.Errorf("recorder: session %q: no streams to record", sessionID)
+	}
+	names := make([]string, 0, len(streams))
+	for name, s := range streams {
+		if !validStreamName(name) {
+			return nil, fmt.Errorf("recorder: session %q: stream name %q: want \"composite\" or \"sources/{id}\"", sessionID, name)
+		}
+		if s == nil {
+			return nil, fmt.Errorf("recorder: session %q: stream %q is nil", sessionID, name)
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+
+	started := r.now().UTC()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	dir, id, err := r.makeRunDirLocked(sessionID, started)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("recorder: session %q: %w", sessionID, err)
+	}
+	run := &Run{
+		rec: r, cfg: r.cfg, id: id, session: sessionID, dir: dir, started: started,
+		log:    r.log.With("run", id),
+		fsyncs: &fsyncStats{},
+		stopCh: make(chan struct{}),
+	}
+	r.live[dir] = run
+	r.mu.Unlock()
+
+	if err := r.prepareRun(run, names); err != nil {
+		r.forget(run)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("recorder: run %s: %w", id, err)
+	}
+	for _, name := range names {
+		run.streams = append(run.streams, newStreamRecorder(run, name, streams[name]))
+	}
+	for _, s := range run.streams {
+		r.wg.Add(1)
+		run.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer run.wg.Done()
+			s.loop(run.stopCh)
+		}()
+	}
+	run.log.Info("run started", "dir", dir, "streams", names)
+	return run, nil
+}
+
+func (r *Recorder) prepareRun(run *Run, names []string) error {
+	for _, name := range names {
+		if err := streamDir(run.dir, name); err != nil {
+			return err
+		}
+	}
+	m, err := createManifest(filepath.Join(run.dir, ManifestName), runJSON{
+		Session:   run.session,
+		Started:   fmtTime(run.started),
+		Streams:   names,
+		SegmentMS: r.cfg.Segment.Milliseconds(),
+		PartMS:    r.cfg.Part.Milliseconds(),
+		Format:    manifestFormat,
+	})
+	if err != nil {
+		return err
+	}
+	run.manifest = m
+	if r.cfg.Fsync {
+		return syncDir(run.dir)
+	}
+	return nil
+}
+
+// makeRunDirLocked creates the run folder; a second run started in the same
+// second gets a "-2" suffix rather than sharing a folder.
+func (r *Recorder) makeRunDirLocked(session string, started time.Time) (dir, id string, err error) {
+	sessionDir := filepath.Join(r.cfg.Root, session)
+	if err := os.MkdirAll(sessionDir, 0o755); err != nil {
+		return "", "", err
+	}
+	stamp := started.Format(stampLayout)
+	for i := 1; i < 100; i++ {
+		name := stamp
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", stamp, i)
+		}
+		dir = filepath.Join(sessionDir, name)
+		err = os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, session + "/" + name, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", "", err
+		}
+	}
+	return "", "", fmt.Errorf("run folder %s: %w", stamp, err)
+}
+
+func (r *Recorder) forget(run *Run) {
+	r.mu.Lock()
+	delete(r.live, run.dir)
+	r.mu.Unlock()
+}
+
+func (r *Recorder) isLive(dir string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.live[dir]
+	return ok
+}
+
+// LiveRuns returns the runs being recorded now.
+func (r *Recorder) LiveRuns() []*Run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Run, 0, len(r.live))
+	for _, run := range r.live {
+		out = append(out, run)
+	}
+	slices.SortFunc(out, func(a, b *Run) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+func validStreamName(name string) bool {
+	if name == "composite" {
+		return true
+	}
+	id, ok := strings.CutPrefix(name, "sources/")
+	return ok && nameRE.MatchString(id)
+}
+
+// runDirs lists the run folders of the archive: {root}/{session}/{stamp}.
+func runDirs(root string) ([]string, error) {
+	sessions, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range sessions {
+		if !s.IsDir() || !nameRE.MatchString(s.Name()) {
+			continue
+		}
+		runs, err := os.ReadDir(filepath.Join(root, s.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range runs {
+			if run.IsDir() && stampRE.MatchString(run.Name()) {
+				out = append(out, filepath.Join(root, s.Name(), run.Name()))
+			}
+		}
+	}
+	return out, nil
+}
+
+// streamDir makes a stream's folder inside the run.
+func streamDir(runDir, name string) error {
+	return os.MkdirAll(filepath.Join(runDir, filepath.FromSlash(name)), 0o755)
+}

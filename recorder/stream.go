@@ -1,0 +1,383 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"diemcau/pipeline"
+)
+
+// Stream states, as RunStatus shows them.
+const (
+	StateWaiting     = "waiting"      // for the first keyframe
+	StateRecording   = "recording"    // a segment is open
+	StateGap         = "gap"          // no frames for GapTimeout; its segment is closed
+	StateDiskStopped = "disk_stopped" // stopped by low space or a write error; retried each second
+	StateEnded       = "ended"        // the run stopped
+)
+
+// errorLogEvery bounds how often a stream repeats a warning.
+const errorLogEvery = time.Minute
+
+// streamRecorder records one stream of a run into its folder. One
+// goroutine (loop) owns everything but the status, which it publishes.
+type streamRecorder struct {
+	run    *Run
+	name   string // "composite", "sources/{id}"
+	stream *pipeline.Stream
+	reader *pipeline.Reader
+	log    *slog.Logger
+	poll   context.Context // already cancelled: Read without waiting
+
+	state      string
+	seg        *segmentWriter
+	next       int // number of the next segment file
+	lastFrame  time.Time
+	gapFrom    time.Time
+	anchored   bool
+	anchorWall time.Time
+	anchorTime time.Duration
+	retryAt    time.Time
+	afterFull  bool
+	closed     bool // the stream was closed by its writer
+	lastWarn   time.Time
+	warnings   int
+
+	frames  atomic.Uint64
+	skipped atomic.Uint64
+
+	mu sync.Mutex
+	st StreamStatus
+}
+
+func newStreamRecorder(run *Run, name string, s *pipeline.Stream) *streamRecorder {
+	poll, cancel := context.WithCancel(context.Background())
+	cancel()
+	return &streamRecorder{
+		run:       run,
+		name:      name,
+		stream:    s,
+		reader:    s.NewReader(pipeline.ReaderConfig{Name: "recorder " + run.id + " " + name, FromKeyframe: true}),
+		log:       run.log.With("stream", name),
+		poll:      poll,
+		state:     StateWaiting,
+		next:      1,
+		lastFrame: run.started,
+		st:        StreamStatus{Stream: name, State: StateWaiting},
+	}
+}
+
+func (s *streamRecorder) loop(stop <-chan struct{}) {
+	defer s.reader.Close()
+	tick := time.NewTicker(min(s.run.cfg.GapTimeout/4, 250*time.Millisecond))
+	defer tick.Stop()
+	wake := s.reader.Wake()
+	s.stream.RequestKeyframe()
+	for {
+		select {
+		case <-stop:
+			// Frames queued before Stop belong to the run; frames the writer
+			// adds meanwhile do not, or a fast writer could hold Stop up.
+			if wake != nil {
+				s.drain(s.reader.Stats().Queued)
+			}
+			s.finish(s.run.rec.now())
+			return
+		case <-wake:
+			if s.drain(-1) {
+				wake = nil
+			}
+		case <-tick.C:
+			s.tick(s.run.rec.now())
+		}
+	}
+}
+
+// drain handles the queued frames, at most limit of them when limit >= 0;
+// it reports whether the stream is closed.
+func (s *streamRecorder) drain(limit int) bool {
+	for ; limit != 0; limit-- {
+		f, err := s.reader.Read(s.poll)
+		if errors.Is(err, pipeline.ErrStreamClosed) || errors.Is(err, pipeline.ErrReaderClosed) {
+			s.streamClosed()
+			return true
+		}
+		if f == nil {
+			return false
+		}
+		s.handle(f, s.run.rec.now())
+	}
+	return false
+}
+
+func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
+	defer s.frames.Add(1) // counted once handled: a test can wait for it
+	s.lastFrame = now
+	switch s.state {
+	case StateGap:
+		s.endGap(now)
+	case StateDiskStopped:
+		if !s.mayResume(now) {
+			s.skipped.Add(1)
+			return
+		}
+	}
+	if f.Track == nil || !supported(f.Track.Codec) {
+		s.skipped.Add(1)
+		return
+	}
+	if s.seg == nil {
+		s.start(f, now, true)
+		return
+	}
+	if s.seg.ignores(f.Track) {
+		s.skipped.Add(1)
+		return
+	}
+	tw := s.seg.trackFor(f.Track)
+	if tw == nil && !slices.Contains(s.stream.Tracks(), f.Track) {
+		// A frame of a track the stream does not (or no longer) publish:
+		// cutting for it could cut at every such frame.
+		s.skipped.Add(1)
+		return
+	}
+	switch {
+	case tw == nil || s.seg.paramsChanged(f):
+		// New codec parameters: a player needs a new init, so a new file.
+		s.closeSegment(nil)
+		s.start(f, now, true)
+		return
+	case s.seg.canCutAt(f) && s.seg.elapsed(f) >= s.run.cfg.Segment:
+		end := frameTime(f)
+		s.closeSegment(&end)
+		s.start(f, now, false)
+		return
+	}
+	flushed, err := s.seg.add(tw, f)
+	if err != nil {
+		s.writeFailed(err, now)
+		return
+	}
+	if flushed {
+		if low, why := s.run.rec.guard.low(now); low {
+			s.stopForDisk(why, false, now)
+		}
+		s.publish()
+	}
+}
+
+// start opens a segment at f if a decoder could start there (a keyframe
+// when the stream has video); fresh re-anchors the wall clock, which a plain
+// cut does not so that consecutive segments line up exactly.
+func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
+	hasVideo := f.Track.Kind() == pipeline.Video || s.stream.Track(pipeline.Video) != nil
+	if hasVideo && (f.Track.Kind() != pipeline.Video || !f.Key) {
+		s.setState(StateWaiting, "")
+		s.skipped.Add(1)
+		return
+	}
+	if low, why := s.run.rec.guard.low(now); low {
+		s.stopForDisk(why, false, now)
+		s.skipped.Add(1)
+		return
+	}
+	if fresh || !s.anchored {
+		s.anchorWall, s.anchorTime, s.anchored = now, frameTime(f), true
+		if !f.Wall.IsZero() {
+			s.anchorWall = f.Wall
+		}
+	}
+	origin := frameTime(f)
+	file := path.Join(s.name, fmt.Sprintf("%06d.mp4", s.next))
+	seg, skipped, err := openSegment(segmentSpec{
+		runDir:  s.run.dir,
+		file:    file,
+		tracks:  segmentTracks(s.stream.Tracks(), f.Track),
+		key:     f,
+		origin:  origin,
+		wall:    s.anchorWall.Add(origin - s.anchorTime),
+		part:    s.run.cfg.Part,
+		fsync:   s.run.cfg.Fsync,
+		maxJump: s.run.cfg.GapTimeout + 5*time.Second,
+		onSync:  s.run.fsyncs.add,
+	})
+	for _, e := range skipped {
+		s.warn("track not recorded", e, now)
+	}
+	if err != nil {
+		s.skipped.Add(1)
+		if isDiskFull(err) {
+			s.run.rec.guard.forget()
+			s.stopForDisk("disk full: "+err.Error(), true, now)
+			return
+		}
+		s.warn("segment not opened", err, now)
+		s.setState(StateWaiting, "")
+		return
+	}
+	s.next++
+	s.seg = seg
+	s.mu.Lock()
+	s.st.File = file
+	s.mu.Unlock()
+	s.setState(StateRecording, "")
+	if _, err := seg.add(seg.trackFor(f.Track), f); err != nil {
+		s.writeFailed(err, now)
+	}
+}
+
+// segmentTracks is the stream's track list with f's track in place of the
+// one of its kind, should the list lag behind the frames.
+func segmentTracks(tracks []*pipeline.Track, t *pipeline.Track) []*pipeline.Track {
+	out := make([]*pipeline.Track, 0, len(tracks)+1)
+	found := false
+	for _, x := range tracks {
+		switch {
+		case x == t:
+			found = true
+			out = append(out, x)
+		case x.Kind() == t.Kind():
+		default:
+			out = append(out, x)
+		}
+	}
+	if !found {
+		out = append([]*pipeline.Track{t}, out...)
+	}
+	return out
+}
+
+// closeSegment closes the open segment and writes its manifest line.
+func (s *streamRecorder) closeSegment(end *time.Duration) {
+	seg := s.seg
+	s.seg = nil
+	res, err := seg.close(end)
+	if n := seg.earlyFrames() + seg.timestampJumps(); n > 0 {
+		s.log.Info("segment timing", "file", seg.spec.file,
+			"audio_before_start", seg.earlyFrames(), "timestamp_jumps", seg.timestampJumps())
+	}
+	if errors.Is(err, errEmptySegment) {
+		s.next-- // the file was removed; its number is free again
+		return
+	}
+	if err != nil {
+		s.warn("segment closed after a write error", err, s.run.rec.now())
+	}
+	if merr := s.run.manifest.addSegment(s.name, res); merr != nil {
+		s.run.noteError(merr)
+		s.warn("manifest line not written yet", merr, s.run.rec.now())
+	}
+	s.mu.Lock()
+	s.st.Segments++
+	s.st.Bytes += res.Bytes
+	s.st.File = ""
+	s.mu.Unlock()
+	s.log.Debug("segment closed", "file", res.File, "duration_ms", res.DurationMS, "bytes", res.Bytes)
+}
+
+// writeFailed closes the segment as far as it got and stops until the disk
+// has room again.
+func (s *streamRecorder) writeFailed(err error, now time.Time) {
+	s.closeSegment(nil)
+	if isDiskFull(err) {
+		s.run.rec.guard.forget()
+		s.stopForDisk("disk full: "+err.Error(), true, now)
+		return
+	}
+	s.stopForDisk("write error: "+err.Error(), false, now)
+}
+
+func (s *streamRecorder) stopForDisk(why string, full bool, now time.Time) {
+	if s.seg != nil {
+		s.closeSegment(nil)
+	}
+	s.afterFull = full
+	s.retryAt = now.Add(diskCheckEvery)
+	if s.state != StateDiskStopped {
+		s.log.Warn("recording stopped", "reason", why)
+	}
+	s.setState(StateDiskStopped, why)
+}
+
+// mayResume says whether a stopped stream may record again; it asks at most
+// once a second.
+func (s *streamRecorder) mayResume(now time.Time) bool {
+	if now.Before(s.retryAt) {
+		return false
+	}
+	s.retryAt = now.Add(diskCheckEvery)
+	ok := false
+	if s.afterFull {
+		ok = s.run.rec.guard.roomAfterFull(now)
+	} else {
+		ok, _ = s.run.rec.guard.low(now)
+		ok = !ok
+	}
+	if !ok {
+		return false
+	}
+	if err := s.run.manifest.retry(); err != nil {
+		return false
+	}
+	s.log.Info("recording resumed")
+	s.setState(StateWaiting, "")
+	s.stream.RequestKeyframe()
+	return true
+}
+
+func (s *streamRecorder) tick(now time.Time) {
+	if s.state == StateRecording || s.state == StateWaiting {
+		if now.Sub(s.lastFrame) >= s.run.cfg.GapTimeout {
+			s.beginGap(s.lastFrame)
+		}
+	}
+	s.publish()
+}
+
+func (s *streamRecorder) beginGap(from time.Time) {
+	if s.seg != nil {
+		s.closeSegment(nil)
+	}
+	s.gapFrom = from
+	s.log.Info("no frames: segment closed, gap begins", "last_frame", from)
+	s.setState(StateGap, "")
+}
+
+func (s *streamRecorder) endGap(to time.Time) {
+	if err := s.run.manifest.addGap(s.name, s.gapFrom, to); err != nil {
+		s.run.noteError(err)
+		s.warn("gap line not written yet", err, to)
+	}
+	s.log.Info("frames again: gap ends", "gap", to.Sub(s.gapFrom).Round(time.Millisecond))
+	s.setState(StateWaiting, "")
+}
+
+func (s *streamRecorder) streamClosed() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.state == StateRecording || s.state == StateWaiting {
+		s.beginGap(s.lastFrame)
+	}
+}
+
+// finish ends the stream's part of the run: the open segment is closed and
+// a gap still open is written up to now.
+func (s *streamRecorder) finish(now time.Time) {
+	if s.seg != nil {
+		s.closeSegment(nil)
+	}
+	if s.state == StateGap {
+		s.endGap(now)
+	}
+	s.setState(StateEnded, "")
+	s.publish()
+}
