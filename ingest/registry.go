@@ -65,7 +65,8 @@ func schemeOnly(raw string) string {
 // Run, attaches push sources to the RTSP server and re-serves every feed at
 // /sources/{id}. Sources can be added and removed while it runs.
 type Registry struct {
-	log    *slog.Logger
+	log    *slog.Logger // the registry's own
+	base   *slog.Logger // handed to sources, which name their component
 	server *Server // may be nil: no push ingest, no re-serve
 	sim    SimFactory
 
@@ -84,13 +85,13 @@ type entry struct {
 // NewRegistry makes an empty registry. server may be nil (no push ingest or
 // re-serve); sim may be nil (no sim:// sources).
 func NewRegistry(log *slog.Logger, server *Server, sim SimFactory) *Registry {
-	return &Registry{log: log.With("component", "sources"), server: server, sim: sim, sources: map[string]*entry{}}
+	return &Registry{log: log.With("component", "sources"), base: log, server: server, sim: sim, sources: map[string]*entry{}}
 }
 
 // Add builds a source and, once Run has started, runs it. Adding an id that
 // exists is an error.
 func (r *Registry) Add(cfg SourceConfig) (Source, error) {
-	src, err := NewSource(cfg, r.sim, r.log)
+	src, err := NewSource(cfg, r.sim, r.base)
 	if err != nil {
 		return nil, err
 	}

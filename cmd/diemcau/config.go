@@ -97,7 +97,7 @@ type SessionConfig struct {
 	Title  string        `mapstructure:"title"`
 	Layout string        `mapstructure:"layout"`
 	Output OutputConfig  `mapstructure:"output"`
-	Record bool          `mapstructure:"record"`
+	Record *bool         `mapstructure:"record"` // default true: a live run is archived
 	Start  string        `mapstructure:"start"`
 	Points []PointConfig `mapstructure:"points"`
 }

@@ -129,6 +129,7 @@ func (c *Config) Validate() []error {
 // applyDemo is the embedded demo of CONTRACT.md: four synthetic points in one
 // live, recorded session, so `diemcau serve` shows everything at once.
 func applyDemo(c *Config) {
+	record := true
 	points := []struct{ id, name, role string }{
 		{"tinh", "UBND Tỉnh", "province"},
 		{"xa-a", "UBND xã A", "local"},
@@ -137,7 +138,7 @@ func applyDemo(c *Config) {
 	}
 	sess := SessionConfig{
 		ID: "demo", Title: "Tiếp công dân trực tuyến (demo)", Layout: "speaker",
-		Record: true, Start: "live",
+		Record: &record, Start: "live",
 		Output: OutputConfig{Width: 1280, Height: 720, FPS: 30, Bitrate: 2500},
 	}
 	for _, p := range points {
@@ -153,7 +154,7 @@ func (s SourceConfig) toStore() store.Source {
 
 func (s SessionConfig) toStore() store.Session {
 	out := store.Session{
-		ID: s.ID, Title: s.Title, Layout: s.Layout, Record: s.Record, Start: s.Start, Origin: store.OriginConfig,
+		ID: s.ID, Title: s.Title, Layout: s.Layout, Record: s.Record == nil || *s.Record, Start: s.Start, Origin: store.OriginConfig,
 		State:  store.StateIdle,
 		Output: store.Output{Width: s.Output.Width, Height: s.Output.Height, FPS: s.Output.FPS, Bitrate: s.Output.Bitrate},
 	}

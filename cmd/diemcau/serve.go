@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		select {
 		case <-api.Listening():
 			announce(cfg, api, demoToken, log)
-			startConfiguredSessions(ctx, cfg, st, mgr, log)
+			startSessions(ctx, cfg, st, mgr, log)
 		case <-ctx.Done():
 		}
 		return nil
@@ -154,20 +154,33 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	return err
 }
 
-// startConfiguredSessions starts the config file's sessions whose start
-// mode is live or rehearsal; manual ones wait for an operator.
-func startConfiguredSessions(ctx context.Context, cfg *Config, st *store.Store, mgr *sessions.Manager, log *slog.Logger) {
+// startSessions starts, at boot, the config file's sessions whose start
+// mode is live or rehearsal, and resumes any session the store still shows
+// running (the server stopped or crashed under it); a resumed live session
+// records into a new run folder.
+func startSessions(ctx context.Context, cfg *Config, st *store.Store, mgr *sessions.Manager, log *slog.Logger) {
+	modes := map[string]string{}
 	for _, sc := range cfg.Sessions {
-		if sc.Start == store.StartManual {
+		if sc.Start != store.StartManual {
+			modes[sc.ID] = sc.Start
+		}
+	}
+	list, err := st.ListSessions(ctx)
+	if err != nil {
+		log.Error("sessions not started", "err", err)
+		return
+	}
+	for _, sess := range list {
+		mode, ok := modes[sess.ID]
+		if sess.State == store.StateLive || sess.State == store.StateRehearsal {
+			mode, ok = sess.State, true
+			log.Info("resuming session", "session", sess.ID, "mode", mode)
+		}
+		if !ok {
 			continue
 		}
-		sess, err := st.GetSession(ctx, sc.ID)
-		if err != nil {
-			log.Error("session not started", "session", sc.ID, "err", err)
-			continue
-		}
-		if err := mgr.Start(control.SpecOf(sess), sc.Start); err != nil {
-			log.Error("session not started", "session", sc.ID, "err", err)
+		if err := mgr.Start(control.SpecOf(sess), mode); err != nil {
+			log.Error("session not started", "session", sess.ID, "err", err)
 		}
 	}
 }

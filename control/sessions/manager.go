@@ -181,6 +181,9 @@ func (m *Manager) Stop(id string) error {
 	if !ok {
 		return fmt.Errorf("session %q: %w", id, ErrNotRunning)
 	}
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
 	r.cancel()
 	<-r.done
 	return r.stopErr

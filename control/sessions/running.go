@@ -28,6 +28,10 @@ type running struct {
 	recErr    string
 	mixErr    string
 	stopErr   error
+	// stopped is set by Manager.Stop: an operator ended the session. A
+	// server shutdown leaves the stored state as it was, so the session
+	// resumes (in a new archive run) when the server starts again.
+	stopped bool
 }
 
 // prepare resolves the points' streams and builds the composite; nothing runs
@@ -104,12 +108,17 @@ func (r *running) run(m *Manager) {
 		}
 	}
 	wg.Wait()
-	// A rehearsal leaves the session ready for its live run; a live run ends it.
-	final := StateEnded
-	if r.mode == StateRehearsal {
-		final = StateIdle
+	r.mu.Lock()
+	stopped := r.stopped
+	r.mu.Unlock()
+	if stopped {
+		// A rehearsal leaves the session ready for its live run; a live run ends it.
+		final := StateEnded
+		if r.mode == StateRehearsal {
+			final = StateIdle
+		}
+		r.saveState(m, final)
 	}
-	r.saveState(m, final)
 	r.log.Info("session ended", "after", time.Since(r.started).Round(time.Second))
 }
 

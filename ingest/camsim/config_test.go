@@ -1,0 +1,63 @@
+package camsim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+	}{
+		{"defaults", Config{}, ""},
+		{"too many cameras", Config{Cameras: 5000}, "cameras"},
+		{"odd width", Config{Width: 1279, Height: 720}, "size"},
+		{"fps", Config{FPS: 500}, "fps"},
+		{"audio codec", Config{AudioCodec: "mp3"}, "audio_codec"},
+		{"mtu", Config{MTU: 9000}, "mtu"},
+		{"negative drop", Config{DropAfter: -time.Second}, "drop_after"},
+		{"one udp address", Config{UDPRTPAddress: ":8000"}, "udp_rtcp_address"},
+		{"password without user", Config{Pass: "x"}, "user"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, nil)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.field+":") {
+				t.Fatalf("got %v, want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		w, h int
+		ok   bool
+	}{
+		{"1280x720", 1280, 720, true},
+		{"320X180", 320, 180, true},
+		{" 640x360 ", 640, 360, true},
+		{"1280", 0, 0, false},
+		{"x720", 0, 0, false},
+		{"-2x4", 0, 0, false},
+		{"axb", 0, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			w, h, err := ParseSize(tc.in)
+			if (err == nil) != tc.ok || w != tc.w || h != tc.h {
+				t.Fatalf("got %dx%d, %v", w, h, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,169 @@
+package ingest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"diemcau/pipeline"
+	"diemcau/pipeline/gst"
+)
+
+func TestSimConfigValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   SimConfig
+		field string
+	}{
+		{"ok", SimConfig{ID: "tinh", URL: "sim://tinh"}, ""},
+		{"no id", SimConfig{URL: "sim://tinh"}, "id"},
+		{"not sim", SimConfig{ID: "a", URL: "rtsp://x/y"}, "url"},
+		{"no name", SimConfig{ID: "a", URL: "sim://"}, "url"},
+		{"odd size", SimConfig{ID: "a", URL: "sim://a", Width: 641, Height: 360}, "size"},
+		{"fps", SimConfig{ID: "a", URL: "sim://a", FPS: 240}, "fps"},
+		{"tone", SimConfig{ID: "a", URL: "sim://a", AudioFreq: -1}, "audio_freq"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewSimSource(tc.cfg, nil)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.field+":") {
+				t.Fatalf("got %v, want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestSimToneHz: the demo's points sound different, and every tone is a
+// whole number of cycles per second (no click at the loop seam).
+func TestSimToneHz(t *testing.T) {
+	seen := map[float64]string{}
+	for _, name := range []string{"tinh", "xa-a", "xa-b", "trung-uong"} {
+		hz := SimToneHz(name)
+		if hz < 200 || hz > 2000 || hz != float64(int(hz)) {
+			t.Errorf("%s: %g Hz", name, hz)
+		}
+		if other, dup := seen[hz]; dup {
+			t.Errorf("%s and %s share %g Hz", name, other, hz)
+		}
+		seen[hz] = name
+		if SimToneHz(name) != hz {
+			t.Errorf("%s: tone not stable", name)
+		}
+	}
+}
+
+// TestSimSourcePlays: frames reach the stream in real time with PTS that
+// keep growing across the 2 s loop, keyframes at each GOP, and the tracker
+// reports the source online.
+func TestSimSourcePlays(t *testing.T) {
+	for _, e := range []string{"x264enc", "opusenc"} {
+		if !gst.HasElement(e) {
+			t.Skipf("GStreamer element %s is not installed", e)
+		}
+	}
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+
+	src, err := NewSimSource(SimConfig{ID: "xa-a", Name: "UBND xã A", URL: "sim://xa-a", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300, Audio: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := src.Status(); st.State != StateConnecting || st.URL != "sim://xa-a" {
+		t.Fatalf("before Run: %+v", st)
+	}
+	reader := src.Stream().NewReader(pipeline.ReaderConfig{Name: "test"})
+	defer reader.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	readCtx, readCancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer readCancel()
+	var video, audio []*pipeline.Frame
+	for len(video) < 60 { // 2.4 s: past the end of the first loop
+		f, err := reader.Read(readCtx)
+		if err != nil {
+			t.Fatalf("after %d video frames: %v", len(video), err)
+		}
+		if f.Track.Kind() == pipeline.Video {
+			video = append(video, f)
+		} else {
+			audio = append(audio, f)
+		}
+	}
+	for i, f := range video {
+		if want := time.Duration(i) * 40 * time.Millisecond; f.PTS != want || f.DTS != want {
+			t.Fatalf("video frame %d: PTS %v, want %v", i, f.PTS, want)
+		}
+		if want := i%50 == 0; f.Key != want {
+			t.Fatalf("video frame %d: key %v, want %v", i, f.Key, want)
+		}
+		if f.Track != src.Stream().Track(pipeline.Video) {
+			t.Fatalf("video frame %d: track is not the stream's", i)
+		}
+	}
+	// Audio runs alongside video: about 50 Opus frames a second.
+	if len(audio) < 60 {
+		t.Errorf("%d audio frames with 60 video frames", len(audio))
+	}
+	for i := 1; i < len(audio); i++ {
+		if audio[i].PTS-audio[i-1].PTS != 20*time.Millisecond {
+			t.Fatalf("audio frame %d: PTS step %v", i, audio[i].PTS-audio[i-1].PTS)
+		}
+	}
+	st := src.Status()
+	if st.State != StateOnline || st.Video == nil || st.Video.Width != 320 || st.Video.Height != 180 ||
+		st.Audio == nil || st.Audio.Codec != "opus" || st.Frames < 60 || st.LastFrameAt == nil {
+		t.Errorf("status: %+v video %+v audio %+v", st, st.Video, st.Audio)
+	}
+
+	// A keyframe request is answered by the next video frame.
+	src.Stream().RequestKeyframe()
+	for {
+		f, err := reader.Read(readCtx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Track.Kind() == pipeline.Video {
+			if !f.Key {
+				t.Fatal("the frame after a keyframe request is not a keyframe")
+			}
+			break
+		}
+	}
+}
+
+// TestSimSourceStopsWhileEncoding: cancelling during the encode returns
+// promptly and cleanly.
+func TestSimSourceStopsWhileEncoding(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	src, err := NewSimSource(SimConfig{ID: "a", URL: "sim://a"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := src.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := src.Status().State; st == StateOnline {
+		t.Fatalf("state %s after a cancelled start", st)
+	}
+}
