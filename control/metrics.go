@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"diemcau/control/checks"
 	"diemcau/ingest"
 )
 
@@ -72,6 +73,21 @@ func (s *Server) newMetricsHandler() http.Handler {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "diemcau"}))
 	if s.deps.Sources != nil {
 		reg.MustRegister(newSourceCollector(s.deps.Sources))
+	}
+	if s.deps.Store != nil {
+		reg.MustRegister(newSessionCollector(s))
+	}
+	if s.deps.Recordings != nil {
+		root := s.deps.Recordings.Root()
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "diemcau_archive_disk_free_bytes", Help: "Free space at the archive root.",
+		}, func() float64 {
+			n, err := checks.FreeBytes(root)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 	}
 	if s.deps.Info != nil {
 		info := s.deps.Info()

@@ -2,6 +2,7 @@ package control
 
 import (
 	"net/http"
+	"strings"
 )
 
 // routes registers every endpoint; openapi.yaml must list the same ones
@@ -38,6 +39,7 @@ func (s *Server) routes() {
 		s.handleFunc("GET /api/v1/sessions/{id}/recordings", s.require(RoleOperator, s.handleListRecordings))
 		s.handleFunc("GET /api/v1/recordings/{session}/{stamp}/{path...}", s.require(RoleOperator, s.handleGetRecording))
 	}
+	s.methodNotAllowed()
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no API endpoint " + r.Method + " " + r.URL.Path})
 	})
@@ -69,3 +71,27 @@ func (s *Server) sessionRoutes() {
 }
 
 func (s *Server) handleFunc(pattern string, h http.HandlerFunc) { s.Handle(pattern, h) }
+
+// methodNotAllowed answers, for every path served, the methods it does not
+// serve with a JSON 405 naming those it does (Go's mux would answer in text).
+func (s *Server) methodNotAllowed() {
+	allow := map[string][]string{}
+	var paths []string
+	for _, p := range s.patterns {
+		method, path, ok := strings.Cut(p, " ")
+		if !ok {
+			continue
+		}
+		if _, seen := allow[path]; !seen {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], method)
+	}
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: r.Method + " is not allowed here; use " + methods})
+		})
+	}
+}

@@ -176,3 +176,12 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+func TestWrongMethodIsJSON405(t *testing.T) {
+	base := startServer(t, Deps{Sources: fakeSources{}})
+	status, body := do(t, "DELETE", base+"/api/v1/info", "admin-token", "")
+	e, _ := body["error"].(map[string]any)
+	if status != http.StatusMethodNotAllowed || e["code"] != "method_not_allowed" {
+		t.Fatalf("status %d body %v", status, body)
+	}
+}

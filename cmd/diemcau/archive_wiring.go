@@ -35,5 +35,6 @@ func (r sessionRun) Status() sessions.RecordingStatus {
 	return sessions.RecordingStatus{
 		Active: st.Active, Run: st.Run, Bytes: st.Bytes, Segments: st.Segments,
 		DiskStopped: st.DiskStopped, Error: st.DiskReason,
+		FsyncP99Ms: float64(st.Fsync.P99.Microseconds()) / 1000,
 	}
 }

@@ -135,7 +135,7 @@ func TestSchedulerRunsEachAutomaticCheckOnce(t *testing.T) {
 }
 
 func TestFreeBytesOfMissingDirUsesParent(t *testing.T) {
-	if n, err := freeBytes(filepath.Join(t.TempDir(), "not", "yet")); err != nil || n <= 0 {
+	if n, err := FreeBytes(filepath.Join(t.TempDir(), "not", "yet")); err != nil || n <= 0 {
 		t.Fatalf("free = %d, %v", n, err)
 	}
 }

@@ -50,7 +50,7 @@ func (c *Checker) checkServer(ctx context.Context, sess store.Session) ServerChe
 
 	if sess.Record && c.cfg.ArchiveRoot != "" {
 		sc.DiskNeededBytes = neededBytes(sess, c.cfg.PlannedDuration)
-		free, err := freeBytes(c.cfg.ArchiveRoot)
+		free, err := FreeBytes(c.cfg.ArchiveRoot)
 		switch {
 		case err != nil:
 			note(store.VerdictFail, "archive root %s: %v", c.cfg.ArchiveRoot, err)
@@ -99,7 +99,9 @@ func neededBytes(sess store.Session, d time.Duration) int64 {
 	return kbps * 1000 / 8 * int64(d.Seconds())
 }
 
-func freeBytes(dir string) (int64, error) {
+// FreeBytes is the space left to an unprivileged writer at dir, or, before
+// the first recording made it, at the nearest parent that exists.
+func FreeBytes(dir string) (int64, error) {
 	// The root may not exist before the first recording: look at its parent.
 	d := filepath.Clean(dir)
 	for {

@@ -64,6 +64,10 @@ type CompositeStats struct {
 	FPS     float64 `json:"fps"`
 	Encoder string  `json:"encoder"`
 	Dropped uint64  `json:"dropped"`
+	// LatencyP50Ms and LatencyP95Ms are the mix's own delay, point frame in
+	// to composite frame out.
+	LatencyP50Ms float64 `json:"latency_p50_ms"`
+	LatencyP95Ms float64 `json:"latency_p95_ms"`
 }
 
 // MixerFactory makes the composite of a session from its points' streams.
@@ -84,6 +88,8 @@ type RecordingStatus struct {
 	// DiskStopped: recording paused for lack of disk; Error says why.
 	DiskStopped bool   `json:"disk_stopped"`
 	Error       string `json:"error,omitempty"`
+	// FsyncP99Ms is the slowest percent of fragment fsyncs, recently.
+	FsyncP99Ms float64 `json:"fsync_p99_ms"`
 }
 
 // Recorder starts archive runs. streams are named "composite" and

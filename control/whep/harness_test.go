@@ -172,6 +172,7 @@ type clientOpts struct {
 	noAudio      bool
 	interceptors bool // pion's defaults: NACK generator, reports, TWCC
 	udpConn      net.PacketConn
+	tcpOnly      bool // ICE over TCP only, as behind a firewall that drops UDP
 }
 
 func clientAPI(o clientOpts) (*webrtc.API, error) {
@@ -190,6 +191,9 @@ func clientAPI(o clientOpts) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.tcpOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	}
 	if o.udpConn != nil {
 		se.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: o.udpConn, Logger: se.LoggerFactory.NewLogger("udpmux")}))
 	}

@@ -31,6 +31,18 @@ func openNetwork(cfg Config, log *slog.Logger) (*network, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A port picked by the kernel for UDP may be taken for TCP: pick again.
+	for attempt := 0; ; attempt++ {
+		n, err := openPort(cfg, ips, log)
+		if err == nil || cfg.UDPPort != 0 || attempt == 20 || !errors.Is(err, errTCPPortTaken) {
+			return n, err
+		}
+	}
+}
+
+var errTCPPortTaken = errors.New("the TCP port of the same number is taken")
+
+func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
 	n := &network{group: &batchGroup{}, port: cfg.UDPPort}
 	pionLog := pionLogs{log: log}
 	var muxes []ice.UDPMux
@@ -60,7 +72,7 @@ func openNetwork(cfg Config, log *slog.Logger) (*network, error) {
 		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(n.port)))
 		if err != nil {
 			n.close()
-			return nil, fmt.Errorf("webrtc.udp_port: ICE-TCP on the same port %d: %w", n.port, err)
+			return nil, fmt.Errorf("webrtc.udp_port: ICE-TCP on the same port %d: %w: %w", n.port, errTCPPortTaken, err)
 		}
 		n.tcpLn = ln
 		n.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{

@@ -3,12 +3,14 @@ package whep
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
 	"diemcau/pipeline"
@@ -222,4 +224,56 @@ func TestFiftyViewers(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	// Every peer connection, on both sides, has let its goroutines go.
 	goleak.VerifyNone(t, before)
+}
+
+// TestICETCPFallback: a viewer that cannot use UDP connects over ICE-TCP
+// on the same port number and plays.
+func TestICETCPFallback(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
+	time.Sleep(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{tcpOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close(ctx)
+	select {
+	case <-c.keyframe:
+	case <-ctx.Done():
+		t.Fatalf("no keyframe over ICE-TCP (%d video packets)", c.video.Load())
+	}
+	pair, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v", err)
+	}
+	if pair.Local.Protocol != webrtc.ICEProtocolTCP {
+		t.Errorf("connected over %s, want TCP", pair.Local.Protocol)
+	}
+}
+
+// TestPublicIPsAdvertised: with NAT 1:1 addresses set, the answer offers
+// them instead of the local ones.
+func TestPublicIPsAdvertised(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{PublicIPs: []string{"203.0.113.7"}})
+	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := post(ctx, ts.http.URL+"/whep/sources/cam1", testToken, "application/sdp", offerSDP(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.status != http.StatusCreated {
+		t.Fatalf("%d %s", res.status, res.body)
+	}
+	port := ts.srv.UDPAddrs()[0].(*net.UDPAddr).Port
+	if want := fmt.Sprintf("203.0.113.7 %d typ host", port); !strings.Contains(res.body, want) {
+		t.Errorf("answer lacks %q:\n%s", want, res.body)
+	}
+	if strings.Contains(res.body, "127.0.0.1") {
+		t.Errorf("answer still advertises the local address:\n%s", res.body)
+	}
 }

@@ -1,0 +1,89 @@
+package control
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"diemcau/control/store"
+)
+
+// sessionCollector reads every session's runtime status at scrape time.
+type sessionCollector struct {
+	s *Server
+
+	state, viewers, mixFPS, mixDropped, mixLatency, recActive, recBytes, recSegments, recDiskStopped, recFsync *prometheus.Desc
+}
+
+func newSessionCollector(s *Server) *sessionCollector {
+	l := []string{"session"}
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &sessionCollector{
+		s:              s,
+		state:          d("diemcau_session_state", "1 for the session's current state.", []string{"session", "state"}),
+		viewers:        d("diemcau_session_viewers", "WHEP viewers of the session.", l),
+		mixFPS:         d("diemcau_mixer_fps", "Composite frames encoded per second.", []string{"session", "encoder"}),
+		mixDropped:     d("diemcau_mixer_dropped_frames_total", "Frames the mixer lost (late inputs, busy encoder).", l),
+		mixLatency:     d("diemcau_mixer_latency_seconds", "Pipeline latency, point frame in to composite frame out.", []string{"session", "quantile"}),
+		recActive:      d("diemcau_recording_active", "1 while the session's archive run records.", l),
+		recBytes:       d("diemcau_recording_bytes", "Bytes archived in the current run.", l),
+		recSegments:    d("diemcau_recording_segments", "Segments closed in the current run.", l),
+		recDiskStopped: d("diemcau_recording_disk_stopped", "1 while recording is paused for lack of disk.", l),
+		recFsync:       d("diemcau_recording_fsync_p99_seconds", "p99 fsync latency of archive fragments.", l),
+	}
+}
+
+func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.state, c.viewers, c.mixFPS, c.mixDropped, c.mixLatency, c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync} {
+		ch <- d
+	}
+}
+
+func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	list, err := c.s.deps.Store.ListSessions(ctx)
+	if err != nil {
+		return
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, sess := range list {
+		for _, st := range []string{store.StateIdle, store.StateRehearsal, store.StateLive, store.StateEnded} {
+			gauge(c.state, b2f(sess.State == st), sess.ID, st)
+		}
+		if c.s.deps.Viewers != nil {
+			gauge(c.viewers, float64(c.s.deps.Viewers(sess.ID)), sess.ID)
+		}
+		if c.s.deps.Sessions == nil {
+			continue
+		}
+		live, ok := c.s.deps.Sessions.Status(sess.ID)
+		if !ok {
+			continue
+		}
+		if m := live.Mixer; m != nil {
+			gauge(c.mixFPS, m.FPS, sess.ID, m.Encoder)
+			ch <- prometheus.MustNewConstMetric(c.mixDropped, prometheus.CounterValue, float64(m.Dropped), sess.ID)
+			gauge(c.mixLatency, m.LatencyP50Ms/1000, sess.ID, "0.5")
+			gauge(c.mixLatency, m.LatencyP95Ms/1000, sess.ID, "0.95")
+		}
+		r := live.Recording
+		gauge(c.recActive, b2f(r.Active), sess.ID)
+		gauge(c.recBytes, float64(r.Bytes), sess.ID)
+		gauge(c.recSegments, float64(r.Segments), sess.ID)
+		gauge(c.recDiskStopped, b2f(r.DiskStopped), sess.ID)
+		gauge(c.recFsync, r.FsyncP99Ms/1000, sess.ID)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
