@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	media := probeMedia(cfg, log)
+	media := probeMedia(ctx, cfg, log)
 	archive, err := recorder.New(archiveConfig(cfg), log)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
