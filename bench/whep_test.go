@@ -26,6 +26,14 @@ func TestRelayLoadGenProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// benchLog is silent unless DIEMCAU_BENCH_LOG is set.
+func benchLog() *slog.Logger {
+	if os.Getenv("DIEMCAU_BENCH_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 func loadGen(b *testing.B) []string {
 	b.Setenv("DIEMCAU_RELAY_LOADGEN", "1")
 	return []string{os.Args[0], "-test.run=^TestRelayLoadGenProcess$", "--"}
@@ -36,11 +44,16 @@ func loadGen(b *testing.B) []string {
 // the batched UDP write per viewer, plus the allocations on that path. The
 // viewers run in another process.
 func BenchmarkWHEPFanOut(b *testing.B) {
-	for _, n := range []int{1, 10, 50} {
-		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+	cases := []struct {
+		viewers int
+		gso     bool
+	}{{1, true}, {10, true}, {50, true}, {50, false}}
+	for _, tc := range cases {
+		n := tc.viewers
+		b.Run(fmt.Sprintf("viewers=%d/gso=%v", n, tc.gso), func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			h, err := relay.Start(ctx, relay.Config{Viewers: n, ManualFeed: true, NoAudio: true, LoadGen: loadGen(b)}, slog.New(slog.DiscardHandler))
+			h, err := relay.Start(ctx, relay.Config{Viewers: n, ManualFeed: true, NoAudio: true, DisableGSO: !tc.gso, LoadGen: loadGen(b)}, benchLog())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -94,7 +107,7 @@ func BenchmarkWHEPRelay(b *testing.B) {
 			var r *relay.Result
 			for range b.N {
 				var err error
-				r, err = relay.Run(ctx, relay.Config{Viewers: m, Duration: 10 * time.Second, LoadGen: loadGen(b)}, slog.New(slog.DiscardHandler))
+				r, err = relay.Run(ctx, relay.Config{Viewers: m, Duration: 10 * time.Second, LoadGen: loadGen(b)}, benchLog())
 				if err != nil {
 					b.Fatal(err)
 				}

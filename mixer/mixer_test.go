@@ -164,7 +164,7 @@ func TestComposite(t *testing.T) {
 		s.waitFrames(t, ctx, 30)
 		s.checkTiles(t, map[int]bool{2: true})
 		v := s.videoSince(from)
-		if gap := maxGap(v); gap > 3*time.Second/testFPS {
+		if gap := maxGap(v); gap > stallGap {
 			t.Errorf("composite stalled %v while the camera was gone", gap)
 		}
 	})
@@ -188,8 +188,13 @@ func TestComposite(t *testing.T) {
 			s.waitFrames(t, ctx, 10)
 		}
 		v := s.videoSince(from)
-		if gap := maxGap(v); gap > 3*time.Second/testFPS/2 {
+		if gap := maxGap(v); gap > switchGap {
 			t.Errorf("gap of %v in the composite across layout switches", gap)
+		}
+		for _, f := range v[1:] {
+			if f.Track != v[0].Track {
+				t.Fatal("the video track changed across layout switches: the encoder restarted")
+			}
 		}
 		if l, f := s.mixer.Layout(); l != Grid || f != "p0" {
 			t.Errorf("layout %s focus %s, want grid p0", l, f)
@@ -253,6 +258,14 @@ func TestComposite(t *testing.T) {
 		}
 	})
 }
+
+// Gaps tolerated between composite pictures. A restart of the pipeline or
+// its encoder costs a second or more; these leave room for a busy shared
+// machine delaying a few pictures, which the compositor then drops.
+const (
+	stallGap  = 500 * time.Millisecond
+	switchGap = 250 * time.Millisecond
+)
 
 // maxGap is the longest PTS step between consecutive pictures.
 func maxGap(v []*pipeline.Frame) time.Duration {

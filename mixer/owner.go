@@ -17,6 +17,10 @@ const (
 	rebuildLast  = 8 * time.Second
 )
 
+// compositeStallAfter: a compositor that makes no picture for this long is
+// frozen; Run reports it rather than serving a still picture forever.
+const compositeStallAfter = 5 * time.Second
+
 // pointRun is the owner's view of one point.
 type pointRun struct {
 	sig      signal
@@ -36,6 +40,8 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
 	m.apply(mix, &applied, run, true)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	var lastRaw uint64
+	lastRawAt := start
 	for {
 		select {
 		case <-ctx.Done():
@@ -60,6 +66,12 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
 			}
 			m.updateSignals(mix, run, applied, now, start)
 			m.updateStats(mix, run, now)
+			if raw, _ := mix.RawCounts(); raw != lastRaw {
+				lastRaw, lastRawAt = raw, now
+			} else if now.Sub(lastRawAt) > compositeStallAfter {
+				mix.DumpGraph("diemcau-composite-stalled")
+				return fmt.Errorf("composite: no picture for %v: frozen", now.Sub(lastRawAt).Round(time.Second))
+			}
 		}
 	}
 }

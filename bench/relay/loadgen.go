@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -74,9 +77,11 @@ type loadEvent struct {
 	Failed     int     `json:"failed,omitempty"`
 	Error      string  `json:"error,omitempty"`
 	Packets    uint64  `json:"packets"`
+	Audio      uint64  `json:"audio_packets"`
 	Bytes      uint64  `json:"bytes"`
 	Lost       uint64  `json:"lost"`
-	Starved    int     `json:"starved"` // viewers that received nothing in the window
+	Starved    int     `json:"starved"`   // viewers that received nothing in the window
+	NoTracks   int     `json:"no_tracks"` // viewers whose tracks never started
 	CPUSeconds float64 `json:"cpu_seconds"`
 	WallSecond float64 `json:"wall_seconds"`
 }
@@ -89,12 +94,17 @@ type lgViewer struct {
 	mu       sync.Mutex
 	closed   bool
 	packets  atomic.Uint64
+	tracks   atomic.Int32
+	audio    atomic.Uint64
 	bytes    atomic.Uint64
 	lost     atomic.Uint64
 }
 
 func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.Writer) error {
-	api := loadGenAPI()
+	api, err := loadGenAPI()
+	if err != nil {
+		return err
+	}
 	viewers := make([]*lgViewer, a.viewers)
 	var failed atomic.Int32
 	var firstErr atomic.Pointer[string]
@@ -134,22 +144,23 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 	var startCPU float64
 	var startWall time.Time
 	startPackets := make([]uint64, len(viewers))
-	var startBytes, startLost uint64
+	var startBytes, startLost, startAudio uint64
 	for sc.Scan() {
 		switch sc.Text() {
 		case "start":
 			startCPU, startWall = processCPU(), time.Now()
-			startBytes, startLost = 0, 0
+			startBytes, startLost, startAudio = 0, 0, 0
 			for i, v := range viewers {
 				if v != nil {
 					startPackets[i] = v.packets.Load()
 					startBytes += v.bytes.Load()
 					startLost += v.lost.Load()
+					startAudio += v.audio.Load()
 				}
 			}
 		case "stop":
 			res := loadEvent{Event: "result", Connected: ready.Connected, CPUSeconds: processCPU() - startCPU, WallSecond: time.Since(startWall).Seconds()}
-			var bytes, lost uint64
+			var bytes, lost, audio uint64
 			for i, v := range viewers {
 				if v == nil {
 					continue
@@ -158,11 +169,15 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 				if n == 0 {
 					res.Starved++
 				}
+				if v.tracks.Load() < 2 {
+					res.NoTracks++
+				}
 				res.Packets += n
 				bytes += v.bytes.Load()
 				lost += v.lost.Load()
+				audio += v.audio.Load()
 			}
-			res.Bytes, res.Lost = bytes-startBytes, lost-startLost
+			res.Bytes, res.Lost, res.Audio = bytes-startBytes, lost-startLost, audio-startAudio
 			if err := enc.Encode(res); err != nil {
 				return err
 			}
@@ -171,16 +186,36 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 	return sc.Err()
 }
 
-// loadGenAPI is a lean receiver: no interceptors, loopback only.
-func loadGenAPI() *webrtc.API {
+// loadGenAPI is a lean receiver: no interceptors, loopback only, and
+// sockets with large receive buffers, so a load generator that is briefly
+// descheduled on a busy machine does not drop what the server sent.
+func loadGenAPI() (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
-	_ = me.RegisterDefaultCodecs()
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
 	se := webrtc.SettingEngine{LoggerFactory: quietPion{}}
+	se.SetNet(bigBufferNet{std})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
+}
+
+// bigBufferNet gives every UDP socket pion opens a 1 MiB receive buffer.
+type bigBufferNet struct{ *stdnet.Net }
+
+func (n bigBufferNet) ListenUDP(network string, addr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, addr)
+	if err == nil {
+		_ = c.SetReadBuffer(1 << 20)
+	}
+	return c, err
 }
 
 func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgViewer, error) {
@@ -208,6 +243,7 @@ func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgVie
 		if v.closed {
 			return
 		}
+		v.tracks.Add(1)
 		v.wg.Go(func() { v.read(tr) })
 	})
 	offer, err := pc.CreateOffer(nil)
@@ -286,6 +322,9 @@ func (v *lgViewer) read(tr *webrtc.TrackRemote) {
 		}
 		v.packets.Add(1)
 		v.bytes.Add(uint64(n))
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			v.audio.Add(1)
+		}
 	}
 }
 
@@ -322,4 +361,3 @@ type quietPion struct{}
 func (quietPion) NewLogger(string) logging.LeveledLogger {
 	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }
-

@@ -43,6 +43,9 @@ type Config struct {
 	// `relay-viewers` subcommand, which calls LoadGenMain. Empty: viewers
 	// run in this process and the CPU figures include them.
 	LoadGen []string
+	// DisableGSO turns off UDP segmentation offload in the server, to
+	// measure what it saves.
+	DisableGSO bool
 	// ManualFeed leaves the cameras silent so a benchmark writes frames
 	// itself (Harness.WriteFrame).
 	ManualFeed bool
@@ -123,6 +126,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 		ListenIPs:     []string{"127.0.0.1"},
 		MaxViewers:    cfg.Viewers + 100,
 		MaxConnecting: 64,
+		DisableGSO:    cfg.DisableGSO,
 	}, log, res, func(r *http.Request, _ whep.Target) bool {
 		return r.Header.Get("Authorization") == "Bearer "+h.token
 	})
@@ -291,11 +295,14 @@ type Result struct {
 	// HeapPerViewer and RSSPerViewer are the growth of the Go heap (with
 	// stacks) and of the resident set from no viewer to all, per viewer.
 	HeapPerViewer, RSSPerViewer float64
-	PacketsSent                 uint64 // by the server to viewers in the window
-	PacketsReceived             uint64 // by the viewers
-	PacketsLost                 uint64 // sequence gaps the viewers saw
-	ViewersStarved              int    // viewers that got nothing in the window
-	Datagrams, Syscalls         uint64 // batched UDP writes and their sendmmsg calls
+	FramesPerSecond             float64 // written by the cameras in the window, all tracks
+	PacketsSent                 uint64  // by the server to viewers in the window
+	PacketsReceived             uint64  // by the viewers
+	AudioReceived               uint64  // of which audio
+	PacketsLost                 uint64  // sequence gaps the viewers saw
+	ViewersStarved              int     // viewers that got nothing in the window
+	ViewersNoTracks             int     // viewers whose tracks never started
+	Datagrams, Syscalls         uint64  // batched UDP writes and their sendmmsg calls
 	LoadGenCPU                  float64
 	LoadGenSeparate             bool
 }
@@ -342,7 +349,8 @@ func (h *Harness) Measure(ctx context.Context) (*Result, error) {
 	r := &Result{
 		Cameras: h.cfg.Cameras, Viewers: h.cfg.Viewers, BitrateKbps: h.cfg.BitrateKbps, Seconds: el,
 		ServerCPU: (cpu1 - cpu0) / el, ServerIdleCPU: h.cpuIdle,
-		PacketsSent: st1.Sends - st0.Sends, PacketsReceived: ev.Packets, PacketsLost: ev.Lost, ViewersStarved: ev.Starved,
+		FramesPerSecond: float64(st1.Frames-st0.Frames) / el,
+		PacketsSent:     st1.Sends - st0.Sends, PacketsReceived: ev.Packets, AudioReceived: ev.Audio, PacketsLost: ev.Lost, ViewersStarved: ev.Starved, ViewersNoTracks: ev.NoTracks,
 		Datagrams: st1.Datagrams - st0.Datagrams, Syscalls: st1.Syscalls - st0.Syscalls,
 		LoadGenCPU: ev.CPUSeconds / ev.WallSecond, LoadGenSeparate: h.child != nil,
 	}
@@ -364,8 +372,9 @@ func (r *Result) Table() string {
 	row("server CPU", "%.1f%% of one core (%.1f%% with no viewer)", 100*r.ServerCPU, 100*r.ServerIdleCPU)
 	row("server CPU per viewer", "%.3f%% of one core", r.CPUPerViewer)
 	row("server memory per viewer", "%.0f KiB heap+stacks, %.0f KiB RSS", r.HeapPerViewer/1024, r.RSSPerViewer/1024)
-	row("packets sent / received / lost", "%d / %d / %d", r.PacketsSent, r.PacketsReceived, r.PacketsLost)
-	row("viewers that got nothing", "%d", r.ViewersStarved)
+	row("frames per second (video+audio)", "%.1f", r.FramesPerSecond)
+	row("packets sent / received / lost", "%d / %d (%d audio) / %d", r.PacketsSent, r.PacketsReceived, r.AudioReceived, r.PacketsLost)
+	row("viewers that got nothing", "%d (%d without both tracks)", r.ViewersStarved, r.ViewersNoTracks)
 	if r.Syscalls > 0 {
 		row("UDP datagrams per sendmmsg", "%.1f", float64(r.Datagrams)/float64(r.Syscalls))
 	}

@@ -14,7 +14,7 @@ import (
 // Choices offered for the enumerated keys.
 var (
 	encoderChoices = []string{"auto", "x264", "openh264", "nvh264", "va", "vaapi", "qsv", "v4l2"}
-	decoderChoices = []string{"auto", "avdec", "nvh264", "va", "vaapi", "v4l2"}
+	decoderChoices = []string{"auto", "avdec", "openh264", "nvh264", "va", "vaapi", "qsv", "v4l2"}
 	tokenRoles     = []string{"admin", "operator", "viewer"}
 )
 

@@ -161,6 +161,9 @@ func (c *camera) close() {
 	}
 }
 
+// resumeDelay is how long after a reader's PLAY an idle camera starts.
+const resumeDelay = 100 * time.Millisecond
+
 // loopSender replays a PacketLoop for one camera. It sleeps while nobody
 // watches, so an unwatched camera costs no CPU, and follows the wall clock,
 // so its timestamps continue across loop iterations and idle spells.
@@ -198,7 +201,9 @@ func (s *loopSender) run(ctx context.Context) {
 				continue
 			}
 			medias := stream.Desc.Medias
-			t := time.Since(s.epoch)
+			// The reader that woke us becomes active in gortsplib just after
+			// OnPlay returns; starting a little later keeps the IDR for it.
+			t := time.Since(s.epoch) + resumeDelay
 			nv = pl.Video.FrameAt(t)
 			if video == nil {
 				video = NewReplayer(pl.Video, medias[0], s.rng.Uint32(), uint16(s.rng.Uint32()), s.rng.Int64N(int64(len(pl.Video.Frames))))

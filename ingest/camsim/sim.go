@@ -2,6 +2,7 @@ package camsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -24,6 +25,7 @@ type Sim struct {
 
 	ready chan struct{}
 	addr  atomic.Value // string, once listening
+	ran   atomic.Bool
 }
 
 // New validates cfg and allocates the cameras; it starts nothing.
@@ -87,13 +89,19 @@ func (s *Sim) Stats() Stats {
 	return st
 }
 
-// Run serves until ctx ends, then closes every session and returns after
+// Run (once) serves until ctx ends, then closes every session and returns after
 // everything it started has stopped.
 func (s *Sim) Run(ctx context.Context) error {
+	if s.ran.Swap(true) {
+		return errors.New("camsim: Run called twice")
+	}
 	var loop *PacketLoop
 	if !s.cfg.Live {
 		var err error
 		if loop, err = s.encodeLoop(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -115,31 +123,32 @@ func (s *Sim) Run(ctx context.Context) error {
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("camsim: listen on %s: %w", s.cfg.Listen, err)
 	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
 	errs := make(chan error, len(s.cams)+1)
-	defer func() {
-		cancel()
-		for _, c := range s.cams {
-			c.close()
-		}
-		srv.Close()
-		wg.Wait()
-	}()
-
-	wg.Add(1)
+	var serving sync.WaitGroup
+	serving.Add(1)
 	go func() {
-		defer wg.Done()
+		defer serving.Done()
 		if err := srv.Wait(); err != nil && ctx.Err() == nil {
 			errs <- fmt.Errorf("camsim: server: %w", err)
 		}
 	}()
 
+	// Senders stop first, so none publishes a stream after the cameras
+	// closed theirs; then the server goes.
+	ctx, cancel := context.WithCancel(ctx)
+	var senders sync.WaitGroup
+	defer func() {
+		cancel()
+		senders.Wait()
+		for _, c := range s.cams {
+			c.close()
+		}
+		srv.Close()
+		serving.Wait()
+	}()
+
 	start := time.Now()
 	for i, c := range s.cams {
-		wg.Add(1)
 		if loop != nil {
 			if err := c.publish(srv, loop.Description); err != nil {
 				return err
@@ -150,14 +159,16 @@ func (s *Sim) Run(ctx context.Context) error {
 				epoch: start.Add(time.Duration(i) * loop.Video.Time(1) / time.Duration(len(s.cams))),
 				rng:   rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))),
 			}
+			senders.Add(1)
 			go func() {
-				defer wg.Done()
+				defer senders.Done()
 				snd.run(ctx)
 			}()
 			continue
 		}
+		senders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer senders.Done()
 			if err := s.runLive(ctx, srv, c); err != nil && ctx.Err() == nil {
 				errs <- err
 			}
@@ -165,10 +176,13 @@ func (s *Sim) Run(ctx context.Context) error {
 	}
 	if s.cfg.Live {
 		if err := s.waitLive(ctx, errs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
-	s.scheduleFaults(ctx, &wg)
+	s.scheduleFaults(ctx, &senders)
 	close(s.ready)
 	s.log.Info("cameras ready", "addr", s.Addr(), "cameras", len(s.cams),
 		"size", fmt.Sprintf("%dx%d", s.cfg.Width, s.cfg.Height), "fps", s.cfg.FPS,

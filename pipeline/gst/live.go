@@ -51,7 +51,7 @@ func NewLiveEncoder(cfg LiveConfig, log *slog.Logger, onFrame func(*pipeline.Fra
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &LiveEncoder{cfg: cfg, log: log.With("component", "live-encoder", "label", cfg.Label), onFrame: onFrame}, nil
+	return &LiveEncoder{cfg: cfg, log: log.With("live_encoder", cfg.Label), onFrame: onFrame}, nil
 }
 
 // Run encodes until ctx ends.

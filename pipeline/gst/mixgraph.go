@@ -139,8 +139,10 @@ func mixLaunch(s MixSpec) string {
 	latency := s.Latency.Nanoseconds()
 
 	// Video: the compositor runs on the clock whatever its inputs do; the
-	// live black background keeps it negotiated and ticking with none.
-	fmt.Fprintf(&b, "compositor name=%s background=black ignore-inactive-pads=true latency=%d", mixCompositor, latency)
+	// live black background keeps it negotiated and ticking with none. Not
+	// ignore-inactive-pads: in 1.22 a first aggregate before any pad has a
+	// buffer then counts every pad as finished and ends the composite (EOS).
+	fmt.Fprintf(&b, "compositor name=%s background=black latency=%d", mixCompositor, latency)
 	fmt.Fprintf(&b, " ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", s.Width, s.Height, s.FPS)
 	for i := range n {
 		fmt.Fprintf(&b, " ! textoverlay name=%s silent=true text=\"\" font-desc=%s halignment=left valignment=bottom"+

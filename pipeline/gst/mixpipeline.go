@@ -297,11 +297,14 @@ func (m *Mix) drainEOS() {
 	}
 	if !waitEOS(m.bus, DefaultEOSTimeout) {
 		m.log.Warn("composite: no EOS in time; stopping anyway", "timeout", DefaultEOSTimeout)
-		for _, n := range []string{mixRawSink, mixOpusAll, mixAACAll, mixMinusSink(0), mixMinusSink(1), mixMinusSink(2)} {
-			if e, err := m.p.GetElementByName(n); err == nil && e != nil {
-				m.log.Warn("DEBUG eos", "sink", n, "eos", sinkEOS(e))
-			}
-		}
+	}
+}
+
+// DumpGraph writes the pipeline as a Graphviz file into
+// $GST_DEBUG_DUMP_DOT_DIR, when set, for diagnosing a stuck composite.
+func (m *Mix) DumpGraph(name string) {
+	if m.p != nil {
+		m.p.DebugBinToDotFileWithTs(gst.DebugGraphShowAll, name)
 	}
 }
 

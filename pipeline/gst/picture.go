@@ -57,7 +57,7 @@ func videoSource(p TestPicture, frames int) string {
 	}
 	fmt.Fprintf(&b, " pattern=%s horizontal-speed=4 ! video/x-raw,width=%d,height=%d,framerate=%d/1",
 		pattern, p.Width, p.Height, p.FPS)
-	size := max(8, p.Height/20)
+	size := max(10, p.Height/16)
 	if p.Label != "" {
 		fmt.Fprintf(&b, " ! textoverlay text=%s font-desc=%s valignment=top halignment=left shaded-background=true",
 			quote(p.Label), quote(fmt.Sprintf("%s %d", font, size)))

@@ -85,6 +85,7 @@ type Runner struct {
 
 	ready   chan struct{}
 	sources map[string]*AppSource
+	ran     atomic.Bool
 }
 
 // NewRunner validates cfg. It starts nothing.
@@ -103,7 +104,7 @@ func NewRunner(cfg RunnerConfig, log *slog.Logger) (*Runner, error) {
 	}
 	r := &Runner{
 		cfg:     cfg,
-		log:     log.With("component", "gst", "pipeline", cfg.Name),
+		log:     log.With("pipeline", cfg.Name),
 		ready:   make(chan struct{}),
 		sources: make(map[string]*AppSource, len(cfg.Sources)),
 	}
@@ -120,12 +121,15 @@ func (r *Runner) Ready() <-chan struct{} { return r.ready }
 // or nil. Pushing before Ready or after Run returns drops the buffer.
 func (r *Runner) Source(name string) *AppSource { return r.sources[name] }
 
-// Run builds the pipeline, plays it and blocks until it ends: at EOS (nil),
+// Run (once per Runner) builds the pipeline, plays it and blocks until it ends: at EOS (nil),
 // on an error message (the error), or when ctx ends (nil, after a clean EOS
 // and NULL). It returns after its pull goroutines have exited; the single
 // exception is a state change frozen in native code, which cannot be
 // cancelled and is reported as ErrFrozen.
 func (r *Runner) Run(ctx context.Context) error {
+	if r.ran.Swap(true) {
+		return fmt.Errorf("pipeline %q: Run called twice; make a new Runner", r.cfg.Name)
+	}
 	Init()
 	p, err := gst.NewPipelineFromString(r.cfg.Launch)
 	if err != nil {
