@@ -90,6 +90,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		},
 		Recorder: sessionRecorder{archive},
+		Mixer:    mixerFactory(media, log),
 		Serve: func(path string, s *pipeline.Stream) func() {
 			if err := rtspServer.Serve(path, s); err != nil {
 				log.Error("rtsp: cannot serve", "path", path, "err", err)

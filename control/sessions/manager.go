@@ -52,7 +52,10 @@ type Spec struct {
 // Composite is a running mixer as the manager sees it.
 type Composite interface {
 	Run(ctx context.Context) error
+	// Composite is video with the full mix as Opus (for WebRTC).
 	Composite() *pipeline.Stream
+	// Archive is the same video with the full mix as AAC (archive, RTSP).
+	Archive() *pipeline.Stream
 	ReturnFeed(pointID string) *pipeline.Stream
 	SetLayout(layout, focus string) error
 	SetPoint(p Point) error

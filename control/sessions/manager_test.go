@@ -23,6 +23,7 @@ type fakeMixer struct {
 
 func (f *fakeMixer) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 func (f *fakeMixer) Composite() *pipeline.Stream   { return f.comp }
+func (f *fakeMixer) Archive() *pipeline.Stream     { return f.comp }
 func (f *fakeMixer) ReturnFeed(p string) *pipeline.Stream {
 	if p == "tinh" {
 		return f.comp

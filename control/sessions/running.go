@@ -88,7 +88,8 @@ func (r *running) run(m *Manager) {
 			}
 		}()
 		if m.deps.Serve != nil {
-			unserve := m.deps.Serve("sessions/"+r.spec.ID, r.mixer.Composite())
+			// AAC rather than Opus: what hardware decoders at the points play.
+			unserve := m.deps.Serve("sessions/"+r.spec.ID, r.mixer.Archive())
 			defer unserve()
 		}
 	}
@@ -128,7 +129,7 @@ func (r *running) startRecording(m *Manager) {
 		streams["sources/"+src] = s
 	}
 	if r.mixer != nil {
-		streams["composite"] = r.mixer.Composite()
+		streams["composite"] = r.mixer.Archive()
 	}
 	rec, err := m.deps.Recorder.StartRun(r.spec.ID, streams)
 	r.mu.Lock()

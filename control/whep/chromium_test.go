@@ -132,6 +132,37 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 	if label != "Live" {
 		t.Errorf("after the language toggle the label is %q, want Live", label)
 	}
+
+	// A network blip: the server loses the viewer; the page must notice and
+	// come back by itself with a new offer.
+	ts.srv.mu.Lock()
+	var old *viewer
+	for _, v := range ts.srv.viewers {
+		old = v
+	}
+	ts.srv.mu.Unlock()
+	old.close("test: network blip")
+	blip := time.Now()
+	waitFor(t, 30*time.Second, "the page to reconnect", func() bool {
+		ts.srv.mu.Lock()
+		defer ts.srv.mu.Unlock()
+		for id, v := range ts.srv.viewers {
+			if id != old.id && v.connected.Load() {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("page reconnected %v after the server dropped it", time.Since(blip).Round(100*time.Millisecond))
+	before, err := read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "pictures after the reconnect", func() bool {
+		p, err := read()
+		return err == nil && p.State == "live" && p.Frames > before.Frames
+	})
+
 	cancelTab()
 	cancelAlloc()
 	waitFor(t, 20*time.Second, "the browser's viewer to be gone", func() bool { return ts.srv.Stats().Viewers == 0 })

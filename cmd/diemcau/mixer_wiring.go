@@ -1,0 +1,63 @@
+package main
+
+import (
+	"log/slog"
+
+	"diemcau/control/sessions"
+	"diemcau/mixer"
+	"diemcau/pipeline"
+)
+
+// mixerFactory builds a session's composite with the codecs chosen at
+// start; nil when this machine has no working H.264 encoder or decoder, so
+// sessions run (and record single feeds) without a composite.
+func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
+	if media.encErr != nil {
+		return nil
+	}
+	return func(spec sessions.Spec, inputs map[string]*pipeline.Stream) (sessions.Composite, error) {
+		cfg := mixer.Config{
+			Session: spec.ID,
+			Output:  mixer.Output{Width: spec.Output.Width, Height: spec.Output.Height, FPS: spec.Output.FPS, BitrateKbps: spec.Output.BitrateKbps},
+			Layout:  mixer.Layout(spec.Layout),
+			Focus:   spec.Focus,
+			Encoder: media.encChoice,
+			Decoder: media.decChoice,
+		}
+		for _, p := range spec.Points {
+			gain := p.Gain
+			muted := p.Muted
+			if gain == 0 && !muted {
+				// The mixer reads a zero gain as "unset"; a stored zero is silence.
+				muted = true
+			}
+			cfg.Points = append(cfg.Points, mixer.Point{ID: p.ID, Label: p.Label, Stream: inputs[p.ID], Gain: gain, Muted: muted})
+		}
+		m, err := mixer.New(cfg, log, media.registry)
+		if err != nil {
+			return nil, err
+		}
+		return sessionMixer{m}, nil
+	}
+}
+
+// sessionMixer adapts the mixer to what the session runtime drives.
+type sessionMixer struct{ *mixer.Mixer }
+
+func (s sessionMixer) SetLayout(layout, focus string) error {
+	return s.Mixer.SetLayout(mixer.Layout(layout), focus)
+}
+
+func (s sessionMixer) SetPoint(p sessions.Point) error {
+	gain, muted, label := p.Gain, p.Muted, p.Label
+	return s.Mixer.SetPoint(p.ID, mixer.PointUpdate{Gain: &gain, Muted: &muted, Label: &label})
+}
+
+func (s sessionMixer) Stats() sessions.CompositeStats {
+	st := s.Mixer.Stats()
+	return sessions.CompositeStats{
+		FPS: st.FPS, Encoder: st.Encoder, Dropped: st.Dropped,
+		LatencyP50Ms: float64(st.LatencyP50.Microseconds()) / 1000,
+		LatencyP95Ms: float64(st.LatencyP95.Microseconds()) / 1000,
+	}
+}
