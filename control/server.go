@@ -126,6 +126,10 @@ func (s *Server) Handle(pattern string, h http.Handler) {
 // Patterns lists every route registered, "METHOD /path" (for the OpenAPI test).
 func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
+// SetViewers installs the count of a session's WHEP viewers (the WHEP
+// server is made after the API, whose auth it uses). Call before Run.
+func (s *Server) SetViewers(fn func(sessionID string) int) { s.deps.Viewers = fn }
+
 // Registry is where components register their Prometheus collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 

@@ -16,6 +16,7 @@ import (
 	"diemcau/control/checks"
 	"diemcau/control/sessions"
 	"diemcau/control/store"
+	"diemcau/control/whep"
 	"diemcau/ingest"
 	"diemcau/pipeline"
 	"diemcau/recorder"
@@ -134,7 +135,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 
+	viewers, err := whep.New(whepConfig(cfg), log, whepResolver{sources: sources, mgr: mgr, st: st}, whepAuthorizer(api))
+	if err != nil {
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	viewers.Register(api.Handle)
+	api.SetViewers(viewers.Viewers)
+
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return viewers.Run(ctx) })
 	g.Go(func() error { return api.Run(ctx) })
 	g.Go(func() error { return rtspServer.Run(ctx) })
 	g.Go(func() error { return sources.Run(ctx) })

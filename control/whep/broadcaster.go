@@ -338,18 +338,16 @@ func (b *broadcaster) startViewers() {
 		}
 		started := true
 		for seq := from; seq != b.video.next; seq++ {
-			p := b.video.get(seq)
-			if p == nil || !b.send(bd, p) {
+			if !b.send(bd, b.video.get(seq)) {
 				started = false
 				break
 			}
 		}
 		if started {
 			bd.state = bindLive
-		} else if bd.state != bindDead && b.video.get(from) == nil {
-			bd.state = bindWaitKey
 		}
-		// Otherwise SRTP was not ready: try again on the next frame.
+		// Otherwise SRTP was not ready yet (try again on the next frame),
+		// or the connection closed (the binding is dead).
 	}
 }
 

@@ -124,6 +124,26 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ParseICEServers reads webrtc.ice_servers as the config file writes them:
+// one URL each, a TURN server's credentials as user info
+// ("turn:user:secret@turn.example.net:3478?transport=udp").
+func ParseICEServers(urls []string) ([]ICEServer, error) {
+	out := make([]ICEServer, 0, len(urls))
+	for i, u := range urls {
+		s := ICEServer{URLs: []string{u}}
+		scheme, rest, ok := strings.Cut(u, ":")
+		if at := strings.LastIndexByte(rest, '@'); ok && at >= 0 {
+			user, cred, _ := strings.Cut(rest[:at], ":")
+			s = ICEServer{URLs: []string{scheme + ":" + rest[at+1:]}, Username: user, Credential: cred}
+		}
+		if err := checkICEURL(s.URLs[0]); err != nil {
+			return nil, fmt.Errorf("webrtc.ice_servers[%d]: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func checkICEURL(u string) error {
 	scheme, rest, ok := strings.Cut(u, ":")
 	if !ok || rest == "" {

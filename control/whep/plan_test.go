@@ -125,3 +125,17 @@ func TestConfigValidateNamesField(t *testing.T) {
 		t.Errorf("a good config: %v", err)
 	}
 }
+
+func TestParseICEServers(t *testing.T) {
+	got, err := ParseICEServers([]string{"stun:stun.example.net:3478", "turn:alice:s3cret@turn.example.net:3478?transport=udp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Username != "" || got[1].URLs[0] != "turn:turn.example.net:3478?transport=udp" ||
+		got[1].Username != "alice" || got[1].Credential != "s3cret" {
+		t.Errorf("got %+v", got)
+	}
+	if _, err := ParseICEServers([]string{"https://example.net"}); err == nil || !strings.HasPrefix(err.Error(), "webrtc.ice_servers[0]") {
+		t.Errorf("bad URL: %v", err)
+	}
+}

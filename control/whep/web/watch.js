@@ -184,7 +184,7 @@
         case 'disconnected':
           setState('reconnecting');
           // ICE often recovers from a short blip by itself; give it a moment.
-          setTimeout(() => { if (pc === conn && conn.connectionState === 'disconnected') retry('reconnecting'); }, 4000);
+          setTimeout(() => { if (pc === conn && conn.connectionState === 'disconnected') retry('reconnecting'); }, 2500);
           break;
         case 'failed':
         case 'closed':

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"diemcau/control"
+	"diemcau/control/sessions"
+	"diemcau/control/store"
+	"diemcau/control/whep"
+	"diemcau/ingest"
+	"diemcau/pipeline"
+)
+
+// whepConfig is the WHEP server's view of the webrtc.* keys.
+func whepConfig(cfg *Config) whep.Config {
+	wc := whep.Config{UDPPort: cfg.WebRTC.UDPPort, PublicIPs: cfg.WebRTC.PublicIPs}
+	for _, u := range cfg.WebRTC.ICEServers {
+		wc.ICEServers = append(wc.ICEServers, whep.ICEServer{URLs: []string{u}})
+	}
+	return wc
+}
+
+// whepResolver finds what a viewer asks for: a source's feed, a running
+// session's composite or a point's return feed.
+type whepResolver struct {
+	sources *ingest.Registry
+	mgr     *sessions.Manager
+	st      *store.Store
+}
+
+func (w whepResolver) Source(id string) (*pipeline.Stream, bool) { return w.sources.Stream(id) }
+
+func (w whepResolver) Session(id, point string) (*pipeline.Stream, error) {
+	sess, err := w.st.GetSession(context.Background(), id)
+	if err != nil {
+		return nil, fmt.Errorf("session %q: %w", id, whep.ErrNotFound)
+	}
+	if point != "" && !hasPoint(sess, point) {
+		return nil, fmt.Errorf("session %q has no point %q: %w", id, point, whep.ErrNotFound)
+	}
+	s, err := w.mgr.Stream(id, point)
+	if errors.Is(err, sessions.ErrNotRunning) {
+		return nil, fmt.Errorf("session %q is %s, not running: %w", id, sess.State, whep.ErrNotLive)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, whep.ErrNotLive)
+	}
+	return s, nil
+}
+
+func hasPoint(sess store.Session, id string) bool {
+	for _, p := range sess.Points {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// whepAuthorizer: operator tokens watch anything; an invite token its own
+// session only (never a single source).
+func whepAuthorizer(api *control.Server) whep.Authorizer {
+	return func(r *http.Request, t whep.Target) bool {
+		return api.AuthorizeWHEP(r, t.Session)
+	}
+}

@@ -1,0 +1,119 @@
+package whep
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+
+	"diemcau/pipeline"
+)
+
+// newViewer makes the peer connection for an offer and returns the answer.
+func (s *Server) newViewer(ctx context.Context, t Target, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+	res, herr := s.reserve(stream, t)
+	if herr != nil {
+		return nil, "", herr
+	}
+	v, answer, err := s.connect(ctx, res, t, o, plan)
+	if err != nil {
+		s.release(res)
+		return nil, "", err
+	}
+	s.mu.Lock()
+	s.viewers[v.id] = v
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		v.run(res.runCtx)
+	}()
+	return v, answer, nil
+}
+
+func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(plan.video, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "register video codec: %v", err)
+	}
+	if plan.audio != nil {
+		if err := me.RegisterCodec(*plan.audio, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, "", errorf(http.StatusInternalServerError, "internal", "register audio codec: %v", err)
+		}
+	}
+	// Only sender reports, which browsers need for lip sync. No NACK
+	// responder (it would keep a copy of every packet per viewer: the
+	// stream's ring answers NACKs), no TWCC, no stats interceptor.
+	ir := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "sender reports: %v", err)
+	}
+	ir.Add(sr)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(res.net.setting), webrtc.WithInterceptorRegistry(ir))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{res.cert}})
+	if err != nil {
+		return nil, "", errorf(http.StatusInternalServerError, "internal", "peer connection: %v", err)
+	}
+	v := &viewer{
+		id:        newResourceID(),
+		target:    t,
+		srv:       s,
+		bc:        res.bc,
+		pc:        pc,
+		created:   time.Now(),
+		stateWake: make(chan struct{}, 1),
+		closeReq:  make(chan struct{}),
+	}
+	fail := func(status int, code, format string, args ...any) (*viewer, string, *httpError) {
+		_ = pc.Close()
+		return nil, "", errorf(status, code, format, args...)
+	}
+	kinds := []pipeline.Kind{pipeline.Video}
+	mimes := []string{plan.video.MimeType}
+	if plan.audio != nil {
+		kinds = append(kinds, pipeline.Audio)
+		mimes = append(mimes, plan.audio.MimeType)
+	}
+	for i, k := range kinds {
+		lt := &localTrack{kind: k, mime: mimes[i], bc: res.bc, v: v, streamID: "diemcau"}
+		sender, err := pc.AddTrack(lt)
+		if err != nil {
+			return fail(http.StatusInternalServerError, "internal", "add %s track: %v", k, err)
+		}
+		v.tracks = append(v.tracks, lt)
+		v.senders = append(v.senders, sender)
+	}
+	pc.OnConnectionStateChange(v.onState)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
+		return fail(http.StatusBadRequest, "bad_sdp", "the offer was refused: %v", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(http.StatusUnprocessableEntity, "bad_sdp", "no answer to this offer: %v", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(http.StatusInternalServerError, "internal", "set answer: %v", err)
+	}
+	// The answer carries every candidate (no trickle): host candidates on
+	// the one port are known at once, so this wait is short.
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(http.StatusServiceUnavailable, "unavailable", "the request ended before ICE gathering completed")
+	case <-time.After(5 * time.Second):
+		return fail(http.StatusServiceUnavailable, "unavailable", "ICE gathering did not complete within 5 s")
+	}
+	return v, pc.LocalDescription().SDP, nil
+}
+
+func newResourceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
