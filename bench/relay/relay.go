@@ -284,27 +284,31 @@ func (h *Harness) Close() error {
 
 // Result is one run's figures.
 type Result struct {
-	Cameras, Viewers int
-	BitrateKbps      int
-	Seconds          float64
+	Cameras     int     `json:"cameras"`
+	Viewers     int     `json:"viewers"`
+	BitrateKbps int     `json:"bitrate_kbps"`
+	Seconds     float64 `json:"seconds"`
 	// ServerCPU is the server process's CPU in the window, in cores (1.0 is
 	// one core busy); ServerIdleCPU is the same with cameras and no viewer.
-	ServerCPU, ServerIdleCPU float64
+	ServerCPU     float64 `json:"server_cpu"`
+	ServerIdleCPU float64 `json:"server_idle_cpu"`
 	// CPUPerViewer is (ServerCPU - ServerIdleCPU) / Viewers, in % of a core.
-	CPUPerViewer float64
+	CPUPerViewer float64 `json:"cpu_per_viewer"`
 	// HeapPerViewer and RSSPerViewer are the growth of the Go heap (with
 	// stacks) and of the resident set from no viewer to all, per viewer.
-	HeapPerViewer, RSSPerViewer float64
-	FramesPerSecond             float64 // written by the cameras in the window, all tracks
-	PacketsSent                 uint64  // by the server to viewers in the window
-	PacketsReceived             uint64  // by the viewers
-	AudioReceived               uint64  // of which audio
-	PacketsLost                 uint64  // sequence gaps the viewers saw
-	ViewersStarved              int     // viewers that got nothing in the window
-	ViewersNoTracks             int     // viewers whose tracks never started
-	Datagrams, Syscalls         uint64  // batched UDP writes and their sendmmsg calls
-	LoadGenCPU                  float64
-	LoadGenSeparate             bool
+	HeapPerViewer   float64 `json:"heap_per_viewer"`
+	RSSPerViewer    float64 `json:"rss_per_viewer"`
+	FramesPerSecond float64 `json:"frames_per_second"` // written by the cameras in the window, all tracks
+	PacketsSent     uint64  `json:"packets_sent"`      // by the server to viewers in the window
+	PacketsReceived uint64  `json:"packets_received"`  // by the viewers
+	AudioReceived   uint64  `json:"audio_received"`    // of which audio
+	PacketsLost     uint64  `json:"packets_lost"`      // sequence gaps the viewers saw
+	ViewersStarved  int     `json:"viewers_starved"`   // viewers that got nothing in the window
+	ViewersNoTracks int     `json:"viewers_no_tracks"` // viewers whose tracks never started
+	Datagrams       uint64  `json:"datagrams"`         // UDP datagrams sent through batches
+	Syscalls        uint64  `json:"syscalls"`          // the sendmmsg calls that sent them
+	LoadGenCPU      float64 `json:"load_gen_cpu"`
+	LoadGenSeparate bool    `json:"load_gen_separate"`
 }
 
 // Run is the whole scenario: start, warm up, measure, stop.

@@ -7,8 +7,9 @@
 // and writes the packets to every viewer, changing only SSRC and payload
 // type; the ring also answers every viewer's NACKs and gives a new viewer the
 // packets since the last keyframe. Writes to the one UDP port are batched
-// into sendmmsg while a frame fans out. What remains per viewer is pion's
-// peer connection and one SRTP encryption per packet.
+// into sendmmsg while a frame fans out, a viewer's packets of a frame
+// coalesced into one UDP GSO send where the kernel can. What remains per
+// viewer is pion's peer connection and one SRTP encryption per packet.
 package whep
 
 import (
@@ -16,7 +17,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,8 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/pipeline"
@@ -322,4 +320,3 @@ func (s *Server) removeViewer(v *viewer, reason string) {
 	s.log.Info("viewer left", "viewer", v.id, "target", v.target.String(), "reason", reason,
 		"watched", time.Since(v.created).Round(time.Second), "packets", sent, "retransmitted", rtx, "lost_reported", lost)
 }
-

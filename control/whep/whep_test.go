@@ -277,3 +277,29 @@ func TestPublicIPsAdvertised(t *testing.T) {
 		t.Errorf("answer still advertises the local address:\n%s", res.body)
 	}
 }
+
+// TestStreamEndEndsViewers: when a session stops or a camera is removed,
+// its stream closes and its viewers are ended, not left waiting.
+func TestStreamEndEndsViewers(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	s := pipeline.NewStream("demo", clip.video, clip.audio)
+	ts.resolver.sessions["demo"] = s
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	feedCtx, stop := context.WithCancel(ctx)
+	wg.Go(func() { clip.feed(feedCtx, s, false) })
+	defer func() { stop(); wg.Wait() }()
+	c, err := dial(ctx, ts.http.URL, "/whep/sessions/demo", testToken, clientOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.stopReaders()
+	<-c.keyframe
+	s.Close()
+	waitFor(t, 10*time.Second, "viewers and broadcaster of the closed stream to go", func() bool {
+		st := ts.srv.Stats()
+		return st.Viewers == 0 && st.Streams == 0
+	})
+}

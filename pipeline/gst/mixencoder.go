@@ -68,7 +68,7 @@ func NewVideoEncoder(choice Choice, p EncoderParams, onFrame func(*pipeline.Fram
 		choice: choice, params: p, onFrame: onFrame, rawBytes: rawBytes, ready: make(chan struct{}),
 		log: log.With("component", "gst-encoder", "element", choice.Element),
 		launch: fmt.Sprintf("appsrc name=raw is-live=true format=time block=false max-bytes=%d caps=%s ! %s"+
-			" ! appsink name=h264 sync=false async=false", 4*rawBytes, quote(caps), frag),
+			" ! appsink name=h264 sync=false async=false wait-on-eos=false", 4*rawBytes, quote(caps), frag),
 	}, nil
 }
 
@@ -206,7 +206,7 @@ func (e *VideoEncoder) forward(s rawSample) bool {
 	if e.src == nil {
 		return false
 	}
-	return s.forward(e.src, 2*e.rawBytes) == pushQueued
+	return s.forward(e.src, 3*e.rawBytes) == pushQueued
 }
 
 func (e *VideoEncoder) onSample(s Sample) {

@@ -97,6 +97,11 @@ func (s MixSpec) withDefaults() MixSpec {
 	return s
 }
 
+// rawQueue is how many composite pictures wait for the Go pump that hands
+// them to the encoder: room for a few scheduling hiccups of a busy machine
+// before pictures are dropped.
+const rawQueue = 6
+
 // Element and pad names of the composite pipeline.
 const (
 	mixCompositor = "comp"
@@ -150,7 +155,7 @@ func mixLaunch(s MixSpec) string {
 	}
 	fmt.Fprintf(&b, " ! clockoverlay name=%s time-format=\"%%d/%%m/%%Y %%H:%%M:%%S\" font-desc=%s"+
 		" halignment=right valignment=top xpad=%d ypad=%d shaded-background=true", mixClock, labelFont, labelSize/2, labelSize/2)
-	fmt.Fprintf(&b, " ! appsink name=%s sync=false async=false max-buffers=2 drop=true", mixRawSink)
+	fmt.Fprintf(&b, " ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=%d drop=true", mixRawSink, rawQueue)
 	fmt.Fprintf(&b, " videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,framerate=%d/1 ! %s.sink_0",
 		s.FPS, mixCompositor)
 	// Each point's decoded video enters through a funnel: a branch rebuilt
@@ -187,7 +192,7 @@ func mixLaunch(s MixSpec) string {
 	}
 	opus := func(from, sink string) {
 		fmt.Fprintf(&b, " %st. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
-			" ! audioconvert ! opusenc bitrate=%d frame-size=20 ! appsink name=%s sync=false async=false max-buffers=64 drop=true",
+			" ! audioconvert ! opusenc bitrate=%d frame-size=20 ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
 			from, time.Second.Nanoseconds(), s.OpusBitrate, sink)
 	}
 	mixer("mixall")
@@ -195,7 +200,7 @@ func mixLaunch(s MixSpec) string {
 	if s.AACEncoder != "" {
 		fmt.Fprintf(&b, " mixallt. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
 			" ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"+
-			" ! appsink name=%s sync=false async=false max-buffers=64 drop=true",
+			" ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
 			time.Second.Nanoseconds(), s.AACEncoder, s.AACBitrate, mixAACAll)
 	}
 	for i := range n {

@@ -282,19 +282,21 @@ func (m *Mix) removeWatches() {
 	m.watches = nil
 }
 
-// drainEOS lets the audio encoders flush. Funnels without a branch never
-// see EOS from upstream, so it is pushed into them by hand.
+// drainEOS lets the encoders flush. The input branches go first: a branch
+// fed garbage may never pass EOS on (a parser that found nothing to parse),
+// and their last frames do not matter at shutdown. Then EOS goes into
+// every inlet by hand and into the pipeline's own sources.
 func (m *Mix) drainEOS() {
-	m.p.SendEvent(gst.NewEOSEvent())
 	for i := range m.spec.Points {
-		for k, inlet := range []*gst.Element{m.vinlets[i], m.ainlets[i]} {
-			if m.branches[i][k] == nil {
-				if pad := inlet.GetStaticPad("src"); pad != nil {
-					pad.PushEvent(gst.NewEOSEvent())
-				}
+		m.RemoveInput(i, pipeline.Video)
+		m.RemoveInput(i, pipeline.Audio)
+		for _, inlet := range []*gst.Element{m.vinlets[i], m.ainlets[i]} {
+			if pad := inlet.GetStaticPad("src"); pad != nil {
+				pad.PushEvent(gst.NewEOSEvent())
 			}
 		}
 	}
+	m.p.SendEvent(gst.NewEOSEvent())
 	if !waitEOS(m.bus, DefaultEOSTimeout) {
 		m.log.Warn("composite: no EOS in time; stopping anyway", "timeout", DefaultEOSTimeout)
 	}
