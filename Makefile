@@ -24,6 +24,8 @@ vet:
 
 test: install vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	# A short fuzz of the API's JSON decoding on top of its committed seeds.
+	$(GO) test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 15s ./control
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...

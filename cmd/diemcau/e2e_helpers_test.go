@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -225,4 +227,9 @@ func run(t *testing.T, timeout time.Duration, name string, args ...string) (int,
 		t.Fatalf("%s: %v", name, err)
 	}
 	return code, string(out)
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
