@@ -96,6 +96,10 @@ sessions:
 		if verdicts["tinh"] == "fail" || verdicts["xa-b"] != "fail" {
 			t.Fatalf("verdicts %v: want the camsim point to pass (or warn) and the dead one to fail\n%v", verdicts, rep)
 		}
+		srv, _ := rep["server"].(map[string]any)
+		if srv["webrtc"] != "pass" || srv["encoder"] == "" {
+			t.Fatalf("server side of the check: %v", srv)
+		}
 	})
 
 	var run1 string

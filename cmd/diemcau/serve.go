@@ -69,6 +69,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The server's own credential for the WebRTC leg of checks; never shown.
+	checkToken, checkHash, err := control.NewRandomToken()
+	if err != nil {
+		return err
+	}
+	tokens = append(tokens, control.Token{Name: "diemcau-check", Role: control.RoleViewer, SHA256: checkHash})
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -141,6 +147,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	viewers.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
+	checker.SetWebRTC(webrtcCheck(api, cfg.HTTP.TLS.Cert != "", checkToken, st, mgr, sources))
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return viewers.Run(ctx) })

@@ -89,6 +89,12 @@ func New(cfg Config, log *slog.Logger, deps Deps) (*Checker, error) {
 	return &Checker{cfg: cfg, log: log.With("component", "checks"), deps: deps, running: map[string]bool{}}, nil
 }
 
+// SetWebRTC installs the WebRTC leg (the WHEP server is made after the
+// checker). Call before Run.
+func (c *Checker) SetWebRTC(fn func(ctx context.Context, sessionID string) error) {
+	c.deps.WebRTC = fn
+}
+
 // ErrBusy is returned when a check of the same session is already running.
 var ErrBusy = errors.New("a check of this session is already running")
 
