@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/control/checks"
 )
 
 // TestServeEndToEnd runs the real binary against real peers: camsim
@@ -112,7 +115,17 @@ sessions:
 			rec, _ := s["recording"].(map[string]any)
 			return rec != nil && rec["segments"].(float64) >= 2
 		})
-		time.Sleep(3 * time.Second)
+		code, out := run(t, 60*time.Second, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://127.0.0.1:%d/sessions/phien", rtspPort))
+		if code != 0 || !strings.Contains(out, "h264,320,180") || !strings.Contains(out, "aac") {
+			t.Errorf("ffprobe of the composite over RTSP: exit %d\n%s", code, out)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/tinh", token); err != nil {
+			t.Errorf("WHEP viewer of a point's return feed: %v", err)
+		}
+		time.Sleep(2 * time.Second)
 		if status, body := a.call("POST", "/api/v1/sessions/phien/stop", ""); status != 200 || body["state"] != "ended" {
 			t.Fatalf("stop: %d %v", status, body)
 		}
@@ -134,7 +147,12 @@ sessions:
 
 	t.Run("every segment opens in ffprobe", func(t *testing.T) {
 		segs, _ := filepath.Glob(filepath.Join(runDir, "sources", "*", "*.mp4"))
-		if len(segs) < 2 {
+		comp, _ := filepath.Glob(filepath.Join(runDir, "composite", "*.mp4"))
+		if len(comp) == 0 {
+			t.Error("no composite segment archived")
+		}
+		segs = append(segs, comp...)
+		if len(segs) < 3 {
 			t.Fatalf("segments: %v", segs)
 		}
 		for _, seg := range segs {
