@@ -83,6 +83,7 @@ type PullSource struct {
 	// mu serialises frames of all medias: gortsplib delivers UDP medias on
 	// separate goroutines.
 	online atomic.Bool // frames flow in the current session
+	clock  timeline    // PTS continue across reconnections
 
 	mu          sync.Mutex
 	wasOnline   bool
@@ -135,6 +136,7 @@ func (p *PullSource) Run(ctx context.Context) error {
 	p.log.Info("pulling", "url", RedactURL(p.cfg.URL), "transport", p.cfg.Transport)
 	delay := retryMin
 	for {
+		p.clock.reconnect()
 		err := runPullSession(ctx, pullSessionConfig{
 			id: p.cfg.ID, url: p.cfg.URL, transport: p.cfg.Transport, prevTracks: p.stream.Tracks(),
 		}, p.log, p.hooks())
@@ -177,6 +179,7 @@ func (p *PullSource) hooks() pullHooks {
 			p.tracker.SetTracks(ts)
 		},
 		frame: func(f *pipeline.Frame) {
+			p.clock.shift(f)
 			p.stream.Write(f)
 			p.tracker.Frame(f)
 			if !p.online.Load() {

@@ -41,6 +41,7 @@ type loadGenArgs struct {
 	paths    []string
 	viewers  int
 	parallel int
+	tracks   int
 }
 
 func parseLoadGenArgs(args []string) (loadGenArgs, error) {
@@ -51,6 +52,7 @@ func parseLoadGenArgs(args []string) (loadGenArgs, error) {
 	paths := fs.String("paths", "", "comma-separated WHEP paths; viewers are spread over them")
 	fs.IntVar(&a.viewers, "viewers", 1, "number of viewers")
 	fs.IntVar(&a.parallel, "parallel", 16, "offers in flight at once")
+	fs.IntVar(&a.tracks, "tracks", 2, "tracks each viewer must start before it counts as ready")
 	if err := fs.Parse(args); err != nil {
 		return a, err
 	}
@@ -114,7 +116,7 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			v, err := dialViewer(ctx, api, a.base+a.paths[i%len(a.paths)], a.token)
+			v, err := dialViewer(ctx, api, a.base+a.paths[i%len(a.paths)], a.token, a.tracks)
 			if err != nil {
 				failed.Add(1)
 				msg := err.Error()
@@ -169,7 +171,7 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 				if n == 0 {
 					res.Starved++
 				}
-				if v.tracks.Load() < 2 {
+				if int(v.tracks.Load()) < a.tracks {
 					res.NoTracks++
 				}
 				res.Packets += n
@@ -218,7 +220,7 @@ func (n bigBufferNet) ListenUDP(network string, addr *net.UDPAddr) (transport.UD
 	return c, err
 }
 
-func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgViewer, error) {
+func dialViewer(ctx context.Context, api *webrtc.API, url, token string, tracks int) (*lgViewer, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -231,6 +233,7 @@ func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgVie
 		}
 	}
 	connected := make(chan struct{})
+	allTracks := make(chan struct{})
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateConnected {
@@ -243,7 +246,9 @@ func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgVie
 		if v.closed {
 			return
 		}
-		v.tracks.Add(1)
+		if int(v.tracks.Add(1)) == tracks {
+			close(allTracks)
+		}
 		v.wg.Go(func() { v.read(tr) })
 	})
 	offer, err := pc.CreateOffer(nil)
@@ -283,14 +288,21 @@ func dialViewer(ctx context.Context, api *webrtc.API, url, token string) (*lgVie
 		}
 		break
 	}
-	select {
-	case <-connected:
-	case <-time.After(20 * time.Second):
-		v.stop()
-		return nil, errors.New("not connected after 20 s")
-	case <-ctx.Done():
-		v.stop()
-		return nil, ctx.Err()
+	// Ready means media flows: connected, and every track has started.
+	timeout := time.After(time.Minute)
+	for i, ch := range []chan struct{}{connected, allTracks} {
+		select {
+		case <-ch:
+		case <-timeout:
+			v.stop()
+			if i == 0 {
+				return nil, errors.New("not connected a minute after the answer")
+			}
+			return nil, fmt.Errorf("connected, but %d of %d tracks started a minute after the answer", v.tracks.Load(), tracks)
+		case <-ctx.Done():
+			v.stop()
+			return nil, ctx.Err()
+		}
 	}
 	return v, nil
 }

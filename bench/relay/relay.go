@@ -92,6 +92,9 @@ type Harness struct {
 	lgDone chan error
 	child  *exec.Cmd
 
+	frameMu   sync.Mutex
+	nextFrame int // ManualFeed: the next video frame to write
+
 	// Memory of the server before any viewer came (Start measures it).
 	heapBefore, rssBefore uint64
 	cpuIdle               float64 // CPU share with cameras running and no viewer
@@ -126,7 +129,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 		ListenIPs:     []string{"127.0.0.1"},
 		MaxViewers:    cfg.Viewers + 100,
 		MaxConnecting: 64,
-		DisableGSO:    cfg.DisableGSO,
+		// Generous: hundreds of handshakes on a busy two-core machine.
+		ConnectTimeout: time.Minute,
+		DisableGSO:     cfg.DisableGSO,
 	}, log, res, func(r *http.Request, _ whep.Target) bool {
 		return r.Header.Get("Authorization") == "Bearer "+h.token
 	})
@@ -164,7 +169,28 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 	h.cpuIdle = (processCPU() - cpu0) / time.Since(t0).Seconds()
 
 	if cfg.Viewers > 0 {
-		if err := h.startViewers(ctx); err != nil {
+		// Viewers are ready once media flows; a silent camera gets a few
+		// frames while they connect.
+		warm := make(chan struct{})
+		var warming sync.WaitGroup
+		if cfg.ManualFeed {
+			warming.Go(func() {
+				t := time.NewTicker(100 * time.Millisecond)
+				defer t.Stop()
+				for {
+					select {
+					case <-warm:
+						return
+					case <-t.C:
+						h.WriteFrame()
+					}
+				}
+			})
+		}
+		err := h.startViewers(ctx)
+		close(warm)
+		warming.Wait()
+		if err != nil {
 			h.Close()
 			return nil, err
 		}
@@ -177,7 +203,11 @@ func (h *Harness) startViewers(ctx context.Context) error {
 	for _, c := range h.cams {
 		paths = append(paths, "/whep/sources/"+c.stream.Name())
 	}
-	args := []string{"-url", h.base, "-token", h.token, "-paths", strings.Join(paths, ","), "-viewers", strconv.Itoa(h.cfg.Viewers)}
+	tracks := "2"
+	if h.cfg.NoAudio {
+		tracks = "1"
+	}
+	args := []string{"-url", h.base, "-token", h.token, "-paths", strings.Join(paths, ","), "-viewers", strconv.Itoa(h.cfg.Viewers), "-tracks", tracks}
 	h.lgDone = make(chan error, 1)
 	if len(h.cfg.LoadGen) > 0 {
 		cmd := exec.Command(h.cfg.LoadGen[0], append(h.cfg.LoadGen[1:], args...)...)
@@ -244,8 +274,12 @@ func (h *Harness) readEvent(ctx context.Context, d time.Duration) (loadEvent, er
 	}
 }
 
-// WriteFrame writes video frame i to every camera (ManualFeed).
-func (h *Harness) WriteFrame(i int) {
+// WriteFrame writes the next video frame to every camera (ManualFeed).
+func (h *Harness) WriteFrame() {
+	h.frameMu.Lock()
+	i := h.nextFrame
+	h.nextFrame++
+	h.frameMu.Unlock()
 	for _, c := range h.cams {
 		c.stream.Write(c.videoFrame(i))
 	}
@@ -292,6 +326,11 @@ type Result struct {
 	// one core busy); ServerIdleCPU is the same with cameras and no viewer.
 	ServerCPU     float64 `json:"server_cpu"`
 	ServerIdleCPU float64 `json:"server_idle_cpu"`
+	// CPUPerPacket is the server's CPU per packet sent to a viewer, in µs:
+	// the figure that holds when a busy machine leaves the server behind.
+	CPUPerPacket float64 `json:"cpu_per_packet_us"`
+	// KeptUp says the server wrote every frame in time (within 2%).
+	KeptUp bool `json:"kept_up"`
 	// CPUPerViewer is (ServerCPU - ServerIdleCPU) / Viewers, in % of a core.
 	CPUPerViewer float64 `json:"cpu_per_viewer"`
 	// HeapPerViewer and RSSPerViewer are the growth of the Go heap (with
@@ -358,6 +397,14 @@ func (h *Harness) Measure(ctx context.Context) (*Result, error) {
 		Datagrams: st1.Datagrams - st0.Datagrams, Syscalls: st1.Syscalls - st0.Syscalls,
 		LoadGenCPU: ev.CPUSeconds / ev.WallSecond, LoadGenSeparate: h.child != nil,
 	}
+	want := float64(h.cfg.FPS * h.cfg.Cameras)
+	if !h.cfg.NoAudio {
+		want += float64(50 * h.cfg.Cameras)
+	}
+	r.KeptUp = r.FramesPerSecond >= 0.98*want
+	if r.PacketsSent > 0 {
+		r.CPUPerPacket = 1e6 * (cpu1 - cpu0 - h.cpuIdle*el) / float64(r.PacketsSent)
+	}
 	if h.cfg.Viewers > 0 {
 		n := float64(h.cfg.Viewers)
 		r.CPUPerViewer = 100 * (r.ServerCPU - r.ServerIdleCPU) / n
@@ -375,8 +422,9 @@ func (r *Result) Table() string {
 	row("window", "%.1f s", r.Seconds)
 	row("server CPU", "%.1f%% of one core (%.1f%% with no viewer)", 100*r.ServerCPU, 100*r.ServerIdleCPU)
 	row("server CPU per viewer", "%.3f%% of one core", r.CPUPerViewer)
+	row("server CPU per packet sent", "%.2f µs", r.CPUPerPacket)
 	row("server memory per viewer", "%.0f KiB heap+stacks, %.0f KiB RSS", r.HeapPerViewer/1024, r.RSSPerViewer/1024)
-	row("frames per second (video+audio)", "%.1f", r.FramesPerSecond)
+	row("frames per second (video+audio)", "%.1f (server kept up: %v)", r.FramesPerSecond, r.KeptUp)
 	row("packets sent / received / lost", "%d / %d (%d audio) / %d", r.PacketsSent, r.PacketsReceived, r.AudioReceived, r.PacketsLost)
 	row("viewers that got nothing", "%d (%d without both tracks)", r.ViewersStarved, r.ViewersNoTracks)
 	if r.Syscalls > 0 {

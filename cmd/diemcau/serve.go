@@ -14,6 +14,7 @@ import (
 
 	"diemcau/control"
 	"diemcau/control/checks"
+	"diemcau/control/console"
 	"diemcau/control/sessions"
 	"diemcau/control/store"
 	"diemcau/control/whep"
@@ -141,11 +142,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 
-	viewers, err := whep.New(whepConfig(cfg), log, whepResolver{sources: sources, mgr: mgr, st: st}, whepAuthorizer(api))
+	wc, err := whepConfig(cfg)
+	if err != nil {
+		return err
+	}
+	viewers, err := whep.New(wc, log, whepResolver{sources: sources, mgr: mgr, st: st}, whepAuthorizer(api))
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	viewers.Register(api.Handle)
+	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
 	checker.SetWebRTC(webrtcCheck(api, cfg.HTTP.TLS.Cert != "", checkToken, st, mgr, sources))
 

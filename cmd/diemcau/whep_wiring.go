@@ -15,12 +15,13 @@ import (
 )
 
 // whepConfig is the WHEP server's view of the webrtc.* keys.
-func whepConfig(cfg *Config) whep.Config {
-	wc := whep.Config{UDPPort: cfg.WebRTC.UDPPort, PublicIPs: cfg.WebRTC.PublicIPs}
-	for _, u := range cfg.WebRTC.ICEServers {
-		wc.ICEServers = append(wc.ICEServers, whep.ICEServer{URLs: []string{u}})
+// TURN credentials may be written into the URL (turn:user:secret@host).
+func whepConfig(cfg *Config) (whep.Config, error) {
+	ice, err := whep.ParseICEServers(cfg.WebRTC.ICEServers)
+	if err != nil {
+		return whep.Config{}, err
 	}
-	return wc
+	return whep.Config{UDPPort: cfg.WebRTC.UDPPort, PublicIPs: cfg.WebRTC.PublicIPs, ICEServers: ice}, nil
 }
 
 // whepResolver finds what a viewer asks for: a source's feed, a running

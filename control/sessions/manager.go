@@ -120,10 +120,12 @@ type Manager struct {
 	log  *slog.Logger
 	deps Deps
 
-	mu      sync.Mutex
-	running map[string]*running
-	runCtx  context.Context // nil until Run starts; sessions are its children
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	running  map[string]*running
+	runCtx   context.Context // parent of every session; cancelled when Run ends
+	stopRun  context.CancelFunc
+	stopping bool
+	wg       sync.WaitGroup
 }
 
 // New makes a manager; it starts nothing.
@@ -134,21 +136,20 @@ func New(log *slog.Logger, deps Deps) (*Manager, error) {
 	if deps.SaveState == nil {
 		deps.SaveState = func(context.Context, string, string, time.Time) error { return nil }
 	}
-	return &Manager{log: log.With("component", "sessions"), deps: deps, running: map[string]*running{}}, nil
+	// Sessions may start before Run (the boot sequence starts them as soon
+	// as the API listens); Run owns them all the same and waits for them.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	return &Manager{log: log.With("component", "sessions"), deps: deps, running: map[string]*running{}, runCtx: runCtx, stopRun: stopRun}, nil
 }
 
 // Run lets sessions start until ctx ends, then stops every running session
 // (sealing live archives) and returns when all have stopped.
 func (m *Manager) Run(ctx context.Context) error {
-	m.mu.Lock()
-	m.runCtx = ctx
-	m.mu.Unlock()
 	<-ctx.Done()
 	m.mu.Lock()
-	for _, r := range m.running {
-		r.cancel()
-	}
+	m.stopping = true
 	m.mu.Unlock()
+	m.stopRun()
 	m.wg.Wait()
 	return nil
 }
@@ -160,7 +161,7 @@ func (m *Manager) Start(spec Spec, mode string) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.runCtx == nil || m.runCtx.Err() != nil {
+	if m.stopping {
 		return ErrStopping
 	}
 	if _, ok := m.running[spec.ID]; ok {

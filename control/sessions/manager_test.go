@@ -102,17 +102,6 @@ func newHarness(t *testing.T) *harness {
 			t.Error("Run did not return")
 		}
 	})
-	// Run must have stored its context before Start is accepted.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		m.mu.Lock()
-		ready := m.runCtx != nil
-		m.mu.Unlock()
-		if ready || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
 	return h
 }
 
@@ -241,6 +230,29 @@ func TestRecorderFailureKeepsSessionRunning(t *testing.T) {
 			t.Fatalf("status should carry the recording error: %+v", st)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStartBeforeRunAndAfterStop(t *testing.T) {
+	m, err := New(slog.New(slog.DiscardHandler), Deps{
+		Stream: func(id string) (*pipeline.Stream, bool) { return pipeline.NewStream(id), true },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(spec(), StateRehearsal); err != nil {
+		t.Fatalf("start before Run: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = m.Run(ctx); close(done) }()
+	cancel()
+	<-done
+	if _, ok := m.Running("demo"); ok {
+		t.Fatal("session still running after Run returned")
+	}
+	if err := m.Start(spec(), StateLive); !errors.Is(err, ErrStopping) {
+		t.Fatalf("start after Run: %v, want ErrStopping", err)
 	}
 }
 

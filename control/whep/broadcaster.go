@@ -45,6 +45,8 @@ type binding struct {
 	rtxSince time.Time
 
 	sent, rtx, failed atomic.Uint64
+	notReady          atomic.Uint64 // writes before the viewer's SRTP was up
+	lastErr           atomic.Pointer[string]
 	lost              atomic.Uint32 // cumulative loss the viewer reports (RTCP RR)
 }
 
@@ -78,7 +80,6 @@ type broadcaster struct {
 	wake  chan struct{}
 	nacks chan nackRequest
 	stop  chan struct{}
-	done  chan struct{}
 
 	viewers int // guarded by the Server's mu
 
@@ -94,14 +95,13 @@ func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Lo
 		reader:    s.NewReader(pipeline.ReaderConfig{Name: "whep", FromKeyframe: true}),
 		// Random starts, as RFC 3550 asks, so a stream restarted at the
 		// same viewer does not look like a replay to SRTP.
-		video:     newRing(cfg.VideoRing, uint16(rand.Uint32())),
-		audio:     newRing(cfg.AudioRing, uint16(rand.Uint32())),
+		video:     newRing(cfg.VideoRing, uint16(rand.Uint32()), maxPayload),
+		audio:     newRing(cfg.AudioRing, uint16(rand.Uint32()), 256),
 		videoBase: rand.Uint32(),
 		audioBase: rand.Uint32(),
 		wake:      make(chan struct{}, 1),
 		nacks:     make(chan nackRequest, 256),
 		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
 	}
 	b.snap.Store(&[]*binding{})
 	b.hdr.Version = 2
@@ -160,36 +160,52 @@ func (b *broadcaster) keyframe() {
 	}
 }
 
+// framesPerRound bounds the frames written between two looks at joining
+// viewers and NACKs: a broadcaster that has fallen behind (a busy machine)
+// would otherwise drain its queue forever and never start a new viewer.
+const framesPerRound = 4
+
 func (b *broadcaster) run(ctx context.Context) {
-	defer close(b.done)
 	defer b.reader.Close()
 	// A context that is already done makes Reader.Read return at once.
 	drained, cancel := context.WithCancel(context.Background())
 	cancel()
+	more := false
 	for {
 		var nack *nackRequest
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.stop:
-			return
-		case <-b.reader.Wake():
-		case <-b.wake:
-		case n := <-b.nacks:
-			nack = &n
+		if more {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.stop:
+				return
+			default:
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.stop:
+				return
+			case <-b.reader.Wake():
+			case <-b.wake:
+			case n := <-b.nacks:
+				nack = &n
+			}
 		}
 		b.group.Hold()
 		if nack != nil {
 			b.retransmit(*nack)
 		}
 		b.startViewers()
-		ended := b.drain(drained)
-		for more := true; more; {
+		var ended bool
+		ended, more = b.drain(drained, framesPerRound)
+		for queued := true; queued; {
 			select {
 			case n := <-b.nacks:
 				b.retransmit(n)
 			default:
-				more = false
+				queued = false
 			}
 		}
 		b.group.Release()
@@ -200,15 +216,17 @@ func (b *broadcaster) run(ctx context.Context) {
 	}
 }
 
-// drain writes every queued frame; it reports whether the stream ended.
-func (b *broadcaster) drain(drained context.Context) bool {
-	for {
+// drain writes up to limit queued frames; it reports whether the stream
+// ended and whether frames are left.
+func (b *broadcaster) drain(drained context.Context, limit int) (ended, more bool) {
+	for range limit {
 		f, err := b.reader.Read(drained)
 		if err != nil {
-			return errors.Is(err, pipeline.ErrStreamClosed) || errors.Is(err, pipeline.ErrReaderClosed)
+			return errors.Is(err, pipeline.ErrStreamClosed) || errors.Is(err, pipeline.ErrReaderClosed), false
 		}
 		b.writeFrame(f)
 	}
+	return false, true
 }
 
 func (b *broadcaster) writeFrame(f *pipeline.Frame) {
@@ -216,7 +234,7 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 	if t == nil {
 		return
 	}
-	b.frames.Add(1)
+	defer b.frames.Add(1) // after the fan-out: benchmarks wait on it
 	switch t.Kind() {
 	case pipeline.Video:
 		if t != b.videoTrack {
@@ -299,10 +317,13 @@ func (b *broadcaster) send(bd *binding, p *packet) bool {
 	if err != nil {
 		bd.state = bindDead
 		bd.failed.Add(1)
+		msg := err.Error()
+		bd.lastErr.Store(&msg)
 		b.sendErrors.Add(1)
 		return false
 	}
 	if n == 0 {
+		bd.notReady.Add(1)
 		return false
 	}
 	bd.sent.Add(1)

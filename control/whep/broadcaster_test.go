@@ -2,8 +2,10 @@ package whep
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -131,5 +133,61 @@ func TestWaitKeyViewerSkipsToKeyframe(t *testing.T) {
 	b.writeFrame(fs[0])
 	if len(w.pkts) == 0 || w.pkts[0].Payload[0]&0x1f != 7 {
 		t.Fatal("the keyframe did not start the viewer")
+	}
+}
+
+// slowWriter is a viewer whose writes take a while: it makes the
+// broadcaster fall behind its queue, as a busy machine would.
+type slowWriter struct{ recordingWriter }
+
+func (w *slowWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return len(payload), nil
+}
+
+// queueWatcher records how many frames were still queued when a viewer got
+// its first packet.
+type queueWatcher struct {
+	recordingWriter
+	r      *pipeline.Reader
+	queued chan int
+}
+
+func (w *queueWatcher) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if len(w.pkts) == 0 {
+		w.queued <- w.r.Stats().Queued
+	}
+	return w.recordingWriter.WriteRTP(h, payload)
+}
+
+// TestJoinWhileBehind: a broadcaster with a backlog of frames (a busy
+// machine) still starts a joining viewer without first draining it all.
+func TestJoinWhileBehind(t *testing.T) {
+	b, track := testBroadcaster(t)
+	b.addBinding(&binding{kind: pipeline.Video, ssrc: 1, pt: 96, w: &slowWriter{}, state: bindLive})
+	fs := frames(track, 2)
+	for i := range 400 {
+		f := *fs[min(i, 1)]
+		f.PTS = time.Duration(i) * time.Millisecond
+		b.stream.Write(&f)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { b.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "the broadcaster to start on its backlog", func() bool { return b.frames.Load() > 0 })
+
+	w := &queueWatcher{r: b.reader, queued: make(chan int, 1)}
+	bd := &binding{kind: pipeline.Video, ssrc: 2, pt: 96, w: w}
+	bd.armed.Store(true)
+	b.addBinding(bd)
+	b.poke()
+	select {
+	case q := <-w.queued:
+		if q == 0 {
+			t.Error("the viewer started only after the whole backlog was written")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the viewer never started")
 	}
 }

@@ -32,7 +32,7 @@ func TestPacketizeH264RoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRing(64, 65530) // wraps during the frame
+			r := newRing(64, 65530, maxPayload) // wraps during the frame
 			first := r.next
 			n := packetizeH264(r, &tc.frame, 1234)
 			var got [][]byte
@@ -77,7 +77,7 @@ func TestPacketizeH264RoundTrip(t *testing.T) {
 }
 
 func TestPacketizeAudio(t *testing.T) {
-	r := newRing(64, 0)
+	r := newRing(64, 0, maxPayload)
 	opus := &pipeline.Frame{Track: &pipeline.Track{Codec: pipeline.Opus}, Payload: []byte{1, 2, 3}}
 	if n := packetizeAudio(r, opus, 10); n != 1 || !bytes.Equal(r.get(0).payload, []byte{1, 2, 3}) {
 		t.Fatalf("opus: %d packets", n)
@@ -113,7 +113,7 @@ func TestRTPTime(t *testing.T) {
 }
 
 func TestRingForgetsOverwrittenPackets(t *testing.T) {
-	r := newRing(64, 100)
+	r := newRing(64, 100, maxPayload)
 	r.add(0, true)
 	for range 70 {
 		r.add(0, false)

@@ -16,9 +16,10 @@ type packet struct {
 // stream, not a copy per viewer) and the cache a new viewer starts from:
 // the packets since the last keyframe.
 type ring struct {
-	slots []packet
-	mask  int
-	next  uint16 // sequence number of the next packet
+	slots   []packet
+	mask    int
+	slotCap int    // payload capacity a slot gets on first use
+	next    uint16 // sequence number of the next packet
 	// keySeq is the first packet of the last keyframe; sinceKey counts the
 	// packets written from it on, to tell whether it is still in the ring.
 	keySeq   uint16
@@ -26,14 +27,18 @@ type ring struct {
 	haveKey  bool
 }
 
-func newRing(size int, firstSeq uint16) *ring {
-	return &ring{slots: make([]packet, size), mask: size - 1, next: firstSeq}
+func newRing(size int, firstSeq uint16, slotCap int) *ring {
+	return &ring{slots: make([]packet, size), mask: size - 1, next: firstSeq, slotCap: slotCap}
 }
 
 // add takes the next slot; the caller fills payload.
 func (r *ring) add(ts uint32, keyStart bool) *packet {
 	p := &r.slots[int(r.next)&r.mask]
 	p.seq, p.ts, p.marker, p.keyStart, p.valid = r.next, ts, false, keyStart, true
+	if p.payload == nil {
+		// Once, at full size: a slot is reused for good after that.
+		p.payload = make([]byte, 0, r.slotCap)
+	}
 	p.payload = p.payload[:0]
 	if keyStart {
 		r.keySeq, r.sinceKey, r.haveKey = r.next, 0, true

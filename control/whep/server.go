@@ -309,14 +309,24 @@ func (s *Server) removeViewer(v *viewer, reason string) {
 	}
 	s.leaveLocked(v.bc)
 	s.mu.Unlock()
-	var sent, rtx, lost uint64
+	var sent, rtx, lost, failed, notReady uint64
+	var lastErr string
 	for _, t := range v.tracks {
 		if bd := t.lastBinding(); bd != nil {
 			sent += bd.sent.Load()
 			rtx += bd.rtx.Load()
 			lost += uint64(bd.lost.Load())
+			failed += bd.failed.Load()
+			notReady += bd.notReady.Load()
+			if e := bd.lastErr.Load(); e != nil {
+				lastErr = *e
+			}
 		}
 	}
-	s.log.Info("viewer left", "viewer", v.id, "target", v.target.String(), "reason", reason,
-		"watched", time.Since(v.created).Round(time.Second), "packets", sent, "retransmitted", rtx, "lost_reported", lost)
+	attrs := []any{"viewer", v.id, "target", v.target.String(), "reason", reason,
+		"watched", time.Since(v.created).Round(time.Second), "packets", sent, "retransmitted", rtx, "lost_reported", lost}
+	if failed > 0 || (sent == 0 && notReady > 0) {
+		attrs = append(attrs, "send_errors", failed, "writes_before_srtp", notReady, "last_error", lastErr)
+	}
+	s.log.Info("viewer left", attrs...)
 }

@@ -165,6 +165,12 @@ func (t *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamete
 		t.bound, t.last = bd, bd
 		t.mu.Unlock()
 		t.bc.addBinding(bd)
+		// pion binds during SetLocalDescription, before the viewer can
+		// connect; should that ever change, a late binding still starts.
+		if t.v.connected.Load() {
+			bd.armed.Store(true)
+			t.bc.poke()
+		}
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
