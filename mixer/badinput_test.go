@@ -169,3 +169,56 @@ func TestEncoderFallback(t *testing.T) {
 		t.Errorf("encoder %s (hardware %v) after %d fallbacks, want x264enc after 1", st.Encoder, st.EncoderHardware, st.EncoderRestarts)
 	}
 }
+
+// TestPointChangesFormat: a camera that changes size (320x180 to 640x360)
+// and then codec (to H.265) mid-session keeps its tile live, and the
+// composite goes on without a restart (same track, no gap).
+func TestPointChangesFormat(t *testing.T) {
+	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "avdec_h265")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	small := encodeLoops(t, 1)[0] // red 320x180, with audio
+	big, err := gst.EncodeLoop(ctx, gst.LoopConfig{
+		TestPicture: gst.TestPicture{Width: 640, Height: 360, FPS: 30, Pattern: "blue"}, BitrateKbps: 300,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hevc := h265Loop(t) // green 320x180
+	cam := newCamera("cam", small)
+	s := startSession(t, ctx, []*camera{cam}, nil)
+	defer s.stop(t)
+	full := Arrange(Grid, 1, 0, testW, testH)[0].Rect
+
+	from := time.Duration(-1)
+	for _, step := range []struct {
+		name string
+		loop *gst.Loop
+		rgb  [3]int
+	}{{"h264 320x180", small, testPatterns[0].rgb}, {"h264 640x360", big, [3]int{0, 0, 255}}, {"h265 320x180", hevc, [3]int{0, 128, 0}}} {
+		cam.switchTo(step.loop)
+		var got [3]int
+		waitFor(t, ctx, step.name+" on its tile", func() bool {
+			v := s.outputs.snapshot(pipeline.Video)
+			if len(v) < 30 {
+				return false
+			}
+			x, y := tileProbe(full)
+			got = meanRGB(picture(t, v, testW, testH), testW, x, y)
+			return colourDistance(got, step.rgb) < 60
+		})
+		t.Logf("%s: tile %s", step.name, fmtRGB(got))
+		if from < 0 {
+			from = s.lastPTS() // the changes start here
+		}
+	}
+	v := s.videoSince(from)
+	for _, f := range v[1:] {
+		if f.Track != v[0].Track {
+			t.Fatal("the composite's track changed: its encoder restarted")
+		}
+	}
+	if gap := maxGap(v); gap > stallGap {
+		t.Errorf("composite stalled %v across the changes", gap)
+	}
+}

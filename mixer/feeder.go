@@ -51,10 +51,12 @@ func (m *Mixer) feed(ctx context.Context, point int, mix *gst.Mix) error {
 	for {
 		f, err := r.Read(ctx)
 		if err != nil {
-			if errors.Is(err, pipeline.ErrStreamClosed) || ctx.Err() != nil {
-				return nil
+			// A point that goes away shows its slate; it never ends the
+			// session, so this returns nil whatever the reason.
+			if !errors.Is(err, pipeline.ErrStreamClosed) && ctx.Err() == nil {
+				m.log.Warn("point feed stopped", "point", p.ID, "error", err)
 			}
-			return err
+			return nil
 		}
 		if f.Track == nil || f.Track.Kind() == 0 {
 			continue
@@ -76,6 +78,7 @@ func (m *Mixer) feed(ctx context.Context, point int, mix *gst.Mix) error {
 			}
 			lastVideo = now
 			if waitKey && !f.Key {
+				m.feedDropped[point].Add(1)
 				continue
 			}
 			waitKey = false

@@ -53,29 +53,45 @@ func needTools(t *testing.T, elements ...string) {
 // ingest source: frames on the camera's own timeline, one Stream for good.
 // Kill stops its frames (the stream stays, as when a camera drops off).
 type camera struct {
-	loop   *gst.Loop
+	loop   atomic.Pointer[gst.Loop]
 	stream *pipeline.Stream
 	dead   atomic.Bool
 }
 
-func newCamera(name string, l *gst.Loop) *camera {
+func loopTracks(l *gst.Loop) []*pipeline.Track {
 	tracks := []*pipeline.Track{l.Video}
 	if l.Audio != nil {
 		tracks = append(tracks, l.Audio)
 	}
-	return &camera{loop: l, stream: pipeline.NewStream(name, tracks...)}
+	return tracks
 }
+
+func newCamera(name string, l *gst.Loop) *camera {
+	c := &camera{stream: pipeline.NewStream(name, loopTracks(l)...)}
+	c.loop.Store(l)
+	return c
+}
+
+// switchTo makes the camera send another loop (another size or codec), as
+// a camera reconfigured or replaced mid-session; its timeline goes on.
+func (c *camera) switchTo(l *gst.Loop) { c.loop.Store(l) }
 
 func (c *camera) run(ctx context.Context) {
 	start := time.Now()
 	var vi, ai int64
-	l := c.loop
+	l := c.loop.Load()
+	var base time.Duration // camera time at which l started
 	for ctx.Err() == nil {
 		now := time.Since(start)
+		if next := c.loop.Load(); next != l {
+			base, l, vi, ai = now, next, 0, 0
+			c.stream.SetTracks(loopTracks(l))
+		}
+		now -= base
 		for l.FramePTS(vi) <= now {
 			f := l.VideoFrames[vi%int64(len(l.VideoFrames))]
 			if !c.dead.Load() {
-				pts := l.FramePTS(vi)
+				pts := base + l.FramePTS(vi)
 				c.stream.Write(&pipeline.Frame{Track: l.Video, PTS: pts, DTS: pts, Wall: time.Now(), Key: f.Key, NALUs: f.NALUs})
 			}
 			vi++
@@ -83,7 +99,7 @@ func (c *camera) run(ctx context.Context) {
 		for l.Audio != nil && l.AudioPTS(ai) <= now {
 			f := l.AudioFrames[ai%int64(len(l.AudioFrames))]
 			if !c.dead.Load() {
-				pts := l.AudioPTS(ai)
+				pts := base + l.AudioPTS(ai)
 				c.stream.Write(&pipeline.Frame{Track: l.Audio, PTS: pts, DTS: pts, Wall: time.Now(), Key: true, Payload: f.Payload})
 			}
 			ai++

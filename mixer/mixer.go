@@ -45,6 +45,7 @@ type Mixer struct {
 	encoder         atomic.Pointer[gst.VideoEncoder]
 	frames          atomic.Uint64
 	encoderRestarts atomic.Uint64
+	feedDropped     []atomic.Uint64 // per point: video skipped to resync after a gap
 	statsMu         sync.Mutex
 	points          []PointStats // guarded by statsMu
 	fps             float64      // guarded by statsMu
@@ -68,15 +69,16 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		reg = gst.NewRegistry(log)
 	}
 	m := &Mixer{
-		cfg:       cfg,
-		log:       log,
-		reg:       reg,
-		out:       newOutputs(cfg),
-		latency:   newLatency(len(cfg.Points)),
-		inputReqs: make(chan inputRequest, 4*len(cfg.Points)),
-		notify:    make(chan struct{}, 1),
-		want:      initialControls(cfg),
-		points:    make([]PointStats, len(cfg.Points)),
+		cfg:         cfg,
+		log:         log,
+		reg:         reg,
+		out:         newOutputs(cfg),
+		latency:     newLatency(len(cfg.Points)),
+		inputReqs:   make(chan inputRequest, 4*len(cfg.Points)),
+		notify:      make(chan struct{}, 1),
+		want:        initialControls(cfg),
+		points:      make([]PointStats, len(cfg.Points)),
+		feedDropped: make([]atomic.Uint64, len(cfg.Points)),
 	}
 	for i, p := range cfg.Points {
 		m.points[i].ID = p.ID
@@ -140,14 +142,15 @@ func (m *Mixer) Run(ctx context.Context) error {
 	if runErr != nil {
 		m.log.Error("composite failed", "error", runErr)
 	}
-	// The feeders and the encoder stop with the context; the composite is
-	// stopped here by its owner. A push racing the stop is refused by appsrc.
+	// The feeders and the encoder stop with the context (the encoder
+	// flushes while the composite still runs); then the owner stops the
+	// composite, with nothing left pushing into it.
 	cancel()
-	mix.Stop()
-	m.mix.Store(nil)
 	if err := g.Wait(); err != nil && runErr == nil && ctx.Err() == nil {
 		runErr = fmt.Errorf("mixer %q: %w", m.cfg.Session, err)
 	}
+	mix.Stop()
+	m.mix.Store(nil)
 	m.log.Info("composite stopped")
 	return runErr
 }

@@ -77,7 +77,7 @@ func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, now time.Time) {
 		if run[i].sig.lost {
 			p.LostSince = run[i].sig.since
 		}
-		p.Pushed, p.Dropped = 0, 0
+		p.Pushed, p.Dropped = 0, m.feedDropped[i].Load()
 		for _, k := range []pipeline.Kind{pipeline.Video, pipeline.Audio} {
 			pushed, dropped := mix.Input(i, k).Counts()
 			p.Pushed += pushed

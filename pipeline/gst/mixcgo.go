@@ -29,36 +29,65 @@ static int mix_push_bytes(GstElement *src, const void *data, gsize len,
 	return gst_app_src_push_buffer(app, b) == GST_FLOW_OK ? 1 : -1;
 }
 
-// mix_pull waits up to timeout for the next sample of an appsink; NULL on
-// timeout or EOS. The caller owns the sample and must mix_sample_done it.
-static GstSample *mix_pull(GstElement *sink, GstClockTime timeout) {
-	return gst_app_sink_try_pull_sample(GST_APP_SINK(sink), timeout);
-}
+// mix_raw hands each composite picture from the composite's appsink to the
+// current encoder's appsrc, by reference and without Go: a C callback on
+// the compositor's streaming thread that only queues the buffer, or drops
+// it when there is no encoder or the encoder is behind (it never waits).
+typedef struct {
+	GMutex lock;
+	GstElement *src;   // the encoder's appsrc, a reference; NULL without one
+	guint64 max_bytes; // drop above this much queued in src
+	guint64 frames, dropped;
+} mix_raw;
 
-static gboolean mix_sink_eos(GstElement *sink) {
-	return gst_app_sink_is_eos(GST_APP_SINK(sink));
-}
-
-static GstClockTime mix_sample_pts(GstSample *s) {
+static GstFlowReturn mix_raw_new_sample(GstAppSink *sink, gpointer data) {
+	mix_raw *r = data;
+	GstSample *s = gst_app_sink_pull_sample(sink);
+	if (s == NULL)
+		return GST_FLOW_OK;
+	__atomic_add_fetch(&r->frames, 1, __ATOMIC_RELAXED);
+	gboolean queued = FALSE;
 	GstBuffer *b = gst_sample_get_buffer(s);
-	return b ? GST_BUFFER_PTS(b) : GST_CLOCK_TIME_NONE;
-}
-
-// mix_forward hands the sample's buffer (a reference, not a copy: raw
-// pictures are large) to another pipeline's appsrc. Same returns as
-// mix_push_bytes.
-static int mix_forward(GstSample *s, GstElement *src, guint64 max_bytes) {
-	GstAppSrc *app = GST_APP_SRC(src);
-	GstBuffer *b = gst_sample_get_buffer(s);
-	if (b == NULL)
-		return -1;
-	if (max_bytes > 0 && gst_app_src_get_current_level_bytes(app) > max_bytes)
-		return 0;
-	return gst_app_src_push_buffer(app, gst_buffer_ref(b)) == GST_FLOW_OK ? 1 : -1;
-}
-
-static void mix_sample_done(GstSample *s) {
+	g_mutex_lock(&r->lock);
+	if (b != NULL && r->src != NULL) {
+		GstAppSrc *app = GST_APP_SRC(r->src);
+		if (gst_app_src_get_current_level_bytes(app) <= r->max_bytes)
+			queued = gst_app_src_push_buffer(app, gst_buffer_ref(b)) == GST_FLOW_OK;
+	}
+	g_mutex_unlock(&r->lock);
+	if (!queued)
+		__atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
 	gst_sample_unref(s);
+	return GST_FLOW_OK;
+}
+
+static mix_raw *mix_raw_attach(GstElement *sink) {
+	mix_raw *r = g_new0(mix_raw, 1);
+	g_mutex_init(&r->lock);
+	GstAppSinkCallbacks cb = {0};
+	cb.new_sample = mix_raw_new_sample;
+	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, r, NULL);
+	return r;
+}
+
+static void mix_raw_set(mix_raw *r, GstElement *src, guint64 max_bytes) {
+	g_mutex_lock(&r->lock);
+	GstElement *old = r->src;
+	r->src = src ? gst_object_ref(src) : NULL;
+	r->max_bytes = max_bytes;
+	g_mutex_unlock(&r->lock);
+	if (old)
+		gst_object_unref(old);
+}
+
+static guint64 mix_raw_frames(mix_raw *r) { return __atomic_load_n(&r->frames, __ATOMIC_RELAXED); }
+static guint64 mix_raw_dropped(mix_raw *r) { return __atomic_load_n(&r->dropped, __ATOMIC_RELAXED); }
+
+// mix_raw_free must follow the appsink's stop (NULL): no callback runs then.
+static void mix_raw_free(mix_raw *r) {
+	mix_raw_set(r, NULL, 0);
+	g_mutex_clear(&r->lock);
+	g_free(r);
 }
 
 // mix_running_time is the element's clock time minus its base time: the
@@ -161,31 +190,27 @@ func pushBytes(src *gst.Element, data []byte, pts, dts, dur time.Duration, key b
 	return pushResult(r)
 }
 
-// rawSample is a pulled sample owned by Go until done is called. It is a C
-// pointer without a finalizer on purpose: a raw picture must go back to the
-// compositor's pool at once, not whenever the Go collector runs.
-type rawSample struct{ s *C.GstSample }
+// rawPump forwards composite pictures to an encoder (see mix_raw).
+type rawPump struct{ r *C.mix_raw }
 
-func pullRaw(sink *gst.Element, timeout time.Duration) (rawSample, bool) {
-	s := C.mix_pull(cElement(sink), cTime(timeout))
-	return rawSample{s}, s != nil
-}
+func newRawPump(sink *gst.Element) *rawPump { return &rawPump{C.mix_raw_attach(cElement(sink))} }
 
-func sinkEOS(sink *gst.Element) bool { return C.mix_sink_eos(cElement(sink)) != 0 }
-
-func (r rawSample) pts() time.Duration {
-	t := C.mix_sample_pts(r.s)
-	if t == C.GstClockTime(C.G_MAXUINT64) {
-		return -1
+// set makes src (an encoder's appsrc; nil for none) receive the pictures,
+// dropping them while more than maxBytes wait in it.
+func (p *rawPump) set(src *gst.Element, maxBytes uint64) {
+	var c *C.GstElement
+	if src != nil {
+		c = cElement(src)
 	}
-	return time.Duration(t)
+	C.mix_raw_set(p.r, c, C.guint64(maxBytes))
 }
 
-func (r rawSample) forward(src *gst.Element, maxBytes uint64) pushResult {
-	return pushResult(C.mix_forward(r.s, cElement(src), C.guint64(maxBytes)))
+func (p *rawPump) counts() (frames, dropped uint64) {
+	return uint64(C.mix_raw_frames(p.r)), uint64(C.mix_raw_dropped(p.r))
 }
 
-func (r rawSample) done() { C.mix_sample_done(r.s) }
+// free must be called once, after the composite is stopped.
+func (p *rawPump) free() { C.mix_raw_free(p.r) }
 
 // runningTime is e's running time now, or -1 before it has a clock.
 func runningTime(e *gst.Element) time.Duration {

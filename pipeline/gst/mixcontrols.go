@@ -63,8 +63,12 @@ func (m *Mix) applyTile(point int) {
 	text, _ := label.GetProperty("text")
 	s, _ := text.(string)
 	m.set(label, "silent", !t.Visible || s == "")
-	pad, _ := mixFontSizes(m.spec.Height)
-	pad = max(2, pad/2)
+	size := mixLabelFont(t.H)
+	if font := fmt.Sprintf("%s Bold %d", m.spec.Font, size); font != m.labelFonts[point] {
+		m.set(label, "font-desc", font)
+		m.labelFonts[point] = font
+	}
+	pad := max(2, size/2)
 	// Bottom-left of the tile: deltas shift the text from the picture's
 	// bottom-left corner (xpad = ypad = 0).
 	m.set(label, "deltax", t.X+pad)

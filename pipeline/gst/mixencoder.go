@@ -37,6 +37,7 @@ type VideoEncoder struct {
 
 	mu  sync.Mutex
 	src *gst.Element // the appsrc while playing
+	raw *rawPump     // the composite feeding it, while this is its encoder
 
 	track   *pipeline.Track // touched only on the sink's pull goroutine
 	lastKey atomic.Int64    // unix ns of the last forced keyframe
@@ -68,7 +69,7 @@ func NewVideoEncoder(choice Choice, p EncoderParams, onFrame func(*pipeline.Fram
 		choice: choice, params: p, onFrame: onFrame, rawBytes: rawBytes, ready: make(chan struct{}),
 		log: log.With("component", "gst-encoder", "element", choice.Element),
 		launch: fmt.Sprintf("appsrc name=raw is-live=true format=time block=false max-bytes=%d caps=%s ! %s"+
-			" ! appsink name=h264 sync=false async=false wait-on-eos=false", 4*rawBytes, quote(caps), frag),
+			" ! appsink name=h264 sync=false async=false wait-on-eos=false", 10*rawBytes, quote(caps), frag),
 	}, nil
 }
 
@@ -143,8 +144,35 @@ func (e *VideoEncoder) Run(ctx context.Context) error {
 
 func (e *VideoEncoder) setSource(src *gst.Element) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.src = src
-	e.mu.Unlock()
+	if e.raw != nil {
+		e.raw.set(src, e.queueBytes())
+	}
+}
+
+// queueBytes is how many raw pictures may wait for the encoder before the
+// next is dropped: enough to ride out a busy machine's hiccup (a quarter
+// second), few enough that a slow encoder costs frames, not latency.
+func (e *VideoEncoder) queueBytes() uint64 { return 8 * e.rawBytes }
+
+// attachRaw makes e the composite's encoder: its appsrc, when playing,
+// receives the pictures.
+func (e *VideoEncoder) attachRaw(p *rawPump) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.raw = p
+	p.set(e.src, e.queueBytes())
+}
+
+// detachRaw stops the pictures to e (another encoder takes over).
+func (e *VideoEncoder) detachRaw() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.raw != nil {
+		e.raw.set(nil, 0)
+		e.raw = nil
+	}
 }
 
 // watch reads the bus until ctx ends (nil) or the encoder fails.
@@ -196,17 +224,6 @@ func (e *VideoEncoder) RequestKeyframe() bool {
 		return false
 	}
 	return forceKeyUnit(e.src)
-}
-
-// forward queues one composite picture; false when it was dropped (the
-// encoder is not running, or is more than a few pictures behind).
-func (e *VideoEncoder) forward(s rawSample) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.src == nil {
-		return false
-	}
-	return s.forward(e.src, 3*e.rawBytes) == pushQueued
 }
 
 func (e *VideoEncoder) onSample(s Sample) {

@@ -120,17 +120,25 @@ func mixMinusSink(i int) string   { return fmt.Sprintf("opusmm%d", i) }
 func mixVideoPad(i int) string    { return fmt.Sprintf("sink_%d", 1+i) }
 func mixSlatePad(i, n int) string { return fmt.Sprintf("sink_%d", 1+n+i) }
 
-// mixFontSizes are the label and slate font sizes for a picture height:
-// readable on a 1280x720 wall screen, still legible on a 320x180 test.
-func mixFontSizes(height int) (label, slate int) {
-	return max(6, height/40), max(8, height/22)
-}
+// Font sizes (Pango points; textoverlay renders a point as about 2.2
+// pixels): a label is about a fifteenth of its tile's height, the clock a
+// thirtieth of the picture's, the slate's title about a twelfth of its own.
+func mixClockFont(height int) int      { return max(5, height/60) }
+func mixLabelFont(tileHeight int) int  { return max(5, tileHeight/30) }
+func mixSlateFont(slateHeight int) int { return max(6, slateHeight/12) }
 
 // mixSlateSize is the slate picture, scaled into the tile by the compositor:
 // a grid tile's size, so the common case is not scaled at all.
 func mixSlateSize(w, h int) (int, int) {
 	return max(64, w/2) &^ 1, max(36, h/2) &^ 1
 }
+
+// MixLaunch is the composite's static pipeline in gst-launch-1.0 syntax, as
+// a Mix builds it: inputs enter through the funnels vinN (decoded video)
+// and ainN (decoded audio), the picture leaves at appsink "raw", the mixes
+// at appsinks "opusall", "aacall" and "opusmmN". For diagnosis and for the
+// benchmark's bare-pipeline comparison.
+func MixLaunch(spec MixSpec) string { return mixLaunch(spec) }
 
 // mixLaunch is the static part of the composite pipeline. Point inputs are
 // added at run time (mixinput.go) on the compositor pads and volume
@@ -139,8 +147,9 @@ func mixLaunch(s MixSpec) string {
 	s = s.withDefaults()
 	n := s.Points
 	var b strings.Builder
-	labelSize, slateSize := mixFontSizes(s.Height)
-	labelFont := quote(fmt.Sprintf("%s Bold %d", s.Font, labelSize))
+	clockSize := mixClockFont(s.Height)
+	labelFont := quote(fmt.Sprintf("%s Bold %d", s.Font, mixLabelFont(s.Height/2)))
+	clockFont := quote(fmt.Sprintf("%s Bold %d", s.Font, clockSize))
 	latency := s.Latency.Nanoseconds()
 
 	// Video: the compositor runs on the clock whatever its inputs do; the
@@ -154,7 +163,7 @@ func mixLaunch(s MixSpec) string {
 			" xpad=0 ypad=0 shaded-background=true wait-text=false", mixLabel(i), labelFont)
 	}
 	fmt.Fprintf(&b, " ! clockoverlay name=%s time-format=\"%%d/%%m/%%Y %%H:%%M:%%S\" font-desc=%s"+
-		" halignment=right valignment=top xpad=%d ypad=%d shaded-background=true", mixClock, labelFont, labelSize/2, labelSize/2)
+		" halignment=right valignment=top xpad=%d ypad=%d shaded-background=true", mixClock, clockFont, clockSize, clockSize)
 	fmt.Fprintf(&b, " ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=%d drop=true", mixRawSink, rawQueue)
 	fmt.Fprintf(&b, " videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,framerate=%d/1 ! %s.sink_0",
 		s.FPS, mixCompositor)
@@ -168,7 +177,7 @@ func mixLaunch(s MixSpec) string {
 
 	// Slates: always running, shown by giving their pad alpha 1.
 	sw, sh := mixSlateSize(s.Width, s.Height)
-	slateFont := quote(fmt.Sprintf("%s Bold %d", s.Font, slateSize))
+	slateFont := quote(fmt.Sprintf("%s Bold %d", s.Font, mixSlateFont(sh)))
 	for i := range n {
 		fmt.Fprintf(&b, " videotestsrc is-live=true pattern=solid-color foreground-color=%d"+
 			" ! video/x-raw,width=%d,height=%d,framerate=%d/1"+

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
@@ -52,19 +53,23 @@ type Mix struct {
 	bus     *gst.Bus
 	rawSink *gst.Element
 
-	videoPads, slatePads            []*gst.Pad
-	labels, slateTexts, volumes     []*gst.Element
-	vinlets, ainlets                []*gst.Element
-	watches                         []*padWatch
-	tiles                           []MixTile
-	slateOn                         []bool
-	branches                        [][2]*mixBranch
-	inputs                          [][2]*MixInput
-	owners                          map[string]branchRef
-	gen                             int
-	started                         bool
-	encoder                         atomic.Pointer[VideoEncoder]
-	rawFrames, rawDropped, rawStale atomic.Uint64
+	videoPads, slatePads        []*gst.Pad
+	labels, slateTexts, volumes []*gst.Element
+	vinlets, ainlets            []*gst.Element
+	watches                     []*padWatch
+	tiles                       []MixTile
+	slateOn                     []bool
+	labelFonts                  []string
+	branches                    [][2]*mixBranch
+	inputs                      [][2]*MixInput
+	owners                      map[string]branchRef
+	gen                         int
+	started                     bool
+
+	rawMu                 sync.Mutex // guards the four below
+	encoder               *VideoEncoder
+	raw                   *rawPump
+	rawFrames, rawDropped uint64 // final counts, once raw is freed
 
 	stopping atomic.Bool
 	pulls    sync.WaitGroup
@@ -86,6 +91,7 @@ func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
 		stateTimeout: DefaultStateTimeout,
 		tiles:        make([]MixTile, n),
 		slateOn:      make([]bool, n),
+		labelFonts:   make([]string, n),
 		branches:     make([][2]*mixBranch, n),
 		inputs:       make([][2]*MixInput, n),
 		owners:       map[string]branchRef{},
@@ -117,11 +123,17 @@ func (m *Mix) Start() (err error) {
 		m.setPad(m.slatePads[i], MixTile{}, 0)
 		m.watches = append(m.watches, watchPad(m.videoPads[i]))
 	}
+	m.rawMu.Lock()
+	m.raw = newRawPump(m.rawSink)
+	if m.encoder != nil {
+		m.encoder.attachRaw(m.raw)
+	}
+	m.rawMu.Unlock()
 	if err := changeState(m.p.Element, gst.StatePlaying, m.stateTimeout); err != nil {
 		err = busError(m.bus, err)
 		m.stopping.Store(true)
 		_ = changeState(m.p.Element, gst.StateNull, m.stateTimeout)
-		m.removeWatches()
+		m.release()
 		return fmt.Errorf("mix: start: %w", err)
 	}
 	// Pulls start only now: an appsink that is not yet playing reports
@@ -170,14 +182,9 @@ func (m *Mix) lookup() error {
 	return nil
 }
 
-// startPulls starts the goroutines that move samples out of the appsinks:
-// raw pictures to the encoder, encoded mixes to the sinks.
+// startPulls starts the goroutines that move the encoded mixes out of
+// their appsinks (raw pictures go to the encoder without Go: rawPump).
 func (m *Mix) startPulls() {
-	m.pulls.Add(1)
-	go func() {
-		defer m.pulls.Done()
-		m.pumpRaw()
-	}()
 	audio := []struct {
 		name string
 		fn   func(Sample)
@@ -190,6 +197,8 @@ func (m *Mix) startPulls() {
 			}{mixMinusSink(i), func(s Sample) { m.sinks.MixMinus(i, s) }})
 		}
 	}
+	var sinks []*app.Sink
+	var fns []func(Sample)
 	for _, a := range audio {
 		if a.fn == nil {
 			continue
@@ -198,42 +207,75 @@ func (m *Mix) startPulls() {
 		if err != nil || el == nil {
 			continue // no AAC encoder installed: no AAC mix
 		}
-		sc := SinkConfig{Name: a.name, MaxBuffers: 64, OnSample: a.fn}
 		sink := app.SinkFromElement(el)
-		configureSink(sink, sc)
-		m.pulls.Add(1)
-		go func() {
-			defer m.pulls.Done()
-			pullSamples(sink, sc, &m.stopping)
-		}()
+		configureSink(sink, SinkConfig{Name: a.name, MaxBuffers: 64, OnSample: a.fn})
+		sinks, fns = append(sinks, sink), append(fns, a.fn)
 	}
+	if len(sinks) == 0 {
+		return
+	}
+	m.pulls.Add(1)
+	go func() {
+		defer m.pulls.Done()
+		m.drainAudio(sinks, fns)
+	}()
 }
 
-// pumpRaw hands each composite picture to the current encoder by
-// reference. With no encoder (between a failure and its replacement) the
-// picture is dropped: the composite itself never waits for an encoder.
-func (m *Mix) pumpRaw() {
-	for {
-		s, ok := pullRaw(m.rawSink, pullTimeout)
-		if !ok {
-			if m.stopping.Load() || sinkEOS(m.rawSink) {
-				return
+// audioDrainEvery paces the one goroutine that empties all the mixes'
+// appsinks: one wake-up per tick for every mix together, instead of one per
+// 20 ms frame per mix, which costs the Go scheduler more than the audio
+// costs GStreamer. It adds at most this much to the mixes' latency.
+const audioDrainEvery = 10 * time.Millisecond
+
+func (m *Mix) drainAudio(sinks []*app.Sink, fns []func(Sample)) {
+	tick := time.NewTicker(audioDrainEvery)
+	defer tick.Stop()
+	last := make([]unsafe.Pointer, len(sinks))
+	for !m.stopping.Load() {
+		<-tick.C
+		for i, sink := range sinks {
+			for {
+				s := sink.TryPullSample(0)
+				if s == nil {
+					break
+				}
+				if out, ok := copySample(s, &last[i]); ok {
+					fns[i](out)
+				}
 			}
-			continue
 		}
-		m.rawFrames.Add(1)
-		if e := m.encoder.Load(); e == nil || !e.forward(s) {
-			m.rawDropped.Add(1)
-		}
-		s.done()
 	}
 }
 
-// SetEncoder makes e receive the composite pictures (nil: none).
-func (m *Mix) SetEncoder(e *VideoEncoder) { m.encoder.Store(e) }
+// SetEncoder makes e receive the composite pictures (nil: none, and the
+// pictures are dropped: the composite never waits for an encoder). Safe
+// from any goroutine.
+func (m *Mix) SetEncoder(e *VideoEncoder) {
+	m.rawMu.Lock()
+	defer m.rawMu.Unlock()
+	if m.encoder != nil && m.encoder != e {
+		m.encoder.detachRaw()
+	}
+	m.encoder = e
+	if m.raw == nil {
+		return // not started, or stopped
+	}
+	if e != nil {
+		e.attachRaw(m.raw)
+	} else {
+		m.raw.set(nil, 0)
+	}
+}
 
 // RawCounts are the composite pictures made, and those no encoder took.
-func (m *Mix) RawCounts() (frames, dropped uint64) { return m.rawFrames.Load(), m.rawDropped.Load() }
+func (m *Mix) RawCounts() (frames, dropped uint64) {
+	m.rawMu.Lock()
+	defer m.rawMu.Unlock()
+	if m.raw == nil {
+		return m.rawFrames, m.rawDropped
+	}
+	return m.raw.counts()
+}
 
 // RunningTime is the pipeline's running time now, the timeline input
 // frames are stamped on; -1 before Start.
@@ -272,14 +314,26 @@ func (m *Mix) Stop() {
 		m.log.Error("composite did not stop", "error", err)
 	}
 	m.pulls.Wait()
-	m.removeWatches()
+	m.release()
 }
 
-func (m *Mix) removeWatches() {
+// release frees the C-side helpers once the pipeline is stopped.
+func (m *Mix) release() {
 	for _, w := range m.watches {
 		w.remove()
 	}
 	m.watches = nil
+	m.rawMu.Lock()
+	defer m.rawMu.Unlock()
+	if m.encoder != nil {
+		m.encoder.detachRaw()
+	}
+	if m.raw != nil {
+		// Keep the final counts for RawCounts after the stop.
+		m.rawFrames, m.rawDropped = m.raw.counts()
+		m.raw.free()
+		m.raw = nil
+	}
 }
 
 // drainEOS lets the encoders flush. The input branches go first: a branch
@@ -299,85 +353,5 @@ func (m *Mix) drainEOS() {
 	m.p.SendEvent(gst.NewEOSEvent())
 	if !waitEOS(m.bus, DefaultEOSTimeout) {
 		m.log.Warn("composite: no EOS in time; stopping anyway", "timeout", DefaultEOSTimeout)
-	}
-}
-
-// DumpGraph writes the pipeline as a Graphviz file into
-// $GST_DEBUG_DUMP_DOT_DIR, when set, for diagnosing a stuck composite.
-func (m *Mix) DumpGraph(name string) {
-	if m.p != nil {
-		m.p.DebugBinToDotFileWithTs(gst.DebugGraphShowAll, name)
-	}
-}
-
-// Poll returns the errors and warnings posted since the last call, without
-// waiting. An event with Point -1 means the composite itself failed.
-func (m *Mix) Poll() []MixEvent {
-	var out []MixEvent
-	for range 64 {
-		msg := m.bus.PopFiltered(gst.MessageError | gst.MessageWarning)
-		if msg == nil {
-			break
-		}
-		ev := MixEvent{Point: -1, Element: msg.Source()}
-		if ref, ok := m.owners[ev.Element]; ok {
-			ev.Point, ev.Kind = ref.point, ref.kind
-		}
-		if msg.Type() == gst.MessageWarning {
-			ev.Warning, ev.Err = true, gerror(msg.ParseWarning())
-		} else {
-			ev.Err = gerror(msg.ParseError())
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
-// busError adds the reason GStreamer posted (not negotiated, no device) to
-// a failed state change.
-func busError(bus *gst.Bus, err error) error {
-	if msg := bus.PopFiltered(gst.MessageError); msg != nil {
-		return fmt.Errorf("%w: %s: %w", err, msg.Source(), gerror(msg.ParseError()))
-	}
-	return err
-}
-
-// waitEOS waits, bounded, for EOS (or an error) to reach the bus.
-func waitEOS(bus *gst.Bus, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		msg := bus.TimedPopFiltered(gst.ClockTime(busPollInterval), gst.MessageEOS|gst.MessageError)
-		if msg != nil {
-			return msg.Type() == gst.MessageEOS
-		}
-	}
-	return false
-}
-
-// changeState sets an element's state and waits for it, bounded; the wait
-// runs on its own goroutine so that a call stuck in native code cannot hang
-// the owner (DESIGN.md rule 1).
-func changeState(e *gst.Element, s gst.State, timeout time.Duration) error {
-	done := make(chan error, 1)
-	go func() {
-		if err := e.SetState(s); err != nil {
-			done <- err
-			return
-		}
-		ret, cur := e.GetState(s, gst.ClockTime(timeout))
-		switch ret {
-		case gst.StateChangeFailure:
-			done <- fmt.Errorf("state change to %s failed", s)
-		case gst.StateChangeAsync:
-			done <- fmt.Errorf("%w: still %s after %v waiting for %s", ErrFrozen, cur, timeout, s)
-		default:
-			done <- nil
-		}
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(timeout + time.Second):
-		return fmt.Errorf("%w: state change to %s did not return in %v", ErrFrozen, s, timeout)
 	}
 }
