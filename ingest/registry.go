@@ -67,7 +67,7 @@ func schemeOnly(raw string) string {
 type Registry struct {
 	log    *slog.Logger // the registry's own
 	base   *slog.Logger // handed to sources, which name their component
-	server *Server // may be nil: no push ingest, no re-serve
+	server *Server      // may be nil: no push ingest, no re-serve
 	sim    SimFactory
 
 	mu      sync.Mutex
