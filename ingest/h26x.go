@@ -27,7 +27,7 @@ func h264Track(sps, pps []byte) (*pipeline.Track, error) {
 		return t, fmt.Errorf("invalid H.264 SPS: %w", err)
 	}
 	t.Width, t.Height = p.Width(), p.Height()
-	t.Profile = h264ProfileName(&p)
+	t.Profile = pipeline.H264Profile(sps)
 	t.FPS = plausibleFPS(p.FPS())
 	return t, nil
 }
@@ -53,34 +53,6 @@ func plausibleFPS(f float64) float64 {
 		return 0
 	}
 	return float64(int64(f*100+0.5)) / 100
-}
-
-// h264ProfileName names the profile the way browsers and ffprobe users know
-// it; constrained baseline matters because it is what every browser decodes.
-func h264ProfileName(p *h264.SPS) string {
-	switch p.ProfileIdc {
-	case 66:
-		if p.ConstraintSet1Flag {
-			return "constrained-baseline"
-		}
-		return "baseline"
-	case 77:
-		return "main"
-	case 88:
-		return "extended"
-	case 100:
-		if p.ConstraintSet4Flag && p.ConstraintSet5Flag {
-			return "constrained-high"
-		}
-		return "high"
-	case 110:
-		return "high-10"
-	case 122:
-		return "high-4:2:2"
-	case 244:
-		return "high-4:4:4"
-	}
-	return fmt.Sprintf("profile-%d", p.ProfileIdc)
 }
 
 func h265ProfileName(idc uint8) string {

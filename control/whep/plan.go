@@ -108,11 +108,11 @@ func planVideo(offered []offeredCodec, t *pipeline.Track, bframes bool) (webrtc.
 	}
 	if best == nil {
 		if len(seen) == 0 {
-			return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch", "the offer has no H.264 (packetization-mode=1) for video; the feed is H.264 %s", profileName(idc, iop))
+			return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch", "the offer has no H.264 (packetization-mode=1) for video; the feed is H.264 %s", pipeline.H264ProfileName(idc, iop))
 		}
 		return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch",
 			"the browser accepts H.264 profile-level-id %s, none of which decodes the feed's %s (%02x%02x%02x)",
-			strings.Join(seen, ", "), profileName(idc, iop), idc, iop, level)
+			strings.Join(seen, ", "), pipeline.H264ProfileName(idc, iop), idc, iop, level)
 	}
 	b, _ := hex.DecodeString(best.fmtp["profile-level-id"])
 	if len(b) != 3 {
@@ -171,32 +171,6 @@ func profileRank(streamIdc, streamIop, offIdc, offIop byte) int {
 		return 50 - (off - st)
 	}
 	return 0
-}
-
-func profileName(idc, iop byte) string {
-	switch idc {
-	case profileBaseline:
-		if iop&0x40 != 0 {
-			return "constrained baseline"
-		}
-		return "baseline"
-	case profileMain:
-		return "main"
-	case 88:
-		return "extended"
-	case profileHigh:
-		if iop&0x0c == 0x0c {
-			return "constrained high"
-		}
-		return "high"
-	case 110:
-		return "high 10"
-	case 122:
-		return "high 4:2:2"
-	case 244:
-		return "high 4:4:4"
-	}
-	return fmt.Sprintf("profile %d", idc)
 }
 
 // spsAllowsReorder reads whether the SPS promises frames out of order. The

@@ -59,31 +59,7 @@ func videoTrack(sps, pps []byte, fps int) (*pipeline.Track, error) {
 		PPS:     pps,
 		Width:   s.Width(),
 		Height:  s.Height(),
-		Profile: profileName(s),
+		Profile: pipeline.H264Profile(sps),
 		FPS:     float64(fps),
 	}, nil
-}
-
-// profileName names the profile as SDP/WebRTC tools do.
-func profileName(s h264.SPS) string {
-	switch s.ProfileIdc {
-	case 66:
-		if s.ConstraintSet1Flag {
-			return "constrained-baseline"
-		}
-		return "baseline"
-	case 77:
-		return "main"
-	case 88:
-		return "extended"
-	case 100:
-		return "high"
-	case 110:
-		return "high-10"
-	case 122:
-		return "high-4:2:2"
-	case 244:
-		return "high-4:4:4"
-	}
-	return fmt.Sprintf("profile-%d", s.ProfileIdc)
 }
