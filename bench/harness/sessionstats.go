@@ -81,8 +81,8 @@ func (s *sessionSampler) fill(r *Run, window float64) {
 		r.DroppedFrames = ptr(m1.Dropped - min(m0.Dropped, m1.Dropped))
 		if len(s.p50) > 0 {
 			r.LatencyMs.P50, r.LatencyMs.P95 = ptr(median(s.p50)), ptr(median(s.p95))
+			r.note("latency: the mixer's own (point frame in to composite out), median of %d one-second samples; the server reports p50 and p95, no p99", len(s.p50))
 		}
-		r.note("latency: the mixer's own (point frame in to composite out), median of %d one-second samples; the server reports p50 and p95, no p99", len(s.p50))
 	}
 	if msg := s.last.Error + s.first.Error; msg != "" {
 		if s.archiveOnly {

@@ -15,42 +15,6 @@ import (
 	"go.uber.org/goleak"
 )
 
-// diemcauBinary is diemcau, built once for the smoke runs (without -race: it is
-// the system under test, not the code under test).
-var diemcauBinary string
-
-func TestMain(m *testing.M) {
-	code := func() int {
-		dir, err := os.MkdirTemp("", "diemcau-bench-test")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if !shortFlag() {
-			diemcauBinary = filepath.Join(dir, "diemcau")
-			build := exec.Command("go", "build", "-o", diemcauBinary, "diemcau/cmd/diemcau")
-			build.Stderr = os.Stderr
-			if err := build.Run(); err != nil {
-				fmt.Fprintln(os.Stderr, "building diemcau:", err)
-				return 1
-			}
-		}
-		return m.Run()
-	}()
-	os.Exit(code)
-}
-
-// shortFlag reads -test.short before m.Run parses it.
-func shortFlag() bool {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
-}
-
 // TestScenarioSmoke runs each scenario once, at its smallest load on
 // 320x180 pictures for a couple of seconds, and checks that the JSON holds
 // every figure the scenario measures and that no process is left behind.
@@ -61,6 +25,13 @@ func TestScenarioSmoke(t *testing.T) {
 	}
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
 		t.Skip("gst-launch-1.0 is needed for the composite baseline: ", err)
+	}
+	// The system under test, built without -race: the code under test is
+	// this package.
+	binary := filepath.Join(t.TempDir(), "diemcau")
+	build := exec.Command("go", "build", "-o", binary, "diemcau/cmd/diemcau")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building diemcau: %v\n%s", err, out)
 	}
 	common := []string{"server_cpu_cores", "server_peak_rss_bytes", "delivered_fps", "delivered_fps_min", "input_rtp_lost"}
 	composite := []string{"mixer_fps", "dropped_frames", "latency_ms.p50", "latency_ms.p95"}
@@ -87,7 +58,7 @@ func TestScenarioSmoke(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			o := tc.opts
-			o.Binary = diemcauBinary
+			o.Binary = binary
 			o.Width, o.Height, o.FPS, o.BitrateKbps, o.OutKbps = 320, 180, 15, 300, 300
 			o.Warmup, o.Seconds = time.Second, 2*time.Second
 			o.JSON = filepath.Join(t.TempDir(), "bench.json")
