@@ -71,6 +71,7 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.mixDropped, prometheus.CounterValue, float64(m.Dropped), sess.ID)
 			gauge(c.mixLatency, m.LatencyP50Ms/1000, sess.ID, "0.5")
 			gauge(c.mixLatency, m.LatencyP95Ms/1000, sess.ID, "0.95")
+			gauge(c.mixLatency, m.LatencyP99Ms/1000, sess.ID, "0.99")
 		}
 		r := live.Recording
 		gauge(c.recActive, b2f(r.Active), sess.ID)

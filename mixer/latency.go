@@ -68,15 +68,15 @@ func (l *latency) out(pts, dur, now time.Duration) {
 	}
 }
 
-// percentiles returns the p50 and p95 of the recent samples; zero without.
-func (l *latency) percentiles() (p50, p95 time.Duration) {
+// percentiles returns the p50, p95 and p99 of the recent samples; zero without.
+func (l *latency) percentiles() (p50, p95, p99 time.Duration) {
 	l.mu.Lock()
 	n := min(l.count, latencySamples)
 	s := slices.Clone(l.samples[:n])
 	l.mu.Unlock()
 	if n == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	slices.Sort(s)
-	return s[n*50/100], s[min(n-1, n*95/100)]
+	return s[n*50/100], s[min(n-1, n*95/100)], s[min(n-1, n*99/100)]
 }

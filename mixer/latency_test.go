@@ -35,7 +35,7 @@ func TestLatency(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLatency(2)
 			tt.run(l)
-			p50, p95 := l.percentiles()
+			p50, p95, _ := l.percentiles()
 			if p50 != tt.p50 || p95 != tt.p95 {
 				t.Errorf("p50 %v p95 %v, want %v %v", p50, p95, tt.p50, tt.p95)
 			}
@@ -49,7 +49,7 @@ func TestLatencyRingOverflow(t *testing.T) {
 		l.pushed(0, time.Duration(i)*time.Millisecond, time.Duration(i)*time.Millisecond)
 	}
 	l.out(time.Hour, time.Millisecond, time.Hour)
-	if p50, _ := l.percentiles(); p50 != time.Hour-time.Duration(3*latencyRing-1)*time.Millisecond {
+	if p50, _, _ := l.percentiles(); p50 != time.Hour-time.Duration(3*latencyRing-1)*time.Millisecond {
 		t.Errorf("p50 %v: the newest push should have been kept", p50)
 	}
 }

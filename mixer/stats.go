@@ -21,7 +21,7 @@ type Stats struct {
 	// LatencyP50 and LatencyP95 are the mix's own delay, from a point's
 	// frame entering the mix to the composite picture showing it leaving the
 	// encoder, over the recent pictures.
-	LatencyP50, LatencyP95 time.Duration
+	LatencyP50, LatencyP95, LatencyP99 time.Duration
 	// Encoder is the element encoding the composite now; EncoderRestarts
 	// counts the run-time fallbacks to another one.
 	Encoder         string
@@ -43,7 +43,7 @@ type PointStats struct {
 // Stats returns the current figures; safe from any goroutine.
 func (m *Mixer) Stats() Stats {
 	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load()}
-	s.LatencyP50, s.LatencyP95 = m.latency.percentiles()
+	s.LatencyP50, s.LatencyP95, s.LatencyP99 = m.latency.percentiles()
 	if e := m.encoder.Load(); e != nil {
 		c := e.Choice()
 		s.Encoder, s.EncoderHardware = c.Element, c.Hardware

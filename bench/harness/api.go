@@ -151,6 +151,7 @@ type SessionStatus struct {
 		Dropped      uint64  `json:"dropped"`
 		LatencyP50Ms float64 `json:"latency_p50_ms"`
 		LatencyP95Ms float64 `json:"latency_p95_ms"`
+		LatencyP99Ms float64 `json:"latency_p99_ms"`
 	} `json:"mixer"`
 }
 

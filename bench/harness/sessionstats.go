@@ -19,13 +19,13 @@ type sessionSampler struct {
 	// trouble is reported, not held against it (record).
 	archiveOnly bool
 
-	first, last SessionStatus
-	fps         []float64
-	p50, p95    []float64
-	bytesT      []float64
-	bytes       []float64
-	start       time.Time
-	ok          bool
+	first, last   SessionStatus
+	fps           []float64
+	p50, p95, p99 []float64
+	bytesT        []float64
+	bytes         []float64
+	start         time.Time
+	ok            bool
 }
 
 func (s *sessionSampler) begin(ctx context.Context) error {
@@ -51,6 +51,7 @@ func (s *sessionSampler) sample(ctx context.Context) string {
 		if m.LatencyP50Ms > 0 || m.LatencyP95Ms > 0 {
 			s.p50 = append(s.p50, m.LatencyP50Ms)
 			s.p95 = append(s.p95, m.LatencyP95Ms)
+			s.p99 = append(s.p99, m.LatencyP99Ms)
 		}
 	}
 	s.addBytes(st)
@@ -80,8 +81,8 @@ func (s *sessionSampler) fill(r *Run, window float64) {
 		r.MixerFPS = ptr(mean(s.fps))
 		r.DroppedFrames = ptr(m1.Dropped - min(m0.Dropped, m1.Dropped))
 		if len(s.p50) > 0 {
-			r.LatencyMs.P50, r.LatencyMs.P95 = ptr(median(s.p50)), ptr(median(s.p95))
-			r.note("latency: the mixer's own (point frame in to composite out), median of %d one-second samples; the server reports p50 and p95, no p99", len(s.p50))
+			r.LatencyMs.P50, r.LatencyMs.P95, r.LatencyMs.P99 = ptr(median(s.p50)), ptr(median(s.p95)), ptr(median(s.p99))
+			r.note("latency: the mixer's own (point frame in to composite out), median of %d one-second samples", len(s.p50))
 		}
 	}
 	if msg := s.last.Error + s.first.Error; msg != "" {

@@ -59,5 +59,6 @@ func (s sessionMixer) Stats() sessions.CompositeStats {
 		FPS: st.FPS, Encoder: st.Encoder, Dropped: st.Dropped,
 		LatencyP50Ms: float64(st.LatencyP50.Microseconds()) / 1000,
 		LatencyP95Ms: float64(st.LatencyP95.Microseconds()) / 1000,
+		LatencyP99Ms: float64(st.LatencyP99.Microseconds()) / 1000,
 	}
 }

@@ -67,10 +67,11 @@ type CompositeStats struct {
 	FPS     float64 `json:"fps"`
 	Encoder string  `json:"encoder"`
 	Dropped uint64  `json:"dropped"`
-	// LatencyP50Ms and LatencyP95Ms are the mix's own delay, point frame in
+	// LatencyP50Ms, P95 and P99 are the mix's own delay, point frame in
 	// to composite frame out.
 	LatencyP50Ms float64 `json:"latency_p50_ms"`
 	LatencyP95Ms float64 `json:"latency_p95_ms"`
+	LatencyP99Ms float64 `json:"latency_p99_ms"`
 }
 
 // MixerFactory makes the composite of a session from its points' streams.
