@@ -80,8 +80,7 @@ type PushSource struct {
 	running   bool
 	pub       *publisher // the encoder that announced, nil when none
 	published bool       // an encoder has recorded before: the next is a reconnect
-	endPTS    time.Duration
-	endWall   time.Time
+	clock     timeline   // PTS continue across publishers
 }
 
 // NewPushSource validates cfg; it starts nothing.

@@ -25,16 +25,12 @@ type publisher struct {
 	ss     *gortsplib.ServerSession
 	remote string
 	dep    *Depacketizer
-	// offset shifts this publisher's timeline to continue the previous
-	// one's, so the stream's PTS never goes back on a reconnect.
-	offset time.Duration
 
 	recording  bool // set under src.mu
 	lastPacket atomic.Int64
 	closeMsg   atomic.Pointer[string]
 
 	mu          sync.Mutex // orders frames: UDP medias arrive on several goroutines
-	lastPTS     time.Duration
 	noPTS       uint64
 	errReported uint64
 }
@@ -119,9 +115,8 @@ func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Resp
 	}
 	pub.recording = true
 	reconnect := p.published
-	if reconnect {
-		pub.offset = p.endPTS + time.Since(p.endWall)
-	}
+	// The stream's PTS never go back when an encoder reconnects.
+	p.clock.reconnect()
 	p.published = true
 	p.mu.Unlock()
 
@@ -156,12 +151,6 @@ func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
 		return
 	}
 	p.pub = nil
-	pub.mu.Lock()
-	end := pub.lastPTS
-	pub.mu.Unlock()
-	if pub.recording {
-		p.endPTS, p.endWall = end, time.Now()
-	}
 	running := p.running
 	p.mu.Unlock()
 
@@ -222,11 +211,7 @@ func (pub *publisher) handlePacket(medi *description.Media, pkt *rtp.Packet) {
 		src.tracker.SetTracks(tracks)
 	}
 	for _, f := range frames {
-		f.PTS += pub.offset
-		f.DTS += pub.offset
-		if f.PTS > pub.lastPTS {
-			pub.lastPTS = f.PTS
-		}
+		src.clock.shift(f)
 		src.stream.Write(f)
 		src.tracker.Frame(f)
 	}

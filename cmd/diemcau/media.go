@@ -17,7 +17,7 @@ type mediaInfo struct {
 	decoder   control.CodecInfo
 	encChoice gst.Choice
 	decChoice gst.Choice
-	encErr    error
+	codecErr  error
 }
 
 func (m *mediaInfo) info() control.Info {
@@ -37,7 +37,7 @@ func probeMedia(ctx context.Context, cfg *Config, log *slog.Logger) *mediaInfo {
 	enc, err := gst.SelectEncoder(ctx, m.registry, cfg.Pipeline.Encoder, p, log)
 	if err != nil {
 		log.Error("no H.264 encoder works: sessions run without a composite", "forced", cfg.Pipeline.Encoder, "err", err)
-		m.encErr = err
+		m.codecErr = err
 	} else {
 		m.encChoice = enc
 		m.encoder = control.CodecInfo{Element: enc.Element, Hardware: enc.Hardware}
@@ -45,7 +45,7 @@ func probeMedia(ctx context.Context, cfg *Config, log *slog.Logger) *mediaInfo {
 	dec, err := gst.SelectDecoder(ctx, m.registry, cfg.Pipeline.Decoder, log)
 	if err != nil {
 		log.Error("no H.264 decoder works: sessions run without a composite", "forced", cfg.Pipeline.Decoder, "err", err)
-		m.encErr = err
+		m.codecErr = err
 	} else {
 		m.decChoice = dec
 		m.decoder = control.CodecInfo{Element: dec.Element, Hardware: dec.Hardware}

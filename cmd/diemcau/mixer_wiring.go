@@ -12,7 +12,7 @@ import (
 // start; nil when this machine has no working H.264 encoder or decoder, so
 // sessions run (and record single feeds) without a composite.
 func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
-	if media.encErr != nil {
+	if media.codecErr != nil {
 		return nil
 	}
 	return func(spec sessions.Spec, inputs map[string]*pipeline.Stream) (sessions.Composite, error) {
