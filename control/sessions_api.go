@@ -101,7 +101,8 @@ func (s *Server) sourceExists(id string) bool {
 	return ok
 }
 
-// firstFieldError answers 400 naming the first bad field; the message lists all.
+// writeFieldErrors answers 400 naming the first bad field; the message lists
+// all. It reports whether there was anything to answer.
 func writeFieldErrors(w http.ResponseWriter, errs []FieldError) bool {
 	if len(errs) == 0 {
 		return false
