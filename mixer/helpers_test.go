@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,9 +262,15 @@ func decodeOpus(t *testing.T, frames []*pipeline.Frame) []float64 {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-ac", "1", "-ar", "48000", "-f", "s16le", "-").Output()
+	if len(frames) == 0 {
+		t.Fatal("no audio frames were collected from the mix")
+	}
+	cmd := exec.Command("ffmpeg", "-v", "error", "-i", path, "-ac", "1", "-ar", "48000", "-f", "s16le", "-")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ffmpeg: %v", err)
+		t.Fatalf("ffmpeg decoding %d Opus frames: %v: %s", len(frames), err, stderr.String())
 	}
 	s := make([]float64, len(out)/2)
 	for i := range s {
