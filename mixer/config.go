@@ -60,7 +60,16 @@ type Config struct {
 	// Font is the Pango family of labels, slates and clock. Default "Noto
 	// Sans", which has the Vietnamese diacritics.
 	Font string
+	// MaxPoints is how many points may take part at once, counting those
+	// added while the composite runs (AddPoint). Default the larger of
+	// DefaultMaxPoints and len(Points); at most gst.MaxMixSlots.
+	MaxPoints int
 }
+
+// DefaultMaxPoints is room for the points a province links at once — its
+// own studio, the communes of a case and the central studios — with more
+// joining while the session runs.
+const DefaultMaxPoints = 16
 
 // validID reports whether s is a point id: [a-z0-9-]+ (CONTRACT.md).
 func validID(s string) bool {
@@ -95,18 +104,23 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("layout: %q, want one of %v", c.Layout, Layouts())
 	case len(c.Points) == 0:
 		return fmt.Errorf("points: none")
+	case c.MaxPoints < 0 || c.MaxPoints > gst.MaxMixSlots:
+		return fmt.Errorf("max_points: %d, want 0..%d", c.MaxPoints, gst.MaxMixSlots)
+	}
+	limit := c.MaxPoints
+	if limit == 0 {
+		limit = gst.MaxMixSlots
+	}
+	if len(c.Points) > limit {
+		return fmt.Errorf("points: %d, more than the %d this composite holds", len(c.Points), limit)
 	}
 	seen := map[string]bool{}
 	for i, p := range c.Points {
-		switch {
-		case !validID(p.ID):
-			return fmt.Errorf("points[%d].id: %q, want [a-z0-9-]+", i, p.ID)
-		case seen[p.ID]:
+		if err := validatePoint(p); err != nil {
+			return fmt.Errorf("points[%d].%w", i, err)
+		}
+		if seen[p.ID] {
 			return fmt.Errorf("points[%d].id: %q used twice", i, p.ID)
-		case p.Stream == nil:
-			return fmt.Errorf("points[%d].stream: nil", i)
-		case p.Gain < 0 || p.Gain > 10:
-			return fmt.Errorf("points[%d].gain: %g, want 0..10", i, p.Gain)
 		}
 		seen[p.ID] = true
 	}
@@ -114,6 +128,29 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("focus: no point %q", c.Focus)
 	}
 	return nil
+}
+
+// validatePoint names p's first bad field ("id: …").
+func validatePoint(p Point) error {
+	switch {
+	case !validID(p.ID):
+		return fmt.Errorf("id: %q, want [a-z0-9-]+", p.ID)
+	case p.Stream == nil:
+		return fmt.Errorf("stream: nil")
+	case p.Gain < 0 || p.Gain > 10:
+		return fmt.Errorf("gain: %g, want 0..10", p.Gain)
+	}
+	return nil
+}
+
+func (p Point) withDefaults() Point {
+	if p.Label == "" {
+		p.Label = p.ID
+	}
+	if p.Gain == 0 {
+		p.Gain = 1
+	}
+	return p
 }
 
 func (c Config) withDefaults() Config {
@@ -141,12 +178,10 @@ func (c Config) withDefaults() Config {
 	}
 	c.Points = append([]Point(nil), c.Points...)
 	for i := range c.Points {
-		if c.Points[i].Label == "" {
-			c.Points[i].Label = c.Points[i].ID
-		}
-		if c.Points[i].Gain == 0 {
-			c.Points[i].Gain = 1
-		}
+		c.Points[i] = c.Points[i].withDefaults()
+	}
+	if c.MaxPoints == 0 {
+		c.MaxPoints = min(max(DefaultMaxPoints, len(c.Points)), gst.MaxMixSlots)
 	}
 	if c.Encoder.Element == "" {
 		c.Encoder = softwareEncoder()

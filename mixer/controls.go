@@ -3,35 +3,53 @@ package mixer
 import (
 	"fmt"
 	"slices"
+
+	"diemcau/pipeline"
 )
 
-// controls are the operator's settings of a running composite.
+// controls are the operator's settings of a composite: which points take
+// part, in which slot and order, and how each looks and sounds.
 type controls struct {
 	layout Layout
-	focus  int
+	focus  int   // the featured point's slot
+	order  []int // the slots taking part, in the order they joined: tile order
 	points []pointControl
 }
 
+// pointControl is one slot; a free slot has gen 0.
 type pointControl struct {
-	label string
-	gain  float64
-	muted bool
-}
-
-func initialControls(cfg Config) controls {
-	c := controls{layout: cfg.Layout}
-	for i, p := range cfg.Points {
-		if p.ID == cfg.Focus {
-			c.focus = i
-		}
-		c.points = append(c.points, pointControl{label: p.Label, gain: p.Gain, muted: p.Muted})
-	}
-	return c
+	id     string
+	stream *pipeline.Stream
+	label  string
+	gain   float64
+	muted  bool
+	// gen tells one joining of a slot from the next, so the owner rebuilds
+	// a slot that was freed and taken again before it looked.
+	gen uint64
 }
 
 func (c controls) clone() controls {
+	c.order = slices.Clone(c.order)
 	c.points = slices.Clone(c.points)
 	return c
+}
+
+// slotOf is the slot of point id, or -1.
+func (c *controls) slotOf(id string) int {
+	for _, s := range c.order {
+		if c.points[s].id == id {
+			return s
+		}
+	}
+	return -1
+}
+
+// focusIndex is the focus point's place in the tile order.
+func (c *controls) focusIndex() int {
+	if i := slices.Index(c.order, c.focus); i >= 0 {
+		return i
+	}
+	return 0
 }
 
 // PointUpdate changes some of a point's settings (CONTRACT.md: PATCH
@@ -50,18 +68,18 @@ func (m *Mixer) SetLayout(l Layout, focus string) error {
 	if !l.Valid() {
 		return fmt.Errorf("layout: %q, want one of %v", l, Layouts())
 	}
-	idx := -1
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	slot := -1
 	if focus != "" {
-		if idx = m.pointIndex(focus); idx < 0 {
+		if slot = m.want.slotOf(focus); slot < 0 {
 			return fmt.Errorf("focus: %q: %w", focus, ErrUnknownPoint)
 		}
 	}
-	m.mu.Lock()
 	m.want.layout = l
-	if idx >= 0 {
-		m.want.focus = idx
+	if slot >= 0 {
+		m.want.focus = slot
 	}
-	m.mu.Unlock()
 	m.nudge()
 	return nil
 }
@@ -70,20 +88,21 @@ func (m *Mixer) SetLayout(l Layout, focus string) error {
 func (m *Mixer) Layout() (Layout, string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.want.layout, m.cfg.Points[m.want.focus].ID
+	return m.want.layout, m.want.points[m.want.focus].id
 }
 
 // SetPoint changes a point's gain, mute or label. Errors name the field.
 func (m *Mixer) SetPoint(id string, u PointUpdate) error {
-	i := m.pointIndex(id)
-	if i < 0 {
-		return fmt.Errorf("point %q: %w", id, ErrUnknownPoint)
-	}
 	if u.Gain != nil && (*u.Gain < 0 || *u.Gain > 10) {
 		return fmt.Errorf("gain: %g, want 0..10", *u.Gain)
 	}
 	m.mu.Lock()
-	p := &m.want.points[i]
+	defer m.mu.Unlock()
+	s := m.want.slotOf(id)
+	if s < 0 {
+		return fmt.Errorf("point %q: %w", id, ErrUnknownPoint)
+	}
+	p := &m.want.points[s]
 	if u.Gain != nil {
 		p.gain = *u.Gain
 	}
@@ -93,18 +112,8 @@ func (m *Mixer) SetPoint(id string, u PointUpdate) error {
 	if u.Label != nil {
 		p.label = *u.Label
 	}
-	m.mu.Unlock()
 	m.nudge()
 	return nil
-}
-
-func (m *Mixer) pointIndex(id string) int {
-	for i, p := range m.cfg.Points {
-		if p.ID == id {
-			return i
-		}
-	}
-	return -1
 }
 
 // nudge wakes the owner to apply the new settings.

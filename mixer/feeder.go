@@ -13,7 +13,8 @@ import (
 // owner closes done once it tried, so the feeder can push the very frame
 // (a keyframe) that asked, instead of waiting a whole GOP for the next.
 type inputRequest struct {
-	point  int
+	point  int    // slot
+	gen    uint64 // the joining of that slot that asks
 	kind   pipeline.Kind
 	format gst.InputFormat
 	done   chan struct{}
@@ -33,10 +34,9 @@ const feedQueue = 256
 // on the mix's clock by arrival. It never waits for the mix: a frame the
 // mix cannot take now is dropped. It returns when ctx ends or the stream
 // closes (the point's tile then shows its slate).
-func (m *Mixer) feed(ctx context.Context, point int, mix *gst.Mix) error {
-	p := m.cfg.Points[point]
-	r := p.Stream.NewReader(pipeline.ReaderConfig{
-		Name: "mixer/" + m.cfg.Session + "/" + p.ID, Queue: feedQueue, FromKeyframe: true,
+func (m *Mixer) feed(ctx context.Context, point int, gen uint64, id string, stream *pipeline.Stream, mix *gst.Mix) {
+	r := stream.NewReader(pipeline.ReaderConfig{
+		Name: "mixer/" + m.cfg.Session + "/" + id, Queue: feedQueue, FromKeyframe: true,
 	})
 	defer r.Close()
 	var (
@@ -52,11 +52,11 @@ func (m *Mixer) feed(ctx context.Context, point int, mix *gst.Mix) error {
 		f, err := r.Read(ctx)
 		if err != nil {
 			// A point that goes away shows its slate; it never ends the
-			// session, so this returns nil whatever the reason.
+			// session.
 			if !errors.Is(err, pipeline.ErrStreamClosed) && ctx.Err() == nil {
-				m.log.Warn("point feed stopped", "point", p.ID, "error", err)
+				m.log.Warn("point feed stopped", "point", id, "error", err)
 			}
-			return nil
+			return
 		}
 		if f.Track == nil || f.Track.Kind() == 0 {
 			continue
@@ -103,16 +103,16 @@ func (m *Mixer) feed(ctx context.Context, point int, mix *gst.Mix) error {
 		if st == gst.NoBranch && requested[k] != key[k] {
 			// Ask once per format; the owner retries failed builds itself.
 			requested[k] = key[k]
-			req := inputRequest{point: point, kind: kind, format: format[k], done: make(chan struct{})}
+			req := inputRequest{point: point, gen: gen, kind: kind, format: format[k], done: make(chan struct{})}
 			select {
 			case m.inputReqs <- req:
 			case <-ctx.Done():
-				return nil
+				return
 			}
 			select {
 			case <-req.done:
 			case <-ctx.Done():
-				return nil
+				return
 			}
 			st = in.Push(key[k], data, stamp, dts, dur, f.Key)
 		}

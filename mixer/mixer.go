@@ -37,8 +37,13 @@ type Mixer struct {
 	notify    chan struct{}
 	ran       atomic.Bool
 
-	mu   sync.Mutex
-	want controls // what the operator asked for; guarded by mu
+	mu    sync.Mutex
+	want  controls // what the operator asked for; guarded by mu
+	inMix []bool   // slots the owner has in the pipeline; guarded by mu
+	gen   uint64   // the last slot generation handed out; guarded by mu
+	// bootGens are the generations of the configured points, in slots
+	// 0..n-1, which the pipeline holds from its start.
+	bootGens []uint64
 
 	// Set while Run runs; read by Stats and the streaming goroutines.
 	mix             atomic.Pointer[gst.Mix]
@@ -47,7 +52,8 @@ type Mixer struct {
 	encoderRestarts atomic.Uint64
 	feedDropped     []atomic.Uint64 // per point: video skipped to resync after a gap
 	statsMu         sync.Mutex
-	points          []PointStats // guarded by statsMu
+	points          []PointStats // by slot; guarded by statsMu
+	order           []int        // slots in tile order, as last applied; guarded by statsMu
 	fps             float64      // guarded by statsMu
 	fpsAt           time.Time    // guarded by statsMu
 	fpsFrames       uint64       // guarded by statsMu
@@ -68,23 +74,23 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 	if reg == nil {
 		reg = gst.NewRegistry(log)
 	}
+	n := cfg.MaxPoints
 	m := &Mixer{
 		cfg:         cfg,
 		log:         log,
 		reg:         reg,
-		out:         newOutputs(cfg),
-		latency:     newLatency(len(cfg.Points)),
-		inputReqs:   make(chan inputRequest, 4*len(cfg.Points)),
+		latency:     newLatency(n),
+		inputReqs:   make(chan inputRequest, 4*n),
 		notify:      make(chan struct{}, 1),
-		want:        initialControls(cfg),
-		points:      make([]PointStats, len(cfg.Points)),
-		feedDropped: make([]atomic.Uint64, len(cfg.Points)),
+		inMix:       make([]bool, n),
+		points:      make([]PointStats, n),
+		feedDropped: make([]atomic.Uint64, n),
 	}
+	m.out = newOutputs(cfg, m.requestKeyframe)
+	m.want = m.initialControls()
 	for i, p := range cfg.Points {
 		m.points[i].ID = p.ID
-	}
-	for _, s := range m.out.all() {
-		s.SetKeyframeRequester(m.requestKeyframe)
+		m.order = append(m.order, i)
 	}
 	return m, nil
 }
@@ -98,12 +104,13 @@ func (m *Mixer) Composite() *pipeline.Stream { return m.out.composite }
 func (m *Mixer) Archive() *pipeline.Stream { return m.out.archive }
 
 // ReturnFeed is the composite picture with point's mix-minus (everyone but
-// itself), for that studio; nil for an unknown point.
+// itself), for that studio; nil for a point not taking part. It ends when
+// the point leaves.
 func (m *Mixer) ReturnFeed(point string) *pipeline.Stream {
-	for i, p := range m.cfg.Points {
-		if p.ID == point {
-			return m.out.returns[i]
-		}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.want.slotOf(point); s >= 0 {
+		return m.out.returnFeed(s)
 	}
 	return nil
 }
@@ -117,8 +124,10 @@ func (m *Mixer) Run(ctx context.Context) error {
 	}
 	defer m.out.close()
 	o := m.cfg.Output
+	// The configured points are parsed with the pipeline, in slots
+	// 0..n-1; the owner adds and removes the rest as the controls say.
 	mix, err := gst.NewMix(gst.MixSpec{
-		Width: o.Width, Height: o.Height, FPS: o.FPS, Points: len(m.cfg.Points),
+		Width: o.Width, Height: o.Height, FPS: o.FPS, Points: len(m.cfg.Points), Slots: m.cfg.MaxPoints,
 		Font: m.cfg.Font, Decoder: m.cfg.Decoder.Fragment,
 	}, gst.MixSinks{OpusAll: m.out.writeOpus, AACAll: m.out.writeAAC, MixMinus: m.out.writeMixMinus}, m.log)
 	if err != nil {
@@ -135,10 +144,8 @@ func (m *Mixer) Run(ctx context.Context) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return m.runEncoder(gctx, mix) })
-	for i := range m.cfg.Points {
-		g.Go(func() error { return m.feed(gctx, i, mix) })
-	}
-	runErr := m.own(gctx, mix)
+	var feeders sync.WaitGroup
+	runErr := m.own(gctx, mix, &feeders)
 	if runErr != nil {
 		m.log.Error("composite failed", "error", runErr)
 	}
@@ -146,6 +153,7 @@ func (m *Mixer) Run(ctx context.Context) error {
 	// flushes while the composite still runs); then the owner stops the
 	// composite, with nothing left pushing into it.
 	cancel()
+	feeders.Wait()
 	if err := g.Wait(); err != nil && runErr == nil && ctx.Err() == nil {
 		runErr = fmt.Errorf("mixer %q: %w", m.cfg.Session, err)
 	}

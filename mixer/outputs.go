@@ -3,6 +3,7 @@ package mixer
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
@@ -16,9 +17,16 @@ func aacLC48kStereo() []byte { return []byte{0x11, 0x90} }
 // outputs are the session's encoded streams. Every stream carries the same
 // video track (index 0) and frames; only the audio differs.
 type outputs struct {
-	composite *pipeline.Stream   // video + full mix, Opus (WHEP, RTSP)
-	archive   *pipeline.Stream   // video + full mix, AAC (recorder)
-	returns   []*pipeline.Stream // video + mix-minus, Opus (a studio's return feed)
+	name      string
+	composite *pipeline.Stream // video + full mix, Opus (WHEP, RTSP)
+	archive   *pipeline.Stream // video + full mix, AAC (recorder)
+	// returns are the points' return feeds by slot (video + mix-minus,
+	// Opus), nil for a free slot.
+	returns []atomic.Pointer[pipeline.Stream]
+	// streams are composite, archive and every return feed: what a picture
+	// is written to. Replaced whole when a point joins or leaves.
+	streams atomic.Pointer[[]*pipeline.Stream]
+	keyReq  func()
 
 	mu    sync.Mutex
 	video *pipeline.Track
@@ -26,26 +34,65 @@ type outputs struct {
 	aac   *pipeline.Track
 }
 
-func newOutputs(cfg Config) *outputs {
+func newOutputs(cfg Config, keyReq func()) *outputs {
 	o := &outputs{
+		name:    "session/" + cfg.Session,
+		returns: make([]atomic.Pointer[pipeline.Stream], cfg.MaxPoints),
+		keyReq:  keyReq,
 		video: &pipeline.Track{Codec: pipeline.H264, Width: cfg.Output.Width, Height: cfg.Output.Height,
 			FPS: float64(cfg.Output.FPS)},
 		opus: &pipeline.Track{Codec: pipeline.Opus, SampleRate: gst.MixAudioRate, Channels: gst.MixAudioChannels},
 		aac: &pipeline.Track{Codec: pipeline.AAC, SampleRate: gst.MixAudioRate, Channels: gst.MixAudioChannels,
 			Config: aacLC48kStereo()},
 	}
-	name := "session/" + cfg.Session
-	o.composite = pipeline.NewStream(name, o.video, o.opus)
-	o.archive = pipeline.NewStream(name+"/archive", o.video, o.aac)
-	for _, p := range cfg.Points {
-		o.returns = append(o.returns, pipeline.NewStream(name+"/return/"+p.ID, o.video, o.opus))
+	o.composite = pipeline.NewStream(o.name, o.video, o.opus)
+	o.archive = pipeline.NewStream(o.name+"/archive", o.video, o.aac)
+	for _, s := range []*pipeline.Stream{o.composite, o.archive} {
+		s.SetKeyframeRequester(keyReq)
 	}
+	o.restream()
 	return o
 }
 
-func (o *outputs) all() []*pipeline.Stream {
-	return append([]*pipeline.Stream{o.composite, o.archive}, o.returns...)
+// all is every output stream now; do not modify.
+func (o *outputs) all() []*pipeline.Stream { return *o.streams.Load() }
+
+// restream rebuilds the list of streams a picture goes to. Under mu.
+func (o *outputs) restream() {
+	all := []*pipeline.Stream{o.composite, o.archive}
+	for i := range o.returns {
+		if r := o.returns[i].Load(); r != nil {
+			all = append(all, r)
+		}
+	}
+	o.streams.Store(&all)
 }
+
+// addReturn makes the return feed of the point joining slot.
+func (o *outputs) addReturn(slot int, id string) *pipeline.Stream {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := pipeline.NewStream(o.name+"/return/"+id, o.video, o.opus)
+	r.SetKeyframeRequester(o.keyReq)
+	o.returns[slot].Store(r)
+	o.restream()
+	return r
+}
+
+// closeReturn ends the return feed of the point that left slot; its
+// viewers see the stream close.
+func (o *outputs) closeReturn(slot int) {
+	o.mu.Lock()
+	r := o.returns[slot].Swap(nil)
+	o.restream()
+	o.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
+}
+
+// returnFeed is slot's return feed, or nil.
+func (o *outputs) returnFeed(slot int) *pipeline.Stream { return o.returns[slot].Load() }
 
 // writeVideo sends one encoded composite picture to every stream. A new
 // track (first SPS, or another encoder after a fallback) is published first.
@@ -55,8 +102,10 @@ func (o *outputs) writeVideo(f *pipeline.Frame) {
 		o.video = f.Track
 		o.composite.SetTracks([]*pipeline.Track{o.video, o.opus})
 		o.archive.SetTracks([]*pipeline.Track{o.video, o.aac})
-		for _, r := range o.returns {
-			r.SetTracks([]*pipeline.Track{o.video, o.opus})
+		for i := range o.returns {
+			if r := o.returns[i].Load(); r != nil {
+				r.SetTracks([]*pipeline.Track{o.video, o.opus})
+			}
 		}
 	}
 	o.mu.Unlock()
@@ -73,8 +122,10 @@ func (o *outputs) writeOpus(s gst.Sample) {
 	o.composite.Write(audioFrame(o.opus, s))
 }
 
-func (o *outputs) writeMixMinus(point int, s gst.Sample) {
-	o.returns[point].Write(audioFrame(o.opus, s))
+func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
+	if r := o.returns[slot].Load(); r != nil {
+		r.Write(audioFrame(o.opus, s))
+	}
 }
 
 // writeAAC sends the archive's audio; the encoder's actual config replaces

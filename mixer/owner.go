@@ -3,6 +3,8 @@ package mixer
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"diemcau/pipeline"
@@ -21,23 +23,51 @@ const (
 // frozen; Run reports it rather than serving a still picture forever.
 const compositeStallAfter = 5 * time.Second
 
-// pointRun is the owner's view of one point.
+// joinRetry: a point whose slot could not be added to the pipeline is
+// tried again after this long.
+const joinRetry = 2 * time.Second
+
+// pointRun is the owner's view of one slot.
 type pointRun struct {
+	id   string
+	gen  uint64        // the joining this slot holds; 0 when free
+	stop func()        // ends the feeder
+	done chan struct{} // closed when the feeder has returned
+
 	sig      signal
 	want     [2]*gst.InputFormat // what its stream carries, per kind
 	retryAt  [2]time.Time
 	backoff  [2]time.Duration
 	failedAt [2]time.Time
+	joinAt   time.Time // a failed join is retried from then
 }
 
 // own is the owner goroutine of the composite pipeline (DESIGN.md rule 1):
-// every change to it — tiles, labels, slates, volumes, input branches —
-// happens here. It returns when ctx ends (nil) or the composite fails.
-func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
+// every change to it — points joining and leaving, tiles, labels, slates,
+// volumes, input branches — happens here. Feeders it starts are counted in
+// feeders. It returns when ctx ends (nil) or the composite fails.
+func (m *Mixer) own(ctx context.Context, mix *gst.Mix, feeders *sync.WaitGroup) error {
 	start := time.Now()
-	run := make([]pointRun, len(m.cfg.Points))
+	run := make([]pointRun, m.cfg.MaxPoints)
+	// The configured points came up with the pipeline; feed those still
+	// wanted (reconcile takes out the others).
+	want := m.wanted()
+	for i, gen := range m.bootGens {
+		m.setInMix(i, true)
+		run[i].gen = gen
+		if w := want.points[i]; w.gen == gen {
+			m.startFeed(ctx, mix, i, w, &run[i], feeders)
+		}
+	}
+	defer func() {
+		for i := range run {
+			if run[i].stop != nil {
+				run[i].stop()
+			}
+		}
+	}()
 	var applied controls
-	m.apply(mix, &applied, run, true)
+	m.reconcile(ctx, mix, run, &applied, feeders, start)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	var lastRaw uint64
@@ -47,9 +77,13 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
 		case <-ctx.Done():
 			return nil
 		case <-m.notify:
-			m.apply(mix, &applied, run, false)
+			m.reconcile(ctx, mix, run, &applied, feeders, time.Now())
 		case req := <-m.inputReqs:
 			r := &run[req.point]
+			if r.gen != req.gen || !mix.HasPoint(req.point) {
+				close(req.done) // from a point that has left
+				continue
+			}
 			k := kindSlot(req.kind)
 			f := req.format
 			r.want[k], r.retryAt[k] = &f, time.Time{}
@@ -59,13 +93,17 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
 			if err := m.handleBus(mix, run, now); err != nil {
 				return err
 			}
+			m.reconcile(ctx, mix, run, &applied, feeders, now) // joins to retry
 			for i := range run {
+				if !mix.HasPoint(i) {
+					continue
+				}
 				for _, kind := range []pipeline.Kind{pipeline.Video, pipeline.Audio} {
 					m.build(mix, i, kind, &run[i], now)
 				}
 			}
 			m.updateSignals(mix, run, applied, now, start)
-			m.updateStats(mix, run, now)
+			m.updateStats(mix, run, applied.order, now)
 			if raw, _ := mix.RawCounts(); raw != lastRaw {
 				lastRaw, lastRawAt = raw, now
 			} else if now.Sub(lastRawAt) > compositeStallAfter {
@@ -74,6 +112,63 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix) error {
 			}
 		}
 	}
+}
+
+// reconcile brings the pipeline in line with the controls: points leave
+// and join, then tiles, labels and volumes follow.
+func (m *Mixer) reconcile(ctx context.Context, mix *gst.Mix, run []pointRun, applied *controls, feeders *sync.WaitGroup, now time.Time) {
+	want := m.wanted()
+	for s := range run {
+		w, r := want.points[s], &run[s]
+		if mix.HasPoint(s) && r.gen != w.gen {
+			m.leave(mix, s, r)
+		}
+		if w.gen != 0 && r.gen != w.gen && !now.Before(r.joinAt) {
+			m.join(ctx, mix, s, w, r, feeders, now)
+		}
+	}
+	m.apply(mix, applied, run, want)
+}
+
+// join puts a point into the pipeline and starts feeding it.
+func (m *Mixer) join(ctx context.Context, mix *gst.Mix, slot int, w pointControl, r *pointRun, feeders *sync.WaitGroup, now time.Time) {
+	if !mix.HasPoint(slot) {
+		if err := mix.AddPoint(slot); err != nil {
+			r.joinAt = now.Add(joinRetry)
+			m.log.Error("point could not join the composite; retrying", "point", w.id, "error", err, "retry_in", joinRetry)
+			return
+		}
+		m.setInMix(slot, true)
+		m.log.Info("point joined", "point", w.id, "slot", slot)
+	}
+	m.startFeed(ctx, mix, slot, w, r, feeders)
+}
+
+// startFeed starts the feeder of the point that holds slot.
+func (m *Mixer) startFeed(ctx context.Context, mix *gst.Mix, slot int, w pointControl, r *pointRun, feeders *sync.WaitGroup) {
+	*r = pointRun{id: w.id, gen: w.gen}
+	m.feedDropped[slot].Store(0)
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.stop, r.done = stop, done
+	feeders.Add(1)
+	go func() {
+		defer feeders.Done()
+		defer close(done)
+		m.feed(fctx, slot, w.gen, w.id, w.stream, mix)
+	}()
+}
+
+// leave stops a point's feeder and takes its slot out of the pipeline.
+func (m *Mixer) leave(mix *gst.Mix, slot int, r *pointRun) {
+	if r.stop != nil {
+		r.stop()
+		<-r.done
+	}
+	mix.RemovePoint(slot)
+	m.setInMix(slot, false)
+	m.log.Info("point left", "point", r.id, "slot", slot)
+	*r = pointRun{}
 }
 
 // build makes sure point's branch of kind decodes what the point sends,
@@ -91,7 +186,7 @@ func (m *Mixer) build(mix *gst.Mix, point int, kind pipeline.Kind, r *pointRun, 
 		m.failed(point, kind, r, now, err)
 		return
 	}
-	m.log.Info("point input ready", "point", m.cfg.Points[point].ID, "kind", kind.String(), "codec", want.Codec)
+	m.log.Info("point input ready", "point", r.id, "kind", kind.String(), "codec", want.Codec)
 }
 
 // failed schedules a rebuild of a failed branch after its back-off.
@@ -103,7 +198,7 @@ func (m *Mixer) failed(point int, kind pipeline.Kind, r *pointRun, now time.Time
 		r.backoff[k] = min(2*r.backoff[k], rebuildLast)
 	}
 	r.failedAt[k], r.retryAt[k] = now, now.Add(r.backoff[k])
-	m.log.Warn("point input failed; the others go on", "point", m.cfg.Points[point].ID, "kind", kind.String(),
+	m.log.Warn("point input failed; the others go on", "point", r.id, "kind", kind.String(),
 		"error", err, "retry_in", r.backoff[k])
 }
 
@@ -128,32 +223,46 @@ func (m *Mixer) handleBus(mix *gst.Mix, run []pointRun, now time.Time) error {
 	return nil
 }
 
-// apply brings the pipeline in line with the operator's settings. Only
-// properties change, so a layout switch neither restarts nor blacks out.
-func (m *Mixer) apply(mix *gst.Mix, applied *controls, run []pointRun, force bool) {
-	want := m.wanted()
+// apply brings the pipeline's looks and sound in line with the operator's
+// settings. Only properties change, so a layout switch neither restarts
+// nor blacks out.
+func (m *Mixer) apply(mix *gst.Mix, applied *controls, run []pointRun, want controls) {
 	o := m.cfg.Output
-	if force || want.layout != applied.layout || want.focus != applied.focus {
-		for i, t := range Arrange(want.layout, len(want.points), want.focus, o.Width, o.Height) {
-			mix.SetTile(i, gst.MixTile{X: t.X, Y: t.Y, W: t.W, H: t.H, Z: t.Z, Visible: t.Visible})
-		}
-		if !force {
-			m.log.Info("layout", "layout", want.layout, "focus", m.cfg.Points[want.focus].ID)
-		}
-	}
-	for i, p := range want.points {
-		var old pointControl
-		if !force {
-			old = applied.points[i]
-		}
-		if force || p.label != old.label {
-			mix.SetLabel(i, p.label)
-			if run[i].sig.lost {
-				mix.SetSlate(i, true, slateText(p.label, run[i].sig.since))
+	if want.layout != applied.layout || want.focus != applied.focus || !slices.Equal(want.order, applied.order) {
+		for i, t := range Arrange(want.layout, len(want.order), want.focusIndex(), o.Width, o.Height) {
+			if s := want.order[i]; mix.HasPoint(s) {
+				mix.SetTile(s, gst.MixTile{X: t.X, Y: t.Y, W: t.W, H: t.H, Z: t.Z, Visible: t.Visible})
 			}
 		}
-		if force || p.gain != old.gain || p.muted != old.muted {
-			mix.SetVolume(i, p.gain, p.muted)
+		if applied.points != nil {
+			m.log.Info("layout", "layout", want.layout, "focus", want.points[want.focus].id, "points", len(want.order))
+		}
+	}
+	for _, s := range want.order {
+		p := want.points[s]
+		if !mix.HasPoint(s) || run[s].gen != p.gen {
+			continue
+		}
+		var old pointControl
+		if applied.points != nil {
+			old = applied.points[s]
+		}
+		fresh := old.gen != p.gen // joined since the last apply
+		if fresh || p.label != old.label {
+			mix.SetLabel(s, p.label)
+			if run[s].sig.lost {
+				mix.SetSlate(s, true, slateText(p.label, run[s].sig.since))
+			}
+		}
+		if fresh || p.gain != old.gain || p.muted != old.muted {
+			mix.SetVolume(s, p.gain, p.muted)
+		}
+	}
+	// A point that has not joined yet is applied in full once it has.
+	for _, s := range want.order {
+		if !mix.HasPoint(s) || run[s].gen != want.points[s].gen {
+			want.points[s].gen = 0
+			want.order = slices.DeleteFunc(slices.Clone(want.order), func(x int) bool { return x == s })
 		}
 	}
 	*applied = want
@@ -163,12 +272,15 @@ func (m *Mixer) apply(mix *gst.Mix, applied *controls, run []pointRun, force boo
 // takes it away when they come back.
 func (m *Mixer) updateSignals(mix *gst.Mix, run []pointRun, c controls, now, start time.Time) {
 	for i := range run {
+		if !mix.HasPoint(i) || run[i].gen == 0 {
+			continue
+		}
 		age, _ := mix.LastPicture(i)
 		s := &run[i].sig
 		if !s.update(now, age, start) {
 			continue
 		}
-		id := m.cfg.Points[i].ID
+		id := run[i].id
 		if s.lost {
 			mix.SetSlate(i, true, slateText(c.points[i].label, s.since))
 			m.log.Warn("signal lost", "point", id, "since", s.since.Format(time.RFC3339))

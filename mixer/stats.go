@@ -1,7 +1,6 @@
 package mixer
 
 import (
-	"slices"
 	"time"
 
 	"diemcau/pipeline"
@@ -50,7 +49,9 @@ func (m *Mixer) Stats() Stats {
 	}
 	m.statsMu.Lock()
 	s.FPS = m.fps
-	s.Points = slices.Clone(m.points)
+	for _, slot := range m.order {
+		s.Points = append(s.Points, m.points[slot])
+	}
 	m.statsMu.Unlock()
 	for _, p := range s.Points {
 		s.Dropped += p.Dropped
@@ -66,11 +67,16 @@ func (m *Mixer) Stats() Stats {
 const fpsWindow = time.Second
 
 // updateStats refreshes the per-point figures and the FPS (owner tick).
-func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, now time.Time) {
+func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, order []int, now time.Time) {
 	m.statsMu.Lock()
 	defer m.statsMu.Unlock()
+	m.order = append(m.order[:0], order...)
 	for i := range run {
+		if !mix.HasPoint(i) || run[i].gen == 0 {
+			continue
+		}
 		p := &m.points[i]
+		p.ID = run[i].id
 		_, p.Pictures = mix.LastPicture(i)
 		p.Live = !run[i].sig.lost
 		p.LostSince = time.Time{}

@@ -26,6 +26,9 @@ const (
 	// encoded mixes.
 	MixAudioRate     = 48000
 	MixAudioChannels = 2
+	// MaxMixSlots bounds the points of one composite: a 8x8 grid of 160x90
+	// tiles at 1280x720 is already past what anyone can watch.
+	MaxMixSlots = 64
 )
 
 // MixSpec describes one composite pipeline: N points, each with a video
@@ -35,7 +38,14 @@ const (
 // stop the composite); the mixes leave encoded.
 type MixSpec struct {
 	Width, Height, FPS int
-	Points             int
+	// Points is how many points the composite starts with, in slots
+	// 0..Points-1.
+	Points int
+	// Slots is how many points it can hold at once, counting those that
+	// join while it runs (AddPoint); each costs only a label overlay that
+	// passes pictures through while unused. Default Points; at most
+	// MaxMixSlots.
+	Slots int
 	// Font is the Pango family of labels, slates and clock. Default
 	// DefaultFont, which has the Vietnamese diacritics.
 	Font string
@@ -64,6 +74,8 @@ func (s *MixSpec) Validate() error {
 		return fmt.Errorf("fps: %d, want 1..120", s.FPS)
 	case s.Points < 1:
 		return fmt.Errorf("points: %d, want at least 1", s.Points)
+	case s.Slots < 0 || s.Slots > MaxMixSlots || (s.Slots > 0 && s.Slots < s.Points) || s.Points > MaxMixSlots:
+		return fmt.Errorf("slots: %d for %d points, want points..%d", s.Slots, s.Points, MaxMixSlots)
 	case s.Latency < 0:
 		return fmt.Errorf("latency: negative (%v)", s.Latency)
 	case s.OpusBitrate < 0 || s.AACBitrate < 0:
@@ -73,6 +85,9 @@ func (s *MixSpec) Validate() error {
 }
 
 func (s MixSpec) withDefaults() MixSpec {
+	if s.Slots < s.Points {
+		s.Slots = s.Points
+	}
 	if s.Font == "" {
 		s.Font = DefaultFont
 	}
@@ -109,6 +124,8 @@ const (
 	mixClock      = "clock"
 	mixOpusAll    = "opusall"
 	mixAACAll     = "aacall"
+	mixAll        = "mixall"
+	mixSilence    = "silence"
 )
 
 func mixLabel(i int) string       { return fmt.Sprintf("label%d", i) }
@@ -117,6 +134,9 @@ func mixVolume(i int) string      { return fmt.Sprintf("vol%d", i) }
 func mixVideoInlet(i int) string  { return fmt.Sprintf("vin%d", i) }
 func mixAudioInlet(i int) string  { return fmt.Sprintf("ain%d", i) }
 func mixMinusSink(i int) string   { return fmt.Sprintf("opusmm%d", i) }
+func mixMinus(i int) string       { return fmt.Sprintf("mm%d", i) }
+func mixAudioTee(i int) string    { return fmt.Sprintf("at%d", i) }
+func mixSlateSource(i int) string { return fmt.Sprintf("slatesrc%d", i) }
 func mixVideoPad(i int) string    { return fmt.Sprintf("sink_%d", 1+i) }
 func mixSlatePad(i, n int) string { return fmt.Sprintf("sink_%d", 1+n+i) }
 
@@ -133,19 +153,36 @@ func mixSlateSize(w, h int) (int, int) {
 	return max(64, w/2) &^ 1, max(36, h/2) &^ 1
 }
 
-// MixLaunch is the composite's static pipeline in gst-launch-1.0 syntax, as
-// a Mix builds it: inputs enter through the funnels vinN (decoded video)
-// and ainN (decoded audio), the picture leaves at appsink "raw", the mixes
-// at appsinks "opusall", "aacall" and "opusmmN". For diagnosis and for the
-// benchmark's bare-pipeline comparison.
+// MixLaunch is the composite's pipeline in gst-launch-1.0 syntax, as a
+// Mix builds it at start: inputs enter through the funnels vinN (decoded
+// video) and ainN (decoded audio), the picture leaves at appsink "raw", the
+// mixes at appsinks "opusall", "aacall" and "opusmmN". For diagnosis and
+// for the benchmark's bare-pipeline comparison.
 func MixLaunch(spec MixSpec) string { return mixLaunch(spec) }
 
-// mixLaunch is the static part of the composite pipeline. Point inputs are
-// added at run time (mixinput.go) on the compositor pads and volume
-// elements named here.
+// mixLaunch is the composite at start: the core (mixLaunchCore) and a slot
+// per point (slotLaunch). Point inputs are added at run time (mixinput.go)
+// on the funnels named here; points join and leave with mixslotlive.go.
 func mixLaunch(s MixSpec) string {
 	s = s.withDefaults()
-	n := s.Points
+	present := make([]int, s.Points)
+	for i := range present {
+		present[i] = i
+	}
+	var b strings.Builder
+	b.WriteString(mixLaunchCore(s))
+	for _, i := range present {
+		b.WriteString(slotLaunch(s, i, present))
+	}
+	return b.String()
+}
+
+// mixLaunchCore is what does not depend on the points: the compositor on
+// its black background, a label overlay per slot (silent ones pass
+// pictures through untouched), the clock, the raw picture's appsink; the
+// silence that keeps every audio mixer producing; the full mix and its
+// Opus and AAC encoders.
+func mixLaunchCore(s MixSpec) string {
 	var b strings.Builder
 	clockSize := mixClockFont(s.Height)
 	labelFont := quote(fmt.Sprintf("%s Bold %d", s.Font, mixLabelFont(s.Height/2)))
@@ -158,7 +195,7 @@ func mixLaunch(s MixSpec) string {
 	// buffer then counts every pad as finished and ends the composite (EOS).
 	fmt.Fprintf(&b, "compositor name=%s background=black latency=%d", mixCompositor, latency)
 	fmt.Fprintf(&b, " ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1", s.Width, s.Height, s.FPS)
-	for i := range n {
+	for i := range s.Slots {
 		fmt.Fprintf(&b, " ! textoverlay name=%s silent=true text=\"\" font-desc=%s halignment=left valignment=bottom"+
 			" xpad=0 ypad=0 shaded-background=true wait-text=false", mixLabel(i), labelFont)
 	}
@@ -167,64 +204,21 @@ func mixLaunch(s MixSpec) string {
 	fmt.Fprintf(&b, " ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=%d drop=true", mixRawSink, rawQueue)
 	fmt.Fprintf(&b, " videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,framerate=%d/1 ! %s.sink_0",
 		s.FPS, mixCompositor)
-	// Each point's decoded video enters through a funnel: a branch rebuilt
-	// at run time links to a fresh funnel pad, and until one exists the
-	// funnel still answers the compositor's latency query (an unlinked pad
-	// would fail it and stop the mixer from going live).
-	for i := range n {
-		fmt.Fprintf(&b, " funnel name=%s ! %s.%s", mixVideoInlet(i), mixCompositor, mixVideoPad(i))
-	}
 
-	// Slates: always running, shown by giving their pad alpha 1.
-	sw, sh := mixSlateSize(s.Width, s.Height)
-	slateFont := quote(fmt.Sprintf("%s Bold %d", s.Font, mixSlateFont(sh)))
-	for i := range n {
-		fmt.Fprintf(&b, " videotestsrc is-live=true pattern=solid-color foreground-color=%d"+
-			" ! video/x-raw,width=%d,height=%d,framerate=%d/1"+
-			" ! textoverlay name=%s text=\"\" font-desc=%s halignment=center valignment=center line-alignment=center"+
-			" shaded-background=false wait-text=false ! %s.%s",
-			s.SlateColor, sw, sh, s.FPS, mixSlateText(i), slateFont, mixCompositor, mixSlatePad(i, n))
-	}
-
-	// Audio: every point's audio ends in volume → tee; the tees feed the
-	// full mix and every mix-minus but the point's own. A live silence
-	// keeps each mixer producing while no point sends audio.
-	fmt.Fprintf(&b, " audiotestsrc is-live=true wave=silence samplesperbuffer=%d ! %s ! tee name=silence",
-		MixAudioRate/50, MixAudioCaps)
-	for i := range n {
-		fmt.Fprintf(&b, " funnel name=%s ! volume name=%s ! tee name=at%d", mixAudioInlet(i), mixVolume(i), i)
-	}
-	mixer := func(name string) {
-		fmt.Fprintf(&b, " audiomixer name=%s latency=%d ! %s ! tee name=%st", name, latency, MixAudioCaps, name)
-		fmt.Fprintf(&b, " silence. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! %s.",
-			time.Second.Nanoseconds(), name)
-	}
-	opus := func(from, sink string) {
-		fmt.Fprintf(&b, " %st. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
-			" ! audioconvert ! opusenc bitrate=%d frame-size=20 ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
-			from, time.Second.Nanoseconds(), s.OpusBitrate, sink)
-	}
-	mixer("mixall")
-	opus("mixall", mixOpusAll)
+	// Audio: a live silence keeps each mixer producing while no point
+	// sends audio; the full mix feeds an Opus and an AAC encoder.
+	fmt.Fprintf(&b, " audiotestsrc is-live=true wave=silence samplesperbuffer=%d ! %s ! tee name=%s allow-not-linked=true",
+		MixAudioRate/50, MixAudioCaps, mixSilence)
+	fmt.Fprintf(&b, " audiomixer name=%s latency=%d ! %s ! tee name=%st", mixAll, latency, MixAudioCaps, mixAll)
+	fmt.Fprintf(&b, " %s. ! %s.sink_%%u", mixSilence, mixAll)
+	queue := fmt.Sprintf("queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream", time.Second.Nanoseconds())
+	fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! opusenc bitrate=%d frame-size=20"+
+		" ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
+		mixAll, queue, s.OpusBitrate, mixOpusAll)
 	if s.AACEncoder != "" {
-		fmt.Fprintf(&b, " mixallt. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream"+
-			" ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"+
+		fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"+
 			" ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
-			time.Second.Nanoseconds(), s.AACEncoder, s.AACBitrate, mixAACAll)
-	}
-	for i := range n {
-		mixer(fmt.Sprintf("mm%d", i))
-		opus(fmt.Sprintf("mm%d", i), mixMinusSink(i))
-	}
-	for i := range n {
-		fmt.Fprintf(&b, " at%d. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! mixall.",
-			i, time.Second.Nanoseconds())
-		for j := range n {
-			if j != i {
-				fmt.Fprintf(&b, " at%d. ! queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream ! mm%d.",
-					i, time.Second.Nanoseconds(), j)
-			}
-		}
+			mixAll, queue, s.AACEncoder, s.AACBitrate, mixAACAll)
 	}
 	return b.String()
 }

@@ -53,6 +53,9 @@ type Mix struct {
 	bus     *gst.Bus
 	rawSink *gst.Element
 
+	// Per slot (MixSpec.Slots); the elements of an absent slot are nil,
+	// except its label, which the core pipeline always has.
+	present                     []bool
 	videoPads, slatePads        []*gst.Pad
 	labels, slateTexts, volumes []*gst.Element
 	vinlets, ainlets            []*gst.Element
@@ -65,6 +68,10 @@ type Mix struct {
 	owners                      map[string]branchRef
 	gen                         int
 	started                     bool
+
+	// audioOuts are the appsinks of the encoded mixes, replaced as a whole
+	// when a point joins or leaves; read by the drain goroutine.
+	audioOuts atomic.Pointer[[]*audioOut]
 
 	rawMu                 sync.Mutex // guards the four below
 	encoder               *VideoEncoder
@@ -83,12 +90,21 @@ func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := spec.Points
+	spec = spec.withDefaults()
+	n := spec.Slots
 	m := &Mix{
-		spec:         spec.withDefaults(),
+		spec:         spec,
 		sinks:        sinks,
 		log:          log.With("component", "gst-mix"),
 		stateTimeout: DefaultStateTimeout,
+		present:      make([]bool, n),
+		videoPads:    make([]*gst.Pad, n),
+		slatePads:    make([]*gst.Pad, n),
+		slateTexts:   make([]*gst.Element, n),
+		volumes:      make([]*gst.Element, n),
+		vinlets:      make([]*gst.Element, n),
+		ainlets:      make([]*gst.Element, n),
+		watches:      make([]*padWatch, n),
 		tiles:        make([]MixTile, n),
 		slateOn:      make([]bool, n),
 		labelFonts:   make([]string, n),
@@ -118,10 +134,7 @@ func (m *Mix) Start() (err error) {
 		return fmt.Errorf("mix: %w", err)
 	}
 	for i := range m.spec.Points {
-		// Hidden until the owner places the tiles.
-		m.setPad(m.videoPads[i], MixTile{}, 0)
-		m.setPad(m.slatePads[i], MixTile{}, 0)
-		m.watches = append(m.watches, watchPad(m.videoPads[i]))
+		m.slotReady(i)
 	}
 	m.rawMu.Lock()
 	m.raw = newRawPump(m.rawSink)
@@ -143,19 +156,19 @@ func (m *Mix) Start() (err error) {
 }
 
 func (m *Mix) lookup() error {
-	get := func(name string) (*gst.Element, error) {
-		e, err := m.p.GetElementByName(name)
-		if err != nil || e == nil {
-			return nil, fmt.Errorf("element %q missing", name)
-		}
-		return e, nil
-	}
-	comp, err := get(mixCompositor)
+	comp, err := m.element(mixCompositor)
 	if err != nil {
 		return err
 	}
-	if m.rawSink, err = get(mixRawSink); err != nil {
+	if m.rawSink, err = m.element(mixRawSink); err != nil {
 		return err
+	}
+	for i := range m.spec.Slots {
+		label, err := m.element(mixLabel(i))
+		if err != nil {
+			return err
+		}
+		m.labels = append(m.labels, label)
 	}
 	n := m.spec.Points
 	for i := range n {
@@ -163,43 +176,66 @@ func (m *Mix) lookup() error {
 		if vp == nil || sp == nil {
 			return fmt.Errorf("compositor pads of point %d missing", i)
 		}
-		m.videoPads = append(m.videoPads, vp)
-		m.slatePads = append(m.slatePads, sp)
-		for _, x := range []struct {
-			list *[]*gst.Element
-			name string
-		}{
-			{&m.labels, mixLabel(i)}, {&m.slateTexts, mixSlateText(i)}, {&m.volumes, mixVolume(i)},
-			{&m.vinlets, mixVideoInlet(i)}, {&m.ainlets, mixAudioInlet(i)},
-		} {
-			e, err := get(x.name)
-			if err != nil {
-				return err
-			}
-			*x.list = append(*x.list, e)
+		m.videoPads[i], m.slatePads[i] = vp, sp
+		if err := m.lookupSlot(i); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// startPulls starts the goroutines that move the encoded mixes out of
+// lookupSlot finds the elements of point's slot that the owner drives.
+func (m *Mix) lookupSlot(point int) error {
+	for _, x := range []struct {
+		list []*gst.Element
+		name string
+	}{
+		{m.slateTexts, mixSlateText(point)}, {m.volumes, mixVolume(point)},
+		{m.vinlets, mixVideoInlet(point)}, {m.ainlets, mixAudioInlet(point)},
+	} {
+		e, err := m.element(x.name)
+		if err != nil {
+			return err
+		}
+		x.list[point] = e
+	}
+	return nil
+}
+
+// slotReady finishes a slot whose elements are in the pipeline: hidden
+// until the owner places its tile, its pictures watched.
+func (m *Mix) slotReady(point int) {
+	m.present[point] = true
+	m.tiles[point], m.slateOn[point] = MixTile{}, false
+	m.setPad(m.videoPads[point], MixTile{}, 0)
+	m.setPad(m.slatePads[point], MixTile{}, 0)
+	m.watches[point] = watchPad(m.videoPads[point])
+}
+
+func (m *Mix) element(name string) (*gst.Element, error) {
+	e, err := m.p.GetElementByName(name)
+	if err != nil || e == nil {
+		return nil, fmt.Errorf("element %q missing", name)
+	}
+	return e, nil
+}
+
+// audioOut is one encoded mix leaving the pipeline.
+type audioOut struct {
+	point int // the mix-minus of this point; -1 for a full mix
+	sink  *app.Sink
+	fn    func(Sample)
+	last  unsafe.Pointer // the previous sample's caps, to spot changes
+}
+
+// startPulls starts the goroutine that moves the encoded mixes out of
 // their appsinks (raw pictures go to the encoder without Go: rawPump).
 func (m *Mix) startPulls() {
-	audio := []struct {
+	var outs []*audioOut
+	for _, a := range []struct {
 		name string
 		fn   func(Sample)
-	}{{mixOpusAll, m.sinks.OpusAll}, {mixAACAll, m.sinks.AACAll}}
-	for i := range m.spec.Points {
-		if m.sinks.MixMinus != nil {
-			audio = append(audio, struct {
-				name string
-				fn   func(Sample)
-			}{mixMinusSink(i), func(s Sample) { m.sinks.MixMinus(i, s) }})
-		}
-	}
-	var sinks []*app.Sink
-	var fns []func(Sample)
-	for _, a := range audio {
+	}{{mixOpusAll, m.sinks.OpusAll}, {mixAACAll, m.sinks.AACAll}} {
 		if a.fn == nil {
 			continue
 		}
@@ -207,18 +243,57 @@ func (m *Mix) startPulls() {
 		if err != nil || el == nil {
 			continue // no AAC encoder installed: no AAC mix
 		}
-		sink := app.SinkFromElement(el)
-		configureSink(sink, SinkConfig{Name: a.name, MaxBuffers: 64, OnSample: a.fn})
-		sinks, fns = append(sinks, sink), append(fns, a.fn)
+		outs = append(outs, m.newAudioOut(-1, el, a.name, a.fn))
 	}
-	if len(sinks) == 0 {
-		return
+	for i, ok := range m.present {
+		if ok {
+			if out := m.mixMinusOut(i); out != nil {
+				outs = append(outs, out)
+			}
+		}
 	}
+	m.audioOuts.Store(&outs)
 	m.pulls.Add(1)
 	go func() {
 		defer m.pulls.Done()
-		m.drainAudio(sinks, fns)
+		m.drainAudio()
 	}()
+}
+
+func (m *Mix) newAudioOut(point int, el *gst.Element, name string, fn func(Sample)) *audioOut {
+	sink := app.SinkFromElement(el)
+	configureSink(sink, SinkConfig{Name: name, MaxBuffers: 64, OnSample: fn})
+	return &audioOut{point: point, sink: sink, fn: fn}
+}
+
+// mixMinusOut is point's mix-minus appsink, or nil without a MixMinus sink.
+func (m *Mix) mixMinusOut(point int) *audioOut {
+	if m.sinks.MixMinus == nil {
+		return nil
+	}
+	el, err := m.element(mixMinusSink(point))
+	if err != nil {
+		m.log.Error("mix-minus appsink missing", "point", point, "error", err)
+		return nil
+	}
+	return m.newAudioOut(point, el, mixMinusSink(point), func(s Sample) { m.sinks.MixMinus(point, s) })
+}
+
+// setAudioOuts replaces the drained mixes: keep decides for each present
+// one, add is appended. Owner only (the drain goroutine only reads).
+func (m *Mix) setAudioOuts(keep func(*audioOut) bool, add *audioOut) {
+	var outs []*audioOut
+	if old := m.audioOuts.Load(); old != nil {
+		for _, o := range *old {
+			if keep(o) {
+				outs = append(outs, o)
+			}
+		}
+	}
+	if add != nil {
+		outs = append(outs, add)
+	}
+	m.audioOuts.Store(&outs)
 }
 
 // audioDrainEvery paces the one goroutine that empties all the mixes'
@@ -227,20 +302,19 @@ func (m *Mix) startPulls() {
 // costs GStreamer. It adds at most this much to the mixes' latency.
 const audioDrainEvery = 10 * time.Millisecond
 
-func (m *Mix) drainAudio(sinks []*app.Sink, fns []func(Sample)) {
+func (m *Mix) drainAudio() {
 	tick := time.NewTicker(audioDrainEvery)
 	defer tick.Stop()
-	last := make([]unsafe.Pointer, len(sinks))
 	for !m.stopping.Load() {
 		<-tick.C
-		for i, sink := range sinks {
+		for _, o := range *m.audioOuts.Load() {
 			for {
-				s := sink.TryPullSample(0)
+				s := o.sink.TryPullSample(0)
 				if s == nil {
 					break
 				}
-				if out, ok := copySample(s, &last[i]); ok {
-					fns[i](out)
+				if out, ok := copySample(s, &o.last); ok {
+					o.fn(out)
 				}
 			}
 		}
@@ -293,6 +367,9 @@ func (m *Mix) LastPicture(point int) (age time.Duration, count uint64) {
 		return -1, 0
 	}
 	w := m.watches[point]
+	if w == nil {
+		return -1, 0
+	}
 	return w.age(), w.count()
 }
 
@@ -319,10 +396,12 @@ func (m *Mix) Stop() {
 
 // release frees the C-side helpers once the pipeline is stopped.
 func (m *Mix) release() {
-	for _, w := range m.watches {
-		w.remove()
+	for i, w := range m.watches {
+		if w != nil {
+			w.remove()
+			m.watches[i] = nil
+		}
 	}
-	m.watches = nil
 	m.rawMu.Lock()
 	defer m.rawMu.Unlock()
 	if m.encoder != nil {
@@ -341,7 +420,10 @@ func (m *Mix) release() {
 // and their last frames do not matter at shutdown. Then EOS goes into
 // every inlet by hand and into the pipeline's own sources.
 func (m *Mix) drainEOS() {
-	for i := range m.spec.Points {
+	for i, ok := range m.present {
+		if !ok {
+			continue
+		}
 		m.RemoveInput(i, pipeline.Video)
 		m.RemoveInput(i, pipeline.Audio)
 		for _, inlet := range []*gst.Element{m.vinlets[i], m.ainlets[i]} {
