@@ -29,6 +29,7 @@
 //	{"run": {"session","started","streams","segment_ms","part_ms","format"}, "prev"}
 //	{"seq","stream","file","start","duration_ms","bytes","sha256","prev"}   a closed, fsynced segment
 //	{"gap": {"stream","from","to"}, "prev"}
+//	{"stream_event": {"stream","event","at"}, "prev"}                     "added" / "removed" while live
 //	{"interruption": {"last_write","detected","recovered","truncated","discarded"}, "prev"}
 //	{"seal": {"at","reason","lines","key","sig"}, "prev"}                  last line
 //
@@ -42,6 +43,8 @@
 //	run, err := rec.StartRun("demo", map[string]*pipeline.Stream{
 //		"composite": composite, "sources/tinh": tinh,
 //	})
+//	run.AddStream("sources/cam9", cam9)           // a point joins the live run: sources/cam9/000001.mp4 …
+//	run.RemoveStream("sources/cam9")              // … and leaves it; back again, it goes on at the next number
 //	run.Status()                                  // session status: recording {active, run, bytes, segments}
 //	run.Stop()                                    // closes segments, writes the seal
 //

@@ -44,6 +44,7 @@ type RunInfo struct {
 	Bytes         int64          `json:"bytes"`
 	Segments      []SegmentInfo  `json:"segments"`
 	Gaps          []Gap          `json:"gaps,omitempty"`
+	StreamEvents  []StreamEvent  `json:"stream_events,omitempty"`
 	Interruptions []Interruption `json:"interruptions,omitempty"`
 	Verify        VerifyState    `json:"verify"`
 }
@@ -109,6 +110,10 @@ func readRunInfo(dir, id string) (RunInfo, error) {
 			from, _ := parseTime(l.line.Gap.From)
 			to, _ := parseTime(l.line.Gap.To)
 			info.Gaps = append(info.Gaps, Gap{Stream: l.line.Gap.Stream, From: from, To: to})
+		case "stream_event":
+			if e, ok := parseStreamEvent(l.line.StreamEvent); ok {
+				info.StreamEvents = append(info.StreamEvents, e)
+			}
 		case "interruption":
 			in := l.line.Interruption
 			lw, _ := parseTime(in.LastWrite)

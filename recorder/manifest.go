@@ -49,6 +49,19 @@ type gapJSON struct {
 	To     string `json:"to"`
 }
 
+// Stream events: a stream joined a live run after its start, or left it
+// before its end.
+const (
+	StreamAdded   = "added"
+	StreamRemoved = "removed"
+)
+
+type streamEventJSON struct {
+	Stream string `json:"stream"`
+	Event  string `json:"event"` // StreamAdded, StreamRemoved
+	At     string `json:"at"`
+}
+
 type interruptionJSON struct {
 	LastWrite string   `json:"last_write"`
 	Detected  string   `json:"detected"`
@@ -216,6 +229,17 @@ func (m *manifestWriter) addGap(stream string, from, to time.Time) error {
 	})
 }
 
+// addStreamEvent records a stream joining the run (before its first
+// segment line) or leaving it (after its last).
+func (m *manifestWriter) addStreamEvent(stream, event string, at time.Time) error {
+	return m.add(func(prev string) any {
+		return struct {
+			StreamEvent streamEventJSON `json:"stream_event"`
+			Prev        string          `json:"prev"`
+		}{streamEventJSON{Stream: stream, Event: event, At: fmtTime(at)}, prev}
+	})
+}
+
 func (m *manifestWriter) addInterruption(in interruptionJSON) error {
 	return m.add(func(prev string) any {
 		return struct {
@@ -274,6 +298,7 @@ type rawLine struct {
 
 	Run          *runJSON          `json:"run"`
 	Gap          *gapJSON          `json:"gap"`
+	StreamEvent  *streamEventJSON  `json:"stream_event"`
 	Interruption *interruptionJSON `json:"interruption"`
 	Seal         *sealJSON         `json:"seal"`
 }
@@ -297,6 +322,8 @@ func (l *manifestLine) kind() string {
 		return "run"
 	case l.line.Gap != nil:
 		return "gap"
+	case l.line.StreamEvent != nil:
+		return "stream_event"
 	case l.line.Interruption != nil:
 		return "interruption"
 	case l.line.Seal != nil:

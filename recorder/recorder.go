@@ -160,6 +160,10 @@ func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Strea
 		fsyncs: &fsyncStats{},
 		stopCh: make(chan struct{}),
 	}
+	// Held until the streams run: the recorder's shutdown may find the run
+	// in live and stop it meanwhile, and must not seal a run half set up.
+	run.wg.Add(1)
+	defer run.wg.Done()
 	r.live[dir] = run
 	r.mu.Unlock()
 
@@ -168,25 +172,21 @@ func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Strea
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("recorder: run %s: %w", id, err)
 	}
+	run.mu.Lock()
 	for _, name := range names {
-		run.streams = append(run.streams, newStreamRecorder(run, name, streams[name]))
+		s := newStreamRecorder(run, name, streams[name], started, nil)
+		run.streams = append(run.streams, s)
+		run.holdLocked()
+		run.launch(s)
 	}
-	for _, s := range run.streams {
-		r.wg.Add(1)
-		run.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			defer run.wg.Done()
-			s.loop(run.stopCh)
-		}()
-	}
+	run.mu.Unlock()
 	run.log.Info("run started", "dir", dir, "streams", names)
 	return run, nil
 }
 
 func (r *Recorder) prepareRun(run *Run, names []string) error {
 	for _, name := range names {
-		if err := streamDir(run.dir, name); err != nil {
+		if err := streamDir(run.dir, name, r.cfg.Fsync); err != nil {
 			return err
 		}
 	}
@@ -290,7 +290,15 @@ func runDirs(root string) ([]string, error) {
 	return out, nil
 }
 
-// streamDir makes a stream's folder inside the run.
-func streamDir(runDir, name string) error {
-	return os.MkdirAll(filepath.Join(runDir, filepath.FromSlash(name)), 0o755)
+// streamDir makes a stream's folder inside the run; with fsync its name is
+// synced into its parent (sources/), which syncing the run folder does not do.
+func streamDir(runDir, name string, fsync bool) error {
+	dir := filepath.Join(runDir, filepath.FromSlash(name))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if fsync {
+		return syncDir(filepath.Dir(dir))
+	}
+	return nil
 }

@@ -19,17 +19,18 @@ type Run struct {
 	dir      string
 	started  time.Time
 	manifest *manifestWriter
-	streams  []*streamRecorder
 	fsyncs   *fsyncStats
 
 	stopCh   chan struct{}
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // stream goroutines, and setup the seal must wait for
 	stopOnce sync.Once
 	stopErr  error
 
-	mu      sync.Mutex
-	stopped bool
-	errs    []error
+	mu       sync.Mutex
+	streams  []*streamRecorder // by name: recording, leaving or gone
+	stopping bool              // Stop has begun: no stream joins or leaves
+	stopped  bool
+	errs     []error
 }
 
 // StreamStatus is one stream's part of a run.
@@ -57,7 +58,7 @@ type RunStatus struct {
 	Segments    int            `json:"segments"`
 	DiskStopped bool           `json:"disk_stopped"`
 	DiskReason  string         `json:"disk_reason,omitempty"`
-	Streams     []StreamStatus `json:"streams"`
+	Streams     []StreamStatus `json:"streams"` // by name; removed ones stay, StateRemoved
 	Fsync       FsyncStats     `json:"fsync"`
 }
 
@@ -71,9 +72,10 @@ func (r *Run) Dir() string { return r.dir }
 func (r *Run) Status() RunStatus {
 	r.mu.Lock()
 	active := !r.stopped
+	streams := slices.Clone(r.streams)
 	r.mu.Unlock()
 	st := RunStatus{Active: active, Run: r.id, Dir: r.dir, Started: r.started, Fsync: r.fsyncs.stats()}
-	for _, s := range r.streams {
+	for _, s := range streams {
 		ss := s.status()
 		st.Streams = append(st.Streams, ss)
 		st.Bytes += ss.Bytes + ss.OpenBytes
@@ -87,13 +89,26 @@ func (r *Run) Status() RunStatus {
 
 // Stop closes every open segment, writes the gaps still open and the seal
 // (signed when a key is configured), and waits for the run's goroutines.
-// It is safe to call more than once.
+// It is safe to call more than once, and alongside AddStream and
+// RemoveStream: a stream removed before Stop began gets its "removed" line
+// before the seal; AddStream fails once Stop has begun.
 func (r *Run) Stop() error { return r.stop(SealStopped) }
 
 func (r *Run) stop(reason string) error {
 	r.stopOnce.Do(func() {
+		r.mu.Lock()
+		r.stopping = true
+		r.mu.Unlock()
 		close(r.stopCh)
 		r.wg.Wait()
+		if r.manifest == nil {
+			// StartRun failed after the recorder's shutdown had found the run.
+			r.mu.Lock()
+			r.stopped = true
+			r.stopErr = errors.New("the run never started")
+			r.mu.Unlock()
+			return
+		}
 		err := r.manifest.seal(r.rec.now(), reason, r.rec.signer)
 		if cerr := r.manifest.close(); err == nil {
 			err = cerr

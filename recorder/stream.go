@@ -21,6 +21,7 @@ const (
 	StateGap         = "gap"          // no frames for GapTimeout; its segment is closed
 	StateDiskStopped = "disk_stopped" // stopped by low space or a write error; retried each second
 	StateEnded       = "ended"        // the run stopped
+	StateRemoved     = "removed"      // Run.RemoveStream took it out of the run
 )
 
 // errorLogEvery bounds how often a stream repeats a warning.
@@ -35,6 +36,12 @@ type streamRecorder struct {
 	reader *pipeline.Reader
 	log    *slog.Logger
 	poll   context.Context // already cancelled: Read without waiting
+	quit   chan struct{}   // closed by RemoveStream
+	done   chan struct{}   // closed when loop has returned
+
+	// Guarded by run.mu.
+	leaving bool // RemoveStream has begun
+	gone    bool // removed: loop has returned, next is final
 
 	state      string
 	seg        *segmentWriter
@@ -50,31 +57,60 @@ type streamRecorder struct {
 	lastWarn   time.Time
 	warnings   int
 
-	frames  atomic.Uint64
-	skipped atomic.Uint64
+	// The reader starts with the stream's GOP cache: when the same stream
+	// comes back to the run, the part of that cache recorded before it left
+	// is not recorded again.
+	lastTime  time.Duration // latest stream time taken
+	tookAny   bool          // lastTime is set
+	replay    int           // frames of that cache left to check
+	replayEnd time.Duration // the latest stream time taken before it left
+
+	frames      atomic.Uint64
+	skipped     atomic.Uint64
+	droppedBase uint64 // dropped by the readers of earlier times in the run
 
 	mu sync.Mutex
 	st StreamStatus
 }
 
-func newStreamRecorder(run *Run, name string, s *pipeline.Stream) *streamRecorder {
+// newStreamRecorder prepares the recording of s from since on. prev is the
+// same name's earlier time in the run, removed: its numbering and counts go
+// on rather than start again, so no file is written twice.
+func newStreamRecorder(run *Run, name string, s *pipeline.Stream, since time.Time, prev *streamRecorder) *streamRecorder {
 	poll, cancel := context.WithCancel(context.Background())
 	cancel()
-	return &streamRecorder{
+	sr := &streamRecorder{
 		run:       run,
 		name:      name,
 		stream:    s,
 		reader:    s.NewReader(pipeline.ReaderConfig{Name: "recorder " + run.id + " " + name, FromKeyframe: true}),
 		log:       run.log.With("stream", name),
 		poll:      poll,
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
 		state:     StateWaiting,
 		next:      1,
-		lastFrame: run.started,
+		lastFrame: since,
 		st:        StreamStatus{Stream: name, State: StateWaiting},
 	}
+	if prev != nil {
+		before := prev.status()
+		if prev.stream == s && prev.tookAny {
+			sr.lastTime, sr.replayEnd = prev.lastTime, prev.lastTime
+			sr.replay = sr.reader.Stats().Queued
+		}
+		sr.next = prev.next
+		sr.st.Segments, sr.st.Bytes, sr.st.Dropped = before.Segments, before.Bytes, before.Dropped
+		sr.frames.Store(before.Frames)
+		sr.skipped.Store(before.Skipped)
+		sr.droppedBase = before.Dropped
+	}
+	return sr
 }
 
+// loop records until the run stops (stop) or the stream is removed (quit).
 func (s *streamRecorder) loop(stop <-chan struct{}) {
+	defer close(s.done)
 	defer s.reader.Close()
 	tick := time.NewTicker(min(s.run.cfg.GapTimeout/4, 250*time.Millisecond))
 	defer tick.Stop()
@@ -83,12 +119,10 @@ func (s *streamRecorder) loop(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
-			// Frames queued before Stop belong to the run; frames the writer
-			// adds meanwhile do not, or a fast writer could hold Stop up.
-			if wake != nil {
-				s.drain(s.reader.Stats().Queued)
-			}
-			s.finish(s.run.rec.now())
+			s.end(wake)
+			return
+		case <-s.quit:
+			s.end(wake)
 			return
 		case <-wake:
 			if s.drain(-1) {
@@ -120,6 +154,14 @@ func (s *streamRecorder) drain(limit int) bool {
 func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
 	defer s.frames.Add(1) // counted once handled: a test can wait for it
 	s.lastFrame = now
+	if s.replay > 0 {
+		s.replay--
+		if frameTime(f) <= s.replayEnd {
+			s.skipped.Add(1)
+			return
+		}
+	}
+	s.lastTime, s.tookAny = max(s.lastTime, frameTime(f)), true
 	switch s.state {
 	case StateGap:
 		s.endGap(now)
@@ -357,27 +399,4 @@ func (s *streamRecorder) endGap(to time.Time) {
 	}
 	s.log.Info("frames again: gap ends", "gap", to.Sub(s.gapFrom).Round(time.Millisecond))
 	s.setState(StateWaiting, "")
-}
-
-func (s *streamRecorder) streamClosed() {
-	if s.closed {
-		return
-	}
-	s.closed = true
-	if s.state == StateRecording || s.state == StateWaiting {
-		s.beginGap(s.lastFrame)
-	}
-}
-
-// finish ends the stream's part of the run: the open segment is closed and
-// a gap still open is written up to now.
-func (s *streamRecorder) finish(now time.Time) {
-	if s.seg != nil {
-		s.closeSegment(nil)
-	}
-	if s.state == StateGap {
-		s.endGap(now)
-	}
-	s.setState(StateEnded, "")
-	s.publish()
 }

@@ -22,7 +22,7 @@ func (s *streamRecorder) publish() {
 	s.st.OpenBytes = open
 	s.st.Frames = s.frames.Load()
 	s.st.Skipped = s.skipped.Load()
-	s.st.Dropped = rs.Dropped
+	s.st.Dropped = s.droppedBase + rs.Dropped
 	s.mu.Unlock()
 }
 

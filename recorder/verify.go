@@ -50,6 +50,21 @@ type Gap struct {
 	To     time.Time `json:"to"`
 }
 
+// StreamEvent is a stream joining a live run after its start or leaving it
+// before its end.
+type StreamEvent struct {
+	Stream string    `json:"stream"`
+	Event  string    `json:"event"` // StreamAdded, StreamRemoved
+	At     time.Time `json:"at"`
+}
+
+// parseStreamEvent checks a stream_event line's fields.
+func parseStreamEvent(e *streamEventJSON) (StreamEvent, bool) {
+	at, err := parseTime(e.At)
+	ok := err == nil && validStreamName(e.Stream) && (e.Event == StreamAdded || e.Event == StreamRemoved)
+	return StreamEvent{Stream: e.Stream, Event: e.Event, At: at}, ok
+}
+
 // Interruption is a crash that a restart repaired.
 type Interruption struct {
 	LastWrite time.Time `json:"last_write"`
@@ -69,6 +84,7 @@ type Report struct {
 	Signed           bool           `json:"signed"`
 	SignatureChecked bool           `json:"signature_checked"`
 	Gaps             []Gap          `json:"gaps,omitempty"`
+	StreamEvents     []StreamEvent  `json:"stream_events,omitempty"`
 	Interruptions    []Interruption `json:"interruptions,omitempty"`
 	Problems         []Problem      `json:"problems"`
 }
@@ -162,6 +178,13 @@ func (v *verifier) checkLines(lines []manifestLine, pub ed25519.PublicKey) {
 				continue
 			}
 			v.rep.Gaps = append(v.rep.Gaps, Gap{Stream: g.Stream, From: from, To: to})
+		case "stream_event":
+			e, ok := parseStreamEvent(l.line.StreamEvent)
+			if !ok {
+				v.problem(ProblemMalformed, ManifestName, l.num, "bad stream_event line")
+				continue
+			}
+			v.rep.StreamEvents = append(v.rep.StreamEvents, e)
 		case "interruption":
 			in := l.line.Interruption
 			lw, _ := parseTime(in.LastWrite)

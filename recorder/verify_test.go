@@ -251,3 +251,61 @@ func TestManifestTornLine(t *testing.T) {
 		t.Error("torn bytes left in the manifest")
 	}
 }
+
+// Stream events are read back by verify; one the recorder would not write
+// is malformed even when its chain holds.
+func TestVerifyStreamEvents(t *testing.T) {
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	event := func(stream, ev string) func(m *manifestWriter) error {
+		return func(m *manifestWriter) error {
+			return m.add(func(prev string) any {
+				return struct {
+					StreamEvent streamEventJSON `json:"stream_event"`
+					Prev        string          `json:"prev"`
+				}{streamEventJSON{Stream: stream, Event: ev, At: fmtTime(at)}, prev}
+			})
+		}
+	}
+	cases := []struct {
+		name      string
+		write     func(m *manifestWriter) error
+		malformed bool
+	}{
+		{"added", event("sources/cam9", StreamAdded), false},
+		{"removed", event("composite", StreamRemoved), false},
+		{"unknown event", event("sources/cam9", "paused"), true},
+		{"bad stream name", event("cam9", StreamAdded), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "s", "20260301T080000Z")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			m, err := createManifest(filepath.Join(dir, ManifestName), runJSON{Session: "s", Started: fmtTime(at), Streams: []string{"composite"}, Format: manifestFormat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.write(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.seal(at, SealStopped, signer{}); err != nil {
+				t.Fatal(err)
+			}
+			m.close()
+			rep, err := Verify(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.malformed {
+				if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemMalformed || rep.Problems[0].Line != 2 || len(rep.StreamEvents) != 0 {
+					t.Errorf("problems %v, events %+v; want line 2 malformed", rep.Problems, rep.StreamEvents)
+				}
+				return
+			}
+			if !rep.OK() || len(rep.StreamEvents) != 1 || !rep.StreamEvents[0].At.Equal(at) {
+				t.Errorf("problems %v, events %+v; want none and the event", rep.Problems, rep.StreamEvents)
+			}
+		})
+	}
+}
