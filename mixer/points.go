@@ -101,3 +101,27 @@ func (m *Mixer) setInMix(slot int, in bool) {
 	m.inMix[slot] = in
 	m.mu.Unlock()
 }
+
+// Reorder puts the tiles in the order of ids, which must name every point
+// taking part once. The layout changes at once, as with SetLayout.
+func (m *Mixer) Reorder(ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(ids) != len(m.want.order) {
+		return fmt.Errorf("points: %d ids for %d points taking part", len(ids), len(m.want.order))
+	}
+	order := make([]int, 0, len(ids))
+	for _, id := range ids {
+		s := m.want.slotOf(id)
+		if s < 0 {
+			return fmt.Errorf("point %q: %w", id, ErrUnknownPoint)
+		}
+		if slices.Contains(order, s) {
+			return fmt.Errorf("points: %q twice", id)
+		}
+		order = append(order, s)
+	}
+	m.want.order = order
+	m.nudge()
+	return nil
+}

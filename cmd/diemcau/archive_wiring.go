@@ -30,6 +30,9 @@ type sessionRun struct{ run *recorder.Run }
 
 func (r sessionRun) Stop() error { return r.run.Stop() }
 
+func (r sessionRun) AddStream(name string, s *pipeline.Stream) error { return r.run.AddStream(name, s) }
+func (r sessionRun) RemoveStream(name string) error                  { return r.run.RemoveStream(name) }
+
 func (r sessionRun) Status() sessions.RecordingStatus {
 	st := r.run.Status()
 	return sessions.RecordingStatus{

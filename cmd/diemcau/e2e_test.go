@@ -125,7 +125,25 @@ sessions:
 		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/tinh", token); err != nil {
 			t.Errorf("WHEP viewer of a point's return feed: %v", err)
 		}
-		time.Sleep(2 * time.Second)
+
+		// A studio joins and the dead one leaves, while the session runs.
+		start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "15",
+			"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://enc:s3cret@127.0.0.1:%d/ingest/enc1", rtspPort))
+		patch := `{"points":[{"id":"tinh","source":"cam1","role":"province"},{"id":"xa-a","source":"cam2"},{"id":"enc","source":"enc1","label":"Trung ương"}]}`
+		if status, body := a.call("PATCH", "/api/v1/sessions/phien", patch); status != 200 || body["state"] != "live" {
+			t.Fatalf("points of a live session: %d %v", status, body)
+		}
+		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/enc", token); err != nil {
+			t.Errorf("WHEP viewer of the joined point's return feed: %v", err)
+		}
+		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/xa-b", token); err == nil || !strings.Contains(err.Error(), "404") {
+			t.Errorf("WHEP of the point that left: %v, want 404", err)
+		}
+		eventually(t, 30*time.Second, "the joined point recorded", func() bool {
+			segs, _ := filepath.Glob(filepath.Join(dir, "archive", "phien", "*", "sources", "enc1", "*.mp4"))
+			return len(segs) > 0
+		})
 		if status, body := a.call("POST", "/api/v1/sessions/phien/stop", ""); status != 200 || body["state"] != "ended" {
 			t.Fatalf("stop: %d %v", status, body)
 		}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"diemcau/control/sessions"
@@ -25,13 +27,7 @@ func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
 			Decoder: media.decChoice,
 		}
 		for _, p := range spec.Points {
-			gain := p.Gain
-			muted := p.Muted
-			if gain == 0 && !muted {
-				// The mixer reads a zero gain as "unset"; a stored zero is silence.
-				muted = true
-			}
-			cfg.Points = append(cfg.Points, mixer.Point{ID: p.ID, Label: p.Label, Stream: inputs[p.ID], Gain: gain, Muted: muted})
+			cfg.Points = append(cfg.Points, mixerPoint(p, inputs[p.ID]))
 		}
 		m, err := mixer.New(cfg, log, media.registry)
 		if err != nil {
@@ -39,6 +35,16 @@ func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
 		}
 		return sessionMixer{m}, nil
 	}
+}
+
+// mixerPoint is a session's point as the mixer takes it.
+func mixerPoint(p sessions.Point, s *pipeline.Stream) mixer.Point {
+	gain, muted := p.Gain, p.Muted
+	if gain == 0 && !muted {
+		// The mixer reads a zero gain as "unset"; a stored zero is silence.
+		muted = true
+	}
+	return mixer.Point{ID: p.ID, Label: p.Label, Stream: s, Gain: gain, Muted: muted}
 }
 
 // sessionMixer adapts the mixer to what the session runtime drives.
@@ -51,6 +57,14 @@ func (s sessionMixer) SetLayout(layout, focus string) error {
 func (s sessionMixer) SetPoint(p sessions.Point) error {
 	gain, muted, label := p.Gain, p.Muted, p.Label
 	return s.Mixer.SetPoint(p.ID, mixer.PointUpdate{Gain: &gain, Muted: &muted, Label: &label})
+}
+
+func (s sessionMixer) AddPoint(p sessions.Point, stream *pipeline.Stream) error {
+	err := s.Mixer.AddPoint(mixerPoint(p, stream))
+	if errors.Is(err, mixer.ErrFull) {
+		return fmt.Errorf("%w: %w", sessions.ErrCompositeFull, err)
+	}
+	return err
 }
 
 func (s sessionMixer) Stats() sessions.CompositeStats {

@@ -59,6 +59,12 @@ type Composite interface {
 	ReturnFeed(pointID string) *pipeline.Stream
 	SetLayout(layout, focus string) error
 	SetPoint(p Point) error
+	// AddPoint and RemovePoint change who takes part while it runs;
+	// AddPoint wraps ErrCompositeFull when there is no room. Reorder puts
+	// the tiles in the order of ids (the points taking part).
+	AddPoint(p Point, s *pipeline.Stream) error
+	RemovePoint(id string) error
+	Reorder(ids []string) error
 	Stats() CompositeStats
 }
 
@@ -81,6 +87,9 @@ type MixerFactory func(spec Spec, inputs map[string]*pipeline.Stream) (Composite
 type Recording interface {
 	Stop() error
 	Status() RecordingStatus
+	// AddStream and RemoveStream follow points joining and leaving.
+	AddStream(name string, s *pipeline.Stream) error
+	RemoveStream(name string) error
 }
 
 // RecordingStatus is the recording part of a session's status.

@@ -3,7 +3,10 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +22,11 @@ type fakeMixer struct {
 	mu     sync.Mutex
 	layout string
 	comp   *pipeline.Stream
+	// points taking part, ops done to them ("+id", "-id", "=id", "order
+	// a,b"), and room for how many (0: any).
+	points []string
+	ops    []string
+	room   int
 }
 
 func (f *fakeMixer) Run(ctx context.Context) error { <-ctx.Done(); return nil }
@@ -36,12 +44,73 @@ func (f *fakeMixer) SetLayout(l, _ string) error {
 	f.mu.Unlock()
 	return nil
 }
-func (f *fakeMixer) SetPoint(Point) error  { return nil }
-func (f *fakeMixer) Stats() CompositeStats { return CompositeStats{FPS: 30, Encoder: "x264enc"} }
+func (f *fakeMixer) SetPoint(p Point) error { f.op("=" + p.ID); return nil }
+func (f *fakeMixer) Stats() CompositeStats  { return CompositeStats{FPS: 30, Encoder: "x264enc"} }
 
-type fakeRecording struct{ stopped bool }
+func (f *fakeMixer) op(s string) {
+	f.mu.Lock()
+	f.ops = append(f.ops, s)
+	f.mu.Unlock()
+}
+
+func (f *fakeMixer) AddPoint(p Point, s *pipeline.Stream) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.room > 0 && len(f.points) >= f.room {
+		return fmt.Errorf("add %s: %w", p.ID, ErrCompositeFull)
+	}
+	if s == nil {
+		return errors.New("no stream")
+	}
+	f.points = append(f.points, p.ID)
+	f.ops = append(f.ops, "+"+p.ID)
+	return nil
+}
+
+func (f *fakeMixer) RemovePoint(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.points) == 1 {
+		return errors.New("the last point stays")
+	}
+	f.points = slices.DeleteFunc(f.points, func(p string) bool { return p == id })
+	f.ops = append(f.ops, "-"+id)
+	return nil
+}
+
+func (f *fakeMixer) Reorder(ids []string) error {
+	f.op("order " + strings.Join(ids, ","))
+	return nil
+}
+
+// takeOps returns the ops so far and forgets them.
+func (f *fakeMixer) takeOps() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ops := f.ops
+	f.ops = nil
+	return ops
+}
+
+type fakeRecording struct {
+	mu      sync.Mutex
+	stopped bool
+	ops     []string
+}
 
 func (f *fakeRecording) Stop() error { f.stopped = true; return nil }
+func (f *fakeRecording) AddStream(name string, _ *pipeline.Stream) error {
+	f.mu.Lock()
+	f.ops = append(f.ops, "+"+name)
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeRecording) RemoveStream(name string) error {
+	f.mu.Lock()
+	f.ops = append(f.ops, "-"+name)
+	f.mu.Unlock()
+	return nil
+}
 func (f *fakeRecording) Status() RecordingStatus {
 	return RecordingStatus{Active: !f.stopped, Run: "20261126T000000Z"}
 }
@@ -76,12 +145,20 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{rec: &fakeRecorder{}, mixer: &fakeMixer{comp: pipeline.NewStream("composite")}, states: make(chan string, 16), served: make(chan string, 16)}
-	streams := map[string]*pipeline.Stream{"tinh": pipeline.NewStream("tinh"), "xa-a": pipeline.NewStream("xa-a")}
+	streams := map[string]*pipeline.Stream{}
+	for _, id := range []string{"tinh", "xa-a", "xa-b", "xa-c"} {
+		streams[id] = pipeline.NewStream(id)
+	}
 	m, err := New(slog.New(slog.DiscardHandler), Deps{
 		Stream:    func(id string) (*pipeline.Stream, bool) { s, ok := streams[id]; return s, ok },
 		SaveState: func(_ context.Context, id, st string, _ time.Time) error { h.states <- st; return nil },
-		Mixer:     func(Spec, map[string]*pipeline.Stream) (Composite, error) { return h.mixer, nil },
-		Recorder:  h.rec,
+		Mixer: func(sp Spec, _ map[string]*pipeline.Stream) (Composite, error) {
+			for _, p := range sp.Points {
+				h.mixer.points = append(h.mixer.points, p.ID)
+			}
+			return h.mixer, nil
+		},
+		Recorder: h.rec,
 		Serve: func(path string, _ *pipeline.Stream) func() {
 			h.served <- "+" + path
 			return func() { h.served <- "-" + path }
@@ -263,4 +340,23 @@ func TestShutdownStopsRunningSessions(t *testing.T) {
 	}
 	next(t, h.states)
 	// The cleanup cancels Run; goleak in TestMain proves nothing is left.
+}
+
+// run is the newest archive run, or nil.
+func (f *fakeRecorder) run() *fakeRecording {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.runs) == 0 {
+		return nil
+	}
+	return f.runs[len(f.runs)-1]
+}
+
+// takeOps returns the stream joins and leaves so far and forgets them.
+func (f *fakeRecording) takeOps() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ops := f.ops
+	f.ops = nil
+	return ops
 }

@@ -23,6 +23,8 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	change sync.Mutex // one change of points at a time
+
 	mu        sync.Mutex
 	recording Recording
 	recErr    string
@@ -73,7 +75,10 @@ func (m *Manager) prepare(spec Spec, mode string) (*running, error) {
 func (r *running) run(m *Manager) {
 	defer close(r.done)
 	defer m.remove(r.spec.ID)
-	r.log.Info("session started", "points", len(r.spec.Points), "record", r.mode == StateLive && r.spec.Record)
+	r.mu.Lock()
+	points := len(r.spec.Points)
+	r.mu.Unlock()
+	r.log.Info("session started", "points", points, "record", r.mode == StateLive && r.spec.Record)
 
 	var wg sync.WaitGroup
 	if r.mixer != nil {
@@ -124,10 +129,16 @@ func (r *running) run(m *Manager) {
 }
 
 func (r *running) startRecording(m *Manager) {
+	// Not while the points change: the run starts with the points of before
+	// or after the change, and a change after it goes to the run.
+	r.change.Lock()
+	defer r.change.Unlock()
+	r.mu.Lock()
 	streams := make(map[string]*pipeline.Stream, len(r.inputs)+1)
 	for src, s := range r.inputs {
 		streams["sources/"+src] = s
 	}
+	r.mu.Unlock()
 	if r.mixer != nil {
 		streams["composite"] = r.mixer.Archive()
 	}
