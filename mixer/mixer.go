@@ -48,6 +48,8 @@ type Mixer struct {
 	// Set while Run runs; read by Stats and the streaming goroutines.
 	mix             atomic.Pointer[gst.Mix]
 	encoder         atomic.Pointer[gst.VideoEncoder]
+	decoder         atomic.Pointer[gst.Choice] // what new H.264 branches decode with
+	decoderRestarts atomic.Uint64
 	frames          atomic.Uint64
 	encoderRestarts atomic.Uint64
 	feedDropped     []atomic.Uint64 // per point: video skipped to resync after a gap
@@ -85,6 +87,10 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		inMix:       make([]bool, n),
 		points:      make([]PointStats, n),
 		feedDropped: make([]atomic.Uint64, n),
+	}
+	if cfg.Decoder.Fragment != "" {
+		d := cfg.Decoder
+		m.decoder.Store(&d)
 	}
 	m.out = newOutputs(cfg, m.requestKeyframe)
 	m.want = m.initialControls()
@@ -128,7 +134,7 @@ func (m *Mixer) Run(ctx context.Context) error {
 	// 0..n-1; the owner adds and removes the rest as the controls say.
 	mix, err := gst.NewMix(gst.MixSpec{
 		Width: o.Width, Height: o.Height, FPS: o.FPS, Points: len(m.cfg.Points), Slots: m.cfg.MaxPoints,
-		Font: m.cfg.Font, Decoder: m.cfg.Decoder.Fragment,
+		Font: m.cfg.Font, Decoder: m.decoderChoice().Fragment,
 	}, gst.MixSinks{OpusAll: m.out.writeOpus, AACAll: m.out.writeAAC, MixMinus: m.out.writeMixMinus}, m.log)
 	if err != nil {
 		return fmt.Errorf("mixer %q: %w", m.cfg.Session, err)

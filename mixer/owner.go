@@ -183,14 +183,14 @@ func (m *Mixer) build(mix *gst.Mix, point int, kind pipeline.Kind, r *pointRun, 
 		return
 	}
 	if err := mix.SetInput(point, kind, *want); err != nil {
-		m.failed(point, kind, r, now, err)
+		m.failed(mix, point, kind, r, now, err)
 		return
 	}
 	m.log.Info("point input ready", "point", r.id, "kind", kind.String(), "codec", want.Codec)
 }
 
 // failed schedules a rebuild of a failed branch after its back-off.
-func (m *Mixer) failed(point int, kind pipeline.Kind, r *pointRun, now time.Time, err error) {
+func (m *Mixer) failed(mix *gst.Mix, point int, kind pipeline.Kind, r *pointRun, now time.Time, err error) {
 	k := kindSlot(kind)
 	if now.Sub(r.failedAt[k]) > 4*rebuildLast {
 		r.backoff[k] = rebuildFirst // a long good run: start the back-off over
@@ -200,21 +200,30 @@ func (m *Mixer) failed(point int, kind pipeline.Kind, r *pointRun, now time.Time
 	r.failedAt[k], r.retryAt[k] = now, now.Add(r.backoff[k])
 	m.log.Warn("point input failed; the others go on", "point", r.id, "kind", kind.String(),
 		"error", err, "retry_in", r.backoff[k])
+	if w := r.want[k]; kind == pipeline.Video && w != nil && w.Codec == pipeline.H264 {
+		m.decoderFailed(mix, r)
+	}
 }
 
 // handleBus reads the pipeline's complaints. A failed branch is taken out
 // and rebuilt later; a failure of the composite itself ends Run.
 func (m *Mixer) handleBus(mix *gst.Mix, run []pointRun, now time.Time) error {
 	warnings := 0
+	// A failing branch often posts several errors (the element, then its
+	// source stopping); the first one says why, the others change nothing.
+	var failed [][2]int
 	for _, ev := range mix.Poll() {
+		branch := [2]int{ev.Point, kindSlot(ev.Kind)}
 		switch {
 		case ev.Warning:
 			warnings++
 		case ev.Point < 0:
 			return fmt.Errorf("composite: %s: %w", ev.Element, ev.Err)
+		case slices.Contains(failed, branch):
 		default:
+			failed = append(failed, branch)
 			mix.RemoveInput(ev.Point, ev.Kind)
-			m.failed(ev.Point, ev.Kind, &run[ev.Point], now, fmt.Errorf("%s: %w", ev.Element, ev.Err))
+			m.failed(mix, ev.Point, ev.Kind, &run[ev.Point], now, fmt.Errorf("%s: %w", ev.Element, ev.Err))
 		}
 	}
 	if warnings > 0 {

@@ -26,6 +26,11 @@ type Stats struct {
 	Encoder         string
 	EncoderHardware bool
 	EncoderRestarts uint64
+	// Decoder is the H.264 decoder new point branches use; DecoderRestarts
+	// counts the run-time fallbacks from a failed hardware decoder.
+	Decoder         string
+	DecoderHardware bool
+	DecoderRestarts uint64
 	Points          []PointStats
 }
 
@@ -41,7 +46,9 @@ type PointStats struct {
 
 // Stats returns the current figures; safe from any goroutine.
 func (m *Mixer) Stats() Stats {
-	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load()}
+	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load(), DecoderRestarts: m.decoderRestarts.Load()}
+	d := m.decoderChoice()
+	s.Decoder, s.DecoderHardware = d.Element, d.Hardware
 	s.LatencyP50, s.LatencyP95, s.LatencyP99 = m.latency.percentiles()
 	if e := m.encoder.Load(); e != nil {
 		c := e.Choice()

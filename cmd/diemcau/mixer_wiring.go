@@ -70,7 +70,7 @@ func (s sessionMixer) AddPoint(p sessions.Point, stream *pipeline.Stream) error 
 func (s sessionMixer) Stats() sessions.CompositeStats {
 	st := s.Mixer.Stats()
 	return sessions.CompositeStats{
-		FPS: st.FPS, Encoder: st.Encoder, Dropped: st.Dropped,
+		FPS: st.FPS, Encoder: st.Encoder, Decoder: st.Decoder, Dropped: st.Dropped,
 		LatencyP50Ms: float64(st.LatencyP50.Microseconds()) / 1000,
 		LatencyP95Ms: float64(st.LatencyP95.Microseconds()) / 1000,
 		LatencyP99Ms: float64(st.LatencyP99.Microseconds()) / 1000,

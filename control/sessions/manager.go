@@ -72,7 +72,10 @@ type Composite interface {
 type CompositeStats struct {
 	FPS     float64 `json:"fps"`
 	Encoder string  `json:"encoder"`
-	Dropped uint64  `json:"dropped"`
+	// Decoder is the H.264 decoder of the points' pictures; it changes when
+	// a hardware one fails at run time.
+	Decoder string `json:"decoder,omitempty"`
+	Dropped uint64 `json:"dropped"`
 	// LatencyP50Ms, P95 and P99 are the mix's own delay, point frame in
 	// to composite frame out.
 	LatencyP50Ms float64 `json:"latency_p50_ms"`

@@ -269,3 +269,7 @@ func syncAll(els []*gst.Element) error {
 	}
 	return nil
 }
+
+// SetDecoder makes branches built from now on decode H.264 with fragment
+// (a Choice's Fragment); running branches keep theirs. Owner only.
+func (m *Mix) SetDecoder(fragment string) { m.spec.Decoder = fragment }
