@@ -1,8 +1,11 @@
 package control
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"diemcau/control/sessions"
@@ -21,6 +24,7 @@ type pointView struct {
 type sessionView struct {
 	store.Session
 	Points    []pointView              `json:"points"`
+	Duration  string                   `json:"duration,omitempty"` // planned length, "2h30m"
 	Viewers   int                      `json:"viewers"`
 	Recording sessions.RecordingStatus `json:"recording"`
 	Mixer     *sessions.CompositeStats `json:"mixer,omitempty"`
@@ -28,7 +32,7 @@ type sessionView struct {
 }
 
 func (s *Server) viewSession(sess store.Session) sessionView {
-	v := sessionView{Session: sess, Points: make([]pointView, 0, len(sess.Points))}
+	v := sessionView{Session: sess, Points: make([]pointView, 0, len(sess.Points)), Duration: formatDuration(sess.Duration)}
 	for _, p := range sess.Points {
 		pv := pointView{Point: p, State: ingest.StateOffline}
 		if st, ok := s.deps.Sources.Status(p.Source); ok {
@@ -67,8 +71,13 @@ type sessionRequest struct {
 	Record      *bool          `json:"record"`
 	Start       string         `json:"start"`
 	ScheduledAt *time.Time     `json:"scheduled_at"`
+	Duration    durationJSON   `json:"duration"`
 	Points      []pointRequest `json:"points"`
 }
+
+// durationJSON is the planned length as sent: "2h30m" (Go's syntax, as in
+// the config file), null, or absent; parseDuration reads it.
+type durationJSON = json.RawMessage
 
 func (req sessionRequest) toStore() store.Session {
 	sess := store.Session{
@@ -143,7 +152,13 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	duration, _, e := parseDuration(req.Duration)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	sess := req.toStore()
+	sess.Duration = duration
 	if writeFieldErrors(w, ValidateSession(&sess, s.sourceExists)) {
 		return
 	}
@@ -156,7 +171,8 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, s.viewSession(created))
 }
 
-// sessionPatch holds the fields a PATCH may change; absent ones stay.
+// sessionPatch holds the fields a PATCH may change; absent ones stay. A
+// null duration clears it.
 type sessionPatch struct {
 	Title       *string         `json:"title"`
 	CaseRef     *string         `json:"case_ref"`
@@ -166,6 +182,7 @@ type sessionPatch struct {
 	Record      *bool           `json:"record"`
 	Start       *string         `json:"start"`
 	ScheduledAt *time.Time      `json:"scheduled_at"`
+	Duration    durationJSON    `json:"duration"`
 	Points      *[]pointRequest `json:"points"`
 }
 
@@ -176,10 +193,16 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	duration, durationGiven, e := parseDuration(patch.Duration)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	_, running := s.running(id)
 	var fieldErrs []FieldError
+	var applyErr error
 	updated, err := s.deps.Store.UpdateSession(r.Context(), id, func(sess *store.Session) error {
-		if running && (patch.Points != nil || patch.Output != nil) {
+		if running && patch.Output != nil {
 			return errSessionRunning
 		}
 		apply(&sess.Title, patch.Title)
@@ -192,14 +215,28 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 		if patch.ScheduledAt != nil {
 			sess.ScheduledAt = patch.ScheduledAt
 		}
+		if durationGiven {
+			sess.Duration = duration
+		}
 		if patch.Points != nil {
 			sess.Points = sess.Points[:0]
 			for _, p := range *patch.Points {
 				sess.Points = append(sess.Points, toStorePoint(p))
 			}
 		}
+		if running && len(sess.Points) == 0 {
+			fieldErrs = []FieldError{{Field: "points", Message: "a running session keeps at least one point"}}
+			return errInvalidPatch
+		}
 		if fieldErrs = ValidateSession(sess, s.sourceExists); len(fieldErrs) > 0 {
 			return errInvalidPatch
+		}
+		if running && patch.Points != nil {
+			// Points join and leave the running composite (and archive)
+			// now; if they cannot, the stored session stays as it was.
+			if applyErr = s.deps.Sessions.SetPoints(id, SpecOf(*sess).Points); applyErr != nil {
+				return errApplyPoints
+			}
 		}
 		return nil
 	})
@@ -208,7 +245,16 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 		writeFieldErrors(w, fieldErrs)
 		return
 	case errors.Is(err, errSessionRunning):
-		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is running: stop it before changing its points or output", Field: "points"})
+		// The picture's size, rate and bitrate are the encoder's: changing
+		// them while viewers and the archive read it would restart it.
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is running: stop it before changing its output", Field: "output"})
+		return
+	case errors.Is(err, errApplyPoints):
+		status := http.StatusInternalServerError
+		if errors.Is(applyErr, sessions.ErrCompositeFull) {
+			status = http.StatusConflict
+		}
+		writeError(w, &apiError{Status: status, Code: "points", Message: applyErr.Error(), Field: "points"})
 		return
 	case err != nil:
 		writeStoreError(w, err)
@@ -226,6 +272,7 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 var (
 	errSessionRunning = errors.New("session running")
 	errInvalidPatch   = errors.New("invalid patch")
+	errApplyPoints    = errors.New("points not applied")
 )
 
 func apply[T any](dst *T, v *T) {
@@ -258,4 +305,41 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseDuration reads the duration field: absent (given false), null (0,
+// given: it clears), or a string such as "2h30m". ValidateSession checks
+// the range.
+func parseDuration(raw json.RawMessage) (d time.Duration, given bool, e *apiError) {
+	if len(raw) == 0 {
+		return 0, false, nil
+	}
+	if string(raw) == "null" {
+		return 0, true, nil
+	}
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return 0, false, errBadRequest("duration", `duration: want a string such as "2h30m" or "90m", or null`)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(text))
+	if err != nil || d <= 0 {
+		return 0, false, errBadRequest("duration", fmt.Sprintf("duration: %q: want a length more than 0 such as \"2h30m\" or \"90m\"", text))
+	}
+	return d, true, nil
+}
+
+// formatDuration writes d the way a person would type it: "2h30m", "45m",
+// "2h" rather than Go's "2h30m0s"; "" for 0.
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"diemcau/control/store"
 )
@@ -28,6 +29,14 @@ var (
 	PointRoles    = []string{"province", "local", "central"}
 	Transports    = []string{"auto", "tcp", "udp"}
 	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim"}
+)
+
+// Bounds of a session's planned duration: a session is a working day at
+// most, and a minute at least (a bare number in a config file reads as
+// nanoseconds; this refuses it).
+const (
+	MinSessionDuration = time.Minute
+	MaxSessionDuration = 24 * time.Hour
 )
 
 type fieldErrors []FieldError
@@ -104,6 +113,9 @@ func ValidateSession(s *store.Session, sourceExists func(string) bool) []FieldEr
 	}
 	if o.Bitrate < 100 || o.Bitrate > 50000 {
 		fe.add("output.bitrate", "%d kbps: want 100 to 50000", o.Bitrate)
+	}
+	if s.Duration != 0 && (s.Duration < MinSessionDuration || s.Duration > MaxSessionDuration) {
+		fe.add("duration", "%s: want 1m to 24h (e.g. \"2h30m\"), or leave it out", s.Duration)
 	}
 	seen := map[string]bool{}
 	for i := range s.Points {

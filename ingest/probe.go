@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
+
 	"diemcau/pipeline"
 )
 
@@ -33,6 +35,7 @@ type ProbeReport struct {
 	BitrateKbps     float64      `json:"bitrate_kbps"`
 	PacketsLost     uint64       `json:"packets_lost"`
 	BrowserPlayable bool         `json:"browser_playable"`
+	Clock           *ProbeClock  `json:"clock,omitempty"` // media clock rate, camera clock offset
 	Checks          []ProbeCheck `json:"checks"`
 	Verdict         CheckResult  `json:"verdict"`
 }
@@ -75,11 +78,28 @@ type ProbeCheck struct {
 // with Verdict fail. Either way the report is filled as far as it goes and
 // its messages are free of credentials. transport is auto, tcp or udp.
 func Probe(ctx context.Context, rawURL string, d time.Duration, transport string) (ProbeReport, error) {
+	return ProbeWith(ctx, rawURL, d, ProbeOptions{Transport: transport})
+}
+
+// ProbeOptions tune ProbeWith.
+type ProbeOptions struct {
+	// Transport is auto, tcp or udp.
+	Transport string
+	// Relayed says the URL is diemcau's own re-serve of a source
+	// (rtsp://…/sources/{id}). Its RTCP sender reports carry the server's
+	// clock, so the camera's clock offset is not judged there; its media
+	// clock (rate drift) still is, the re-serve keeping the camera's
+	// timestamps.
+	Relayed bool
+}
+
+// ProbeWith is Probe with options.
+func ProbeWith(ctx context.Context, rawURL string, d time.Duration, opts ProbeOptions) (ProbeReport, error) {
 	rep := ProbeReport{URL: RedactURL(rawURL), Verdict: CheckFail, Checks: []ProbeCheck{}}
 	if d <= 0 {
 		d = DefaultProbeDuration
 	}
-	cfg := PullConfig{ID: "probe", URL: rawURL, Transport: transport}
+	cfg := PullConfig{ID: "probe", URL: rawURL, Transport: opts.Transport}
 	if err := cfg.Validate(); err != nil {
 		rep.Error = err.Error()
 		return rep, fmt.Errorf("probe: %s", rep.Error)
@@ -88,7 +108,7 @@ func Probe(ctx context.Context, rawURL string, d time.Duration, transport string
 		cfg.Transport = TransportAuto
 	}
 
-	col := &probeCollector{firstFrame: make(chan struct{})}
+	col := &probeCollector{firstFrame: make(chan struct{}), relayed: opts.Relayed}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -157,6 +177,8 @@ wait:
 type probeCollector struct {
 	mu         sync.Mutex
 	firstFrame chan struct{}
+	relayed    bool
+	clock      clockMeter
 	connected  bool
 	transport  string
 	lost       uint64
@@ -190,6 +212,11 @@ func (c *probeCollector) hooks() pullHooks {
 		frame:     c.frame,
 		transport: func(tr string) { c.mu.Lock(); c.transport = tr; c.mu.Unlock() },
 		lost:      func(n uint64) { c.mu.Lock(); c.lost += n; c.mu.Unlock() },
+		senderReport: func(sr *rtcp.SenderReport, at time.Time) {
+			c.mu.Lock()
+			c.clock.senderReport(sr, at)
+			c.mu.Unlock()
+		},
 	}
 }
 
@@ -208,6 +235,11 @@ func (c *probeCollector) frame(f *pipeline.Frame) {
 		close(c.firstFrame)
 	}
 	c.end = now
+	arrival := f.Wall
+	if arrival.IsZero() {
+		arrival = now
+	}
+	c.clock.frame(f, arrival)
 	if f.Track.Kind() != pipeline.Video {
 		c.aBytes += f.Size()
 		return

@@ -77,6 +77,11 @@ func (c *probeCollector) report(rep *ProbeReport, dropped bool) {
 		add("audio", CheckPass, "%s %d Hz", rep.Audio.Codec, rep.Audio.SampleRate)
 	}
 
+	if v != nil && v.Frames > 0 {
+		rep.Clock = c.clock.result(c.relayed)
+		c.clock.checks(rep.Clock, c.relayed, add)
+	}
+
 	if rep.PacketsLost > 0 {
 		add("packet-loss", CheckWarn, "%d RTP packets lost: check the network, or use --transport tcp", rep.PacketsLost)
 	} else {

@@ -35,7 +35,8 @@ func TestProbe(t *testing.T) {
 		{
 			name: "browser-ready h264 with g711", spec: clipSpec{cbrKbps: 900}, opts: cameraOpts{pcmu: true, user: "tech", pass: "pr0be-secret"},
 			seconds: 2500 * time.Millisecond, wantVerdict: CheckPass, wantPlay: true, wantCodec: "h264",
-			wantChecks: map[string]CheckResult{"codec": CheckPass, "bframes": CheckPass, "fps": CheckPass, "bitrate": CheckPass, "gop": CheckPass, "audio": CheckPass},
+			wantChecks: map[string]CheckResult{"codec": CheckPass, "bframes": CheckPass, "fps": CheckPass, "bitrate": CheckPass, "gop": CheckPass, "audio": CheckPass,
+				"clock-rate": CheckPass, "clock-offset": CheckPass},
 		},
 		{
 			name: "b-frames and aac", spec: clipSpec{bframes: true, audio: true, cbrKbps: 900}, opts: cameraOpts{audio: true},
@@ -45,7 +46,7 @@ func TestProbe(t *testing.T) {
 		{
 			name: "weak feed", spec: clipSpec{fps: 10, seconds: 5, gop: 50, cbrKbps: 300}, opts: cameraOpts{pcmu: true},
 			seconds: 6 * time.Second, wantVerdict: CheckWarn, wantCodec: "h264", wantPlay: true,
-			wantChecks: map[string]CheckResult{"fps": CheckWarn, "bitrate": CheckWarn, "gop": CheckWarn},
+			wantChecks: map[string]CheckResult{"fps": CheckWarn, "bitrate": CheckWarn, "gop": CheckWarn, "clock-rate": CheckPass},
 		},
 		{
 			name: "h265", spec: clipSpec{hevc: true}, opts: cameraOpts{pcmu: true},
@@ -112,7 +113,7 @@ func TestProbeJSONShape(t *testing.T) {
 	if err := json.Unmarshal(js, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"url", "connected", "transport", "seconds", "video", "audio", "bitrate_kbps", "packets_lost", "browser_playable", "checks", "verdict"} {
+	for _, k := range []string{"url", "connected", "transport", "seconds", "video", "audio", "bitrate_kbps", "packets_lost", "browser_playable", "clock", "checks", "verdict"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("report has no %q: %s", k, js)
 		}
@@ -122,6 +123,10 @@ func TestProbeJSONShape(t *testing.T) {
 		if _, ok := video[k]; !ok {
 			t.Errorf("video has no %q: %s", k, js)
 		}
+	}
+	clock, _ := m["clock"].(map[string]any)
+	if _, ok := clock["sender_reports"]; !ok {
+		t.Errorf("clock has no sender_reports: %s", js)
 	}
 	checks, _ := m["checks"].([]any)
 	if len(checks) == 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"diemcau/pipeline"
@@ -49,6 +50,9 @@ type pullHooks struct {
 	frame     func(*pipeline.Frame)
 	transport func(string)
 	lost      func(uint64)
+	// senderReport, when set, gets each RTCP sender report with its
+	// arrival time (the probe compares the camera's clock with ours).
+	senderReport func(sr *rtcp.SenderReport, arrival time.Time)
 }
 
 // runPullSession connects once, reads until the camera is lost or ctx ends,
@@ -159,6 +163,13 @@ func runPullSession(ctx context.Context, sc pullSessionConfig, log *slog.Logger,
 	}
 	h.tracks(dep.Tracks())
 
+	if h.senderReport != nil {
+		c.OnPacketRTCPAny(func(_ *description.Media, pkt rtcp.Packet) {
+			if sr, ok := pkt.(*rtcp.SenderReport); ok {
+				h.senderReport(sr, time.Now())
+			}
+		})
+	}
 	c.OnPacketRTPAny(func(m *description.Media, _ format.Format, pkt *rtp.Packet) {
 		// Arrival time, not the camera's NTP: many cameras' clocks are off
 		// by minutes, and the mixer places frames by arrival anyway.

@@ -11,6 +11,8 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"diemcau/control/store"
 )
 
 // Config is the whole configuration file of CONTRACT.md. Only cmd/ knows
@@ -22,6 +24,7 @@ type Config struct {
 	Auth     AuthConfig      `mapstructure:"auth"`
 	Pipeline PipelineConfig  `mapstructure:"pipeline"`
 	Archive  ArchiveConfig   `mapstructure:"archive"`
+	Audit    AuditConfig     `mapstructure:"audit"`
 	Store    string          `mapstructure:"store"`
 	Sources  []SourceConfig  `mapstructure:"sources"`
 	Sessions []SessionConfig `mapstructure:"sessions"`
@@ -83,6 +86,13 @@ type ArchiveConfig struct {
 	SigningKey string        `mapstructure:"signing_key"`
 }
 
+// AuditConfig is how long the audit log is kept.
+type AuditConfig struct {
+	// Retention: entries older are deleted (at start, then daily); 0 keeps
+	// them forever.
+	Retention time.Duration `mapstructure:"retention"`
+}
+
 // SourceConfig is one camera or encoder.
 type SourceConfig struct {
 	ID        string `mapstructure:"id"`
@@ -93,13 +103,14 @@ type SourceConfig struct {
 
 // SessionConfig is one citizen-reception session and its points.
 type SessionConfig struct {
-	ID     string        `mapstructure:"id"`
-	Title  string        `mapstructure:"title"`
-	Layout string        `mapstructure:"layout"`
-	Output OutputConfig  `mapstructure:"output"`
-	Record *bool         `mapstructure:"record"` // default true: a live run is archived
-	Start  string        `mapstructure:"start"`
-	Points []PointConfig `mapstructure:"points"`
+	ID       string        `mapstructure:"id"`
+	Title    string        `mapstructure:"title"`
+	Layout   string        `mapstructure:"layout"`
+	Output   OutputConfig  `mapstructure:"output"`
+	Record   *bool         `mapstructure:"record"` // default true: a live run is archived
+	Start    string        `mapstructure:"start"`
+	Duration time.Duration `mapstructure:"duration"` // planned length, for the disk check; 0: not given
+	Points   []PointConfig `mapstructure:"points"`
 }
 
 // OutputConfig is the composite's picture and bitrate.
@@ -138,6 +149,7 @@ func defaults() map[string]any {
 		"archive.retention":   "0s",
 		"archive.min_free":    "2GiB",
 		"archive.signing_key": "",
+		"audit.retention":     store.DefaultAuditRetention.String(),
 		"store":               "./diemcau.db",
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"diemcau/control"
 	"diemcau/control/store"
@@ -95,6 +96,9 @@ func (c *Config) Validate() []error {
 	if c.Store == "" {
 		bad("store", "required (path of the SQLite file)")
 	}
+	if r := c.Audit.Retention; r < 0 || (r > 0 && r < 24*time.Hour) {
+		bad("audit.retention", "%s: 0 keeps forever, otherwise at least 24h (e.g. 9600h, 400 days)", r)
+	}
 
 	sources := map[string]bool{}
 	for i := range c.Sources {
@@ -155,7 +159,7 @@ func (s SourceConfig) toStore() store.Source {
 func (s SessionConfig) toStore() store.Session {
 	out := store.Session{
 		ID: s.ID, Title: s.Title, Layout: s.Layout, Record: s.Record == nil || *s.Record, Start: s.Start, Origin: store.OriginConfig,
-		State:  store.StateIdle,
+		State: store.StateIdle, Duration: s.Duration,
 		Output: store.Output{Width: s.Output.Width, Height: s.Output.Height, FPS: s.Output.FPS, Bitrate: s.Output.Bitrate},
 	}
 	for _, p := range s.Points {

@@ -112,12 +112,17 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	probe := probeSource(sources, rtspServer)
-	checker, err := checks.New(checks.Config{ArchiveRoot: cfg.Archive.Root}, log, checks.Deps{
+	checker, err := checks.New(checks.Config{ArchiveRoot: cfg.Archive.Root, MinFree: int64(cfg.Archive.MinFree)}, log, checks.Deps{
 		Store:   st,
 		Source:  sources.Status,
 		Probe:   probe,
 		Encoder: func() (string, bool) { return media.encoder.Element, media.encoder.Hardware },
 	})
+	if err != nil {
+		return err
+	}
+
+	auditPruner, err := store.NewAuditPruner(store.AuditPruneConfig{Retention: cfg.Audit.Retention}, log, st)
 	if err != nil {
 		return err
 	}
@@ -163,6 +168,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return mgr.Run(ctx) })
 	g.Go(func() error { return archive.Run(ctx) })
 	g.Go(func() error { return checker.Run(ctx) })
+	g.Go(func() error { return auditPruner.Run(ctx) })
 	g.Go(func() error {
 		select {
 		case <-api.Listening():

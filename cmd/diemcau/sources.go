@@ -79,7 +79,8 @@ func probeSource(reg *ingest.Registry, srv *ingest.Server) func(ctx context.Cont
 		if !ok {
 			return ingest.ProbeReport{}, fmt.Errorf("rtsp server not listening")
 		}
-		rep, err := ingest.Probe(ctx, fmt.Sprintf("rtsp://127.0.0.1:%d/sources/%s", addr.Port, id), d, "tcp")
+		rep, err := ingest.ProbeWith(ctx, fmt.Sprintf("rtsp://127.0.0.1:%d/sources/%s", addr.Port, id), d,
+			ingest.ProbeOptions{Transport: "tcp", Relayed: true})
 		rep.URL = st.URL // the camera, not the loopback path
 		return rep, err
 	}

@@ -27,11 +27,14 @@ type Config struct {
 	Leads map[string]time.Duration
 	// Every is how often the scheduler looks. Default 1 minute.
 	Every time.Duration
-	// PlannedDuration is the session length assumed for the disk check.
-	// Default 4 h.
+	// PlannedDuration is the session length assumed for the disk check
+	// of a session that gives none. Default 4 h.
 	PlannedDuration time.Duration
 	// ArchiveRoot is where recordings go (its free space is checked).
 	ArchiveRoot string
+	// MinFree is the archive's archive.min_free: the recorder stops below
+	// it, so only the space above it is usable.
+	MinFree int64
 }
 
 // Validate fills defaults and checks values.
@@ -50,6 +53,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProbeFor < 0 || c.Every < 0 || c.PlannedDuration < 0 {
 		return errors.New("checks: durations must be positive")
+	}
+	if c.MinFree < 0 {
+		return errors.New("checks: MinFree: negative")
 	}
 	return nil
 }
@@ -118,9 +124,10 @@ func (c *Checker) Check(ctx context.Context, sessionID, kind string) (store.Chec
 		return store.CheckReport{}, err
 	}
 	rep := store.CheckReport{SessionID: sessionID, Kind: kind, StartedAt: time.Now().UTC()}
-	rep.Points = c.checkPoints(ctx, sess)
+	var pointKbps []float64
+	rep.Points, pointKbps = c.checkPoints(ctx, sess)
 
-	srv := c.checkServer(ctx, sess)
+	srv := c.checkServer(ctx, sess, pointKbps)
 	raw, _ := json.Marshal(srv)
 	rep.Server = raw
 	rep.FinishedAt = time.Now().UTC()
@@ -137,28 +144,32 @@ func (c *Checker) Check(ctx context.Context, sessionID, kind string) (store.Chec
 }
 
 // checkPoints probes every point at once: a check takes one probe's time,
-// not one per point.
-func (c *Checker) checkPoints(ctx context.Context, sess store.Session) []store.PointCheck {
+// not one per point. It returns, beside the reports, each point's bitrate
+// as measured (0: unknown) for the disk estimate.
+func (c *Checker) checkPoints(ctx context.Context, sess store.Session) ([]store.PointCheck, []float64) {
 	out := make([]store.PointCheck, len(sess.Points))
+	kbps := make([]float64, len(sess.Points))
 	var wg sync.WaitGroup
 	for i, p := range sess.Points {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = c.checkPoint(ctx, p)
+			out[i], kbps[i] = c.checkPoint(ctx, p)
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, kbps
 }
 
-func (c *Checker) checkPoint(ctx context.Context, p store.Point) store.PointCheck {
+// checkPoint grades one point and returns its bitrate: the probe's
+// measure, else the live status's, else 0.
+func (c *Checker) checkPoint(ctx context.Context, p store.Point) (store.PointCheck, float64) {
 	pc := store.PointCheck{PointID: p.ID, Source: p.Source, Verdict: store.VerdictPass, Reasons: []string{}}
 	st, ok := c.deps.Source(p.Source)
 	if !ok {
 		pc.Verdict = store.VerdictFail
 		pc.Reasons = append(pc.Reasons, fmt.Sprintf("source %q does not exist", p.Source))
-		return pc
+		return pc, 0
 	}
 	if st.State == ingest.StateError || st.State == ingest.StateOffline || st.State == ingest.StateConnecting {
 		pc.Verdict = store.VerdictFail
@@ -167,16 +178,20 @@ func (c *Checker) checkPoint(ctx context.Context, p store.Point) store.PointChec
 			msg = "no signal"
 		}
 		pc.Reasons = append(pc.Reasons, fmt.Sprintf("source %s (%s): %s", st.State, st.URL, msg))
-		return pc
+		return pc, st.BitrateKbps
 	}
 	rep, err := c.deps.Probe(ctx, p.Source, c.cfg.ProbeFor)
 	if raw, jerr := json.Marshal(rep); jerr == nil {
 		pc.Probe = raw
 	}
+	kbps := rep.BitrateKbps
+	if kbps <= 0 {
+		kbps = st.BitrateKbps
+	}
 	if err != nil {
 		pc.Verdict = store.VerdictFail
 		pc.Reasons = append(pc.Reasons, "probe: "+err.Error())
-		return pc
+		return pc, kbps
 	}
 	for _, chk := range rep.Checks {
 		switch chk.Result {
@@ -196,7 +211,7 @@ func (c *Checker) checkPoint(ctx context.Context, p store.Point) store.PointChec
 		pc.Verdict = worse(pc.Verdict, store.VerdictWarn)
 		pc.Reasons = append(pc.Reasons, fmt.Sprintf("the feed dropped and reconnected %d times", st.Reconnects))
 	}
-	return pc
+	return pc, kbps
 }
 
 func worse(a, b string) string {

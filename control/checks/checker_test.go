@@ -26,23 +26,28 @@ func newTestChecker(t *testing.T, webrtc func(context.Context, string) error) (*
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	for _, id := range []string{"good", "weak", "gone"} {
+	for _, id := range []string{"good", "weak", "gone", "drifty"} {
 		if _, err := st.PutSource(ctx, store.Source{ID: id, URL: "rtsp://u:secret@192.0.2.1/" + id, Transport: "auto", Origin: store.OriginConfig}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	statuses := map[string]ingest.Status{
-		"good": {ID: "good", State: ingest.StateOnline},
-		"weak": {ID: "weak", State: ingest.StateOnline, PacketsLost: 12},
-		"gone": {ID: "gone", State: ingest.StateError, URL: "rtsp://***@192.0.2.1/gone", Error: "wrong username or password"},
+		"good":   {ID: "good", State: ingest.StateOnline},
+		"weak":   {ID: "weak", State: ingest.StateOnline, PacketsLost: 12},
+		"drifty": {ID: "drifty", State: ingest.StateOnline},
+		"gone":   {ID: "gone", State: ingest.StateError, URL: "rtsp://***@192.0.2.1/gone", Error: "wrong username or password"},
 	}
 	c, err := New(Config{ProbeFor: time.Millisecond, ArchiveRoot: t.TempDir()}, slog.New(slog.DiscardHandler), Deps{
 		Store:  st,
 		Source: func(id string) (ingest.Status, bool) { s, ok := statuses[id]; return s, ok },
 		Probe: func(_ context.Context, id string, _ time.Duration) (ingest.ProbeReport, error) {
-			rep := ingest.ProbeReport{Connected: true, Verdict: ingest.CheckPass}
-			if id == "weak" {
+			rep := ingest.ProbeReport{Connected: true, Verdict: ingest.CheckPass, BitrateKbps: 1200}
+			switch id {
+			case "weak":
 				rep.Checks = []ingest.ProbeCheck{{Name: "fps", Result: ingest.CheckWarn, Message: "fps 12 < 20"}}
+			case "drifty":
+				rep.Checks = []ingest.ProbeCheck{{Name: "clock-rate", Result: ingest.CheckWarn,
+					Message: "clock drift: the camera's video clock runs 3.0 % slower than the server's"}}
 			}
 			return rep, nil
 		},
@@ -69,15 +74,16 @@ func addSession(t *testing.T, st *store.Store, id string, sources []string, at *
 
 func TestCheckGradesEachPoint(t *testing.T) {
 	c, st := newTestChecker(t, func(context.Context, string) error { return nil })
-	addSession(t, st, "s", []string{"good", "weak", "gone"}, nil)
+	addSession(t, st, "s", []string{"good", "weak", "gone", "drifty"}, nil)
 	rep, err := c.Check(context.Background(), "s", store.CheckManual)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]struct{ verdict, reason string }{
-		"good": {store.VerdictPass, ""},
-		"weak": {store.VerdictWarn, "fps 12 < 20"},
-		"gone": {store.VerdictFail, "wrong username or password"},
+		"good":   {store.VerdictPass, ""},
+		"weak":   {store.VerdictWarn, "fps 12 < 20"},
+		"gone":   {store.VerdictFail, "wrong username or password"},
+		"drifty": {store.VerdictWarn, "clock drift: the camera's video clock runs 3.0 % slower"},
 	}
 	for _, p := range rep.Points {
 		w := want[p.PointID]

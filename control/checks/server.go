@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,6 +28,16 @@ type ServerCheck struct {
 	// duration of the session would write.
 	DiskFreeBytes   int64 `json:"disk_free_bytes"`
 	DiskNeededBytes int64 `json:"disk_needed_bytes"`
+	// DiskMinFreeBytes is archive.min_free: below it recording stops, so
+	// it is not counted as usable.
+	DiskMinFreeBytes int64 `json:"disk_min_free_bytes"`
+	// PlannedDuration is the length the estimate is for ("2h30m");
+	// DurationAssumed: the session gives none and the default was taken.
+	PlannedDuration string `json:"planned_duration,omitempty"`
+	DurationAssumed bool   `json:"duration_assumed,omitempty"`
+	// RecordKbps is what recording the session writes per second: the
+	// composite and each point's feed as measured.
+	RecordKbps float64 `json:"record_kbps,omitempty"`
 	// CPU: the 1-minute load against the cores there are.
 	Load1 float64 `json:"load1"`
 	Cores int     `json:"cores"`
@@ -34,7 +45,7 @@ type ServerCheck struct {
 	WebRTC string `json:"webrtc"`
 }
 
-func (c *Checker) checkServer(ctx context.Context, sess store.Session) ServerCheck {
+func (c *Checker) checkServer(ctx context.Context, sess store.Session, pointKbps []float64) ServerCheck {
 	sc := ServerCheck{Verdict: store.VerdictPass, Reasons: []string{}, Cores: runtime.NumCPU()}
 	note := func(verdict, format string, args ...any) {
 		sc.Verdict = worse(sc.Verdict, verdict)
@@ -49,19 +60,18 @@ func (c *Checker) checkServer(ctx context.Context, sess store.Session) ServerChe
 	}
 
 	if sess.Record && c.cfg.ArchiveRoot != "" {
-		sc.DiskNeededBytes = neededBytes(sess, c.cfg.PlannedDuration)
+		est := estimateDisk(sess, pointKbps, c.cfg.PlannedDuration)
+		sc.DiskNeededBytes, sc.RecordKbps = est.Bytes, math.Round(est.Kbps)
+		sc.PlannedDuration, sc.DurationAssumed = formatDuration(est.Duration), est.Assumed
+		sc.DiskMinFreeBytes = c.cfg.MinFree
 		free, err := FreeBytes(c.cfg.ArchiveRoot)
-		switch {
-		case err != nil:
+		if err != nil {
 			note(store.VerdictFail, "archive root %s: %v", c.cfg.ArchiveRoot, err)
-		case free < sc.DiskNeededBytes:
+		} else {
 			sc.DiskFreeBytes = free
-			note(store.VerdictFail, "disk: %s free at %s, a %s session needs about %s", human(free), c.cfg.ArchiveRoot, c.cfg.PlannedDuration, human(sc.DiskNeededBytes))
-		case free < 2*sc.DiskNeededBytes:
-			sc.DiskFreeBytes = free
-			note(store.VerdictWarn, "disk: %s free, less than twice the %s a %s session needs", human(free), human(sc.DiskNeededBytes), c.cfg.PlannedDuration)
-		default:
-			sc.DiskFreeBytes = free
+			if verdict, reason := judgeDisk(free, c.cfg.MinFree, est, c.cfg.ArchiveRoot); verdict != store.VerdictPass {
+				note(verdict, "%s", reason)
+			}
 		}
 	}
 
@@ -90,13 +100,6 @@ func (c *Checker) checkServer(ctx context.Context, sess store.Session) ServerChe
 		note(store.VerdictWarn, "WebRTC path not tested: %s", sc.WebRTC)
 	}
 	return sc
-}
-
-// neededBytes estimates an archive: the composite plus each point as received.
-func neededBytes(sess store.Session, d time.Duration) int64 {
-	kbps := int64(sess.Output.Bitrate) + 128 // composite + its audio
-	kbps += int64(len(sess.Points)) * 4000   // a camera main stream, generously
-	return kbps * 1000 / 8 * int64(d.Seconds())
 }
 
 // FreeBytes is the space left to an unprivileged writer at dir, or, before

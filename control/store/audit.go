@@ -81,3 +81,17 @@ func (s *Store) ListAudit(ctx context.Context, before int64, limit int) ([]Audit
 	}
 	return out, nil
 }
+
+// PruneAudit deletes the entries recorded before cutoff and returns how
+// many went. The rest keep their IDs, so paging is unaffected.
+func (s *Store) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM audit WHERE at < ?`, formatTime(normTime(cutoff)))
+	if err != nil {
+		return 0, fmt.Errorf("audit: prune before %s: %w", formatTime(cutoff), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("audit: prune: %w", err)
+	}
+	return n, nil
+}

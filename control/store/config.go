@@ -142,5 +142,5 @@ func sameSessionDefinition(a, b Session) bool {
 		(a.ScheduledAt == nil || a.ScheduledAt.Equal(*b.ScheduledAt))
 	return a.Title == b.Title && a.CaseRef == b.CaseRef && a.Layout == b.Layout && a.Focus == b.Focus &&
 		a.Output == b.Output && a.Record == b.Record && a.Start == b.Start && a.Origin == b.Origin &&
-		sameTime && slices.Equal(a.Points, b.Points)
+		a.Duration == b.Duration && sameTime && slices.Equal(a.Points, b.Points)
 }

@@ -38,6 +38,8 @@
 //     the runtime's rule). UpdatePoint changes gain, muted or label of one
 //     point; SetLayout changes layout and focus (a point id, or "").
 //     Point.Gain is stored as given; 0 is silence, so callers default it to 1.
+//     Session.Duration is the planned length (0: not given), exact to the
+//     nanosecond; it has no JSON name: the API writes it as "2h30m".
 //   - LoadConfig makes the store agree with the config file at start: config
 //     entries win over API ones with the same id, config entries dropped
 //     from the file are removed (a source still used by an API session is
@@ -53,6 +55,11 @@
 //   - Audit: AppendAudit assigns increasing ids; ListAudit(before, limit)
 //     pages newest first, before being the last id of the previous page
 //     (0 for the first). The caller keeps tokens and passwords out of it.
+//     PruneAudit(cutoff) deletes entries older than cutoff. AuditPruner
+//     (NewAuditPruner, Run) is a separate component that calls it at
+//     start and daily for a retention (DefaultAuditRetention, 400 days;
+//     0 keeps forever), logging the count; the Store itself still starts
+//     no goroutine.
 //
 // # Errors
 //

@@ -85,6 +85,11 @@ func migrations() []string {
 			result INTEGER NOT NULL,
 			detail TEXT NOT NULL
 		) STRICT;`,
+		// 2: a session's planned length, for the disk check before it;
+		// 0 is "not given" (the check assumes 4 h). Nanoseconds, as Go's
+		// time.Duration, so a value reads back exactly.
+		`ALTER TABLE sessions ADD COLUMN duration_ns INTEGER NOT NULL DEFAULT 0 CHECK (duration_ns >= 0);
+		CREATE INDEX audit_by_time ON audit (at);`,
 	}
 }
 

@@ -55,6 +55,9 @@ type Session struct {
 	Record      bool       `json:"record"`
 	Start       string     `json:"start"`
 	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	// Duration is the planned length (0: not given). JSON leaves it to the
+	// API, which writes it as "2h30m", not as nanoseconds.
+	Duration time.Duration `json:"-"`
 	// State, StartedAt and EndedAt change only through UpdateSessionState.
 	State     string     `json:"state"`
 	Origin    string     `json:"origin"`
@@ -87,6 +90,9 @@ func (sess Session) validate() error {
 	o := sess.Output
 	if o.Width < 0 || o.Height < 0 || o.FPS < 0 || o.Bitrate < 0 {
 		return invalidf("session %q: output has a negative value", sess.ID)
+	}
+	if sess.Duration < 0 {
+		return invalidf("session %q: duration %s is negative", sess.ID, sess.Duration)
 	}
 	seen := make(map[string]bool, len(sess.Points))
 	for _, p := range sess.Points {
@@ -220,14 +226,14 @@ func putSession(ctx context.Context, tx *sql.Tx, sess Session, now time.Time) (S
 	// On conflict the run-time columns (state, started_at, ended_at) and
 	// created_at are left alone.
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET title = excluded.title, case_ref = excluded.case_ref,
 			layout = excluded.layout, focus = excluded.focus, out_width = excluded.out_width,
 			out_height = excluded.out_height, out_fps = excluded.out_fps, out_bitrate = excluded.out_bitrate,
 			record = excluded.record, start = excluded.start, scheduled_at = excluded.scheduled_at,
-			origin = excluded.origin, updated_at = excluded.updated_at`,
+			duration_ns = excluded.duration_ns, origin = excluded.origin, updated_at = excluded.updated_at`,
 		sess.ID, sess.Title, sess.CaseRef, sess.Layout, sess.Focus, o.Width, o.Height, o.FPS, o.Bitrate,
-		sess.Record, sess.Start, formatTimePtr(sess.ScheduledAt), sess.State, sess.Origin,
+		sess.Record, sess.Start, formatTimePtr(sess.ScheduledAt), int64(sess.Duration), sess.State, sess.Origin,
 		formatTime(now), formatTime(now), formatTimePtr(sess.StartedAt), formatTimePtr(sess.EndedAt))
 	if err != nil {
 		return Session{}, fmt.Errorf("session %q: write: %w", sess.ID, err)
@@ -246,19 +252,21 @@ func putSession(ctx context.Context, tx *sql.Tx, sess Session, now time.Time) (S
 }
 
 const sessionColumns = `id, title, case_ref, layout, focus, out_width, out_height, out_fps, out_bitrate,
-	record, start, scheduled_at, state, origin, created_at, updated_at, started_at, ended_at`
+	record, start, scheduled_at, duration_ns, state, origin, created_at, updated_at, started_at, ended_at`
 
 func scanSession(r rowScanner) (Session, error) {
 	var sess Session
 	var created, updated string
 	var scheduled, started, ended sql.NullString
+	var duration int64
 	o := &sess.Output
 	err := r.Scan(&sess.ID, &sess.Title, &sess.CaseRef, &sess.Layout, &sess.Focus,
-		&o.Width, &o.Height, &o.FPS, &o.Bitrate, &sess.Record, &sess.Start, &scheduled,
+		&o.Width, &o.Height, &o.FPS, &o.Bitrate, &sess.Record, &sess.Start, &scheduled, &duration,
 		&sess.State, &sess.Origin, &created, &updated, &started, &ended)
 	if err != nil {
 		return Session{}, err
 	}
+	sess.Duration = time.Duration(duration)
 	if sess.CreatedAt, err = parseTime(created); err != nil {
 		return Session{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -149,8 +150,9 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	s := openTemp(t)
 	steps := append(migrations(), `CREATE TABLE half_done (x INTEGER); SELECT no_such_function()`)
 	err := s.migrateTo(testCtx(t), steps)
-	if err == nil || !strings.Contains(err.Error(), "migration 2") {
-		t.Fatalf("migrateTo = %v, want an error naming migration 2", err)
+	want := fmt.Sprintf("migration %d", SchemaVersion()+1)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("migrateTo = %v, want an error naming %s", err, want)
 	}
 	if _, v := schemaRows(t, s); v != SchemaVersion() {
 		t.Errorf("version = %d after a failed migration, want %d", v, SchemaVersion())
