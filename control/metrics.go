@@ -16,7 +16,7 @@ import (
 type sourceCollector struct {
 	sources Sources
 
-	up, fps, bitrate, frames, lost, reconnects, state *prometheus.Desc
+	up, fps, bitrate, frames, lost, reconnects, state, clockOffset *prometheus.Desc
 }
 
 func newSourceCollector(sources Sources) *sourceCollector {
@@ -30,11 +30,13 @@ func newSourceCollector(sources Sources) *sourceCollector {
 		frames:     prometheus.NewDesc("diemcau_source_frames_total", "Frames received.", l, nil),
 		lost:       prometheus.NewDesc("diemcau_source_packets_lost_total", "RTP packets lost.", l, nil),
 		reconnects: prometheus.NewDesc("diemcau_source_reconnects_total", "Reconnections after a loss.", l, nil),
+		clockOffset: prometheus.NewDesc("diemcau_source_clock_offset_seconds",
+			"Camera wall clock minus the server's, from its RTCP sender reports; absent when it sends none.", l, nil),
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.state, c.fps, c.bitrate, c.frames, c.lost, c.reconnects} {
+	for _, d := range []*prometheus.Desc{c.up, c.state, c.fps, c.bitrate, c.frames, c.lost, c.reconnects, c.clockOffset} {
 		ch <- d
 	}
 }
@@ -62,6 +64,9 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.frames, prometheus.CounterValue, float64(st.Frames), st.ID)
 		ch <- prometheus.MustNewConstMetric(c.lost, prometheus.CounterValue, float64(st.PacketsLost), st.ID)
 		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(st.Reconnects), st.ID)
+		if st.ClockOffsetS != nil {
+			ch <- prometheus.MustNewConstMetric(c.clockOffset, prometheus.GaugeValue, *st.ClockOffsetS, st.ID)
+		}
 	}
 }
 

@@ -62,14 +62,10 @@ type ClockDrift struct {
 // clockMeter gathers the clock evidence of one probe. Not safe for
 // concurrent use: the probe collector's lock guards it.
 type clockMeter struct {
-	start      time.Time // arrival of the first frame
-	video      rateFit
-	audio      rateFit
-	srs        int
-	offset     time.Duration // the largest NTP-minus-arrival seen: the least delayed report
-	haveOffset bool
-	// unsetNTP is the time an unset camera clock reports (before 2000).
-	unsetNTP time.Time
+	start time.Time // arrival of the first frame
+	video rateFit
+	audio rateFit
+	wall  offsetEstimator
 }
 
 // frame adds one frame: its media time against its arrival.
@@ -86,36 +82,19 @@ func (m *clockMeter) frame(f *pipeline.Frame, arrival time.Time) {
 	}
 }
 
-// ntpEpoch is 1900-01-01, where RTCP's NTP timestamps count from.
-var ntpEpoch = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// unsetClockBefore: a camera whose clock reads earlier than this has none
-// set (it counts from 1900 or 1970, or from its boot).
-var unsetClockBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // senderReport adds one RTCP sender report that arrived at arrival.
 func (m *clockMeter) senderReport(sr *rtcp.SenderReport, arrival time.Time) {
-	secs := sr.NTPTime >> 32
-	frac := sr.NTPTime & 0xFFFFFFFF
-	ntp := ntpEpoch.Add(time.Duration(secs)*time.Second + time.Duration(frac*uint64(time.Second)>>32))
-	m.srs++
-	if ntp.Before(unsetClockBefore) {
-		m.unsetNTP = ntp
-		return
-	}
-	// NTP minus arrival is the offset less the report's transit time, so
-	// the largest is the best estimate.
-	if off := ntp.Sub(arrival); !m.haveOffset || off > m.offset {
-		m.offset, m.haveOffset = off, true
-	}
+	m.wall.add(sr.NTPTime, arrival)
 }
 
 // result is the measured figures for the report.
 func (m *clockMeter) result(relayed bool) *ProbeClock {
-	pc := &ProbeClock{SenderReports: m.srs, Video: m.video.drift(), Audio: m.audio.drift()}
-	if !relayed && m.haveOffset && m.unsetNTP.IsZero() {
-		s := roundTo(m.offset.Seconds(), 3)
-		pc.OffsetS = &s
+	pc := &ProbeClock{SenderReports: int(m.wall.reports), Video: m.video.drift(), Audio: m.audio.drift()}
+	if off, at, ok := m.wall.estimate(); ok && !relayed {
+		if _, unset := clockUnset(off, at); !unset {
+			s := roundTo(off.Seconds(), 3)
+			pc.OffsetS = &s
+		}
 	}
 	return pc
 }
@@ -127,14 +106,12 @@ func (m *clockMeter) checks(pc *ProbeClock, relayed bool, add func(string, Check
 	switch {
 	case relayed:
 		add("clock-offset", CheckPass, "not measured: read through the server's re-serve, whose RTCP reports carry the server's clock, not the camera's; run `diemcau probe` on the camera's URL")
-	case m.srs == 0:
+	case m.wall.reports == 0:
 		add("clock-offset", CheckPass, "not measured: the camera sent no RTCP sender report while it was read (many send one every 5 to 10 s; read longer)")
-	case !m.unsetNTP.IsZero():
-		add("clock-offset", CheckWarn, "camera clock not set: its RTCP reports read %s; set its NTP server so the time it burns into the picture is right", m.unsetNTP.Format("2006-01-02 15:04:05"))
-	case math.Abs(*pc.OffsetS) > warnOffset.Seconds():
-		add("clock-offset", CheckWarn, "camera clock is %s %s the server; set its NTP server (the time it burns into the picture is wrong)", humanSeconds(math.Abs(*pc.OffsetS)), aheadBehind(*pc.OffsetS))
 	default:
-		add("clock-offset", CheckPass, "camera clock within %.1f s of the server's", math.Abs(*pc.OffsetS))
+		off, at, _ := m.wall.estimate()
+		chk := ClockOffsetCheck(off.Seconds(), at)
+		add(chk.Name, chk.Result, "%s", chk.Message)
 	}
 }
 

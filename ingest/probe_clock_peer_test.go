@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 )
 
 // clockCamera is an RTSP camera (gortsplib) whose clocks are off: its RTP
@@ -30,22 +31,36 @@ type clockCamera struct {
 	done   chan struct{}
 }
 
+// clockSkew is how a test sender's clocks are off.
+type clockSkew struct {
+	rate   float64       // media clock speed against real time
+	offset time.Duration // wall clock minus real time
+	// noSenderReports: the sender sends no RTCP sender report at all.
+	noSenderReports bool
+}
+
 func startClockCamera(t *testing.T, clip *testClip, rate float64, offset time.Duration) *clockCamera {
 	t.Helper()
+	return startSkewedCamera(t, clip, clockSkew{rate: rate, offset: offset})
+}
+
+func startSkewedCamera(t *testing.T, clip *testClip, skew clockSkew) *clockCamera {
+	t.Helper()
 	c := &clockCamera{port: freeTCPPort(t), stop: make(chan struct{}), done: make(chan struct{})}
-	c.server = &gortsplib.Server{Handler: c, RTSPAddress: "127.0.0.1:" + strconv.Itoa(c.port)}
+	c.server = &gortsplib.Server{Handler: c, RTSPAddress: "127.0.0.1:" + strconv.Itoa(c.port),
+		DisableRTCPSenderReports: skew.noSenderReports}
 	if err := c.server.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, sps, pps := clip.withoutParams()
-	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo,
-		Formats: []format.Format{&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}}}}}
-	c.stream = &gortsplib.ServerStream{Server: c.server, Desc: desc}
+	c.stream = &gortsplib.ServerStream{Server: c.server, Desc: clockClipDesc(clip)}
 	if err := c.stream.Initialize(); err != nil {
 		c.server.Close()
 		t.Fatal(err)
 	}
-	go c.send(clip, rate, offset)
+	go func() {
+		defer close(c.done)
+		sendSkewedClip(c.stream, c.stream.Desc.Medias[0], clip, skew, c.stop)
+	}()
 	t.Cleanup(func() {
 		close(c.stop)
 		<-c.done
@@ -57,11 +72,25 @@ func startClockCamera(t *testing.T, clip *testClip, rate float64, offset time.Du
 
 func (c *clockCamera) url() string { return fmt.Sprintf("rtsp://127.0.0.1:%d/stream", c.port) }
 
-func (c *clockCamera) send(clip *testClip, rate float64, offset time.Duration) {
-	defer close(c.done)
+// clockClipDesc is the H.264 media of clip, parameter sets in the SDP.
+func clockClipDesc(clip *testClip) *description.Session {
+	_, _, sps, pps := clip.withoutParams()
+	return &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo,
+		Formats: []format.Format{&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}}}}}
+}
+
+// clockWriter is where a skewed clip goes: a camera's stream, or a client
+// publishing to the server.
+type clockWriter interface {
+	WritePacketRTPWithNTP(*description.Media, *rtp.Packet, time.Time) error
+	WritePacketRTCP(*description.Media, rtcp.Packet) error
+}
+
+// sendSkewedClip writes clip to w in real time, looping, with the clocks
+// skew says, until stop closes.
+func sendSkewedClip(w clockWriter, media *description.Media, clip *testClip, skew clockSkew, stop <-chan struct{}) {
 	enc := &rtph264.Encoder{PayloadType: 96, PacketizationMode: 1}
 	_ = enc.Init()
-	media := c.stream.Desc.Medias[0]
 	const rtpBase = 500_000
 	start := time.Now()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -70,7 +99,7 @@ func (c *clockCamera) send(clip *testClip, rate float64, offset time.Duration) {
 	i := 0
 	for {
 		select {
-		case <-c.stop:
+		case <-stop:
 			return
 		case <-tick.C:
 		}
@@ -86,16 +115,16 @@ func (c *clockCamera) send(clip *testClip, rate float64, offset time.Duration) {
 			if err != nil {
 				continue
 			}
-			pts := float64(clip.pts[k]+int64(loop)*clip.duration) * rate
+			pts := float64(clip.pts[k]+int64(loop)*clip.duration) * skew.rate
 			for _, p := range pkts {
 				p.Timestamp = uint32(rtpBase + int64(pts))
-				_ = c.stream.WritePacketRTPWithNTP(media, p, time.Now().Add(offset))
+				_ = w.WritePacketRTPWithNTP(media, p, time.Now().Add(skew.offset))
 			}
 		}
-		if now := time.Now(); now.Sub(lastSR) >= 500*time.Millisecond {
+		if now := time.Now(); !skew.noSenderReports && now.Sub(lastSR) >= 500*time.Millisecond {
 			lastSR = now
-			rtpNow := uint32(rtpBase + int64(float64(now.Sub(start))*rate*90000/float64(time.Second)))
-			_ = c.stream.WritePacketRTCP(media, &rtcp.SenderReport{SSRC: 1, NTPTime: toNTP(now.Add(offset)), RTPTime: rtpNow})
+			rtpNow := uint32(rtpBase + int64(float64(now.Sub(start))*skew.rate*90000/float64(time.Second)))
+			_ = w.WritePacketRTCP(media, &rtcp.SenderReport{SSRC: 1, NTPTime: toNTP(now.Add(skew.offset)), RTPTime: rtpNow})
 		}
 	}
 }

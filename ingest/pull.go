@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
+
 	"diemcau/pipeline"
 )
 
@@ -188,6 +190,9 @@ func (p *PullSource) hooks() pullHooks {
 		},
 		transport: func(tr string) { p.tracker.SetTransport(tr) },
 		lost:      func(n uint64) { p.tracker.Lost(n) },
+		// The camera's own clock, which the pre-session check cannot see
+		// through the re-serve.
+		senderReport: func(sr *rtcp.SenderReport, arrival time.Time) { p.tracker.SenderReport(sr.NTPTime, arrival) },
 	}
 }
 

@@ -51,7 +51,8 @@ type pullHooks struct {
 	transport func(string)
 	lost      func(uint64)
 	// senderReport, when set, gets each RTCP sender report with its
-	// arrival time (the probe compares the camera's clock with ours).
+	// arrival time (the probe and the live source compare the camera's
+	// clock with ours). Called from the packet path: keep it cheap.
 	senderReport func(sr *rtcp.SenderReport, arrival time.Time)
 }
 

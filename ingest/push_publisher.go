@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"diemcau/pipeline"
@@ -138,6 +139,13 @@ func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Resp
 	ctx.Session.OnPacketRTPAny(func(medi *description.Media, _ format.Format, pkt *rtp.Packet) {
 		pub.handlePacket(medi, pkt)
 	})
+	// The encoder's wall clock, as its sender reports tell it. RTCP does
+	// not count as media for the idle timeout.
+	ctx.Session.OnPacketRTCPAny(func(_ *description.Media, pkt rtcp.Packet) {
+		if sr, ok := pkt.(*rtcp.SenderReport); ok {
+			p.tracker.SenderReport(sr.NTPTime, time.Now())
+		}
+	})
 	return ok(), nil
 }
 
@@ -196,15 +204,14 @@ func (pub *publisher) handlePacket(medi *description.Media, pkt *rtp.Packet) {
 		pub.mu.Unlock()
 		return
 	}
-	ntp, ok := pub.ss.PacketNTP(medi, pkt)
-	if !ok {
-		ntp = time.Time{} // the depacketizer uses the arrival time
-	}
 	src := pub.src
 
 	pub.mu.Lock()
 	defer pub.mu.Unlock()
-	frames := pub.dep.HandlePacket(medi, pkt, pts, ntp)
+	// Wall time is the arrival time, as for pulled cameras: the archive
+	// records the server's (NTP-kept) clock, not an encoder's, which may be
+	// minutes off (its offset is in the source status instead).
+	frames := pub.dep.HandlePacket(medi, pkt, pts, time.Time{})
 	if pub.dep.TracksChanged() {
 		tracks := pub.dep.Tracks()
 		src.stream.SetTracks(tracks)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,11 @@ type ServerConfig struct {
 	// connection. Default 10 s.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// ReadUser and ReadPass, when set, are what every reader of /sources
+	// and /sessions must authenticate with (Basic or Digest): the feeds
+	// of a citizen reception are not for anyone on the network. Both or
+	// neither.
+	ReadUser, ReadPass string
 }
 
 // Validate names the first bad field.
@@ -61,6 +67,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.ReadTimeout < 0 {
 		return fmt.Errorf("rtsp.read_timeout: %v is negative", c.ReadTimeout)
+	}
+	if (c.ReadUser == "") != (c.ReadPass == "") {
+		return fmt.Errorf("rtsp.read_pass: set both rtsp.read_user and rtsp.read_pass, or neither")
 	}
 	if c.WriteTimeout < 0 {
 		return fmt.Errorf("rtsp.write_timeout: %v is negative", c.WriteTimeout)
@@ -120,6 +129,22 @@ type Server struct {
 	writeErrors     errorSummary
 	packetizeErrors errorSummary
 	rtpErrors       errorSummary
+	readAuthErrors  errorSummary
+}
+
+// LoopbackURL is the URL the server's own process reads path with (the
+// pre-session check), credentials included when readers need them; keep
+// it out of logs (RedactURL).
+func (s *Server) LoopbackURL(path string) (string, error) {
+	addr, ok := s.Addr().(*net.TCPAddr)
+	if !ok {
+		return "", errors.New("rtsp server not listening")
+	}
+	u := url.URL{Scheme: "rtsp", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)), Path: "/" + strings.TrimPrefix(path, "/")}
+	if s.cfg.ReadUser != "" {
+		u.User = url.UserPassword(s.cfg.ReadUser, s.cfg.ReadPass)
+	}
+	return u.String(), nil
 }
 
 // NewServer validates the config; it starts nothing (see Run).
@@ -138,6 +163,7 @@ func NewServer(cfg ServerConfig, log *slog.Logger) (*Server, error) {
 		push:  make(map[string]*PushSource),
 	}
 	s.writeErrors.what = "RTP packets not queued to RTSP readers"
+	s.readAuthErrors.what = "RTSP readers refused: wrong credentials"
 	s.packetizeErrors.what = "frames that could not be packetised"
 	s.rtpErrors.what = "RTP/RTCP packets from encoders that could not be decoded"
 	return s, nil
@@ -359,6 +385,7 @@ func (s *Server) shutdown(srv *gortsplib.Server, cancelRun context.CancelFunc) {
 
 func (s *Server) flushErrors() {
 	s.writeErrors.flush(s.log)
+	s.readAuthErrors.flush(s.log)
 	s.packetizeErrors.flush(s.log)
 	s.rtpErrors.flush(s.log)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 )
 
 // statusConflict is HTTP's 409, which RTSP 1.0 lacks; clients treat it as
@@ -50,8 +51,26 @@ func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseC
 }
 
 func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res, err := h.authorizeReader(ctx.Conn, ctx.Request); res != nil {
+		return res, nil, err
+	}
 	st, res := h.readerStream(cleanPath(ctx.Path))
 	return res, st, nil
+}
+
+// authorizeReader checks a reader's credentials when rtsp.read_user is
+// set: nil when it may read, else the 401 to answer. A first request
+// without credentials is the normal start of Digest, not worth a line;
+// wrong ones are counted and summarised with the server's other errors.
+func (h *rtspHandler) authorizeReader(conn *gortsplib.ServerConn, req *base.Request) (*base.Response, error) {
+	cfg := h.s.cfg
+	if cfg.ReadUser == "" || conn.VerifyCredentials(req, cfg.ReadUser, cfg.ReadPass) {
+		return nil, nil
+	}
+	if len(req.Header["Authorization"]) > 0 {
+		h.s.readAuthErrors.add("from " + conn.NetConn().RemoteAddr().String())
+	}
+	return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 }
 
 // readerStream finds the ServerStream a reader of name gets, or the refusal.
@@ -98,6 +117,10 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	// gortsplib requires every SETUP of a session to name the same stream.
 	if st := ctx.Session.SetuppedStream(); st != nil {
 		return ok(), st, nil
+	}
+	// A reader may SETUP without DESCRIBE: it is asked again here.
+	if res, err := h.authorizeReader(ctx.Conn, ctx.Request); res != nil {
+		return res, nil, err
 	}
 	st, res := h.readerStream(cleanPath(ctx.Path))
 	return res, st, nil

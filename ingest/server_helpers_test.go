@@ -61,7 +61,13 @@ type testServer struct {
 // startServer runs a server on a loopback port until the test ends.
 func startServer(t *testing.T, log *slog.Logger) *testServer {
 	t.Helper()
-	srv, err := NewServer(ServerConfig{Listen: "127.0.0.1:0"}, log)
+	return startServerWith(t, log, ServerConfig{Listen: "127.0.0.1:0"})
+}
+
+// startServerWith is startServer with a config of the test's own.
+func startServerWith(t *testing.T, log *slog.Logger, cfg ServerConfig) *testServer {
+	t.Helper()
+	srv, err := NewServer(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,59 @@ func TestServerReservesToFFprobe(t *testing.T) {
 	got := ffprobe(ctx, t, srv.url+"/sessions/demo", "tcp")
 	want := []probedStream{{CodecType: "video", CodecName: "h264", Width: 320, Height: 180}, {CodecType: "audio", CodecName: "aac"}}
 	assertProbe(t, got, want)
+}
+
+// TestServerReaderCredentials: with rtsp.read_user set, ffprobe reads the
+// composite only with the right credentials; without them or with wrong
+// ones it is refused (401), and the password never reaches the log.
+func TestServerReaderCredentials(t *testing.T) {
+	checkLeaks(t)
+	clip := loadClip(t, clipSpec{audio: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var logged strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	srv := startServerWith(t, log, ServerConfig{Listen: "127.0.0.1:0", ReadUser: "xem", ReadPass: "k1n-s3cret"})
+	stream := pipeline.NewStream("clip")
+	if err := srv.Serve("sessions/demo", stream); err != nil {
+		t.Fatal(err)
+	}
+	stop := feedClip(ctx, t, stream, clip)
+	t.Cleanup(stop)
+	host := strings.TrimPrefix(srv.url, "rtsp://")
+	for _, tc := range []struct {
+		name, url string
+		ok        bool
+	}{
+		{"no credentials", "rtsp://" + host + "/sessions/demo", false},
+		{"wrong password", "rtsp://xem:wrong@" + host + "/sessions/demo", false},
+		{"right credentials", "rtsp://xem:k1n-s3cret@" + host + "/sessions/demo", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+				"-show_entries", "stream=codec_name", "-of", "csv=p=0", tc.url).CombinedOutput()
+			switch {
+			case tc.ok && (err != nil || !strings.Contains(string(out), "h264")):
+				t.Errorf("ffprobe: %v\n%s", err, out)
+			case !tc.ok && (err == nil || !strings.Contains(string(out), "401")):
+				t.Errorf("ffprobe read without the right credentials: %v\n%s", err, out)
+			}
+		})
+	}
+	srv.flushErrors()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logged.String(), "k1n-s3cret") {
+		t.Error("the reader password reached the log")
+	}
+	if !strings.Contains(logged.String(), "wrong credentials") {
+		t.Error("the refused reader was not summarised in the log")
+	}
 }
 
 // TestServerDescribeRefusals: each refusal has the right code and says why.
@@ -284,6 +338,8 @@ func TestServerConfigValidate(t *testing.T) {
 		{"udp odd port", ServerConfig{UDPRTPAddress: ":8001"}, "rtsp.udp_rtp_address"},
 		{"negative read timeout", ServerConfig{ReadTimeout: -time.Second}, "rtsp.read_timeout"},
 		{"negative write timeout", ServerConfig{WriteTimeout: -time.Second}, "rtsp.write_timeout"},
+		{"reader credentials", ServerConfig{ReadUser: "xem", ReadPass: "k1n"}, ""},
+		{"reader user without password", ServerConfig{ReadUser: "xem"}, "rtsp.read_pass"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

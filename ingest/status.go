@@ -51,4 +51,12 @@ type Status struct {
 	PacketsLost uint64     `json:"packets_lost"`
 	Reconnects  uint64     `json:"reconnects"`
 	LastFrameAt *time.Time `json:"last_frame_at,omitempty"`
+	// ClockOffsetS is the camera's wall clock minus the server's, in
+	// seconds (positive: the camera is ahead), from the RTCP sender
+	// reports it sends: the least delayed of the last 30 s. Absent when it
+	// sends none. A camera whose clock is wrong burns a wrong time into
+	// its picture.
+	ClockOffsetS *float64 `json:"clock_offset_s,omitempty"`
+	// ClockOffsetAt is when the latest sender report came.
+	ClockOffsetAt *time.Time `json:"clock_offset_at,omitempty"`
 }

@@ -35,6 +35,9 @@ type Tracker struct {
 	lastPTS   time.Duration
 	havePTS   bool
 	reordered bool
+	// wall is the camera's clock offset; it outlives reconnections (the
+	// camera's clock does not change with the connection).
+	wall offsetEstimator
 }
 
 // NewTracker makes a tracker in the connecting state. url is redacted here.
@@ -114,6 +117,15 @@ func (t *Tracker) Frame(f *pipeline.Frame) {
 	}
 }
 
+// SenderReport notes one RTCP sender report: its 64-bit NTP timestamp
+// and when it arrived. Cheap and allocation-free; reports come every few
+// seconds.
+func (t *Tracker) SenderReport(ntp uint64, arrival time.Time) {
+	t.mu.Lock()
+	t.wall.add(ntp, arrival)
+	t.mu.Unlock()
+}
+
 // Lost counts RTP packets lost on the way.
 func (t *Tracker) Lost(n uint64) { t.lost.Add(n) }
 
@@ -148,7 +160,13 @@ func (t *Tracker) Status() Status {
 		a := *t.audio
 		st.Audio = &a
 	}
+	off, offAt, haveOff := t.wall.estimate()
 	t.mu.Unlock()
+	if haveOff {
+		s := roundTo(off.Seconds(), 3)
+		offAt = offAt.UTC()
+		st.ClockOffsetS, st.ClockOffsetAt = &s, &offAt
+	}
 	st.Frames = t.frames.Load()
 	st.PacketsLost = t.lost.Load()
 	st.Reconnects = t.reconnects.Load()
@@ -159,4 +177,6 @@ func (t *Tracker) Status() Status {
 	return st
 }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+// round1 rounds half away from zero, negative numbers too, and never
+// gives -0.
+func round1(v float64) float64 { return roundTo(v, 1) }

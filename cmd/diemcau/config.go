@@ -48,6 +48,10 @@ type TLSConfig struct {
 // RTSPConfig is the RTSP server (push ingest and re-serve).
 type RTSPConfig struct {
 	Listen string `mapstructure:"listen"`
+	// ReadUser and ReadPass guard the re-served feeds (/sources, /sessions)
+	// for readers; empty: open to anyone who reaches the port.
+	ReadUser string `mapstructure:"read_user"`
+	ReadPass string `mapstructure:"read_pass"`
 }
 
 // WebRTCConfig is the ICE setup handed to pion and to browsers.
@@ -137,6 +141,8 @@ func defaults() map[string]any {
 		"http.tls.cert":       "",
 		"http.tls.key":        "",
 		"rtsp.listen":         ":8554",
+		"rtsp.read_user":      "",
+		"rtsp.read_pass":      "",
 		"webrtc.udp_port":     8189,
 		"webrtc.public_ips":   []string{},
 		"webrtc.ice_servers":  []string{},

@@ -34,6 +34,9 @@ func (c *Config) Validate() []error {
 	}
 	checkListen("http.listen", c.HTTP.Listen)
 	checkListen("rtsp.listen", c.RTSP.Listen)
+	if (c.RTSP.ReadUser == "") != (c.RTSP.ReadPass == "") {
+		bad("rtsp.read_pass", "set both rtsp.read_user and rtsp.read_pass, or neither")
+	}
 	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
 		bad("http.tls", "set both cert and key, or neither")
 	}

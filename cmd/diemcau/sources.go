@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"diemcau/control/store"
@@ -15,7 +14,7 @@ import (
 // source the store holds (the config's, loaded into it, and those created
 // through the API); each re-serves at /sources/{id}.
 func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, error) {
-	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen}, log)
+	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass}, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rtsp.listen: %w", err)
 	}
@@ -75,12 +74,11 @@ func probeSource(reg *ingest.Registry, srv *ingest.Server) func(ctx context.Cont
 			return ingest.ProbeReport{URL: st.URL, Error: msg, Verdict: ingest.CheckFail, Checks: []ingest.ProbeCheck{}},
 				fmt.Errorf("source %q is %s: %s", id, st.State, msg)
 		}
-		addr, ok := srv.Addr().(*net.TCPAddr)
-		if !ok {
-			return ingest.ProbeReport{}, fmt.Errorf("rtsp server not listening")
+		u, err := srv.LoopbackURL("sources/" + id)
+		if err != nil {
+			return ingest.ProbeReport{}, err
 		}
-		rep, err := ingest.ProbeWith(ctx, fmt.Sprintf("rtsp://127.0.0.1:%d/sources/%s", addr.Port, id), d,
-			ingest.ProbeOptions{Transport: "tcp", Relayed: true})
+		rep, err := ingest.ProbeWith(ctx, u, d, ingest.ProbeOptions{Transport: "tcp", Relayed: true})
 		rep.URL = st.URL // the camera, not the loopback path
 		return rep, err
 	}

@@ -181,6 +181,10 @@ func (c *Checker) checkPoint(ctx context.Context, p store.Point) (store.PointChe
 		return pc, st.BitrateKbps
 	}
 	rep, err := c.deps.Probe(ctx, p.Source, c.cfg.ProbeFor)
+	clock, haveClock := statusClockCheck(st)
+	if haveClock {
+		useStatusClock(&rep, st, clock)
+	}
 	if raw, jerr := json.Marshal(rep); jerr == nil {
 		pc.Probe = raw
 	}
@@ -191,6 +195,9 @@ func (c *Checker) checkPoint(ctx context.Context, p store.Point) (store.PointChe
 	if err != nil {
 		pc.Verdict = store.VerdictFail
 		pc.Reasons = append(pc.Reasons, "probe: "+err.Error())
+		if haveClock && clock.Result != ingest.CheckPass {
+			pc.Reasons = append(pc.Reasons, clock.Message)
+		}
 		return pc, kbps
 	}
 	for _, chk := range rep.Checks {
