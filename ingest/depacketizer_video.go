@@ -55,6 +55,62 @@ func h264FragmentContinues(payload []byte) bool {
 	return len(payload) >= 2 && payload[0]&0x1F == 28 && payload[1]&0x40 == 0
 }
 
+// dtsExtractor is h264.DTSExtractor or h265.DTSExtractor, by pointer.
+type dtsExtractor[T any] interface {
+	*T
+	Initialize()
+	Extract(au [][]byte, pts int64) (int64, error)
+}
+
+// videoSync is the part of H.264 and H.265 decoding that is the same for
+// both: parameter sets in front of every keyframe, DTS (B-frames), and the
+// wait for a keyframe.
+type videoSync[T any, P dtsExtractor[T]] struct {
+	codec         string // "H264", in errors
+	missingParams string // the error when a keyframe comes before its parameter sets
+	dts           T
+	// synced is false until the first keyframe (and after a timing error):
+	// frames before it cannot be decoded by anyone.
+	synced bool
+}
+
+// frame finishes an access unit whose parameter sets and delimiters were
+// taken out: a keyframe gets params put back in front, so that any
+// keyframe can start a decoder. It returns nil while waiting for a keyframe.
+func (s *videoSync[T, P]) frame(d *Depacketizer, track *pipeline.Track, au [][]byte, key bool, params [][]byte, pts int64, wall time.Time) (*pipeline.Frame, error) {
+	if key {
+		for _, p := range params {
+			if p == nil {
+				return nil, errors.New(s.missingParams)
+			}
+		}
+		full := make([][]byte, 0, len(params)+len(au))
+		full = append(full, params...)
+		au = append(full, au...)
+		if !s.synced {
+			var fresh T
+			s.dts = fresh
+			P(&s.dts).Initialize()
+			s.synced = true
+		}
+	} else if !s.synced {
+		return nil, nil
+	}
+	dts, err := P(&s.dts).Extract(au, pts)
+	if err != nil {
+		s.synced = false
+		return nil, fmt.Errorf("%s timing: %w", s.codec, err)
+	}
+	return &pipeline.Frame{
+		Track: track,
+		PTS:   d.timeline(pts, videoClockRate),
+		DTS:   d.timeline(dts, videoClockRate),
+		Wall:  wall,
+		Key:   key,
+		NALUs: au,
+	}, nil
+}
+
 // h264Decoder reassembles H.264 access units, keeps the parameter sets and
 // puts them in front of every IDR, and computes DTS (B-frames).
 type h264Decoder struct {
@@ -64,10 +120,7 @@ type h264Decoder struct {
 	track    *pipeline.Track
 	sps, pps []byte
 	timing   auTiming
-	dts      h264.DTSExtractor
-	// synced is false until the first keyframe (and after a timing error):
-	// frames before it cannot be decoded by anyone.
-	synced bool
+	sync     videoSync[h264.DTSExtractor, *h264.DTSExtractor]
 }
 
 func newH264Decoder(d *Depacketizer, f *format.H264, idx int) (*h264Decoder, *pipeline.Track, error) {
@@ -82,7 +135,10 @@ func newH264Decoder(d *Depacketizer, f *format.H264, idx int) (*h264Decoder, *pi
 		sps, pps = nil, nil
 		t = &pipeline.Track{Codec: pipeline.H264}
 	}
-	return &h264Decoder{d: d, rtp: r, trackIdx: idx, track: t, sps: sps, pps: pps}, t, nil
+	h := &h264Decoder{d: d, rtp: r, trackIdx: idx, track: t, sps: sps, pps: pps}
+	h.sync.missingParams = "H264: IDR picture without SPS/PPS"
+	h.sync.codec = "H264"
+	return h, t, nil
 }
 
 func (h *h264Decoder) decode(pkt *rtp.Packet, pts int64, wall time.Time) ([]*pipeline.Frame, error) {
@@ -146,34 +202,11 @@ func (h *h264Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.F
 	if n == 0 {
 		return nil, paramErr
 	}
-	if key {
-		if h.sps == nil || h.pps == nil {
-			return nil, errors.New("H264: IDR picture without SPS/PPS")
-		}
-		full := make([][]byte, 0, n+2)
-		full = append(full, h.sps, h.pps)
-		au = append(full, au...)
-		if !h.synced {
-			h.dts = h264.DTSExtractor{}
-			h.dts.Initialize()
-			h.synced = true
-		}
-	} else if !h.synced {
-		return nil, paramErr
-	}
-	dts, err := h.dts.Extract(au, pts)
+	f, err := h.sync.frame(h.d, h.track, au, key, [][]byte{h.sps, h.pps}, pts, wall)
 	if err != nil {
-		h.synced = false
-		return nil, fmt.Errorf("H264 timing: %w", err)
+		return nil, err
 	}
-	return &pipeline.Frame{
-		Track: h.track,
-		PTS:   h.d.timeline(pts, videoClockRate),
-		DTS:   h.d.timeline(dts, videoClockRate),
-		Wall:  wall,
-		Key:   key,
-		NALUs: au,
-	}, paramErr
+	return f, paramErr
 }
 
 // updateParams keeps in-band parameter sets; a change makes a new track.
@@ -205,8 +238,7 @@ type h265Decoder struct {
 	trackIdx      int
 	track         *pipeline.Track
 	vps, sps, pps []byte
-	dts           h265.DTSExtractor
-	synced        bool
+	sync          videoSync[h265.DTSExtractor, *h265.DTSExtractor]
 }
 
 func newH265Decoder(d *Depacketizer, f *format.H265, idx int) (*h265Decoder, *pipeline.Track, error) {
@@ -220,7 +252,10 @@ func newH265Decoder(d *Depacketizer, f *format.H265, idx int) (*h265Decoder, *pi
 		vps, sps, pps = nil, nil, nil
 		t = &pipeline.Track{Codec: pipeline.H265}
 	}
-	return &h265Decoder{d: d, rtp: r, trackIdx: idx, track: t, vps: vps, sps: sps, pps: pps}, t, nil
+	h := &h265Decoder{d: d, rtp: r, trackIdx: idx, track: t, vps: vps, sps: sps, pps: pps}
+	h.sync.missingParams = "H265: IRAP picture without VPS/SPS/PPS"
+	h.sync.codec = "H265"
+	return h, t, nil
 }
 
 func (h *h265Decoder) decode(pkt *rtp.Packet, pts int64, wall time.Time) ([]*pipeline.Frame, error) {
@@ -283,34 +318,11 @@ func (h *h265Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.F
 	if n == 0 {
 		return nil, paramErr
 	}
-	if key {
-		if h.vps == nil || h.sps == nil || h.pps == nil {
-			return nil, errors.New("H265: IRAP picture without VPS/SPS/PPS")
-		}
-		full := make([][]byte, 0, n+3)
-		full = append(full, h.vps, h.sps, h.pps)
-		au = append(full, au...)
-		if !h.synced {
-			h.dts = h265.DTSExtractor{}
-			h.dts.Initialize()
-			h.synced = true
-		}
-	} else if !h.synced {
-		return nil, paramErr
-	}
-	dts, err := h.dts.Extract(au, pts)
+	f, err := h.sync.frame(h.d, h.track, au, key, [][]byte{h.vps, h.sps, h.pps}, pts, wall)
 	if err != nil {
-		h.synced = false
-		return nil, fmt.Errorf("H265 timing: %w", err)
+		return nil, err
 	}
-	return &pipeline.Frame{
-		Track: h.track,
-		PTS:   h.d.timeline(pts, videoClockRate),
-		DTS:   h.d.timeline(dts, videoClockRate),
-		Wall:  wall,
-		Key:   key,
-		NALUs: au,
-	}, paramErr
+	return f, paramErr
 }
 
 func (h *h265Decoder) updateParams(vps, sps, pps []byte) error {

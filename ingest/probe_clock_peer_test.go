@@ -17,6 +17,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"diemcau/internal/proctest"
 )
 
 // clockCamera is an RTSP camera (gortsplib) whose clocks are off: its RTP
@@ -46,7 +48,7 @@ func startClockCamera(t *testing.T, clip *testClip, rate float64, offset time.Du
 
 func startSkewedCamera(t *testing.T, clip *testClip, skew clockSkew) *clockCamera {
 	t.Helper()
-	c := &clockCamera{port: freeTCPPort(t), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &clockCamera{port: proctest.FreePort(t), stop: make(chan struct{}), done: make(chan struct{})}
 	c.server = &gortsplib.Server{Handler: c, RTSPAddress: "127.0.0.1:" + strconv.Itoa(c.port),
 		DisableRTCPSenderReports: skew.noSenderReports}
 	if err := c.server.Start(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
+
+	"diemcau/internal/proctest"
 )
 
 func checkResult(rep ProbeReport, name string) CheckResult {
@@ -151,7 +153,7 @@ func TestProbeFailures(t *testing.T) {
 		wantErr    string // could not connect
 		wantFailed string // connected, this check failed
 	}{
-		{name: "refused", url: "rtsp://127.0.0.1:" + strconv.Itoa(freeTCPPort(t)) + "/x", wantErr: "connection refused"},
+		{name: "refused", url: "rtsp://127.0.0.1:" + strconv.Itoa(proctest.FreePort(t)) + "/x", wantErr: "connection refused"},
 		{name: "wrong password", url: locked.URL("admin", "wrong-pw"), wantErr: "wrong username or password"},
 		{name: "http url", url: "http://admin:wrong-pw@127.0.0.1/", wantErr: "not an RTSP URL"},
 		{name: "unsupported codec", url: mpeg4.URL("", ""), wantFailed: "codec"},

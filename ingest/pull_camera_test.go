@@ -20,6 +20,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
+
+	"diemcau/internal/proctest"
 )
 
 // cameraOpts shapes a test camera.
@@ -55,7 +57,7 @@ type testCamera struct {
 
 func startTestCamera(t testing.TB, clip *testClip, opts cameraOpts) *testCamera {
 	t.Helper()
-	c := &testCamera{t: t, clip: clip, opts: opts, rtspPort: freeTCPPort(t), rtpPort: freeUDPPair(t)}
+	c := &testCamera{t: t, clip: clip, opts: opts, rtspPort: proctest.FreePort(t), rtpPort: freeUDPPair(t)}
 	if err := c.start(); err != nil {
 		t.Fatalf("start camera: %v", err)
 	}
@@ -285,16 +287,6 @@ func (c *testCamera) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Resp
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
 func (c *testCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
-}
-
-func freeTCPPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // freeUDPPair finds an even UDP port whose successor is free too, as RTP

@@ -18,6 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/pipeline"
+
+	"diemcau/internal/proctest"
 )
 
 // testLogger sends a component's logs to the test log.
@@ -242,7 +244,7 @@ func TestPullSourceFailures(t *testing.T) {
 	tcpOnly := startTestCamera(t, clip, cameraOpts{tcpOnly: true})
 	httpSrv := httptest.NewServer(http.NotFoundHandler())
 	defer httpSrv.Close()
-	refusedPort := freeTCPPort(t)
+	refusedPort := proctest.FreePort(t)
 	garbage := garbageServer(t)
 
 	// A working camera beside the broken ones keeps working.

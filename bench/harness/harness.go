@@ -222,6 +222,20 @@ func (e *env) sleep(ctx context.Context, d time.Duration, what string) error {
 	}
 }
 
+// window measures one window with a fresh meter (see measure) and files
+// its samples and every process's figures in r; it returns its length in
+// seconds.
+func (e *env) window(ctx context.Context, r *Run, frames func() uint64, onSecond func() string) (float64, error) {
+	m := e.newMeter()
+	win, samples, err := e.measure(ctx, m, frames, onSecond)
+	r.WindowS, r.Samples = win, samples
+	if err != nil {
+		return win, err
+	}
+	r.endWindow(m.end(ctx))
+	return win, nil
+}
+
 // measure runs the window: the meter reads every process at its start and
 // end; each second the server's CPU and the frames counted so far
 // (frames may be nil) make a sample, and onSecond (may be nil) samples

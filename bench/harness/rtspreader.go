@@ -1,8 +1,6 @@
 package harness
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,22 +17,14 @@ import (
 // from the first keyframe on, the RTP packets lost, and the spacing of the
 // frames while a window is open.
 type rtspReader struct {
-	url        string
-	frameTicks uint32 // 90 kHz ticks per frame at the expected rate
-	client     *gortsplib.Client
-	closeOnce  sync.Once
+	url       string
+	client    *gortsplib.Client
+	closeOnce sync.Once
 
-	mu         sync.Mutex
-	started    time.Time
-	firstFrame time.Duration // request to the first keyframe access unit
-	keyed      bool
-	frames     uint64
-	lost       uint64
-	missing    uint64 // frames skipped, by RTP timestamp gaps
-	lastTS     uint32
-	recording  bool
-	lastAt     time.Time
-	intervals  []float64 // ms between frames, while recording
+	// Under frameTally's mu, with it:
+	frameTally
+	keyed bool
+	lost  uint64
 }
 
 // start connects and plays; the first-frame time runs from here.
@@ -104,16 +94,8 @@ func (r *rtspReader) frame(au [][]byte, ts uint32) {
 			return
 		}
 		r.keyed = true
-		r.firstFrame = now.Sub(r.started)
-	} else {
-		r.missing += missingFrames(r.lastTS, ts, r.frameTicks)
 	}
-	r.lastTS = ts
-	r.frames++
-	if r.recording && !r.lastAt.IsZero() {
-		r.intervals = append(r.intervals, float64(now.Sub(r.lastAt).Microseconds())/1000)
-	}
-	r.lastAt = now
+	r.wholeFrame(ts, now)
 }
 
 // readerCounts is a snapshot of the reader's counters.
@@ -128,57 +110,10 @@ func (r *rtspReader) counts() readerCounts {
 	return readerCounts{frames: r.frames, lost: r.lost, missing: r.missing, at: time.Now()}
 }
 
-// record starts or stops keeping frame intervals.
-func (r *rtspReader) record(on bool) {
-	r.mu.Lock()
-	r.recording = on
-	r.mu.Unlock()
-}
-
-func (r *rtspReader) intervalPercentiles() Percentiles {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return percentiles(r.intervals)
-}
-
-// waitFirstFrame waits for the first keyframe and returns the time it took.
-func (r *rtspReader) waitFirstFrame(ctx context.Context, d time.Duration) (time.Duration, error) {
-	deadline := time.Now().Add(d)
-	for {
-		r.mu.Lock()
-		keyed, ff := r.keyed, r.firstFrame
-		r.mu.Unlock()
-		if keyed {
-			return ff, nil
-		}
-		if time.Now().After(deadline) {
-			return 0, errors.New("rtsp " + r.url + ": no keyframe within " + d.String())
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 func (r *rtspReader) close() {
 	r.closeOnce.Do(func() {
 		if r.client != nil {
 			r.client.Close()
 		}
 	})
-}
-
-// missingFrames is how many frames fit in the timestamp gap between two
-// consecutive frames beyond the one expected (0 for a step backwards).
-func missingFrames(prev, ts, ticks uint32) uint64 {
-	d := ts - prev
-	if ticks == 0 || d >= 1<<31 {
-		return 0
-	}
-	if n := (uint64(d) + uint64(ticks)/2) / uint64(ticks); n > 1 {
-		return n - 1
-	}
-	return 0
 }

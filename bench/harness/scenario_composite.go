@@ -13,17 +13,7 @@ func runComposite(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Inputs, r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.Inputs, o.OutWidth, o.OutHeight, o.OutKbps
 	// No audio: the bare pipeline has none to compare with.
-	cam, err := e.startCamsim(ctx, o.Inputs, false)
-	if err != nil {
-		return err
-	}
-	if e.server, err = e.startServer(ctx); err != nil {
-		return err
-	}
-	if err := e.readInfo(ctx, r); err != nil {
-		return err
-	}
-	ids, err := e.addSources(ctx, cam, o.Inputs)
+	cam, ids, err := e.startSources(ctx, r, o.Inputs, false)
 	if err != nil {
 		return err
 	}
@@ -63,7 +53,8 @@ func runComposite(ctx context.Context, e *env, r *Run) error {
 // the run ends in any case.
 func (e *env) measureOutput(ctx context.Context, r *Run, ids []string, sid string) (*rtspReader, error) {
 	o := e.opts
-	rd := &rtspReader{url: e.server.RTSP + "/sessions/" + sid, frameTicks: uint32(90000 / o.FPS)}
+	url := e.server.RTSP + "/sessions/" + sid
+	rd := &rtspReader{url: url, frameTally: frameTally{name: "rtsp " + url, frameTicks: uint32(90000 / o.FPS)}}
 	e.closers = append(e.closers, rd.close)
 	if err := rd.start(); err != nil {
 		return nil, err
@@ -84,13 +75,10 @@ func (e *env) measureOutput(ctx context.Context, r *Run, ids []string, sid strin
 	}
 	c0 := rd.counts()
 	rd.record(true)
-	m := e.newMeter()
-	win, samples, err := e.measure(ctx, m, func() uint64 { return rd.counts().frames }, func() string { return ss.sample(ctx) })
-	r.WindowS, r.Samples = win, samples
+	win, err := e.window(ctx, r, func() uint64 { return rd.counts().frames }, func() string { return ss.sample(ctx) })
 	if err != nil {
 		return nil, err
 	}
-	r.endWindow(m.end(ctx))
 	c1 := rd.counts()
 	rd.record(false)
 	ss.sample(ctx)

@@ -16,25 +16,12 @@ func runRecord(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Streams, r.Params.Audio = o.Streams, true
 	r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.OutWidth, o.OutHeight, o.OutKbps
-	cam, err := e.startCamsim(ctx, o.Streams, true)
+	_, ids, err := e.startSources(ctx, r, o.Streams, true)
 	if err != nil {
 		return err
 	}
-	if e.server, err = e.startServer(ctx); err != nil {
-		return err
-	}
-	if err := e.readInfo(ctx, r); err != nil {
-		return err
-	}
-	ids, err := e.addSources(ctx, cam, o.Streams)
+	sid, _, err := e.startLiveSession(ctx, ids, false)
 	if err != nil {
-		return err
-	}
-	sid, _, err := e.createSession(ctx, ids, true, "live", false)
-	if err != nil {
-		return err
-	}
-	if err := e.waitRecording(ctx, sid); err != nil {
 		return err
 	}
 	if err := e.sleep(ctx, o.Warmup, "warming up"); err != nil {
@@ -46,13 +33,10 @@ func runRecord(ctx context.Context, e *env, r *Run) error {
 	}
 	in0 := e.ingest(ctx, ids)
 	disk0, diskOK := e.serverDiskWrites()
-	m := e.newMeter()
-	win, samples, err := e.measure(ctx, m, nil, func() string { return ss.sample(ctx) })
-	r.WindowS, r.Samples = win, samples
+	win, err := e.window(ctx, r, nil, func() string { return ss.sample(ctx) })
 	if err != nil {
 		return err
 	}
-	r.endWindow(m.end(ctx))
 	disk1, _ := e.serverDiskWrites()
 	ss.sample(ctx)
 	in1 := e.ingest(ctx, ids)

@@ -2,8 +2,6 @@ package harness
 
 import (
 	"context"
-	"fmt"
-	"time"
 )
 
 // runSession: a whole live session: points camsim points composited and
@@ -14,28 +12,14 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Points, r.Params.Viewers, r.Params.Audio = o.Points, o.Viewers, true
 	r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.OutWidth, o.OutHeight, o.OutKbps
-	cam, err := e.startCamsim(ctx, o.Points, true)
+	_, ids, err := e.startSources(ctx, r, o.Points, true)
 	if err != nil {
 		return err
 	}
-	if e.server, err = e.startServer(ctx); err != nil {
-		return err
-	}
-	if err := e.readInfo(ctx, r); err != nil {
-		return err
-	}
-	ids, err := e.addSources(ctx, cam, o.Points)
+	sid, points, err := e.startLiveSession(ctx, ids, true)
 	if err != nil {
 		return err
 	}
-	sid, points, err := e.createSession(ctx, ids, true, "live", true)
-	if err != nil {
-		return err
-	}
-	if err := e.waitRecording(ctx, sid); err != nil {
-		return err
-	}
-	api := e.server.API
 	// Viewer i watches paths[i]: the composite viewers, then the returns.
 	var paths []string
 	for range o.Viewers {
@@ -44,59 +28,30 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	for _, p := range points {
 		paths = append(paths, "/whep/sessions/"+sid+"/points/"+p)
 	}
-	total := len(paths)
-	e.progress("viewers: connecting %d (%d of the composite, %d return feeds)", total, o.Viewers, len(points))
-	t0 := time.Now()
-	lg, ready, err := startLoadGen(ctx, api.Base, api.Token, paths, total)
+	e.progress("viewers: connecting %d (%d of the composite, %d return feeds)", len(paths), o.Viewers, len(points))
+	vl, err := e.startViewers(ctx, r, paths, len(paths), "/whep/sessions/"+sid)
 	if err != nil {
 		return err
 	}
-	defer lg.close()
-	vf := &ViewerFigures{Total: total, Connected: ready.Connected, ConnectS: time.Since(t0).Seconds()}
-	r.Viewers = vf
-	if ready.Failed > 0 {
-		r.fail("%d of %d viewers did not connect (first error: %s)", ready.Failed, total, ready.Error)
-	}
-	if ready.Connected == 0 {
-		return fmt.Errorf("no viewer connected: %s", ready.Error)
-	}
-	e.progress("new viewer: timing its first frame")
-	ref, err := dialWHEP(ctx, api.Base, "/whep/sessions/"+sid, api.Token, o.FPS)
-	if err != nil {
-		return fmt.Errorf("reference viewer: %w", err)
-	}
-	defer ref.close()
-	ff, err := ref.waitFirstFrame(ctx, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	r.FirstFrameMs = ptr(ms(ff))
+	defer vl.close()
 	if err := e.sleep(ctx, o.Warmup, "warming up"); err != nil {
 		return err
 	}
 
-	ss := &sessionSampler{api: api, id: sid}
+	ss := &sessionSampler{api: e.server.API, id: sid}
 	if err := ss.begin(ctx); err != nil {
 		return err
 	}
 	in0 := e.ingest(ctx, ids)
 	disk0, diskOK := e.serverDiskWrites()
-	if err := lg.begin(); err != nil {
+	if err := vl.begin(); err != nil {
 		return err
 	}
-	rc0 := ref.counts()
-	ref.record(true)
-	m := e.newMeter()
-	win, samples, err := e.measure(ctx, m, func() uint64 { return ref.counts().frames }, func() string { return ss.sample(ctx) })
-	r.WindowS, r.Samples = win, samples
+	win, err := e.window(ctx, r, vl.frames, func() string { return ss.sample(ctx) })
 	if err != nil {
 		return err
 	}
-	r.endWindow(m.end(ctx))
-	rc1 := ref.counts()
-	ref.record(false)
-	ev, err := lg.end(ctx)
-	if err != nil {
+	if err := vl.end(ctx); err != nil {
 		return err
 	}
 	disk1, _ := e.serverDiskWrites()
@@ -104,34 +59,15 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	in1 := e.ingest(ctx, ids)
 	ss.fill(r, win)
 
-	refFPS := float64(rc1.frames-rc0.frames) / rc1.at.Sub(rc0.at).Seconds()
-	vf.ReferenceFPS = refFPS
-	vf.Starved, vf.NoTracks, vf.Packets, vf.Bytes = ev.Starved, ev.NoTracks, ev.Packets, ev.Bytes
-	if ev.WallSecond > 0 {
-		vf.LoadGenCPU = ev.CPUSeconds / ev.WallSecond
-		vf.MbpsEach = float64(ev.Bytes) * 8 / 1e6 / ev.WallSecond / float64(max(ev.Connected, 1))
+	vl.fill(r)
+	if r.DeliveredFPS == nil {
+		r.DeliveredFPS = ptr(vl.vf.ReferenceFPS)
 	}
-	if frames := rc1.frames - rc0.frames; frames > 0 && ev.WallSecond > 0 && ev.Connected > 0 {
-		perFrame := float64(rc1.packets-rc0.packets) / float64(frames)
-		video := float64(ev.Packets - min(ev.Audio, ev.Packets))
-		r.DeliveredFPS = ptr(video / perFrame / float64(ev.Connected) / ev.WallSecond)
-	} else {
-		r.DeliveredFPS = ptr(refFPS)
-	}
-	worst := refFPS
-	if ev.Starved > 0 {
-		worst = 0
-		r.fail("%d viewers got nothing in the window", ev.Starved)
-	}
-	r.DeliveredFPSMin = ptr(worst)
-	r.OutputMissingFrames = ptr(rc1.missing - rc0.missing)
-	r.RTPLost = ptr(ev.Lost + rc1.lost - rc0.lost)
 	r.InputRTPLost = ptr(in1.lost - min(in0.lost, in1.lost))
-	r.FrameIntervalMs = ref.intervalPercentiles()
 	if diskOK {
 		r.DiskWriteBytesPerS = ptr(float64(disk1-disk0) / win)
 	}
-	r.note("delivered fps: mean of the %d load viewers (composite and return feeds) from their video packets; worst: the new composite viewer's whole frames", ev.Connected)
+	r.note("delivered fps: mean of the %d load viewers (composite and return feeds) from their video packets; worst: the new composite viewer's whole frames", vl.ev.Connected)
 	r.note("dropped frames: the mixer's count in the window; output_missing_frames: RTP timestamp gaps at the new viewer")
 	r.note("the bench process runs the viewers: its CPU is the load generator's, not the server's")
 	// The archive is read only for its frames; the session's verdict

@@ -8,20 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/logging"
-	"github.com/pion/transport/v5"
-	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"diemcau/bench/whepclient"
 )
 
 // The load generator is the viewers' side of the relay scenario. It runs
@@ -88,22 +83,20 @@ type loadEvent struct {
 	WallSecond float64 `json:"wall_seconds"`
 }
 
-// viewer counts what one receiver got, by RTP sequence number.
+// lgViewer counts what one receiver got, by RTP sequence number.
 type lgViewer struct {
-	pc       *webrtc.PeerConnection
-	resource string
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	closed   bool
-	packets  atomic.Uint64
-	tracks   atomic.Int32
-	audio    atomic.Uint64
-	bytes    atomic.Uint64
-	lost     atomic.Uint64
+	conn      *whepclient.Viewer
+	want      int           // tracks that make it ready
+	allTracks chan struct{} // closed when want tracks have started
+	packets   atomic.Uint64
+	tracks    atomic.Int32
+	audio     atomic.Uint64
+	bytes     atomic.Uint64
+	lost      atomic.Uint64
 }
 
 func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.Writer) error {
-	api, err := loadGenAPI()
+	api, err := whepclient.NewAPI()
 	if err != nil {
 		return err
 	}
@@ -116,7 +109,7 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			v, err := dialViewer(ctx, api, a.base+a.paths[i%len(a.paths)], a.token, a.tracks)
+			v, err := dialViewer(ctx, api, a.base, a.paths[i%len(a.paths)], a.token, a.tracks)
 			if err != nil {
 				failed.Add(1)
 				msg := err.Error()
@@ -130,7 +123,7 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 	defer func() {
 		for _, v := range viewers {
 			if v != nil {
-				v.close(a.base, a.token)
+				v.conn.Close()
 			}
 		}
 	}()
@@ -188,119 +181,26 @@ func runLoadGen(ctx context.Context, a loadGenArgs, stdin io.Reader, stdout io.W
 	return sc.Err()
 }
 
-// loadGenAPI is a lean receiver: no interceptors, loopback only, and
-// sockets with large receive buffers, so a load generator that is briefly
-// descheduled on a busy machine does not drop what the server sent.
-func loadGenAPI() (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	std, err := stdnet.NewNet()
+func dialViewer(ctx context.Context, api *webrtc.API, base, path, token string, tracks int) (*lgViewer, error) {
+	v := &lgViewer{want: tracks, allTracks: make(chan struct{})}
+	conn, err := whepclient.Dial(ctx, api, base, path, token, v.read)
 	if err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{LoggerFactory: quietPion{}}
-	se.SetNet(bigBufferNet{std})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
-}
-
-// bigBufferNet gives every UDP socket pion opens a 1 MiB receive buffer.
-type bigBufferNet struct{ *stdnet.Net }
-
-func (n bigBufferNet) ListenUDP(network string, addr *net.UDPAddr) (transport.UDPConn, error) {
-	c, err := n.Net.ListenUDP(network, addr)
-	if err == nil {
-		_ = c.SetReadBuffer(1 << 20)
-	}
-	return c, err
-}
-
-func dialViewer(ctx context.Context, api *webrtc.API, url, token string, tracks int) (*lgViewer, error) {
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, err
-	}
-	v := &lgViewer{pc: pc}
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			pc.Close()
-			return nil, err
-		}
-	}
-	connected := make(chan struct{})
-	allTracks := make(chan struct{})
-	var once sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(connected) })
-		}
-	})
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		if v.closed {
-			return
-		}
-		if int(v.tracks.Add(1)) == tracks {
-			close(allTracks)
-		}
-		v.wg.Go(func() { v.read(tr) })
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		pc.Close()
-		return nil, err
-	}
-	<-gathered
-	for attempt := 0; ; attempt++ {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(pc.LocalDescription().SDP))
-		req.Header.Set("Content-Type", "application/sdp")
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			v.stop()
-			return nil, err
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode == http.StatusTooManyRequests && attempt < 50 {
-			time.Sleep(200 * time.Millisecond)
-			continue
-		}
-		if res.StatusCode != http.StatusCreated {
-			v.stop()
-			return nil, fmt.Errorf("POST %s: %d %s", url, res.StatusCode, body)
-		}
-		v.resource = res.Header.Get("Location")
-		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
-			v.stop()
-			return nil, err
-		}
-		break
-	}
+	v.conn = conn
 	// Ready means media flows: connected, and every track has started.
 	timeout := time.After(time.Minute)
-	for i, ch := range []chan struct{}{connected, allTracks} {
+	for i, ch := range []<-chan struct{}{conn.Connected(), v.allTracks} {
 		select {
 		case <-ch:
 		case <-timeout:
-			v.stop()
+			conn.Close()
 			if i == 0 {
 				return nil, errors.New("not connected a minute after the answer")
 			}
 			return nil, fmt.Errorf("connected, but %d of %d tracks started a minute after the answer", v.tracks.Load(), tracks)
 		case <-ctx.Done():
-			v.stop()
+			conn.Close()
 			return nil, ctx.Err()
 		}
 	}
@@ -310,53 +210,22 @@ func dialViewer(ctx context.Context, api *webrtc.API, url, token string, tracks 
 // read counts packets and sequence gaps without parsing more than the
 // header, so the load generator stays cheap.
 func (v *lgViewer) read(tr *webrtc.TrackRemote) {
-	buf := make([]byte, 1500)
-	var last uint16
-	started := false
-	for {
-		n, _, err := tr.Read(buf)
-		if err != nil {
+	if int(v.tracks.Add(1)) == v.want {
+		close(v.allTracks)
+	}
+	audio := tr.Kind() == webrtc.RTPCodecTypeAudio
+	var gaps whepclient.SeqGaps
+	whepclient.EachPacket(tr, func(pkt []byte) {
+		if len(pkt) < 12 {
 			return
 		}
-		if n < 12 {
-			continue
-		}
-		seq := uint16(buf[2])<<8 | uint16(buf[3])
-		if started {
-			if d := seq - last; d > 1 && d < 0x8000 {
-				v.lost.Add(uint64(d - 1))
-			}
-			if int16(seq-last) > 0 {
-				last = seq
-			}
-		} else {
-			last, started = seq, true
-		}
+		v.lost.Add(gaps.Next(uint16(pkt[2])<<8 | uint16(pkt[3])))
 		v.packets.Add(1)
-		v.bytes.Add(uint64(n))
-		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+		v.bytes.Add(uint64(len(pkt)))
+		if audio {
 			v.audio.Add(1)
 		}
-	}
-}
-
-func (v *lgViewer) stop() {
-	v.mu.Lock()
-	v.closed = true
-	v.mu.Unlock()
-	_ = v.pc.Close()
-	v.wg.Wait()
-}
-
-func (v *lgViewer) close(base, token string) {
-	if v.resource != "" {
-		req, _ := http.NewRequest(http.MethodDelete, base+v.resource, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if res, err := http.DefaultClient.Do(req); err == nil {
-			res.Body.Close()
-		}
-	}
-	v.stop()
+	})
 }
 
 // processCPU is the CPU time this process has used, user and system.
@@ -366,10 +235,4 @@ func processCPU() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-type quietPion struct{}
-
-func (quietPion) NewLogger(string) logging.LeveledLogger {
-	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, io.Discard)
 }

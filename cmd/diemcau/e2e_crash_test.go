@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"diemcau/internal/proctest"
 )
 
 // TestKillDuringLiveRunAndResume: SIGKILL the server while a live session
@@ -16,8 +18,8 @@ import (
 // new run folder.
 func TestKillDuringLiveRunAndResume(t *testing.T) {
 	dir := t.TempDir()
-	camPort, httpPort, rtspPort := freePortPair(t), freePort(t), freePortPair(t)
-	start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "1",
+	camPort, httpPort, rtspPort := proctest.FreePortPair(t), proctest.FreePort(t), proctest.FreePortPair(t)
+	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "1",
 		"--size", "320x180", "--fps", "15", "--bitrate", "300")
 	const token = "crash-test-admin-token-0123456789abcdef"
 	cfg := fmt.Sprintf(`
@@ -49,18 +51,18 @@ sessions:
 		return rec["segments"].(float64)
 	}
 
-	first := start(t, binary, "serve", "--config", cfgFile)
-	first.waitLine("console", 60*time.Second)
-	eventually(t, 60*time.Second, "two segments closed", func() bool { return segments() >= 2 })
+	first := proctest.Start(t, binary, "serve", "--config", cfgFile)
+	first.WaitLine(t, "console", 60*time.Second)
+	proctest.Eventually(t, 60*time.Second, "two segments closed", func() bool { return segments() >= 2 })
 	time.Sleep(700 * time.Millisecond) // into the next segment's parts
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := first.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-first.done
+	<-first.Done()
 
-	second := start(t, binary, "serve", "--config", cfgFile)
-	second.waitLine("console", 60*time.Second)
-	eventually(t, 60*time.Second, "recording resumed", func() bool { return segments() >= 1 })
+	second := proctest.Start(t, binary, "serve", "--config", cfgFile)
+	second.WaitLine(t, "console", 60*time.Second)
+	proctest.Eventually(t, 60*time.Second, "recording resumed", func() bool { return segments() >= 1 })
 	_, recs := a.call("GET", "/api/v1/sessions/phien/recordings", "")
 	runs, _ := recs["runs"].([]any)
 	if len(runs) != 2 {

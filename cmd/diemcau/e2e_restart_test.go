@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/proctest"
 )
 
 // TestRestartKeepsWhatTheAPIMade: a source, a session and an invite made
@@ -23,7 +25,7 @@ import (
 // the invite still opens the session's WHEP endpoint.
 func TestRestartKeepsWhatTheAPIMade(t *testing.T) {
 	dir := t.TempDir()
-	httpPort, rtspPort := freePort(t), freePortPair(t)
+	httpPort, rtspPort := proctest.FreePort(t), proctest.FreePortPair(t)
 	// A fixed admin token (by hash) so the second process accepts it too.
 	const token = "restart-test-admin-token-0123456789abcdef"
 	cfg := fmt.Sprintf(`
@@ -40,7 +42,7 @@ store: %q
 	}
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	waitHealthy := func() {
-		eventually(t, 60*time.Second, "healthz", func() bool {
+		proctest.Eventually(t, 60*time.Second, "healthz", func() bool {
 			res, err := http.Get(a.base + "/healthz")
 			if err == nil {
 				res.Body.Close()
@@ -49,7 +51,7 @@ store: %q
 		})
 	}
 
-	first := start(t, binary, "serve", "--config", cfgFile)
+	first := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	waitHealthy()
 	if status, body := a.call("POST", "/api/v1/sources", `{"id":"enc9","name":"Bộ mã hoá 9","url":"push://"}`); status != 201 {
 		t.Fatalf("create source: %d %v", status, body)
@@ -62,11 +64,11 @@ store: %q
 		t.Fatalf("create invite: %d %v", status, inv)
 	}
 	invite := inv["token"].(string)
-	if !first.stop(15 * time.Second) {
+	if !first.Stop(15 * time.Second) {
 		t.Fatal("first server did not stop on SIGTERM")
 	}
 
-	start(t, binary, "serve", "--config", cfgFile)
+	proctest.Start(t, binary, "serve", "--config", cfgFile)
 	waitHealthy()
 	if s := a.source("enc9"); s["state"] != "connecting" || s["name"] != "Bộ mã hoá 9" {
 		t.Fatalf("source after restart: %v", s)
@@ -102,7 +104,7 @@ store: %q
 func TestHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
-	httpPort, rtspPort := freePort(t), freePortPair(t)
+	httpPort, rtspPort := proctest.FreePort(t), proctest.FreePortPair(t)
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:%d", tls: {cert: %q, key: %q}}
 rtsp: {listen: "127.0.0.1:%d"}
@@ -114,8 +116,8 @@ store: %q
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := start(t, binary, "serve", "--config", cfgFile)
-	line := srv.waitLine("console", 60*time.Second)
+	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
+	line := srv.WaitLine(t, "console", 60*time.Second)
 	if !strings.Contains(line, "https://") {
 		t.Fatalf("console line %q should say https", line)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"diemcau/control/checks"
+	"diemcau/internal/proctest"
 )
 
 // TestServeEndToEnd runs the real binary against real peers: camsim
@@ -21,13 +22,13 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Skip("end-to-end: starts processes")
 	}
 	dir := t.TempDir()
-	camPort, rtspPort, httpPort := freePortPair(t), freePortPair(t), freePort(t)
-	start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
+	camPort, rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePortPair(t), proctest.FreePort(t)
+	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
 		"--size", "320x180", "--fps", "15", "--bitrate", "300", "--audio")
 
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d"}
+rtsp: {listen: "127.0.0.1:%d", read_user: xem, read_pass: "d0c-k1n"}
 webrtc: {udp_port: 0}
 archive: {root: %q, segment: 2s, part: 500ms, min_free: 0}
 store: %q
@@ -50,14 +51,14 @@ sessions:
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := start(t, binary, "serve", "--config", cfgFile)
-	tokenLine := srv.waitLine("admin token", 60*time.Second)
+	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
+	tokenLine := srv.WaitLine(t, "admin token", 60*time.Second)
 	token := tokenLine[strings.LastIndex(tokenLine, " ")+1:]
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 
 	t.Run("sources come online with their codec", func(t *testing.T) {
 		for _, id := range []string{"cam1", "cam2"} {
-			eventually(t, 30*time.Second, id+" online", func() bool {
+			proctest.Eventually(t, 30*time.Second, id+" online", func() bool {
 				s := a.source(id)
 				return s["state"] == "online" && s["frames"].(float64) > 0
 			})
@@ -67,7 +68,7 @@ sessions:
 				t.Errorf("%s video = %v", id, v)
 			}
 		}
-		eventually(t, 30*time.Second, "dead offline", func() bool { return a.source("dead")["state"] == "offline" })
+		proctest.Eventually(t, 30*time.Second, "dead offline", func() bool { return a.source("dead")["state"] == "offline" })
 		dead := a.source("dead")
 		if !strings.Contains(dead["error"].(string), "refused") || strings.Contains(fmt.Sprint(dead), "hunter2") {
 			t.Errorf("dead source: %v", dead)
@@ -75,12 +76,12 @@ sessions:
 	})
 
 	t.Run("ffmpeg publishes and ffprobe reads it back", func(t *testing.T) {
-		start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		proctest.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "15",
 			"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://enc:s3cret@127.0.0.1:%d/ingest/enc1", rtspPort))
-		eventually(t, 30*time.Second, "enc1 online", func() bool { return a.source("enc1")["state"] == "online" })
+		proctest.Eventually(t, 30*time.Second, "enc1 online", func() bool { return a.source("enc1")["state"] == "online" })
 		code, out := run(t, 60*time.Second, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
-			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://127.0.0.1:%d/sources/enc1", rtspPort))
+			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sources/enc1", rtspPort))
 		if code != 0 || !strings.Contains(out, "h264,320,180") {
 			t.Fatalf("ffprobe of the re-served push feed: exit %d\n%s", code, out)
 		}
@@ -110,13 +111,13 @@ sessions:
 		if status, body := a.call("POST", "/api/v1/sessions/phien/start", `{"mode":"live"}`); status != 200 || body["state"] != "live" {
 			t.Fatalf("start: %d %v", status, body)
 		}
-		eventually(t, 60*time.Second, "segments closed", func() bool {
+		proctest.Eventually(t, 60*time.Second, "segments closed", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien", "")
 			rec, _ := s["recording"].(map[string]any)
 			return rec != nil && rec["segments"].(float64) >= 2
 		})
 		code, out := run(t, 60*time.Second, "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
-			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://127.0.0.1:%d/sessions/phien", rtspPort))
+			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sessions/phien", rtspPort))
 		if code != 0 || !strings.Contains(out, "h264,320,180") || !strings.Contains(out, "aac") {
 			t.Errorf("ffprobe of the composite over RTSP: exit %d\n%s", code, out)
 		}
@@ -127,7 +128,7 @@ sessions:
 		}
 
 		// A studio joins and the dead one leaves, while the session runs.
-		start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
+		proctest.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "15",
 			"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://enc:s3cret@127.0.0.1:%d/ingest/enc1", rtspPort))
 		patch := `{"points":[{"id":"tinh","source":"cam1","role":"province"},{"id":"xa-a","source":"cam2"},{"id":"enc","source":"enc1","label":"Trung ương"}]}`
@@ -140,7 +141,7 @@ sessions:
 		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/xa-b", token); err == nil || !strings.Contains(err.Error(), "404") {
 			t.Errorf("WHEP of the point that left: %v, want 404", err)
 		}
-		eventually(t, 30*time.Second, "the joined point recorded", func() bool {
+		proctest.Eventually(t, 30*time.Second, "the joined point recorded", func() bool {
 			segs, _ := filepath.Glob(filepath.Join(dir, "archive", "phien", "*", "sources", "enc1", "*.mp4"))
 			return len(segs) > 0
 		})
@@ -214,36 +215,36 @@ sessions:
 	})
 
 	t.Run("secrets never reach the log", func(t *testing.T) {
-		for _, secret := range []string{"hunter2", "s3cret", token} {
-			if strings.Contains(srv.output(), secret) && secret != token {
+		for _, secret := range []string{"hunter2", "s3cret", "d0c-k1n", token} {
+			if strings.Contains(srv.Output(), secret) && secret != token {
 				t.Errorf("server output holds %q", secret)
 			}
 		}
-		if strings.Count(srv.output(), token) != 1 {
+		if strings.Count(srv.Output(), token) != 1 {
 			t.Errorf("the admin token must be printed exactly once")
 		}
 	})
 
 	t.Run("SIGTERM stops the server cleanly", func(t *testing.T) {
-		if !srv.stop(15 * time.Second) {
+		if !srv.Stop(15 * time.Second) {
 			t.Fatal("server did not stop within 15 s of SIGTERM")
 		}
-		if srv.err != nil {
-			t.Fatalf("server exit: %v", srv.err)
+		if err := srv.Err(); err != nil {
+			t.Fatalf("server exit: %v", err)
 		}
 	})
 }
 
 func TestProbeExitCodes(t *testing.T) {
-	port := freePort(t)
+	port := proctest.FreePort(t)
 	code, out := run(t, 60*time.Second, binary, "probe", "--seconds", "1", fmt.Sprintf("rtsp://u:pw123@127.0.0.1:%d/x", port))
 	if code != 2 || strings.Contains(out, "pw123") {
 		t.Fatalf("probe of a closed port: exit %d, want 2 without the password\n%s", code, out)
 	}
-	camPort := freePortPair(t)
-	start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "1", "--size", "320x180", "--fps", "25", "--bitrate", "800")
+	camPort := proctest.FreePortPair(t)
+	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "1", "--size", "320x180", "--fps", "25", "--bitrate", "800")
 	var last string
-	eventually(t, 60*time.Second, "probe pass", func() bool {
+	proctest.Eventually(t, 60*time.Second, "probe pass", func() bool {
 		code, last = run(t, 60*time.Second, binary, "probe", "--seconds", "2", "--json", fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", camPort))
 		return code == 0
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,17 +13,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-)
 
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium not installed (the setup installs it)")
-	return ""
-}
+	"diemcau/internal/chrometest"
+	"diemcau/internal/proctest"
+)
 
 // artefacts is where screenshots go: $DIEMCAU_ARTIFACTS, or the test's
 // temporary folder.
@@ -144,9 +136,12 @@ func (p page) shot(name string) {
 // session over them, and returns the API base URL and the admin token.
 func startServer(t *testing.T) (base, token string) {
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
-	camPort, rtspPort, httpPort := freePortPair(t), freePortPair(t), freePortPair(t)
-	startProcess(t, bin, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
+	bin, err := proctest.BuildDiemcau(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	camPort, rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePortPair(t), proctest.FreePortPair(t)
+	proctest.Start(t, bin, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
 		"--size", "320x180", "--fps", "15", "--bitrate", "300", "--audio")
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:%d"}
@@ -171,8 +166,8 @@ sessions:
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startProcess(t, bin, "serve", "--config", file)
-	line := srv.waitLine(t, "admin token (shown once, not stored):", 60*time.Second)
+	srv := proctest.Start(t, bin, "serve", "--config", file)
+	line := srv.WaitLine(t, "admin token (shown once, not stored):", 60*time.Second)
 	return fmt.Sprintf("http://127.0.0.1:%d", httpPort), line[strings.LastIndex(line, " ")+1:]
 }
 
@@ -194,28 +189,14 @@ func videoAdvances(sel string) string {
 // an invite whose join link plays in a second tab, stop; then a short live
 // run whose recorded segment plays in the page.
 func TestConsoleInChromium(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := chrometest.Path(t)
 	shots := artefacts(t)
 	base, token := startServer(t)
 	api := apiClient{base: base, token: token}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browser),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// On a machine with no other address the server offers loopback.
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	alloc, cancelAlloc := chrometest.NewAllocator(ctx, t, browser)
 	defer cancelAlloc()
 	var log browserLog
 	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(log.listen))
@@ -254,17 +235,17 @@ func TestConsoleInChromium(t *testing.T) {
 
 	p.do("start the rehearsal", chromedp.Click(chromedp.CSS(`a[data-tab=sessions]`)),
 		chromedp.Click(chromedp.CSS(`tr[data-session=phien] button[data-action=rehearsal]`)))
-	eventually(t, 20*time.Second, "state rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "rehearsal" })
+	proctest.Eventually(t, 20*time.Second, "state rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "rehearsal" })
 	p.waitJS("the control view", `location.hash === '#run'`, 10*time.Second)
 	p.waitJS("the composite playing", videoAdvances("#composite"), 45*time.Second)
 	p.shot("4-rehearsal")
 
 	p.do("switch to speaker", chromedp.Click(chromedp.CSS(`#layouts button[data-layout=speaker]`)))
-	eventually(t, 10*time.Second, "layout speaker in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["layout"] == "speaker" })
+	proctest.Eventually(t, 10*time.Second, "layout speaker in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["layout"] == "speaker" })
 	p.do("focus xa-a", chromedp.Click(chromedp.CSS(`.point[data-point=xa-a] .point-main`)))
-	eventually(t, 10*time.Second, "focus xa-a in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["focus"] == "xa-a" })
+	proctest.Eventually(t, 10*time.Second, "focus xa-a in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["focus"] == "xa-a" })
 	p.do("mute tinh", chromedp.Click(chromedp.CSS(`.point[data-point=tinh] [data-key=mute-tinh]`)))
-	eventually(t, 10*time.Second, "tinh muted in the API", func() bool {
+	proctest.Eventually(t, 10*time.Second, "tinh muted in the API", func() bool {
 		pts, _ := api.get(t, "/api/v1/sessions/phien")["points"].([]any)
 		return len(pts) > 0 && pts[0].(map[string]any)["muted"] == true
 	})
@@ -328,7 +309,7 @@ func TestConsoleInChromium(t *testing.T) {
 	p.waitJS("the confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
 	p.shot("8-confirm-stop")
 	p.do("confirm", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
-	eventually(t, 30*time.Second, "state idle after the rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "idle" })
+	proctest.Eventually(t, 30*time.Second, "state idle after the rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "idle" })
 	p.waitJS("the start buttons back", `!!document.querySelector('#run-rehearsal')`, 10*time.Second)
 
 	t.Run("a live run records and its segment plays in the page", func(t *testing.T) {
@@ -343,7 +324,7 @@ func TestConsoleInChromium(t *testing.T) {
 		p.do("back to 1366", chromedp.EmulateViewport(1366, 768), chromedp.Click(chromedp.CSS(`#run-stop`)))
 		p.waitJS("the stop confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
 		p.do("confirm stop", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
-		eventually(t, 30*time.Second, "state ended", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "ended" })
+		proctest.Eventually(t, 30*time.Second, "state ended", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "ended" })
 		p.do("open recordings", chromedp.Click(chromedp.CSS(`a[data-tab=recordings]`)))
 		p.waitJS("a sealed, verified run", `(() => { const r = document.querySelector('#runs .run'); return r && r.querySelector('.vs-ok') && r.querySelector('details[open] button'); })()`, 20*time.Second)
 		p.do("play a segment", chromedp.Click(chromedp.CSS(`#runs details[open] td.actions button`)))

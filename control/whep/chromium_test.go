@@ -2,11 +2,12 @@ package whep
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"diemcau/internal/chrometest"
 )
 
 // playback is what the viewer page's peer connection reports.
@@ -34,21 +35,11 @@ const statsJS = `(async () => {
   return out;
 })()`
 
-func chromiumPath(t *testing.T) string {
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium not installed (the setup script installs it; CI has it)")
-	return ""
-}
-
 // TestChromiumPlaysViewerPage opens /watch/{session}#token=… in headless
 // Chromium, a WebRTC peer this project did not write, and checks that the
 // page decodes pictures and receives sound.
 func TestChromiumPlaysViewerPage(t *testing.T) {
-	browser := chromiumPath(t)
+	browser := chrometest.Path(t)
 	clip := loadClip(t, false)
 	// The browser is killed at the end, without DELETE: a short timeout
 	// lets the test see its viewer reaped.
@@ -57,21 +48,7 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(browser),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		// The server's only ICE candidate is on loopback in this test.
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	alloc, cancelAlloc := chrometest.NewAllocator(ctx, t, browser)
 	defer cancelAlloc()
 	tab, cancelTab := chromedp.NewContext(alloc)
 	defer cancelTab()
