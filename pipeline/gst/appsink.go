@@ -1,19 +1,111 @@
 package gst
 
+/*
+#cgo pkg-config: gstreamer-1.0 gstreamer-app-1.0
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+
+// sink_notify writes to the eventfd an appsink's callbacks were given: one
+// syscall on the streaming thread, no Go. The Go side waits on its own dup
+// of the eventfd in the netpoller.
+static void sink_notify(gpointer data) {
+	uint64_t one = 1;
+	ssize_t r;
+	do {
+		r = write(GPOINTER_TO_INT(data), &one, sizeof one);
+	} while (r < 0 && errno == EINTR);
+}
+
+static GstFlowReturn sink_on_sample(GstAppSink *sink, gpointer data) {
+	sink_notify(data);
+	return GST_FLOW_OK;
+}
+
+static void sink_on_eos(GstAppSink *sink, gpointer data) { sink_notify(data); }
+
+// sink_close_notify closes the callbacks' eventfd once GStreamer drops the
+// callbacks (replaced, or the appsink finalized): no callback can write to
+// a closed (or reused) descriptor.
+static void sink_close_notify(gpointer data) { close(GPOINTER_TO_INT(data)); }
+
+// sink_watch makes the appsink signal an eventfd on every new sample and at
+// EOS; it returns a duplicate for the caller to wait on (and close), or -1.
+static int sink_watch(GstElement *sink) {
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int mine = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (mine < 0) {
+		close(fd);
+		return -1;
+	}
+	GstAppSinkCallbacks cb = {0};
+	cb.new_sample = sink_on_sample;
+	cb.eos = sink_on_eos;
+	gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, GINT_TO_POINTER(fd), sink_close_notify);
+	return mine;
+}
+
+// sink_pulled is one sample taken from an appsink, mapped for reading.
+typedef struct {
+	GstSample *sample;
+	GstBuffer *buffer;
+	GstMapInfo map;
+	gboolean mapped;
+	GstClockTime pts, dts, dur;
+	gboolean delta;
+	GstCaps *caps; // borrowed from the sample
+} sink_pulled;
+
+// sink_pull takes the next sample without waiting; FALSE when none.
+// sink_release must follow a TRUE.
+static gboolean sink_pull(GstElement *sink, sink_pulled *p) {
+	GstSample *s = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 0);
+	if (s == NULL)
+		return FALSE;
+	memset(p, 0, sizeof *p);
+	p->sample = s;
+	p->caps = gst_sample_get_caps(s);
+	p->buffer = gst_sample_get_buffer(s);
+	if (p->buffer != NULL) {
+		p->mapped = gst_buffer_map(p->buffer, &p->map, GST_MAP_READ);
+		p->pts = GST_BUFFER_PTS(p->buffer);
+		p->dts = GST_BUFFER_DTS(p->buffer);
+		p->dur = GST_BUFFER_DURATION(p->buffer);
+		p->delta = GST_BUFFER_FLAG_IS_SET(p->buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+	}
+	return TRUE;
+}
+
+static void sink_release(sink_pulled *p) {
+	if (p->mapped)
+		gst_buffer_unmap(p->buffer, &p->map);
+	gst_sample_unref(p->sample);
+}
+*/
+import "C"
+
 import (
+	"errors"
+	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
-	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
 )
 
 // DefaultSinkBuffers is the appsink queue when SinkConfig.MaxBuffers is 0.
 const DefaultSinkBuffers = 16
 
-// pullTimeout is how long one pull waits, so a pull goroutine notices the end
-// of the run without a signal from GStreamer.
+// pullTimeout is how long one wait for a sample lasts, so a pull goroutine
+// notices the end of the run without a signal from GStreamer.
 const pullTimeout = 100 * time.Millisecond
 
 // SinkConfig configures one appsink.
@@ -56,54 +148,144 @@ func configureSink(sink *app.Sink, sc SinkConfig) {
 	sink.SetEmitSignals(false)
 }
 
+func cSink(sink *app.Sink) *C.GstElement { return (*C.GstElement)(unsafe.Pointer(sink.Unsafe())) }
+
+// sinkWaiter wakes a pull goroutine when its appsink has a sample (or
+// EOS). The goroutine waits in Go's netpoller, not in a blocking cgo call:
+// a goroutine blocked in C for longer than 10 ms makes the Go scheduler's
+// monitor take its P away and then poll every 20 µs for the next
+// millisecond, which at 30 pictures a second cost more CPU than the pull
+// itself.
+type sinkWaiter struct {
+	f *os.File
+}
+
+func newSinkWaiter(sink *app.Sink) (*sinkWaiter, error) {
+	fd := C.sink_watch(cSink(sink))
+	if fd < 0 {
+		return nil, errors.New("appsink: no eventfd")
+	}
+	f := os.NewFile(uintptr(fd), "appsink-notify")
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		// Not in the netpoller: a read would not wait.
+		_ = f.Close()
+		return nil, fmt.Errorf("appsink: eventfd not pollable: %w", err)
+	}
+	return &sinkWaiter{f: f}, nil
+}
+
+// wait returns once a sample or EOS was signalled, or after timeout.
+func (w *sinkWaiter) wait(timeout time.Duration) {
+	var b [8]byte
+	_ = w.f.SetReadDeadline(time.Now().Add(timeout))
+	_, _ = w.f.Read(b[:])
+}
+
+func (w *sinkWaiter) close() { _ = w.f.Close() }
+
 // pullSamples pulls until the sink reaches EOS or the run stops. Pulling
 // from our own goroutine keeps Go code off GStreamer's streaming threads.
 func pullSamples(sink *app.Sink, sc SinkConfig, stopping *atomic.Bool) {
-	var lastCaps unsafe.Pointer
+	w, err := newSinkWaiter(sink)
+	if err != nil {
+		pullSamplesPolling(sink, sc, stopping)
+		return
+	}
+	defer w.close()
+	var caps capsMemo
+	defer caps.release()
 	for {
-		s := sink.TryPullSample(gst.ClockTime(pullTimeout))
-		if s == nil {
-			if stopping.Load() || sink.IsEOS() {
-				return
+		// Drain first: samples may have queued before the waiter existed.
+		for {
+			out, ok := pullSample(sink, &caps)
+			if !ok {
+				break
 			}
+			sc.OnSample(out)
+		}
+		if stopping.Load() || sink.IsEOS() {
+			return
+		}
+		w.wait(pullTimeout)
+	}
+}
+
+// pullSamplesPolling is pullSamples without an eventfd: it polls.
+func pullSamplesPolling(sink *app.Sink, sc SinkConfig, stopping *atomic.Bool) {
+	var caps capsMemo
+	defer caps.release()
+	for {
+		if out, ok := pullSample(sink, &caps); ok {
+			sc.OnSample(out)
 			continue
 		}
-		if out, ok := copySample(s, &lastCaps); ok {
-			sc.OnSample(out)
+		if stopping.Load() || sink.IsEOS() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pullSample takes the next sample without waiting and copies it into Go
+// memory; the GstSample is unmapped and released in C before it returns
+// (two cgo calls, no Go wrapper objects and so no finalizers per sample).
+// false when the sink holds none. A sample without a buffer is skipped.
+func pullSample(sink *app.Sink, caps *capsMemo) (Sample, bool) {
+	for {
+		var p C.sink_pulled
+		if C.sink_pull(cSink(sink), &p) == 0 {
+			return Sample{}, false
+		}
+		out, ok := copyPulled(&p, caps)
+		C.sink_release(&p)
+		if ok {
+			return out, true
 		}
 	}
 }
 
-// copySample copies the buffer's bytes and unmaps before returning; the
-// GstSample itself is released by its finalizer (no hand Unref).
-func copySample(s *gst.Sample, lastCaps *unsafe.Pointer) (Sample, bool) {
-	buf := s.GetBuffer()
-	if buf == nil {
+func copyPulled(p *C.sink_pulled, caps *capsMemo) (Sample, bool) {
+	if p.buffer == nil || p.mapped == 0 || p._map.data == nil {
 		return Sample{}, false
 	}
-	mi := buf.Map(gst.MapRead)
-	if mi == nil || mi.Data() == nil {
-		return Sample{}, false
-	}
-	data := mi.Bytes() // C.GoBytes: a copy in Go memory
-	buf.Unmap()
-
+	data := make([]byte, int(p._map.size))
+	copy(data, unsafe.Slice((*byte)(unsafe.Pointer(p._map.data)), len(data)))
 	out := Sample{
 		Data:     data,
-		PTS:      clockToDuration(buf.PresentationTimestamp()),
-		DTS:      clockToDuration(buf.DecodingTimestamp()),
-		Duration: clockToDuration(buf.Duration()),
-		Key:      buf.GetFlags()&gst.BufferFlagDeltaUnit == 0,
+		PTS:      cDuration(p.pts),
+		DTS:      cDuration(p.dts),
+		Duration: cDuration(p.dur),
+		Key:      p.delta == 0,
 	}
-	if caps := s.GetCaps(); caps != nil && caps.Unsafe() != *lastCaps {
-		*lastCaps = caps.Unsafe()
-		out.Caps = caps.String()
-	}
+	out.Caps = caps.changed(p.caps)
 	return out, true
 }
 
-func clockToDuration(t gst.ClockTime) time.Duration {
-	if t == gst.ClockTimeNone {
+// capsMemo remembers the last caps seen (holding a reference, so that a
+// new caps cannot reuse its address), to report changes only.
+type capsMemo struct{ last *C.GstCaps }
+
+// changed is the caps string when c differs from the last caps; "" when not.
+func (m *capsMemo) changed(c *C.GstCaps) string {
+	if c == nil || c == m.last {
+		return ""
+	}
+	m.release()
+	m.last = C.gst_caps_ref(c)
+	s := C.gst_caps_to_string(c)
+	defer C.g_free(C.gpointer(s))
+	return C.GoString(s)
+}
+
+func (m *capsMemo) release() {
+	if m.last != nil {
+		C.gst_caps_unref(m.last)
+		m.last = nil
+	}
+}
+
+func cDuration(t C.GstClockTime) time.Duration {
+	if t == C.GstClockTime(C.G_MAXUINT64) {
 		return -1
 	}
 	return time.Duration(t)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-gst/go-gst/gst"
-	"github.com/go-gst/go-gst/gst/app"
 
 	"diemcau/pipeline"
 )
@@ -29,11 +28,9 @@ const encoderKeyGap = 500 * time.Millisecond
 type VideoEncoder struct {
 	choice   Choice
 	params   EncoderParams
-	launch   string
 	onFrame  func(*pipeline.Frame)
-	log      *slog.Logger
 	rawBytes uint64
-	ready    chan struct{}
+	run      *Runner
 
 	mu  sync.Mutex
 	src *gst.Element // the appsrc while playing
@@ -65,12 +62,32 @@ func NewVideoEncoder(choice Choice, p EncoderParams, onFrame func(*pipeline.Fram
 	rawBytes := uint64(p.Width * p.Height * 3 / 2)
 	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1",
 		p.Width, p.Height, p.FPS)
-	return &VideoEncoder{
-		choice: choice, params: p, onFrame: onFrame, rawBytes: rawBytes, ready: make(chan struct{}),
-		log: log.With("component", "gst-encoder", "element", choice.Element),
-		launch: fmt.Sprintf("appsrc name=raw is-live=true format=time block=false max-bytes=%d caps=%s ! %s"+
+	e := &VideoEncoder{choice: choice, params: p, onFrame: onFrame, rawBytes: rawBytes}
+	run, err := NewRunner(RunnerConfig{
+		Name: "encoder " + choice.Element,
+		Launch: fmt.Sprintf("appsrc name=raw is-live=true format=time block=false max-bytes=%d caps=%s ! %s"+
 			" ! appsink name=h264 sync=false async=false wait-on-eos=false", 10*rawBytes, quote(caps), frag),
-	}, nil
+		Sinks:      []SinkConfig{{Name: "h264", MaxBuffers: 32, OnSample: e.onSample}},
+		EOSTimeout: DefaultEOSTimeout,
+	}, log.With("component", "gst-encoder", "element", choice.Element))
+	if err != nil {
+		return nil, fmt.Errorf("encoder %s: %w", choice.Element, err)
+	}
+	// Pictures may queue in appsrc while the pipeline starts; they stop
+	// before EOS, which flushes the encoder's last ones.
+	run.hooks = runnerHooks{
+		prepared: func(pl *gst.Pipeline) error {
+			src, err := pl.GetElementByName("raw")
+			if err != nil || src == nil {
+				return errors.New("appsrc raw missing")
+			}
+			e.setSource(src)
+			return nil
+		},
+		ending: func() { e.setSource(nil) },
+	}
+	e.run = run
+	return e, nil
 }
 
 // encoderFragmentFor rebuilds the fragment of a known candidate for this
@@ -92,54 +109,12 @@ func (e *VideoEncoder) Choice() Choice { return e.choice }
 // fails (the error). The mixer replaces a failed encoder with the next
 // candidate; the composite keeps running meanwhile.
 func (e *VideoEncoder) Run(ctx context.Context) error {
-	Init()
-	p, err := gst.NewPipelineFromString(e.launch)
-	if err != nil {
-		return fmt.Errorf("encoder %s: parse: %w", e.choice.Element, err)
-	}
-	bus := p.GetPipelineBus()
-	src, err1 := p.GetElementByName("raw")
-	sinkEl, err2 := p.GetElementByName("h264")
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("encoder %s: appsrc or appsink missing", e.choice.Element)
-	}
-	sc := SinkConfig{Name: "h264", MaxBuffers: 32, OnSample: e.onSample}
-	sink := app.SinkFromElement(sinkEl)
-	configureSink(sink, sc)
-
-	// Pictures may queue in appsrc while the pipeline starts.
-	e.setSource(src)
 	defer e.setSource(nil)
-	if err := changeState(p.Element, gst.StatePlaying, DefaultStateTimeout); err != nil {
-		e.setSource(nil)
-		err = busError(bus, err)
-		_ = changeState(p.Element, gst.StateNull, DefaultStateTimeout)
-		return fmt.Errorf("encoder %s: start: %w", e.choice.Element, err)
+	err := e.run.Run(ctx)
+	if err == nil && ctx.Err() == nil {
+		return fmt.Errorf("encoder %s: unexpected end of stream", e.choice.Element)
 	}
-	var stopping atomic.Bool
-	var pull sync.WaitGroup
-	pull.Add(1)
-	go func() {
-		defer pull.Done()
-		pullSamples(sink, sc, &stopping)
-	}()
-	close(e.ready)
-
-	runErr := e.watch(ctx, bus)
-	e.setSource(nil)
-	if runErr == nil {
-		// EOS flushes the encoder's last pictures; bounded, as a broken
-		// hardware encoder may never answer.
-		p.SendEvent(gst.NewEOSEvent())
-		waitEOS(bus, DefaultEOSTimeout)
-	}
-	stopping.Store(true)
-	stopErr := changeState(p.Element, gst.StateNull, DefaultStateTimeout)
-	pull.Wait()
-	if stopErr != nil {
-		return errors.Join(runErr, fmt.Errorf("encoder %s: stop: %w", e.choice.Element, stopErr))
-	}
-	return runErr
+	return err
 }
 
 func (e *VideoEncoder) setSource(src *gst.Element) {
@@ -175,27 +150,8 @@ func (e *VideoEncoder) detachRaw() {
 	}
 }
 
-// watch reads the bus until ctx ends (nil) or the encoder fails.
-func (e *VideoEncoder) watch(ctx context.Context, bus *gst.Bus) error {
-	for ctx.Err() == nil {
-		msg := bus.TimedPopFiltered(gst.ClockTime(busPollInterval), gst.MessageError|gst.MessageEOS|gst.MessageWarning)
-		if msg == nil {
-			continue
-		}
-		switch msg.Type() {
-		case gst.MessageEOS:
-			return fmt.Errorf("encoder %s: unexpected end of stream", e.choice.Element)
-		case gst.MessageError:
-			return fmt.Errorf("encoder %s: %s: %w", e.choice.Element, msg.Source(), gerror(msg.ParseError()))
-		case gst.MessageWarning:
-			e.log.Warn("encoder warning", "from", msg.Source(), "warning", gerror(msg.ParseWarning()))
-		}
-	}
-	return nil
-}
-
 // Ready is closed once the encoder pipeline plays.
-func (e *VideoEncoder) Ready() <-chan struct{} { return e.ready }
+func (e *VideoEncoder) Ready() <-chan struct{} { return e.run.Ready() }
 
 // Frames is the number of encoded pictures so far; LastOutput when the last
 // came out (zero before one).

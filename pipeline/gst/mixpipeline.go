@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
@@ -225,7 +225,7 @@ type audioOut struct {
 	point int // the mix-minus of this point; -1 for a full mix
 	sink  *app.Sink
 	fn    func(Sample)
-	last  unsafe.Pointer // the previous sample's caps, to spot changes
+	caps  capsMemo // the previous sample's caps, to spot changes; drain goroutine only
 }
 
 // startPulls starts the goroutine that moves the encoded mixes out of
@@ -297,25 +297,32 @@ func (m *Mix) setAudioOuts(keep func(*audioOut) bool, add *audioOut) {
 }
 
 // audioDrainEvery paces the one goroutine that empties all the mixes'
-// appsinks: one wake-up per tick for every mix together, instead of one per
-// 20 ms frame per mix, which costs the Go scheduler more than the audio
+// appsinks: one wake-up per Opus frame for every mix together, instead of
+// one per frame per mix, which costs the Go scheduler more than the audio
 // costs GStreamer. It adds at most this much to the mixes' latency.
-const audioDrainEvery = 10 * time.Millisecond
+const audioDrainEvery = 20 * time.Millisecond
 
 func (m *Mix) drainAudio() {
 	tick := time.NewTicker(audioDrainEvery)
 	defer tick.Stop()
+	var seen []*audioOut // every out drained, for their caps references
+	defer func() {
+		for _, o := range seen {
+			o.caps.release()
+		}
+	}()
 	for !m.stopping.Load() {
 		<-tick.C
 		for _, o := range *m.audioOuts.Load() {
+			if !slices.Contains(seen, o) {
+				seen = append(seen, o)
+			}
 			for {
-				s := o.sink.TryPullSample(0)
-				if s == nil {
+				out, ok := pullSample(o.sink, &o.caps)
+				if !ok {
 					break
 				}
-				if out, ok := copySample(s, &o.last); ok {
-					o.fn(out)
-				}
+				o.fn(out)
 			}
 		}
 	}

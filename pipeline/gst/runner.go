@@ -80,12 +80,24 @@ func (c *RunnerConfig) Validate() error {
 // goroutine inside Run changes the pipeline's state; appsinks are pulled by
 // goroutines Run starts and waits for.
 type Runner struct {
-	cfg RunnerConfig
-	log *slog.Logger
+	cfg   RunnerConfig
+	log   *slog.Logger
+	hooks runnerHooks
 
 	ready   chan struct{}
 	sources map[string]*AppSource
 	ran     atomic.Bool
+}
+
+// runnerHooks let code in this package reach into a run (the mixer's
+// encoder hands its appsrc to the composite). Both run on Run's goroutine.
+type runnerHooks struct {
+	// prepared runs once the pipeline is parsed, before it starts; an
+	// error ends Run.
+	prepared func(p *gst.Pipeline) error
+	// ending runs when a started run is over (ctx ended, EOS or an error),
+	// before EOS is sent and the pipeline stopped.
+	ending func()
 }
 
 // NewRunner validates cfg. It starts nothing.
@@ -161,6 +173,11 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		defer src.detach()
 	}
+	if r.hooks.prepared != nil {
+		if err := r.hooks.prepared(p); err != nil {
+			return fmt.Errorf("pipeline %q: %w", r.cfg.Name, err)
+		}
+	}
 
 	if err := r.start(p); err != nil {
 		err = r.withBusError(bus, err)
@@ -183,6 +200,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.log.Debug("playing")
 
 	runErr, eos := r.watch(ctx, bus)
+	if r.hooks.ending != nil {
+		r.hooks.ending()
+	}
 	var eosSent <-chan struct{}
 	if runErr == nil && !eos {
 		eosSent = r.drainToEOS(p, bus)
@@ -203,23 +223,30 @@ func (r *Runner) Run(ctx context.Context) error {
 	return runErr
 }
 
-// watch reads the bus until EOS, an error or the end of ctx.
+// watch reads the bus until EOS, an error or the end of ctx. It polls on a
+// Go ticker rather than blocking in C: a goroutine parked in a cgo call
+// for longer than 10 ms makes the Go scheduler's monitor retake its P and
+// then wake every 20 µs for a while, which costs more than the polls.
 func (r *Runner) watch(ctx context.Context, bus *gst.Bus) (err error, eos bool) {
 	types := gst.MessageError | gst.MessageEOS | gst.MessageWarning
+	tick := time.NewTicker(busPollInterval)
+	defer tick.Stop()
 	for ctx.Err() == nil {
-		msg := bus.TimedPopFiltered(gst.ClockTime(busPollInterval), types)
-		if msg == nil {
-			continue
-		}
-		switch msg.Type() {
-		case gst.MessageEOS:
-			return nil, true
-		case gst.MessageError:
-			return fmt.Errorf("pipeline %q: %s: %w", r.cfg.Name, msg.Source(), gerror(msg.ParseError())), false
-		case gst.MessageWarning:
-			if w := msg.ParseWarning(); w != nil {
-				r.log.Warn("gstreamer warning", "element", msg.Source(), "warning", w.Error(), "debug", w.DebugString())
+		for msg := bus.PopFiltered(types); msg != nil; msg = bus.PopFiltered(types) {
+			switch msg.Type() {
+			case gst.MessageEOS:
+				return nil, true
+			case gst.MessageError:
+				return fmt.Errorf("pipeline %q: %s: %w", r.cfg.Name, msg.Source(), gerror(msg.ParseError())), false
+			case gst.MessageWarning:
+				if w := msg.ParseWarning(); w != nil {
+					r.log.Warn("gstreamer warning", "element", msg.Source(), "warning", w.Error(), "debug", w.DebugString())
+				}
 			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
 		}
 	}
 	return nil, false
