@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	camPort, rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePortPair(t), proctest.FreePort(t)
-	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
+	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "4",
 		"--size", "320x180", "--fps", "15", "--bitrate", "300", "--audio")
 
 	cfg := fmt.Sprintf(`
@@ -35,6 +37,8 @@ store: %q
 sources:
   - {id: cam1, name: "Camera 1", url: "rtsp://127.0.0.1:%d/cam1", transport: tcp}
   - {id: cam2, url: "rtsp://127.0.0.1:%d/cam2", transport: auto}
+  - {id: cam3, url: "rtsp://127.0.0.1:%d/cam3", transport: tcp}
+  - {id: cam4, url: "rtsp://127.0.0.1:%d/cam4", transport: tcp}
   - {id: enc1, name: "Bộ mã hoá", url: "push://enc:s3cret@"}
   - {id: dead, url: "rtsp://user:hunter2@127.0.0.1:1/nothing", transport: tcp}
 sessions:
@@ -46,7 +50,9 @@ sessions:
       - {id: tinh, source: cam1, role: province}
       - {id: xa-a, source: cam2}
       - {id: xa-b, source: dead}
-`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort)
+      - {id: xa-c, source: cam3}
+      - {id: xa-d, source: cam4}
+`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort, camPort, camPort)
 	cfgFile := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -120,6 +126,15 @@ sessions:
 			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sessions/phien", rtspPort))
 		if code != 0 || !strings.Contains(out, "h264,320,180") || !strings.Contains(out, "aac") {
 			t.Errorf("ffprobe of the composite over RTSP: exit %d\n%s", code, out)
+		}
+		// Four cameras in, the composite's rate read back over 10 s.
+		code, out = run(t, 60*time.Second, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+			"-read_intervals", "%+10", "-show_entries", "packet=pts_time", "-of", "csv=p=0",
+			fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sessions/phien", rtspPort))
+		fps, span, err := packetRate(out)
+		t.Logf("composite over RTSP: %.2f fps over %.1f s", fps, span)
+		if code != 0 || err != nil || span < 9 || math.Abs(fps-15) > 15*rateTolerance {
+			t.Errorf("composite over RTSP: %.2f fps over %.1f s (%v), want 15 ±%.0f%%; exit %d", fps, span, err, 100*rateTolerance, code)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -269,4 +284,25 @@ func TestInvalidConfigIsRefusedWithTheKey(t *testing.T) {
 	if code == 0 || !strings.Contains(out, `sessions[0].points[0].source: no source "nope"`) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
+}
+
+// packetRate reads ffprobe's packet pts_time lines: frames per second
+// between the first and the last, and the span in seconds.
+func packetRate(out string) (fps, span float64, err error) {
+	var pts []float64
+	for _, l := range strings.Fields(out) {
+		v, perr := strconv.ParseFloat(strings.TrimSuffix(l, ","), 64)
+		if perr != nil {
+			continue // N/A
+		}
+		pts = append(pts, v)
+	}
+	if len(pts) < 2 {
+		return 0, 0, fmt.Errorf("%d packets", len(pts))
+	}
+	span = pts[len(pts)-1] - pts[0]
+	if span <= 0 {
+		return 0, 0, fmt.Errorf("timestamps do not advance")
+	}
+	return float64(len(pts)-1) / span, span, nil
 }
