@@ -41,8 +41,9 @@ type MixTile struct {
 }
 
 // Mix is one composite pipeline (see MixSpec). One goroutine, its owner,
-// calls Start, Stop, Poll and the Set* methods; Input(…).Push, LastPicture,
-// RunningTime and SetEncoder are safe from any goroutine.
+// calls Start, Stop, Poll, AddPoint, RemovePoint, LastPicture and the Set*
+// methods; Input(…).Push, RunningTime, RawCounts and SetEncoder are safe
+// from any goroutine.
 type Mix struct {
 	spec         MixSpec
 	sinks        MixSinks
@@ -368,7 +369,8 @@ func (m *Mix) RunningTime() time.Duration {
 }
 
 // LastPicture is how long ago point's last decoded picture reached the
-// compositor, and how many have; age -1 before the first.
+// compositor, and how many have; age -1 before the first. Owner only: the
+// watch goes with the point's slot.
 func (m *Mix) LastPicture(point int) (age time.Duration, count uint64) {
 	if point < 0 || point >= len(m.watches) {
 		return -1, 0
