@@ -99,6 +99,13 @@ func (m *Mixer) onVideo(f *pipeline.Frame) {
 	if now := m.runningTime(); now >= 0 {
 		m.latency.out(f.PTS, dur, now)
 	}
+	var stepped bool
+	f.PTS, f.DTS, stepped = m.times.fix(f.PTS, f.DTS, dur)
+	if stepped {
+		m.timeSteps.Add(1)
+		m.log.Warn("composite times stepped back; later pictures shifted to follow on",
+			"by", m.times.stepped, "corrections", m.times.steps)
+	}
 	m.frames.Add(1)
 	m.out.writeVideo(f)
 }

@@ -50,6 +50,8 @@ type Mixer struct {
 	encoder         atomic.Pointer[gst.VideoEncoder]
 	decoder         atomic.Pointer[gst.Choice] // what new H.264 branches decode with
 	decoderRestarts atomic.Uint64
+	times           monotonic // encoder pull goroutine only
+	timeSteps       atomic.Uint64
 	frames          atomic.Uint64
 	encoderRestarts atomic.Uint64
 	feedDropped     []atomic.Uint64 // per point: video skipped to resync after a gap
@@ -87,6 +89,7 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		inMix:       make([]bool, n),
 		points:      make([]PointStats, n),
 		feedDropped: make([]atomic.Uint64, n),
+		times:       newMonotonic(),
 	}
 	if cfg.Decoder.Fragment != "" {
 		d := cfg.Decoder

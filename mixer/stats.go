@@ -31,7 +31,10 @@ type Stats struct {
 	Decoder         string
 	DecoderHardware bool
 	DecoderRestarts uint64
-	Points          []PointStats
+	// TimeSteps counts the times the compositor's timeline stepped back and
+	// the pictures after were shifted to follow on (see monotonic).
+	TimeSteps uint64
+	Points    []PointStats
 }
 
 // PointStats describe one point's input.
@@ -46,7 +49,7 @@ type PointStats struct {
 
 // Stats returns the current figures; safe from any goroutine.
 func (m *Mixer) Stats() Stats {
-	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load(), DecoderRestarts: m.decoderRestarts.Load()}
+	s := Stats{Frames: m.frames.Load(), EncoderRestarts: m.encoderRestarts.Load(), DecoderRestarts: m.decoderRestarts.Load(), TimeSteps: m.timeSteps.Load()}
 	d := m.decoderChoice()
 	s.Decoder, s.DecoderHardware = d.Element, d.Hardware
 	s.LatencyP50, s.LatencyP95, s.LatencyP99 = m.latency.percentiles()

@@ -132,8 +132,9 @@ func (p page) shot(name string) {
 	}
 }
 
-// startServer runs camsim with two cameras and diemcau with one manual
-// session over them, and returns the API base URL and the admin token.
+// startServer runs camsim with three cameras and diemcau with one manual
+// session over the first two (the third is free to join it), and returns
+// the API base URL and the admin token.
 func startServer(t *testing.T) (base, token string) {
 	dir := t.TempDir()
 	bin, err := proctest.BuildDiemcau(dir)
@@ -141,7 +142,7 @@ func startServer(t *testing.T) (base, token string) {
 		t.Fatal(err)
 	}
 	camPort, rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePortPair(t), proctest.FreePortPair(t)
-	proctest.Start(t, bin, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "2",
+	proctest.Start(t, bin, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "3",
 		"--size", "320x180", "--fps", "15", "--bitrate", "300", "--audio")
 	cfg := fmt.Sprintf(`
 http: {listen: "127.0.0.1:%d"}
@@ -152,6 +153,7 @@ store: %q
 sources:
   - {id: cam1, name: "Camera tỉnh", url: "rtsp://127.0.0.1:%d/cam1", transport: tcp}
   - {id: cam2, name: "Camera xã A", url: "rtsp://127.0.0.1:%d/cam2", transport: tcp}
+  - {id: cam3, name: "Camera xã B", url: "rtsp://127.0.0.1:%d/cam3", transport: tcp}
 sessions:
   - id: phien
     title: "Tiếp công dân định kỳ"
@@ -161,7 +163,7 @@ sessions:
     points:
       - {id: tinh, source: cam1, role: province, label: "UBND Tỉnh"}
       - {id: xa-a, source: cam2, role: local, label: "UBND xã A"}
-`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort)
+`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort, camPort)
 	file := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -186,7 +188,7 @@ func videoAdvances(sel string) string {
 // TestConsoleInChromium runs the console in headless Chromium against the
 // real server with camsim points: sign in, sources online, a rehearsal with
 // the composite playing, layout and focus changes that the API confirms,
-// an invite whose join link plays in a second tab, stop; then a short live
+// a point joining and leaving the running session, an invite whose join link plays in a second tab, stop; then a short live
 // run whose recorded segment plays in the page.
 func TestConsoleInChromium(t *testing.T) {
 	browser := chrometest.Path(t)
@@ -214,7 +216,7 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 
 	p.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)))
-	p.waitJS("both sources online", `document.querySelectorAll('#sources-table tr[data-source] .badge[data-state=online]').length === 2`, 45*time.Second)
+	p.waitJS("every source online", `document.querySelectorAll('#sources-table tr[data-source] .badge[data-state=online]').length === 3`, 45*time.Second)
 	p.shot("2-sources")
 	if got := evaluate[string](p, `sessionStorage.getItem('diemcau.token')`); got != token {
 		t.Errorf("sessionStorage token = %q", got)
@@ -252,6 +254,59 @@ func TestConsoleInChromium(t *testing.T) {
 	p.waitJS("the focus shown", `document.querySelector('.point[data-point=xa-a] .point-main').getAttribute('aria-pressed') === 'true'`, 10*time.Second)
 	p.waitJS("the composite still playing", videoAdvances("#composite"), 20*time.Second)
 	p.shot("5-speaker-focus")
+
+	t.Run("a point joins and leaves the running session", func(t *testing.T) {
+		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		pointIDs := func() []string {
+			var ids []string
+			pts, _ := api.get(t, "/api/v1/sessions/phien")["points"].([]any)
+			for _, pt := range pts {
+				m := pt.(map[string]any)
+				ids = append(ids, fmt.Sprint(m["id"], "=", m["source"]))
+			}
+			return ids
+		}
+		p.do("open the add form", chromedp.Click(chromedp.CSS(`#run-add-point`)))
+		p.waitJS("only the free source offered, its id prefilled", `(() => {
+  const f = document.querySelector('#point-add-form');
+  const opts = [...f.querySelectorAll('[name=source] option')].map((o) => o.value);
+  return !f.hidden && opts.join() === 'cam3' && f.querySelector('[name=id]').value === 'cam3';
+})()`, 10*time.Second)
+		// The id field is prefilled: empty it as an operator would select and
+		// overwrite it.
+		clearID := func() { evaluate[string](p, `document.querySelector('#point-add-form [name=id]').value = ''`) }
+		clearID()
+		p.do("submit a bad id", chromedp.SendKeys(chromedp.CSS(`#point-add-form [name=id]`), "Xã B"),
+			chromedp.Click(chromedp.CSS(`#point-add-form button[type=submit]`)))
+		p.waitJS("the field error", `document.querySelector('#point-add-form .form-error').textContent.includes('“points[2].id”') &&
+			document.querySelector('#point-add-form [name=id]').getAttribute('aria-invalid') === 'true'`, 10*time.Second)
+		p.shot("5a-add-point-error")
+		clearID()
+		p.do("add xa-b", chromedp.SendKeys(chromedp.CSS(`#point-add-form [name=id]`), "xa-b"),
+			chromedp.SendKeys(chromedp.CSS(`#point-add-form [name=label]`), "UBND xã B"),
+			chromedp.Click(chromedp.CSS(`#point-add-form button[type=submit]`)))
+		p.waitJS("the new card", `document.querySelector('#point-add-form').hidden &&
+			(document.querySelector('.point[data-point=xa-b] .point-label') || {}).textContent === 'UBND xã B'`, 10*time.Second)
+		if got := strings.Join(pointIDs(), " "); got != "tinh=cam1 xa-a=cam2 xa-b=cam3" {
+			t.Fatalf("points in the API after adding: %s", got)
+		}
+		// The other points went back as they were: tinh muted, xa-a in focus.
+		sess := api.get(t, "/api/v1/sessions/phien")
+		if pts, _ := sess["points"].([]any); len(pts) == 0 || pts[0].(map[string]any)["muted"] != true || sess["focus"] != "xa-a" {
+			t.Errorf("adding a point changed the others: focus %v, points %v", sess["focus"], sess["points"])
+		}
+		p.waitJS("the composite still playing", videoAdvances("#composite"), 20*time.Second)
+		p.shot("5b-point-added")
+
+		p.do("remove xa-b", chromedp.Click(chromedp.CSS(`.point[data-point=xa-b] [data-key=remove-xa-b]`)))
+		p.waitJS("the remove confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
+		p.shot("5c-confirm-remove")
+		p.do("confirm", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
+		p.waitJS("the card gone", `!document.querySelector('.point[data-point=xa-b]') && document.querySelectorAll('#run-points .point').length === 2`, 10*time.Second)
+		if got := strings.Join(pointIDs(), " "); got != "tinh=cam1 xa-a=cam2" {
+			t.Fatalf("points in the API after removing: %s", got)
+		}
+	})
 
 	p.do("create an invite", chromedp.Click(chromedp.CSS(`a[data-tab=invites]`)),
 		chromedp.SendKeys(chromedp.CSS(`#invite-name`), "UBND xã A"), chromedp.Click(chromedp.CSS(`#invite-form button[type=submit]`)))

@@ -1,10 +1,12 @@
 // The running session: the composite playing over WHEP, layout and focus,
-// per-point mute and gain, recording, viewers and mixer status.
+// per-point mute and gain, points joining and leaving (runpoints.js),
+// recording, viewers and mixer status.
 import { api, describeError } from './api.js';
 import { t } from './i18n.js';
 import { $, h, mount, changed, badge, fmtBytes, fmtClock, fmtNum, notify, busy } from './dom.js';
 import { S, session, source, isRunning, titleOf, startSession, stopSession, refresh } from './state.js';
 import { WhepPlayer } from './whep.js';
+import * as points from './runpoints.js';
 
 let player = null;
 let playing = '';
@@ -129,12 +131,14 @@ function pointCard(sess, p) {
         'aria-valuetext': fmtNum(p.gain, 2),
         oninput: (ev) => { ev.target.nextSibling.textContent = fmtNum(+ev.target.value, 2); },
         onchange: (ev) => patchPoint(sess, p, { gain: +ev.target.value }, null) }),
-      h('output', { for: gainId }, fmtNum(p.gain, 2))));
+      h('output', { for: gainId }, fmtNum(p.gain, 2)),
+      points.canEdit(sess) ? points.removeButton(sess, p) : null));
 }
 
 export function render() {
   const sess = session();
   const view = $('#view-run');
+  points.render(sess);
   if (!sess) {
     syncPlayer(null);
     mount($('#run-head'), h('p', { class: 'empty' }, t('noSession')));
@@ -148,7 +152,7 @@ export function render() {
   syncPlayer(sess);
   if (changed($('#run-head'), [sess.id, sess.title, sess.state, sess.case_ref])) mount($('#run-head'), head(sess));
   mount($('#run-status'), status(sess));
-  if (changed($('#run-points'), [sess.id, sess.focus, sess.layout, sess.points, sess.points.map((p) => (source(p.source) || {}).error)])) {
+  if (changed($('#run-points'), [sess.id, sess.state, sess.focus, sess.layout, sess.points, sess.points.map((p) => (source(p.source) || {}).error)])) {
     mount($('#run-points'), sess.points.map((p) => pointCard(sess, p)));
   }
   for (const b of $('#layouts').querySelectorAll('button')) {
@@ -180,7 +184,7 @@ async function loadLastCheck() {
 
 export function show() { visible = true; loadLastCheck(); render(); }
 export function hide() { visible = false; syncPlayer(null); }
-export function sessionChanged() { loadLastCheck(); }
+export function sessionChanged() { loadLastCheck(); points.closeAdd(); }
 
 export function init() {
   for (const b of $('#layouts').querySelectorAll('button')) {
@@ -196,6 +200,7 @@ export function init() {
     ev.target.textContent = video.muted ? t('unmuteVideo') : t('muteVideo');
     ev.target.setAttribute('aria-pressed', String(!video.muted));
   });
+  points.init();
   setInterval(tick, 1000);
   // For tests and for technicians at the browser console.
   window.diemcauConsole = { get player() { return player; } };
