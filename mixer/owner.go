@@ -31,8 +31,9 @@ const joinRetry = 2 * time.Second
 type pointRun struct {
 	id   string
 	gen  uint64        // the joining this slot holds; 0 when free
-	stop func()        // ends the feeder
-	done chan struct{} // closed when the feeder has returned
+	stop   func()        // ends the feeder
+	done   chan struct{} // closed when the feeder has returned
+	joined time.Time     // when it took the slot: its signal is judged from then
 
 	sig      signal
 	want     [2]*gst.InputFormat // what its stream carries, per kind
@@ -102,7 +103,7 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix, feeders *sync.WaitGroup) 
 					m.build(mix, i, kind, &run[i], now)
 				}
 			}
-			m.updateSignals(mix, run, applied, now, start)
+			m.updateSignals(mix, run, applied, now)
 			m.updateStats(mix, run, applied.order, now)
 			if raw, _ := mix.RawCounts(); raw != lastRaw {
 				lastRaw, lastRawAt = raw, now
@@ -146,7 +147,7 @@ func (m *Mixer) join(ctx context.Context, mix *gst.Mix, slot int, w pointControl
 
 // startFeed starts the feeder of the point that holds slot.
 func (m *Mixer) startFeed(ctx context.Context, mix *gst.Mix, slot int, w pointControl, r *pointRun, feeders *sync.WaitGroup) {
-	*r = pointRun{id: w.id, gen: w.gen}
+	*r = pointRun{id: w.id, gen: w.gen, joined: time.Now()}
 	m.feedDropped[slot].Store(0)
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -279,14 +280,14 @@ func (m *Mixer) apply(mix *gst.Mix, applied *controls, run []pointRun, want cont
 
 // updateSignals shows the slate of a point whose pictures stopped, and
 // takes it away when they come back.
-func (m *Mixer) updateSignals(mix *gst.Mix, run []pointRun, c controls, now, start time.Time) {
+func (m *Mixer) updateSignals(mix *gst.Mix, run []pointRun, c controls, now time.Time) {
 	for i := range run {
 		if !mix.HasPoint(i) || run[i].gen == 0 {
 			continue
 		}
 		age, _ := mix.LastPicture(i)
 		s := &run[i].sig
-		if !s.update(now, age, start) {
+		if !s.update(now, age, run[i].joined) {
 			continue
 		}
 		id := run[i].id
