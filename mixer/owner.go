@@ -29,8 +29,8 @@ const joinRetry = 2 * time.Second
 
 // pointRun is the owner's view of one slot.
 type pointRun struct {
-	id   string
-	gen  uint64        // the joining this slot holds; 0 when free
+	id     string
+	gen    uint64        // the joining this slot holds; 0 when free
 	stop   func()        // ends the feeder
 	done   chan struct{} // closed when the feeder has returned
 	joined time.Time     // when it took the slot: its signal is judged from then
