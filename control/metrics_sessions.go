@@ -13,7 +13,8 @@ import (
 type sessionCollector struct {
 	s *Server
 
-	state, viewers, mixFPS, mixDropped, mixLatency, recActive, recBytes, recSegments, recDiskStopped, recFsync *prometheus.Desc
+	state, viewers, mixFPS, mixDropped, mixLatency, mixRestarts, mixTimeSteps *prometheus.Desc
+	recActive, recBytes, recSegments, recDiskStopped, recFsync                *prometheus.Desc
 }
 
 func newSessionCollector(s *Server) *sessionCollector {
@@ -28,6 +29,8 @@ func newSessionCollector(s *Server) *sessionCollector {
 		mixFPS:         d("diemcau_mixer_fps", "Composite frames encoded per second.", []string{"session", "encoder"}),
 		mixDropped:     d("diemcau_mixer_dropped_frames_total", "Frames the mixer lost (late inputs, busy encoder).", l),
 		mixLatency:     d("diemcau_mixer_latency_seconds", "Pipeline latency, point frame in to composite frame out.", []string{"session", "quantile"}),
+		mixRestarts:    d("diemcau_mixer_codec_fallbacks_total", "Run-time switches to the next encoder or decoder after one failed.", []string{"session", "codec"}),
+		mixTimeSteps:   d("diemcau_mixer_time_steps_total", "Times the compositor's timeline stepped back and later pictures were shifted to follow on.", l),
 		recActive:      d("diemcau_recording_active", "1 while the session's archive run records.", l),
 		recBytes:       d("diemcau_recording_bytes", "Bytes archived in the current run.", l),
 		recSegments:    d("diemcau_recording_segments", "Segments closed in the current run.", l),
@@ -37,7 +40,8 @@ func newSessionCollector(s *Server) *sessionCollector {
 }
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.viewers, c.mixFPS, c.mixDropped, c.mixLatency, c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync} {
+	for _, d := range []*prometheus.Desc{c.state, c.viewers, c.mixFPS, c.mixDropped, c.mixLatency, c.mixRestarts, c.mixTimeSteps,
+		c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync} {
 		ch <- d
 	}
 }
@@ -72,6 +76,12 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.mixLatency, m.LatencyP50Ms/1000, sess.ID, "0.5")
 			gauge(c.mixLatency, m.LatencyP95Ms/1000, sess.ID, "0.95")
 			gauge(c.mixLatency, m.LatencyP99Ms/1000, sess.ID, "0.99")
+			counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+			}
+			counter(c.mixRestarts, m.EncoderRestarts, sess.ID, "encoder")
+			counter(c.mixRestarts, m.DecoderRestarts, sess.ID, "decoder")
+			counter(c.mixTimeSteps, m.TimeSteps, sess.ID)
 		}
 		r := live.Recording
 		gauge(c.recActive, b2f(r.Active), sess.ID)

@@ -76,6 +76,11 @@ type CompositeStats struct {
 	// a hardware one fails at run time.
 	Decoder string `json:"decoder,omitempty"`
 	Dropped uint64 `json:"dropped"`
+	// EncoderRestarts and DecoderRestarts count run-time fallbacks to the
+	// next codec; TimeSteps the compositor's timeline stepping back.
+	EncoderRestarts uint64 `json:"encoder_restarts"`
+	DecoderRestarts uint64 `json:"decoder_restarts"`
+	TimeSteps       uint64 `json:"time_steps"`
 	// LatencyP50Ms, P95 and P99 are the mix's own delay, point frame in
 	// to composite frame out.
 	LatencyP50Ms float64 `json:"latency_p50_ms"`

@@ -1,0 +1,90 @@
+package control
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"diemcau/control/sessions"
+	"diemcau/control/store"
+	"diemcau/pipeline"
+)
+
+// statsComposite is a running composite that only reports figures.
+type statsComposite struct {
+	stream *pipeline.Stream
+	stats  sessions.CompositeStats
+}
+
+func (c *statsComposite) Run(ctx context.Context) error                   { <-ctx.Done(); return nil }
+func (c *statsComposite) Composite() *pipeline.Stream                     { return c.stream }
+func (c *statsComposite) Archive() *pipeline.Stream                       { return c.stream }
+func (c *statsComposite) ReturnFeed(string) *pipeline.Stream              { return nil }
+func (c *statsComposite) SetLayout(string, string) error                  { return nil }
+func (c *statsComposite) SetPoint(sessions.Point) error                   { return nil }
+func (c *statsComposite) AddPoint(sessions.Point, *pipeline.Stream) error { return nil }
+func (c *statsComposite) RemovePoint(string) error                        { return nil }
+func (c *statsComposite) Reorder([]string) error                          { return nil }
+func (c *statsComposite) Stats() sessions.CompositeStats                  { return c.stats }
+
+// TestMetricsExposeMixer scrapes a running session's mixer figures,
+// fallbacks and timeline corrections included.
+func TestMetricsExposeMixer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.PutSource(ctx, store.Source{ID: "tinh", URL: "sim://tinh", Transport: "auto", Origin: store.OriginConfig}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := st.CreateSession(ctx, store.Session{ID: "phien", Layout: "grid", Start: "manual", Points: []store.Point{{ID: "tinh", Source: "tinh", Gain: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := &statsComposite{stream: pipeline.NewStream("c"), stats: sessions.CompositeStats{
+		FPS: 30, Encoder: "x264enc", Dropped: 3, EncoderRestarts: 1, DecoderRestarts: 2, TimeSteps: 4, LatencyP95Ms: 20,
+	}}
+	mgr, err := sessions.New(slog.New(slog.DiscardHandler), sessions.Deps{
+		Stream: func(string) (*pipeline.Stream, bool) { return pipeline.NewStream("tinh"), true },
+		Mixer: func(sessions.Spec, map[string]*pipeline.Stream) (sessions.Composite, error) {
+			return comp, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, mcancel := context.WithCancel(context.Background())
+	mdone := make(chan struct{})
+	go func() { _ = mgr.Run(mctx); close(mdone) }()
+	defer func() { mcancel(); <-mdone }()
+	if err := mgr.Start(SpecOf(sess), sessions.StateRehearsal); err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, Deps{Sources: fakeSources{}, Store: st, Sessions: mgr})
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`diemcau_mixer_fps{encoder="x264enc",session="phien"} 30`,
+		`diemcau_mixer_dropped_frames_total{session="phien"} 3`,
+		`diemcau_mixer_codec_fallbacks_total{codec="encoder",session="phien"} 1`,
+		`diemcau_mixer_codec_fallbacks_total{codec="decoder",session="phien"} 2`,
+		`diemcau_mixer_time_steps_total{session="phien"} 4`,
+		`diemcau_mixer_latency_seconds{quantile="0.95",session="phien"} 0.02`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
