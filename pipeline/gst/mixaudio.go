@@ -97,18 +97,23 @@ const audioDrainEvery = 20 * time.Millisecond
 func (m *Mix) drainAudio() {
 	tick := time.NewTicker(audioDrainEvery)
 	defer tick.Stop()
-	var seen []*audioOut // every out drained, for their caps references
+	// The drain goroutine owns each out's caps reference: it lets go of an
+	// out's when the owner drops the out (the list is replaced, not edited).
+	var outs *[]*audioOut
 	defer func() {
-		for _, o := range seen {
-			o.caps.release()
+		if outs != nil {
+			releaseCaps(*outs, nil)
 		}
 	}()
 	for !m.stopping.Load() {
 		<-tick.C
-		for _, o := range *m.audioOuts.Load() {
-			if !slices.Contains(seen, o) {
-				seen = append(seen, o)
+		if cur := m.audioOuts.Load(); cur != outs {
+			if outs != nil {
+				releaseCaps(*outs, *cur)
 			}
+			outs = cur
+		}
+		for _, o := range *outs {
 			for {
 				out, ok := pullSample(o.sink, &o.caps)
 				if !ok {
@@ -116,6 +121,15 @@ func (m *Mix) drainAudio() {
 				}
 				o.fn(out)
 			}
+		}
+	}
+}
+
+// releaseCaps lets go of the caps of the outs in old that keep does not hold.
+func releaseCaps(old, keep []*audioOut) {
+	for _, o := range old {
+		if !slices.Contains(keep, o) {
+			o.caps.release()
 		}
 	}
 }

@@ -62,6 +62,7 @@ func (m *Mix) AddPoint(point int) error {
 	if err := syncAll(made); err != nil {
 		return fail(err)
 	}
+	synced := len(made)
 	_, vin, err := chain(slotVideo(point))
 	if err != nil {
 		return fail(err)
@@ -103,7 +104,7 @@ func (m *Mix) AddPoint(point int) error {
 			return fail(err)
 		}
 	}
-	if err := syncAll(made); err != nil {
+	if err := syncAll(made[synced:]); err != nil {
 		return fail(err)
 	}
 	for _, name := range sources {
