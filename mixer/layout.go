@@ -12,7 +12,8 @@ type Layout string
 const (
 	// Grid gives every point an equal tile, for any number of points.
 	Grid Layout = "grid"
-	// Speaker shows the focus point large with the others in a strip below.
+	// Speaker shows the focus point large in the top-left corner with the
+	// others down the right-hand side and along the bottom.
 	Speaker Layout = "speaker"
 	// PIP shows the focus point full-screen with one other point inset.
 	PIP Layout = "pip"
@@ -106,28 +107,58 @@ func grid(tiles []Tile, width, height int) {
 	}
 }
 
-// speaker puts the focus in the top three quarters, centred, and the others
-// in a strip along the bottom quarter: at most four fill the strip at the
-// focus's aspect; more share it in narrower tiles.
+// speaker fills the whole picture: it is cut into k×k cells of the
+// picture's own shape, the focus takes the top-left (k-1)×(k-1) of them and
+// the others one cell each, down the right-hand column and along the bottom
+// row. k is 4 (focus at ¾ × ¾) up to seven others and grows by one for every
+// two more, so the L of cells stays full (at most one empty cell from eight
+// points on) instead of leaving the black bars of a centred focus.
 func speaker(tiles []Tile, focus, width, height int) {
 	n := len(tiles)
 	if n == 1 {
 		tiles[focus] = Tile{Rect: Rect{0, 0, width, height}, Z: zStep, Visible: true}
 		return
 	}
-	mainW, mainH := width*3/4, height*3/4
-	tiles[focus] = Tile{Rect: even(Rect{(width - mainW) / 2, 0, mainW, mainH}), Z: zStep, Visible: true}
 	others := n - 1
-	tw := min(width/4, width/others)
-	x0 := (width - others*tw) / 2
-	k := 0
+	k := max(4, (others+2)/2) // 2k-1 cells in the L hold every other point
+	// Cell edges at even(j·size/k): rounding only ever leaves a gap of a
+	// pixel or two between cells, never an overlap.
+	colX := func(j int) int { return (j * width / k) &^ 1 }
+	rowY := func(j int) int { return (j * height / k) &^ 1 }
+	cw, ch := cellShape((width/k)&^1, (height/k)&^1, width, height)
+	// The last column and row sit flush with the picture's right and bottom
+	// edges, so what rounding leaves over is a hairline inside, not a border.
+	right, bottom := (width-cw)&^1, (height-ch)&^1
+	tiles[focus] = Tile{Rect: Rect{0, 0, colX(k - 1), rowY(k - 1)}, Z: zStep, Visible: true}
+	// The right-hand column takes the first k-1 others from the top; the rest
+	// sit in the bottom row flush against the right, in order left to right.
+	inColumn := min(others, k-1)
+	inRow := others - inColumn
+	k0 := 0
 	for i := range tiles {
 		if i == focus {
 			continue
 		}
-		tiles[i] = Tile{Rect: even(Rect{x0 + k*tw, mainH, tw, height - mainH}), Z: zStep, Visible: true}
-		k++
+		r := Rect{right, rowY(k0), cw, ch}
+		if k0 >= inColumn {
+			r = Rect{colX(k - inRow + k0 - inColumn), bottom, cw, ch}
+			if k0 == others-1 {
+				r.X = right
+			}
+		}
+		tiles[i] = Tile{Rect: r, Z: zStep, Visible: true}
+		k0++
 	}
+}
+
+// cellShape trims a w×h cell, already on even pixels, so that it keeps the
+// picture's width:height as closely as even sizes allow: rounding both sides
+// down on their own stretches a small tile visibly (44×24 for 16:9).
+func cellShape(w, h, width, height int) (int, int) {
+	if w*height > h*width {
+		return min(w, 2*((h*width+height)/(2*height))), h
+	}
+	return w, min(h, 2*((w*height+width)/(2*width)))
 }
 
 // pip shows the focus full-screen and the first other point in a quarter-size

@@ -50,20 +50,41 @@ func TestArrange(t *testing.T) {
 			{Rect{640, 360, 426, 360}, zStep, true},
 		}},
 		{"speaker with focus in the middle", Speaker, 3, 1, []Tile{
-			{Rect{320, 540, 320, 180}, zStep, true},
-			{Rect{160, 0, 960, 540}, zStep, true},
-			{Rect{640, 540, 320, 180}, zStep, true},
+			{Rect{960, 0, 320, 180}, zStep, true},
+			{Rect{0, 0, 960, 540}, zStep, true},
+			{Rect{960, 180, 320, 180}, zStep, true},
 		}},
 		{"speaker alone is full-screen", Speaker, 1, 0, []Tile{
 			{Rect{0, 0, 1280, 720}, zStep, true},
 		}},
-		{"speaker with six shares the strip", Speaker, 6, 0, []Tile{
-			{Rect{160, 0, 960, 540}, zStep, true},
-			{Rect{0, 540, 256, 180}, zStep, true},
-			{Rect{256, 540, 256, 180}, zStep, true},
-			{Rect{512, 540, 256, 180}, zStep, true},
-			{Rect{768, 540, 256, 180}, zStep, true},
-			{Rect{1024, 540, 256, 180}, zStep, true},
+		{"speaker with six turns the corner", Speaker, 6, 0, []Tile{
+			{Rect{0, 0, 960, 540}, zStep, true},
+			{Rect{960, 0, 320, 180}, zStep, true},
+			{Rect{960, 180, 320, 180}, zStep, true},
+			{Rect{960, 360, 320, 180}, zStep, true},
+			{Rect{640, 540, 320, 180}, zStep, true},
+			{Rect{960, 540, 320, 180}, zStep, true},
+		}},
+		{"speaker with eight fills the frame", Speaker, 8, 7, []Tile{
+			{Rect{960, 0, 320, 180}, zStep, true},
+			{Rect{960, 180, 320, 180}, zStep, true},
+			{Rect{960, 360, 320, 180}, zStep, true},
+			{Rect{0, 540, 320, 180}, zStep, true},
+			{Rect{320, 540, 320, 180}, zStep, true},
+			{Rect{640, 540, 320, 180}, zStep, true},
+			{Rect{960, 540, 320, 180}, zStep, true},
+			{Rect{0, 0, 960, 540}, zStep, true},
+		}},
+		{"speaker with nine cuts fifths", Speaker, 9, 0, []Tile{
+			{Rect{0, 0, 1024, 576}, zStep, true},
+			{Rect{1024, 0, 256, 144}, zStep, true},
+			{Rect{1024, 144, 256, 144}, zStep, true},
+			{Rect{1024, 288, 256, 144}, zStep, true},
+			{Rect{1024, 432, 256, 144}, zStep, true},
+			{Rect{256, 576, 256, 144}, zStep, true},
+			{Rect{512, 576, 256, 144}, zStep, true},
+			{Rect{768, 576, 256, 144}, zStep, true},
+			{Rect{1024, 576, 256, 144}, zStep, true},
 		}},
 		{"pip insets the first other point", PIP, 3, 1, []Tile{
 			{Rect{930, 510, 320, 180}, 2 * zStep, true},
@@ -124,6 +145,51 @@ func TestArrangeInvariants(t *testing.T) {
 				if visible != want {
 					t.Fatalf("%s n=%d: %d visible tiles, want %d", l, n, visible, want)
 				}
+			}
+		}
+	}
+}
+
+// The speaker layout uses the whole frame: the focus in the top-left corner
+// and largest, every tile the frame's shape, and from eight points on at most
+// one cell of the frame left black.
+func TestSpeakerFillsFrame(t *testing.T) {
+	for _, size := range [][2]int{{1280, 720}, {320, 180}, {1920, 1080}} {
+		w, h := size[0], size[1]
+		for n := 2; n <= 16; n++ {
+			focus := n / 2
+			tiles := Arrange(Speaker, n, focus, w, h)
+			f := tiles[focus].Rect
+			if f.X != 0 || f.Y != 0 {
+				t.Fatalf("%v n=%d: focus %v not in the top-left corner", size, n, f)
+			}
+			area := 0
+			for i, tl := range tiles {
+				area += tl.W * tl.H
+				if aspect := float64(tl.W) / float64(tl.H); aspect < 16.0/9*0.97 || aspect > 16.0/9*1.03 {
+					t.Errorf("%v n=%d: tile %d %v is not 16:9 (%.3f)", size, n, i, tl.Rect, aspect)
+				}
+				if i != focus && tl.W*tl.H*4 > f.W*f.H {
+					t.Errorf("%v n=%d: tile %d %v not well below the focus %v", size, n, i, tl.Rect, f)
+				}
+				if i != focus && tl.X+tl.W < w-2 && tl.Y+tl.H < h-2 {
+					t.Errorf("%v n=%d: tile %d %v neither on the right nor along the bottom", size, n, i, tl.Rect)
+				}
+			}
+			if fw := float64(f.W) / float64(w); fw < 0.74 || fw > 0.9 {
+				t.Errorf("%v n=%d: focus %.2f of the width, want ¾ to ⅞", size, n, fw)
+			}
+			cover := float64(area) / float64(w*h)
+			// Up to seven others the focus stays at ¾ × ¾ and each other
+			// point adds a sixteenth; past that the L of cells is full but for
+			// at most one cell (1/25 at nine points). Rounding to even pixels
+			// costs a little at 320×180.
+			want := 0.96 - 0.03
+			if n < 8 {
+				want = (9+float64(n-1))/16 - 0.03
+			}
+			if cover < want {
+				t.Errorf("%v n=%d: tiles cover %.3f of the frame, want ≥ %.3f", size, n, cover, want)
 			}
 		}
 	}
