@@ -20,8 +20,10 @@ import (
 
 type fakeRecordings struct{ root string }
 
-func (f fakeRecordings) Recordings(string) ([]recorder.RunInfo, error) { return nil, nil }
-func (f fakeRecordings) Root() string                                  { return f.root }
+func (f fakeRecordings) Recordings(context.Context, string) ([]recorder.RunInfo, error) {
+	return nil, nil
+}
+func (f fakeRecordings) Root() string { return f.root }
 
 type fakeChecker struct{}
 

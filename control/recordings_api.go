@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -11,8 +12,9 @@ import (
 
 // Recordings is what the API reads of the archive.
 type Recordings interface {
-	// Recordings lists a session's runs with segments and verify state.
-	Recordings(sessionID string) ([]recorder.RunInfo, error)
+	// Recordings lists a session's runs with segments and verify state;
+	// verifying stops when ctx ends (the client has gone).
+	Recordings(ctx context.Context, sessionID string) ([]recorder.RunInfo, error)
 	Root() string
 }
 
@@ -24,7 +26,10 @@ func (s *Server) handleListRecordings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	runs, err := s.deps.Recordings.Recordings(id)
+	runs, err := s.deps.Recordings.Recordings(r.Context(), id)
+	if r.Context().Err() != nil {
+		return // the client has gone; nothing to answer
+	}
 	if err != nil {
 		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "archive", Message: err.Error()})
 		return

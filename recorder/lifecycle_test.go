@@ -20,19 +20,19 @@ func TestRecordingsVerifyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	recordFor(t, map[string]*feeder{"c": fd}, 2*time.Second)
-	runs, err := rec.Recordings("rec")
+	runs, err := rec.Recordings(context.Background(), "rec")
 	if err != nil || len(runs) != 1 || !runs[0].Live || runs[0].Verify.State != "live" {
 		t.Fatalf("while live: %v %+v", err, runs)
 	}
 	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	runs, err = rec.Recordings("rec")
+	runs, err = rec.Recordings(context.Background(), "rec")
 	if err != nil || runs[0].Live || runs[0].Verify.State != "ok" || !runs[0].Sealed || len(runs[0].Segments) != 2 {
 		t.Fatalf("after stop: %v %+v", err, runs)
 	}
 	editFile(t, filepath.Join(run.Dir(), "composite", "000002.mp4"), func(b []byte) []byte { return b[:len(b)-1] })
-	runs, err = rec.Recordings("rec")
+	runs, err = rec.Recordings(context.Background(), "rec")
 	if err != nil || runs[0].Verify.State != "problems" || len(runs[0].Verify.Problems) != 1 {
 		t.Fatalf("after a change: %v %+v", err, runs[0].Verify)
 	}

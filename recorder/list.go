@@ -1,7 +1,7 @@
 package recorder
 
 import (
-	"crypto/ed25519"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,6 +30,10 @@ type VerifyState struct {
 	State     string    `json:"state"`
 	Problems  []string  `json:"problems,omitempty"`
 	CheckedAt time.Time `json:"checked_at,omitzero"`
+	// Witness is how the manifest stands against the store's record of
+	// it: "agrees", "disagrees" (a problem says how), "none" (no record);
+	// empty without a store.
+	Witness string `json:"witness,omitempty"`
 }
 
 // RunInfo describes a recorded run, for GET /api/v1/sessions/{id}/recordings.
@@ -115,12 +119,7 @@ func readRunInfo(dir, id string) (RunInfo, error) {
 				info.StreamEvents = append(info.StreamEvents, e)
 			}
 		case "interruption":
-			in := l.line.Interruption
-			lw, _ := parseTime(in.LastWrite)
-			det, _ := parseTime(in.Detected)
-			info.Interruptions = append(info.Interruptions, Interruption{
-				LastWrite: lw, Detected: det, Recovered: in.Recovered, Truncated: in.Truncated, Discarded: in.Discarded,
-			})
+			info.Interruptions = append(info.Interruptions, interruptionOf(l.line.Interruption))
 		case "seal":
 			info.Sealed, info.SealReason, info.Signed = true, l.line.Seal.Reason, l.line.Seal.Sig != ""
 		}
@@ -128,16 +127,13 @@ func readRunInfo(dir, id string) (RunInfo, error) {
 	return info, nil
 }
 
-// verifyCacheEntry remembers a run's verification until its files change.
-type verifyCacheEntry struct {
-	fingerprint string
-	state       VerifyState
-}
-
-// Recordings is ListRuns with each run's live flag and verify state; a
-// sealed run is verified (hashing every segment) once and then again only
-// when a file in it changes.
-func (r *Recorder) Recordings(sessionID string) ([]RunInfo, error) {
+// Recordings is ListRuns with each run's live flag and verify state. A
+// run that is not live is verified (hashing every segment) once, and again
+// only when a file in it, the witness's record or the key changes; results
+// are kept across restarts with WithVerifyResults. Concurrent calls share
+// one verification per run, which stops when ctx ends and no other call
+// waits for it; Recordings then returns ctx's error.
+func (r *Recorder) Recordings(ctx context.Context, sessionID string) ([]RunInfo, error) {
 	runs, err := ListRuns(r.cfg.Root, sessionID)
 	if err != nil {
 		return nil, err
@@ -149,59 +145,10 @@ func (r *Recorder) Recordings(sessionID string) ([]RunInfo, error) {
 			runs[i].Verify = VerifyState{State: "live"}
 			continue
 		}
-		runs[i].Verify, err = r.verifyCached(dir)
+		runs[i].Verify, err = r.verifyRun(ctx, runs[i].ID, dir)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("run %s: %w", runs[i].ID, err)
 		}
 	}
 	return runs, nil
-}
-
-func (r *Recorder) verifyCached(dir string) (VerifyState, error) {
-	fp, err := fingerprint(dir)
-	if err != nil {
-		return VerifyState{}, err
-	}
-	r.mu.Lock()
-	e, ok := r.cache[dir]
-	r.mu.Unlock()
-	if ok && e.fingerprint == fp {
-		return e.state, nil
-	}
-	var pub ed25519.PublicKey
-	if r.signer.key != nil {
-		pub = r.signer.key.Public().(ed25519.PublicKey)
-	}
-	rep, err := Verify(dir, pub)
-	if err != nil {
-		return VerifyState{}, err
-	}
-	st := VerifyState{State: "ok", CheckedAt: r.now().UTC()}
-	if !rep.OK() {
-		st.State = "problems"
-		for _, p := range rep.Problems {
-			st.Problems = append(st.Problems, p.String())
-		}
-	}
-	r.mu.Lock()
-	r.cache[dir] = verifyCacheEntry{fingerprint: fp, state: st}
-	r.mu.Unlock()
-	return st, nil
-}
-
-// fingerprint changes when any file of a run changes size, time or name.
-func fingerprint(dir string) (string, error) {
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %d %d %v\n", p, info.Size(), info.ModTime().UnixNano(), info.Mode())
-		return nil
-	})
-	return b.String(), err
 }

@@ -68,6 +68,9 @@ type interruptionJSON struct {
 	Recovered []string `json:"recovered,omitempty"`
 	Truncated []string `json:"truncated,omitempty"`
 	Discarded []string `json:"discarded,omitempty"`
+	// Torn is a last line the crash cut off before its newline, base64:
+	// the one thing repair removes from a manifest, kept here.
+	Torn string `json:"torn,omitempty"`
 }
 
 type sealJSON struct {
@@ -91,23 +94,34 @@ func lineHash(line []byte) string {
 // manifestWriter appends chained lines. A line that cannot be written (full
 // disk) is kept and written before the next one, so the chain on disk is
 // never torn; lines are always fsynced, since a segment's line is its proof.
+// Once a line is on disk it is reported to the witness, if any.
 type manifestWriter struct {
 	mu      sync.Mutex
 	f       *os.File
 	size    int64
-	last    string // hash of the last line
-	lines   int
-	seq     int // last segment seq
-	pending [][]byte
+	last    string // hash of the last line, written or waiting
+	lines   int    // lines written or waiting
+	onDisk  int    // lines written and synced
+	seq     int    // last segment seq
+	pending []pendingLine
 	sealed  bool
+	witness func(ManifestWitness) // may be nil
 }
 
-func createManifest(path string, header runJSON) (*manifestWriter, error) {
+// pendingLine is a line waiting to be written, with what the witness is
+// told once it is.
+type pendingLine struct {
+	b    []byte // with its newline
+	hash string
+	seal bool
+}
+
+func createManifest(path string, header runJSON, witness func(ManifestWitness)) (*manifestWriter, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	m := &manifestWriter{f: f}
+	m := &manifestWriter{f: f, witness: witness}
 	if err := m.add(func(prev string) any {
 		return struct {
 			Run  runJSON `json:"run"`
@@ -120,52 +134,41 @@ func createManifest(path string, header runJSON) (*manifestWriter, error) {
 	return m, nil
 }
 
-// openManifest opens an existing manifest to append to it, cutting off a
-// torn last line; a sealed manifest is only read.
-func openManifest(path string) (*manifestWriter, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := &manifestWriter{}
-	good := 0
-	for rest := data; ; {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			break
+// appendManifest opens an unsealed manifest to go on with it: lines are its
+// whole lines as readManifest read them, and torn the bytes of a last line
+// a crash cut off before its newline, which alone are cut. The caller has
+// checked that the lines form an unbroken, unsealed chain.
+func appendManifest(path string, lines []manifestLine, torn int, witness func(ManifestWitness)) (*manifestWriter, error) {
+	m := &manifestWriter{witness: witness, lines: len(lines), onDisk: len(lines)}
+	for i := range lines {
+		l := &lines[i]
+		if l.err != nil || l.line.Seal != nil {
+			return nil, fmt.Errorf("manifest line %d: not a line to go on from", l.num)
 		}
-		line := rest[:i]
-		var l rawLine
-		if json.Unmarshal(line, &l) != nil {
-			break
+		if l.line.Seq != nil {
+			m.seq = max(m.seq, *l.line.Seq)
 		}
-		if l.Seq != nil {
-			m.seq = max(m.seq, *l.Seq)
-		}
-		if l.Seal != nil {
-			m.sealed = true
-		}
-		m.last = lineHash(line)
-		m.lines++
-		good += i + 1
-		rest = rest[i+1:]
-	}
-	if m.sealed {
-		// Nothing may be added to a sealed run, and bytes after its seal
-		// are for verify to report, not for us to cut off.
-		return m, nil
+		m.last = l.hash
+		m.size += int64(len(l.raw)) + 1
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, err
 	}
-	if good < len(data) {
-		if err := f.Truncate(int64(good)); err != nil {
+	if st, err := f.Stat(); err != nil || st.Size() != m.size+int64(torn) {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%d bytes, expected %d: changed while being repaired", st.Size(), m.size+int64(torn))
+		}
+		return nil, err
+	}
+	if torn > 0 {
+		if err := f.Truncate(m.size); err != nil {
 			f.Close()
 			return nil, err
 		}
 	}
-	m.f, m.size = f, int64(good)
+	m.f = f
 	return m, nil
 }
 
@@ -180,20 +183,22 @@ func (m *manifestWriter) addLocked(build func(prev string) any) error {
 	if m.sealed {
 		return errors.New("manifest already sealed")
 	}
-	line, err := json.Marshal(build(m.last))
+	v := build(m.last)
+	line, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	m.last = lineHash(line)
 	m.lines++
-	m.pending = append(m.pending, append(line, '\n'))
+	_, seal := v.(sealLine)
+	m.pending = append(m.pending, pendingLine{b: append(line, '\n'), hash: m.last, seal: seal})
 	return m.flushLocked()
 }
 
 func (m *manifestWriter) flushLocked() error {
 	for len(m.pending) > 0 {
-		b := m.pending[0]
-		_, err := m.f.Write(b)
+		p := m.pending[0]
+		_, err := m.f.Write(p.b)
 		if err == nil {
 			err = m.f.Sync()
 		}
@@ -201,9 +206,14 @@ func (m *manifestWriter) flushLocked() error {
 			m.f.Truncate(m.size)
 			return fmt.Errorf("manifest: %d lines waiting: %w", len(m.pending), err)
 		}
-		m.size += int64(len(b))
-		m.pending[0] = nil
+		m.size += int64(len(p.b))
+		m.onDisk++
+		m.pending[0] = pendingLine{}
 		m.pending = m.pending[1:]
+		if m.witness != nil {
+			// After the fsync: the witness never runs ahead of the disk.
+			m.witness(ManifestWitness{Lines: m.onDisk, LastHash: p.hash, Sealed: p.seal})
+		}
 	}
 	return nil
 }
@@ -256,13 +266,16 @@ func (m *manifestWriter) seal(at time.Time, reason string, key signer) error {
 	err := m.addLocked(func(prev string) any {
 		s := sealJSON{At: fmtTime(at), Reason: reason, Lines: m.lines}
 		key.sign(&s, prev)
-		return struct {
-			Seal sealJSON `json:"seal"`
-			Prev string   `json:"prev"`
-		}{s, prev}
+		return sealLine{s, prev}
 	})
 	m.sealed = true
 	return err
+}
+
+// sealLine is the seal's line; its own type tells the witness it is the seal.
+type sealLine struct {
+	Seal sealJSON `json:"seal"`
+	Prev string   `json:"prev"`
 }
 
 // retry writes lines left waiting by a full disk.
@@ -358,20 +371,25 @@ func readManifest(path string) (lines []manifestLine, torn bool, err error) {
 			torn = true
 			i = len(data)
 		}
-		raw := data[:i]
-		l := manifestLine{num: n, raw: raw, hash: lineHash(raw)}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l.line); err != nil {
-			l.err = err
-		} else if dec.More() {
-			l.err = errors.New("more than one JSON value")
-		}
-		lines = append(lines, l)
+		lines = append(lines, parseManifestLine(n, data[:i]))
 		if i == len(data) {
 			break
 		}
 		data = data[i+1:]
 	}
 	return lines, torn, nil
+}
+
+// parseManifestLine parses line n (1-based) strictly: one JSON object with
+// only the fields the recorder writes.
+func parseManifestLine(n int, raw []byte) manifestLine {
+	l := manifestLine{num: n, raw: raw, hash: lineHash(raw)}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l.line); err != nil {
+		l.err = err
+	} else if dec.InputOffset() != int64(len(raw)) {
+		l.err = errors.New("bytes after the JSON object")
+	}
+	return l
 }

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,7 +27,7 @@ func TestRepairLeavesSealedRunsAlone(t *testing.T) {
 	dir := filepath.Join(root, "demo", "20250101T080000Z")
 	os.MkdirAll(dir, 0o755)
 	p := filepath.Join(dir, ManifestName)
-	m, err := createManifest(p, runJSON{Session: "demo", Format: manifestFormat})
+	m, err := createManifest(p, runJSON{Session: "demo", Format: manifestFormat}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestRepairLeavesSealedRunsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.repairAll()
+	rec.repairAll(context.Background())
 	after, _ := os.ReadFile(p)
 	if string(before) != string(after) {
 		t.Errorf("sealed manifest changed by repair:\n%s\n---\n%s", before, after)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"diemcau/pipeline"
@@ -37,12 +39,24 @@ type Recorder struct {
 	now       func() time.Time
 	guard     *diskGuard
 
-	wg sync.WaitGroup // goroutines of live runs
+	witness     Witness       // may be nil
+	witnessErrs witnessErrors //
+	results     VerifyResults // may be nil
+	// syncDir fsyncs a folder after an entry in it was made, renamed or
+	// removed; tests replace it to see which.
+	syncDir func(dir string) error
 
+	wg           sync.WaitGroup // goroutines of live runs
+	flights      verifyFlights  // Recordings' verifications
+	verifyPasses atomic.Int64
+	hashedBytes  atomic.Int64
+
+	// mu also orders the making of run folders against retention's removal
+	// of empty session folders.
 	mu     sync.Mutex
 	live   map[string]*Run // by folder
 	closed bool
-	cache  map[string]verifyCacheEntry
+	cache  map[string]verifyCacheEntry // by run id
 }
 
 // New checks the config and loads the signing key; it starts nothing.
@@ -61,6 +75,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Recorder, error) {
 		now:       time.Now,
 		live:      map[string]*Run{},
 		cache:     map[string]verifyCacheEntry{},
+		syncDir:   syncDir,
 	}
 	for _, o := range opts {
 		o(r)
@@ -89,7 +104,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 	if err := os.MkdirAll(r.cfg.Root, 0o755); err != nil {
 		return fmt.Errorf("archive.root: %w", err)
 	}
-	r.repairAll()
+	r.repairAll(ctx)
 	var sweep <-chan time.Time
 	if r.cfg.Retention > 0 {
 		r.sweep()
@@ -108,6 +123,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 }
 
 func (r *Recorder) shutdown() {
+	r.flights.close()
 	r.mu.Lock()
 	r.closed = true
 	runs := make([]*Run, 0, len(r.live))
@@ -149,7 +165,7 @@ func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Strea
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	dir, id, err := r.makeRunDirLocked(sessionID, started)
+	dir, id, made, err := r.makeRunDirLocked(sessionID, started)
 	if err != nil {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("recorder: session %q: %w", sessionID, err)
@@ -167,7 +183,13 @@ func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Strea
 	r.live[dir] = run
 	r.mu.Unlock()
 
-	if err := r.prepareRun(run, names); err != nil {
+	// Synced outside the lock: the run is live, so retention leaves its
+	// folder (and the session folder holding it) alone meanwhile.
+	err = r.syncMade(made)
+	if err == nil {
+		err = r.prepareRun(run, names)
+	}
+	if err != nil {
 		r.forget(run)
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("recorder: run %s: %w", id, err)
@@ -186,7 +208,7 @@ func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Strea
 
 func (r *Recorder) prepareRun(run *Run, names []string) error {
 	for _, name := range names {
-		if err := streamDir(run.dir, name, r.cfg.Fsync); err != nil {
+		if err := r.streamDir(run.dir, name); err != nil {
 			return err
 		}
 	}
@@ -197,23 +219,34 @@ func (r *Recorder) prepareRun(run *Run, names []string) error {
 		SegmentMS: r.cfg.Segment.Milliseconds(),
 		PartMS:    r.cfg.Part.Milliseconds(),
 		Format:    manifestFormat,
-	})
+	}, r.witnessFor(run.id))
 	if err != nil {
 		return err
 	}
 	run.manifest = m
-	if r.cfg.Fsync {
-		return syncDir(run.dir)
-	}
-	return nil
+	// Always: the manifest's lines are always synced, and are worth
+	// nothing if its name is lost.
+	return r.syncDir(run.dir)
 }
 
-// makeRunDirLocked creates the run folder; a second run started in the same
-// second gets a "-2" suffix rather than sharing a folder.
-func (r *Recorder) makeRunDirLocked(session string, started time.Time) (dir, id string, err error) {
+// makeRunDirLocked creates the run folder (and the session folder, if
+// needed); a second run started in the same second gets a "-2" suffix
+// rather than sharing a folder. made lists the folders whose parents must
+// be synced for the new entries to outlast a crash. It is called under
+// r.mu, which retention holds to remove an empty session folder.
+func (r *Recorder) makeRunDirLocked(session string, started time.Time) (dir, id string, made []string, err error) {
 	sessionDir := filepath.Join(r.cfg.Root, session)
-	if err := os.MkdirAll(sessionDir, 0o755); err != nil {
-		return "", "", err
+	if _, err := os.Stat(r.cfg.Root); errors.Is(err, fs.ErrNotExist) {
+		// StartRun before Run made the root.
+		if err := os.MkdirAll(r.cfg.Root, 0o755); err != nil {
+			return "", "", nil, err
+		}
+		made = append(made, r.cfg.Root)
+	}
+	more, err := makeDirs(r.cfg.Root, session)
+	made = append(made, more...)
+	if err != nil {
+		return "", "", nil, err
 	}
 	stamp := started.Format(stampLayout)
 	for i := 1; i < 100; i++ {
@@ -224,13 +257,13 @@ func (r *Recorder) makeRunDirLocked(session string, started time.Time) (dir, id 
 		dir = filepath.Join(sessionDir, name)
 		err = os.Mkdir(dir, 0o755)
 		if err == nil {
-			return dir, session + "/" + name, nil
+			return dir, session + "/" + name, append(made, dir), nil
 		}
 		if !errors.Is(err, os.ErrExist) {
-			return "", "", err
+			return "", "", nil, err
 		}
 	}
-	return "", "", fmt.Errorf("run folder %s: %w", stamp, err)
+	return "", "", nil, fmt.Errorf("run folder %s: %w", stamp, err)
 }
 
 func (r *Recorder) forget(run *Run) {
@@ -290,15 +323,14 @@ func runDirs(root string) ([]string, error) {
 	return out, nil
 }
 
-// streamDir makes a stream's folder inside the run; with fsync its name is
-// synced into its parent (sources/), which syncing the run folder does not do.
-func streamDir(runDir, name string, fsync bool) error {
-	dir := filepath.Join(runDir, filepath.FromSlash(name))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// streamDir makes a stream's folder inside the run, each new folder's
+// name synced into its parent (sources/{id} into sources/, sources/ into
+// the run), whatever archive.fsync says: a segment's fragments may be
+// synced, but without its folder's name they are lost.
+func (r *Recorder) streamDir(runDir, name string) error {
+	made, err := makeDirs(runDir, filepath.FromSlash(name))
+	if err != nil {
 		return err
 	}
-	if fsync {
-		return syncDir(filepath.Dir(dir))
-	}
-	return nil
+	return r.syncMade(made)
 }

@@ -1,6 +1,8 @@
 package recorder
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,124 +11,181 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 var segmentFileRE = regexp.MustCompile(`^[0-9]{6}\.mp4$`)
 
-// repairReport says what repairing an interrupted run did.
+// maxTornLine bounds a torn last line: the recorder writes a line in one
+// write of a few hundred bytes, so more bytes without a newline are not a
+// crash's doing.
+const maxTornLine = 64 << 10
+
+// repairReport says what repairing an interrupted run did, or why it would
+// not.
 type repairReport struct {
 	Recovered []string // segments given their manifest line
 	Truncated []string // of those, cut back to their last complete fragment
 	Discarded []string // files without one complete fragment, removed
+	Torn      int      // bytes of a torn last manifest line cut off (kept in the interruption line)
+	// Refused lists the signs that the run was not simply interrupted
+	// (tampering or damage); the run was left exactly as found.
+	Refused []string
 }
 
 // repairAll finishes the runs a crash left without a seal.
-func (r *Recorder) repairAll() {
+func (r *Recorder) repairAll(ctx context.Context) {
 	dirs, err := runDirs(r.cfg.Root)
 	if err != nil {
 		r.log.Error("looking for interrupted runs", "err", err)
 		return
 	}
 	for _, dir := range dirs {
+		if ctx.Err() != nil {
+			return
+		}
 		if r.isLive(dir) {
 			continue
 		}
-		rep, err := r.repairRun(dir)
-		if err != nil {
+		rep, err := r.repairRun(ctx, dir)
+		switch {
+		case err != nil:
 			r.log.Error("repairing an interrupted run", "dir", dir, "err", err)
-			continue
-		}
-		if rep != nil {
-			r.log.Warn("repaired a run interrupted by a crash", "dir", dir,
-				"recovered", len(rep.Recovered), "truncated", rep.Truncated, "discarded", rep.Discarded)
+		case rep == nil:
+		case len(rep.Refused) > 0:
+			r.log.Error("run not repaired: it shows more than a crash, so it is left as found for verify to report",
+				"dir", dir, "evidence", strings.Join(rep.Refused, "; "))
+		default:
+			r.log.Warn("repaired a run interrupted by a crash", "dir", dir, "recovered", len(rep.Recovered),
+				"truncated", rep.Truncated, "discarded", rep.Discarded, "torn_bytes", rep.Torn)
 		}
 	}
 }
 
-// repairRun gives an unsealed run's segments their manifest lines (cutting
-// a torn last fragment off), records the interruption and seals the run. It
-// returns nil, nil for a run that is already sealed.
-func (r *Recorder) repairRun(dir string) (*repairReport, error) {
-	mpath := filepath.Join(dir, ManifestName)
-	var m *manifestWriter
-	var files []string
-	lastWrite := time.Time{}
-	if st, err := os.Stat(mpath); errors.Is(err, fs.ErrNotExist) {
-		if files, err = segmentFiles(dir); err != nil {
-			return nil, err
-		}
-		if m, err = r.recreateManifest(dir, mpath, files); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, err
-	} else {
-		lastWrite = st.ModTime()
-		if m, err = openManifest(mpath); err != nil {
-			return nil, err
-		}
-		if m.sealed {
-			return nil, m.close()
-		}
-		if files, err = segmentFiles(dir); err != nil {
-			m.close()
-			return nil, err
-		}
-	}
-	lines, _, err := readManifest(mpath)
+// repairRun gives the segments an unsealed run was writing when it crashed
+// their manifest lines (cutting a torn last fragment off), records the
+// interruption and seals the run. It returns nil, nil for a sealed run,
+// and a report with Refused, having changed nothing, for a run that shows
+// more than a crash: a manifest line that is not one (other than a torn
+// last line), a broken chain, a manifest that disagrees with the witness,
+// a run the witness saw sealed, or segment files a crash cannot explain.
+func (r *Recorder) repairRun(ctx context.Context, dir string) (*repairReport, error) {
+	wit, _, err := r.lookupWitness(ctx, runID(dir))
 	if err != nil {
-		m.close()
 		return nil, err
 	}
-	listed := map[string]bool{}
-	for _, l := range lines {
-		if l.line.File != nil {
-			listed[*l.line.File] = true
+	mpath := filepath.Join(dir, ManifestName)
+	files, err := segmentFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	lines, torn, err := readManifest(mpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r.repairWithoutManifest(dir, mpath, wit, files)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tornRaw []byte
+	if torn {
+		tornRaw = lines[len(lines)-1].raw
+		lines = lines[:len(lines)-1]
+	}
+	st := readRunState(lines)
+	if st.sealed || isSealLine(tornRaw) {
+		// Never sealed twice: what is wrong with a sealed run is verify's
+		// to report, not repair's to paper over.
+		return nil, nil
+	}
+	ev := st.evidence
+	if wit != nil {
+		if wit.Sealed {
+			ev.add("the witness recorded this run sealed (%s); its manifest has %d lines and no seal", wit, len(lines))
+		} else if d := witnessDisagreement(lines, *wit, true); d != "" {
+			ev.add("%s", d)
 		}
 	}
+	if len(tornRaw) > maxTornLine {
+		ev.add("%d bytes after line %d without a newline: more than a line torn by a crash", len(tornRaw), len(lines))
+	}
+	adopt := st.crashSegments(dir, files, &ev)
+	if len(ev) > 0 {
+		return &repairReport{Refused: ev.list()}, nil
+	}
+	m, err := appendManifest(mpath, lines, len(tornRaw), r.witnessFor(runID(dir)))
+	if err != nil {
+		return nil, err
+	}
+	rep := &repairReport{Torn: len(tornRaw)}
+	st2, err := os.Stat(mpath)
+	lastWrite := time.Time{}
+	if err == nil {
+		lastWrite = st2.ModTime()
+	}
+	return rep, r.finishRepair(ctx, dir, m, adopt, rep, lastWrite, tornRaw)
+}
 
+// repairWithoutManifest seals a run folder a crash left before its run
+// line reached the disk: then no segment can have been written either.
+func (r *Recorder) repairWithoutManifest(dir, mpath string, wit *ManifestWitness, files []string) (*repairReport, error) {
+	var ev evidence
+	if wit != nil {
+		ev.add("%s is missing: the witness recorded %s", ManifestName, wit)
+	}
+	if len(files) > 0 {
+		ev.add("%s is missing but %d segment files are there: a crash cannot lose it, its first line is synced before any segment is written",
+			ManifestName, len(files))
+	}
+	if len(ev) > 0 {
+		return &repairReport{Refused: ev.list()}, nil
+	}
+	m, err := r.recreateManifest(dir, mpath)
+	if err != nil {
+		return nil, err
+	}
+	rep := &repairReport{}
+	return rep, r.finishRepair(context.Background(), dir, m, nil, rep, time.Time{}, nil)
+}
+
+// finishRepair writes the crash segments' lines, the interruption and the
+// seal.
+func (r *Recorder) finishRepair(ctx context.Context, dir string, m *manifestWriter, adopt []string, rep *repairReport, lastWrite time.Time, torn []byte) error {
 	type found struct {
 		file  string
 		start time.Time
 		res   segmentResult
 	}
-	rep := &repairReport{}
 	var segs []found
-	for _, file := range files {
-		if listed[file] {
-			continue
-		}
+	for _, file := range adopt {
 		p := filepath.Join(dir, filepath.FromSlash(file))
 		st, err := os.Stat(p)
 		if err != nil {
-			m.close()
-			return nil, err
+			return errors.Join(err, m.close())
 		}
 		lastWrite = later(lastWrite, st.ModTime())
-		sc, err := scanSegment(p)
+		sc, err := scanSegment(ctx, p, nil)
 		if err != nil {
-			m.close()
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return errors.Join(fmt.Errorf("%s: %w", file, err), m.close())
 		}
 		if sc.fragments == 0 {
 			if err := os.Remove(p); err != nil {
-				m.close()
-				return nil, err
+				return errors.Join(err, m.close())
+			}
+			if err := r.syncDir(filepath.Dir(p)); err != nil {
+				return errors.Join(err, m.close())
 			}
 			rep.Discarded = append(rep.Discarded, file)
 			continue
 		}
 		if sc.validEnd < sc.size {
 			if err := truncateSync(p, sc.validEnd); err != nil {
-				m.close()
-				return nil, fmt.Errorf("%s: %w", file, err)
+				return errors.Join(fmt.Errorf("%s: %w", file, err), m.close())
 			}
 			rep.Truncated = append(rep.Truncated, file)
-			if sc, err = scanSegment(p); err != nil {
-				m.close()
-				return nil, fmt.Errorf("%s: %w", file, err)
+			if sc, err = scanSegment(ctx, p, nil); err != nil {
+				return errors.Join(fmt.Errorf("%s: %w", file, err), m.close())
 			}
 		}
 		start := sc.wall
@@ -146,35 +205,182 @@ func (r *Recorder) repairRun(dir string) (*repairReport, error) {
 	if lastWrite.IsZero() {
 		lastWrite = r.now()
 	}
+	in := interruptionJSON{
+		LastWrite: fmtTime(lastWrite), Detected: fmtTime(r.now()),
+		Recovered: rep.Recovered, Truncated: rep.Truncated, Discarded: rep.Discarded,
+	}
+	if len(torn) > 0 {
+		in.Torn = base64.StdEncoding.EncodeToString(torn)
+	}
 	errs = append(errs,
-		m.addInterruption(interruptionJSON{
-			LastWrite: fmtTime(lastWrite), Detected: fmtTime(r.now()),
-			Recovered: rep.Recovered, Truncated: rep.Truncated, Discarded: rep.Discarded,
-		}),
+		m.addInterruption(in),
 		m.seal(r.now(), SealInterrupted, r.signer),
 		m.close(),
 	)
-	return rep, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // recreateManifest starts the manifest of a run that crashed before its
 // first line reached the disk.
-func (r *Recorder) recreateManifest(dir, mpath string, files []string) (*manifestWriter, error) {
+func (r *Recorder) recreateManifest(dir, mpath string) (*manifestWriter, error) {
 	stamp := filepath.Base(dir)
 	started, err := time.Parse(stampLayout, stamp[:len(stampLayout)])
 	if err != nil {
 		return nil, err
 	}
-	var streams []string
-	for _, f := range files {
-		if s := path.Dir(f); !slices.Contains(streams, s) {
-			streams = append(streams, s)
+	m, err := createManifest(mpath, runJSON{
+		Session: filepath.Base(filepath.Dir(dir)), Started: fmtTime(started), Streams: []string{},
+		SegmentMS: r.cfg.Segment.Milliseconds(), PartMS: r.cfg.Part.Milliseconds(), Format: manifestFormat,
+	}, r.witnessFor(runID(dir)))
+	if err != nil {
+		return nil, err
+	}
+	// The manifest's name must outlast a second crash.
+	return m, r.syncDir(dir)
+}
+
+// runState is what repair reads from an unsealed manifest's whole lines.
+type runState struct {
+	sealed   bool
+	streams  map[string]bool // named by the run line or added by a stream_event
+	listed   map[string]bool // files with a segment line
+	last     map[string]int  // stream → highest listed file number
+	evidence evidence        // signs of more than a crash
+}
+
+func readRunState(lines []manifestLine) *runState {
+	st := &runState{streams: map[string]bool{}, listed: map[string]bool{}, last: map[string]int{}}
+	for i := range lines {
+		l := &lines[i]
+		if l.err != nil || l.kind() == "unknown" {
+			st.evidence.add("line %d is not a manifest line (the %d lines after it are kept)", l.num, len(lines)-i-1)
+			continue
+		}
+		want := ""
+		if i > 0 {
+			want = lines[i-1].hash
+		}
+		if l.line.Prev == nil || *l.line.Prev != want {
+			st.evidence.add("line %d does not chain to the line before it", l.num)
+		}
+		switch l.kind() {
+		case "run":
+			if i != 0 {
+				st.evidence.add("line %d is a run line but not the first", l.num)
+			}
+			for _, s := range l.line.Run.Streams {
+				st.streams[s] = true
+			}
+		case "stream_event":
+			if l.line.StreamEvent.Event == StreamAdded {
+				st.streams[l.line.StreamEvent.Stream] = true
+			}
+		case "segment":
+			if l.line.File == nil || l.line.Stream == nil {
+				st.evidence.add("line %d: a segment line without its file", l.num)
+				continue
+			}
+			file := *l.line.File
+			st.listed[file] = true
+			if n, ok := segmentNumber(file); ok && path.Dir(file) == *l.line.Stream {
+				st.last[*l.line.Stream] = max(st.last[*l.line.Stream], n)
+			}
+		case "seal":
+			st.sealed = true
+		}
+		if i == 0 && l.kind() != "run" {
+			st.evidence.add("line 1 is not the run line")
 		}
 	}
-	return createManifest(mpath, runJSON{
-		Session: filepath.Base(filepath.Dir(dir)), Started: fmtTime(started), Streams: streams,
-		SegmentMS: r.cfg.Segment.Milliseconds(), PartMS: r.cfg.Part.Milliseconds(), Format: manifestFormat,
-	})
+	return st
+}
+
+// crashSegments picks the unlisted files a crash explains: for each stream
+// of the run, the files numbered on from its last listed one (the segment
+// open at the crash, and any closed one whose line was still waiting for
+// room on the disk). Any other unlisted segment file, and any listed file
+// that is gone, is evidence.
+func (st *runState) crashSegments(dir string, files []string, ev *evidence) []string {
+	onDisk := map[string]bool{}
+	unlisted := map[string][]int{} // stream → file numbers
+	for _, f := range files {
+		onDisk[f] = true
+		if st.listed[f] {
+			continue
+		}
+		stream := path.Dir(f)
+		if !st.streams[stream] {
+			ev.add("%s is not listed, and %s is not a stream of the run", f, stream)
+			continue
+		}
+		n, _ := segmentNumber(f)
+		unlisted[stream] = append(unlisted[stream], n)
+	}
+	for f := range st.listed {
+		if !onDisk[f] {
+			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {
+				ev.add("%s is listed but not on disk", f)
+			}
+		}
+	}
+	var adopt []string
+	streams := make([]string, 0, len(unlisted))
+	for s := range unlisted {
+		streams = append(streams, s)
+	}
+	slices.Sort(streams)
+	for _, s := range streams {
+		nums := unlisted[s]
+		slices.Sort(nums)
+		next := st.last[s] + 1
+		for _, n := range nums {
+			f := fmt.Sprintf("%s/%06d.mp4", s, n)
+			if n != next {
+				ev.add("%s is not listed, and is not a segment the crash left open (the stream's last listed file is number %d)", f, st.last[s])
+				continue
+			}
+			adopt = append(adopt, f)
+			next++
+		}
+	}
+	return adopt
+}
+
+func segmentNumber(file string) (int, bool) {
+	base := path.Base(file)
+	if !segmentFileRE.MatchString(base) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(base, ".mp4"))
+	return n, err == nil
+}
+
+// isSealLine says whether raw is a whole seal line: a seal torn only of its
+// newline still sealed the run.
+func isSealLine(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	l := parseManifestLine(1, raw)
+	return l.err == nil && l.line.Seal != nil
+}
+
+// evidence collects why a run is not repaired, a dozen at most.
+type evidence []string
+
+const maxEvidence = 12
+
+func (e *evidence) add(format string, args ...any) {
+	if len(*e) <= maxEvidence {
+		*e = append(*e, fmt.Sprintf(format, args...))
+	}
+}
+
+func (e evidence) list() []string {
+	if len(e) > maxEvidence {
+		return append(e[:maxEvidence:maxEvidence], "and more")
+	}
+	return e
 }
 
 // segmentFiles lists a run's segment files, relative and slash-separated:

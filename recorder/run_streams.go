@@ -37,7 +37,7 @@ func (r *Run) AddStream(name string, s *pipeline.Stream) error {
 	}
 	// Outside the lock (it syncs); a folder made for nothing stays empty,
 	// which verify does not mind.
-	if err := streamDir(r.dir, name, r.cfg.Fsync); err != nil {
+	if err := r.rec.streamDir(r.dir, name); err != nil {
 		return fail(err)
 	}
 	now := r.rec.now()

@@ -3,6 +3,7 @@ package recorder
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
@@ -54,8 +56,9 @@ func (s *segmentScan) durationMS() int64 {
 }
 
 // scanSegment reads a segment file box by box, hashing all of it, and
-// finds where its last complete fragment ends.
-func scanSegment(path string) (*segmentScan, error) {
+// finds where its last complete fragment ends. It stops with ctx's error
+// when ctx ends; hashed, if not nil, counts the bytes read.
+func scanSegment(ctx context.Context, path string, hashed *atomic.Int64) (*segmentScan, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -67,13 +70,34 @@ func scanSegment(path string) (*segmentScan, error) {
 	}
 	s := &segmentScan{size: st.Size(), tracks: map[int]*scanTrack{}}
 	h := sha256.New()
-	r := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
+	// A verification nobody waits for any more stops within one buffer.
+	var in io.Reader = ctxReader{ctx, f}
+	if hashed != nil {
+		in = countReader{in, hashed}
+	}
+	r := bufio.NewReaderSize(io.TeeReader(in, h), 1<<20)
 	s.scanBoxes(r)
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		// The scan took the cut-short read for the end of the file.
+		return nil, err
+	}
 	s.sha256 = hex.EncodeToString(h.Sum(nil))
 	return s, nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (s *segmentScan) scanBoxes(r *bufio.Reader) {

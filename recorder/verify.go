@@ -1,13 +1,16 @@
 package recorder
 
 import (
+	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +24,14 @@ const (
 	ProblemUnsealed  = "unsealed"  // no seal line: live, or crashed and not yet repaired
 	ProblemSignature = "signature" // the seal is unsigned or its signature does not verify
 	ProblemMalformed = "malformed" // a manifest line that is not one the recorder writes
+	ProblemWitness   = "witness"   // the manifest disagrees with the store's record of it
+)
+
+// Witness states of a Report.
+const (
+	WitnessAgrees    = "agrees"    // the manifest holds the line the store last recorded
+	WitnessDisagrees = "disagrees" // see the ProblemWitness problem
+	WitnessNone      = "none"      // the store has no record of the run
 )
 
 // Problem is one thing wrong with a run.
@@ -72,6 +83,17 @@ type Interruption struct {
 	Recovered []string  `json:"recovered,omitempty"`
 	Truncated []string  `json:"truncated,omitempty"`
 	Discarded []string  `json:"discarded,omitempty"`
+	TornBytes int       `json:"torn_bytes,omitempty"` // a torn last manifest line cut off, kept in the line
+}
+
+func interruptionOf(in *interruptionJSON) Interruption {
+	lw, _ := parseTime(in.LastWrite)
+	det, _ := parseTime(in.Detected)
+	torn, _ := base64.StdEncoding.DecodeString(in.Torn)
+	return Interruption{
+		LastWrite: lw, Detected: det, Recovered: in.Recovered, Truncated: in.Truncated, Discarded: in.Discarded,
+		TornBytes: len(torn),
+	}
 }
 
 // Report is the outcome of Verify.
@@ -83,6 +105,8 @@ type Report struct {
 	SealReason       string         `json:"seal_reason,omitempty"`
 	Signed           bool           `json:"signed"`
 	SignatureChecked bool           `json:"signature_checked"`
+	Lines            int            `json:"lines"`             // whole manifest lines
+	Witness          string         `json:"witness,omitempty"` // WitnessAgrees, WitnessDisagrees, WitnessNone; "" not consulted
 	Gaps             []Gap          `json:"gaps,omitempty"`
 	StreamEvents     []StreamEvent  `json:"stream_events,omitempty"`
 	Interruptions    []Interruption `json:"interruptions,omitempty"`
@@ -92,10 +116,31 @@ type Report struct {
 // OK says the run is intact.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
+// VerifyOptions are what Verify checks a run with besides its own files.
+type VerifyOptions struct {
+	// Key checks the seal's signature; nil leaves it unchecked.
+	Key ed25519.PublicKey
+	// CheckWitness compares the manifest with Witness, the store's record
+	// of it; Witness nil then means the store has none (WitnessNone).
+	CheckWitness bool
+	Witness      *ManifestWitness
+	// Live says the run is being recorded: its manifest may be ahead of
+	// the witness and has no seal yet.
+	Live bool
+
+	hashed *atomic.Int64 // counts the bytes hashed
+}
+
 // Verify checks a run folder against its manifest: the hash chain, every
 // segment's size, hash and duration, files not listed, the seal and, with
 // pub, the seal's signature. An error means the run could not be checked.
 func Verify(runDir string, pub ed25519.PublicKey) (*Report, error) {
+	return VerifyContext(context.Background(), runDir, VerifyOptions{Key: pub})
+}
+
+// VerifyContext is Verify with a witness to compare the manifest with, and
+// a context that stops the hashing when it ends (returning its error).
+func VerifyContext(ctx context.Context, runDir string, opts VerifyOptions) (*Report, error) {
 	st, err := os.Stat(runDir)
 	if err != nil {
 		return nil, err
@@ -103,7 +148,7 @@ func Verify(runDir string, pub ed25519.PublicKey) (*Report, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a folder", runDir)
 	}
-	v := &verifier{rep: &Report{Dir: runDir, Problems: []Problem{}}, dir: runDir, listed: map[string]int{}}
+	v := &verifier{ctx: ctx, hashed: opts.hashed, rep: &Report{Dir: runDir, Problems: []Problem{}}, dir: runDir, listed: map[string]int{}}
 	lines, torn, err := readManifest(filepath.Join(runDir, ManifestName))
 	if errors.Is(err, fs.ErrNotExist) {
 		v.problem(ProblemMissing, ManifestName, 0, "the run has no manifest")
@@ -113,7 +158,17 @@ func Verify(runDir string, pub ed25519.PublicKey) (*Report, error) {
 		if torn {
 			v.problem(ProblemTruncated, ManifestName, len(lines), "the last line is cut off")
 		}
-		v.checkLines(lines, pub)
+		v.checkLines(lines, opts.Key)
+		if torn {
+			lines = lines[:len(lines)-1]
+		}
+		v.rep.Lines = len(lines)
+	}
+	if opts.CheckWitness {
+		v.checkWitness(lines, opts)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err := v.checkExtra(); err != nil {
 		return nil, err
@@ -121,7 +176,24 @@ func Verify(runDir string, pub ed25519.PublicKey) (*Report, error) {
 	return v.rep, nil
 }
 
+// checkWitness compares the manifest's whole lines with the store's record.
+func (v *verifier) checkWitness(lines []manifestLine, opts VerifyOptions) {
+	switch {
+	case opts.Witness == nil:
+		v.rep.Witness = WitnessNone
+	default:
+		if d := witnessDisagreement(lines, *opts.Witness, opts.Live); d != "" {
+			v.rep.Witness = WitnessDisagrees
+			v.problem(ProblemWitness, ManifestName, 0, "%s", d)
+			return
+		}
+		v.rep.Witness = WitnessAgrees
+	}
+}
+
 type verifier struct {
+	ctx    context.Context
+	hashed *atomic.Int64
 	rep    *Report
 	dir    string
 	listed map[string]int // file → manifest line
@@ -139,6 +211,9 @@ func (v *verifier) checkLines(lines []manifestLine, pub ed25519.PublicKey) {
 	lastSeq := 0
 	var seal *manifestLine
 	for i := range lines {
+		if v.ctx.Err() != nil {
+			return
+		}
 		l := &lines[i]
 		if l.err != nil || l.kind() == "unknown" {
 			v.problem(ProblemMalformed, ManifestName, l.num, "not a manifest line")
@@ -186,12 +261,7 @@ func (v *verifier) checkLines(lines []manifestLine, pub ed25519.PublicKey) {
 			}
 			v.rep.StreamEvents = append(v.rep.StreamEvents, e)
 		case "interruption":
-			in := l.line.Interruption
-			lw, _ := parseTime(in.LastWrite)
-			det, _ := parseTime(in.Detected)
-			v.rep.Interruptions = append(v.rep.Interruptions, Interruption{
-				LastWrite: lw, Detected: det, Recovered: in.Recovered, Truncated: in.Truncated, Discarded: in.Discarded,
-			})
+			v.rep.Interruptions = append(v.rep.Interruptions, interruptionOf(l.line.Interruption))
 		case "seal":
 			seal = l
 			v.checkSeal(l, pub)
@@ -260,8 +330,11 @@ func (v *verifier) checkSegment(line int, s segmentLine) {
 		v.problem(ProblemTruncated, file, line, "%d bytes, the manifest says %d", st.Size(), s.Bytes)
 		return
 	}
-	sc, err := scanSegment(p)
+	sc, err := scanSegment(v.ctx, p, v.hashed)
 	if err != nil {
+		if v.ctx.Err() != nil {
+			return // VerifyContext returns the context's error
+		}
 		v.problem(ProblemMissing, file, line, "cannot be read: %v", err)
 		return
 	}
