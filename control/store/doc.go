@@ -60,6 +60,13 @@
 //     start and daily for a retention (DefaultAuditRetention, 400 days;
 //     0 keeps forever), logging the count; the Store itself still starts
 //     no goroutine.
+//   - Archive runs ("{session}/{stamp}"): WitnessManifest records a run's
+//     manifest as the recorder writes it (line count, sha256 of the last
+//     line, sealed); a record only moves forward and a sealed one is frozen
+//     (ErrConflict), except that a first line starts a new run of the name.
+//     GetRunWitness reads it for repair and verify; RunRemoved marks a run
+//     retention deleted. PutRunVerify / GetRunVerify keep each run's last
+//     verification (its fingerprint and result) across restarts.
 //
 // # Errors
 //

@@ -90,6 +90,27 @@ func migrations() []string {
 		// time.Duration, so a value reads back exactly.
 		`ALTER TABLE sessions ADD COLUMN duration_ns INTEGER NOT NULL DEFAULT 0 CHECK (duration_ns >= 0);
 		CREATE INDEX audit_by_time ON audit (at);`,
+		// 3: the archive's witness: each run's manifest as last written
+		// (line count, sha256 of the last line, sealed), kept apart from
+		// the archive so that a manifest cut short or rewritten shows; and
+		// the last verification of each run, so a restart does not hash
+		// every archive again. Runs are "{session}/{stamp}" and outlive
+		// their session's row.
+		`CREATE TABLE run_witness (
+			run        TEXT PRIMARY KEY,
+			lines      INTEGER NOT NULL CHECK (lines >= 1),
+			last_hash  TEXT NOT NULL CHECK (length(last_hash) = 64),
+			sealed     INTEGER NOT NULL CHECK (sealed IN (0, 1)),
+			updated_at TEXT NOT NULL,
+			removed_at TEXT
+		) STRICT;
+		CREATE TABLE run_verify (
+			run         TEXT PRIMARY KEY,
+			fingerprint TEXT NOT NULL,
+			state       TEXT NOT NULL,
+			result      TEXT NOT NULL,
+			checked_at  TEXT NOT NULL
+		) STRICT;`,
 	}
 }
 
