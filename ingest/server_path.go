@@ -47,6 +47,32 @@ type outStream struct {
 	tracks      []*pipeline.Track
 	packetizers []*Packetizer     // by track index; nil for a track RTSP cannot carry
 	seen        []*pipeline.Track // last track pointer accepted per index; pump only
+	clock       senderClock       // pump only
+}
+
+// senderClock maps frame times to the wall clock of the RTCP sender
+// reports from one anchor for every track of the stream. A reader lines
+// audio up with video through those reports, so each track's mapping must
+// follow the frames' shared timeline: taking each frame's own arrival or
+// encode time instead would shift a track by however late its frames came
+// (audio that a camera or encoder sends in bursts, an audio encoder slower
+// than the video one) and put the sound out of step with the picture.
+type senderClock struct {
+	wall   time.Time
+	pts    time.Duration
+	anchor bool
+}
+
+// ntp is the wall-clock time of f on the stream's timeline; the first frame
+// with a wall time anchors it.
+func (c *senderClock) ntp(f *pipeline.Frame) time.Time {
+	if !c.anchor {
+		c.wall, c.pts, c.anchor = f.Wall, f.PTS, true
+		if c.wall.IsZero() {
+			c.wall = time.Now()
+		}
+	}
+	return c.wall.Add(f.PTS - c.pts)
 }
 
 // current returns the outStream matching the stream's tracks, building it
@@ -239,10 +265,7 @@ func (p *servedPath) writeFrame(f *pipeline.Frame) {
 		p.srv.packetizeErrors.add(fmt.Sprintf("/%s: %v", p.name, err))
 		return
 	}
-	ntp := f.Wall
-	if ntp.IsZero() {
-		ntp = time.Now()
-	}
+	ntp := out.clock.ntp(f)
 	media := pk.Media()
 	for _, pkt := range pkts {
 		err := out.ss.WritePacketRTPWithNTP(media, pkt, ntp)

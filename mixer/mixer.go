@@ -95,7 +95,7 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		d := cfg.Decoder
 		m.decoder.Store(&d)
 	}
-	m.out = newOutputs(cfg, m.requestKeyframe)
+	m.out = newOutputs(cfg, m.requestKeyframe, m.runningTime)
 	m.want = m.initialControls()
 	for i, p := range cfg.Points {
 		m.points[i].ID = p.ID

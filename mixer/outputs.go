@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
@@ -27,6 +28,11 @@ type outputs struct {
 	// is written to. Replaced whole when a point joins or leaves.
 	streams atomic.Pointer[[]*pipeline.Stream]
 	keyReq  func()
+	// runningTime is the composite's running time now (-1 before it
+	// runs); wallBase the wall clock at running time 0, unix ns, taken
+	// once from it (0 until then).
+	runningTime func() time.Duration
+	wallBase    atomic.Int64
 
 	mu    sync.Mutex
 	video *pipeline.Track
@@ -34,11 +40,12 @@ type outputs struct {
 	aac   *pipeline.Track
 }
 
-func newOutputs(cfg Config, keyReq func()) *outputs {
+func newOutputs(cfg Config, keyReq func(), runningTime func() time.Duration) *outputs {
 	o := &outputs{
-		name:    "session/" + cfg.Session,
-		returns: make([]atomic.Pointer[pipeline.Stream], cfg.MaxPoints),
-		keyReq:  keyReq,
+		name:        "session/" + cfg.Session,
+		returns:     make([]atomic.Pointer[pipeline.Stream], cfg.MaxPoints),
+		keyReq:      keyReq,
+		runningTime: runningTime,
 		video: &pipeline.Track{Codec: pipeline.H264, Width: cfg.Output.Width, Height: cfg.Output.Height,
 			FPS: float64(cfg.Output.FPS)},
 		opus: &pipeline.Track{Codec: pipeline.Opus, SampleRate: gst.MixAudioRate, Channels: gst.MixAudioChannels},
@@ -109,22 +116,42 @@ func (o *outputs) writeVideo(f *pipeline.Frame) {
 		}
 	}
 	o.mu.Unlock()
+	f.Wall = o.wallOf(f.PTS)
 	for _, s := range o.all() {
 		s.Write(f)
 	}
 }
 
-func audioFrame(t *pipeline.Track, s gst.Sample) *pipeline.Frame {
-	return &pipeline.Frame{Track: t, PTS: s.PTS, DTS: s.PTS, Key: true, Payload: s.Data}
+// wallOf is the wall-clock time of the composite's running time pts. Every
+// output track takes it from this one anchor, so a reader that lines
+// tracks up by wall clock (RTSP and WebRTC sender reports, the archive's
+// start times) sees picture and sound as they were mixed, not as each
+// encoder happened to finish (the video encoder is done about 25 ms after
+// a picture's time, the AAC encoder about 70 ms after its sound's).
+func (o *outputs) wallOf(pts time.Duration) time.Time {
+	base := o.wallBase.Load()
+	if base == 0 {
+		rt := o.runningTime()
+		if rt < 0 {
+			return time.Now()
+		}
+		o.wallBase.CompareAndSwap(0, time.Now().Add(-rt).UnixNano())
+		base = o.wallBase.Load()
+	}
+	return time.Unix(0, base).Add(pts)
+}
+
+func (o *outputs) audioFrame(t *pipeline.Track, s gst.Sample) *pipeline.Frame {
+	return &pipeline.Frame{Track: t, PTS: s.PTS, DTS: s.PTS, Wall: o.wallOf(s.PTS), Key: true, Payload: s.Data}
 }
 
 func (o *outputs) writeOpus(s gst.Sample) {
-	o.composite.Write(audioFrame(o.opus, s))
+	o.composite.Write(o.audioFrame(o.opus, s))
 }
 
 func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
 	if r := o.returns[slot].Load(); r != nil {
-		r.Write(audioFrame(o.opus, s))
+		r.Write(o.audioFrame(o.opus, s))
 	}
 }
 
@@ -140,7 +167,7 @@ func (o *outputs) writeAAC(s gst.Sample) {
 	}
 	t := o.aac
 	o.mu.Unlock()
-	o.archive.Write(audioFrame(t, s))
+	o.archive.Write(o.audioFrame(t, s))
 }
 
 func (o *outputs) close() {

@@ -62,6 +62,20 @@ typedef struct {
 	GstCaps *caps; // borrowed from the sample
 } sink_pulled;
 
+// sink_running_time maps a buffer time to running time through the
+// sample's segment. Buffer times alone are not comparable across branches:
+// x264enc, for one, moves its output 1000 hours ahead (a minimum PTS so that
+// DTS never goes negative) and shifts its segment to match, so only running
+// time puts the encoded pictures on the same timeline as the audio mixed
+// beside them. A time before the segment's start clamps to 0.
+static GstClockTime sink_running_time(const GstSegment *seg, GstClockTime t) {
+	if (!GST_CLOCK_TIME_IS_VALID(t) || seg == NULL || seg->format != GST_FORMAT_TIME)
+		return t;
+	guint64 rt = 0;
+	int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, t, &rt);
+	return sign > 0 ? rt : 0;
+}
+
 // sink_pull takes the next sample without waiting; FALSE when none.
 // sink_release must follow a TRUE.
 static gboolean sink_pull(GstElement *sink, sink_pulled *p) {
@@ -74,8 +88,9 @@ static gboolean sink_pull(GstElement *sink, sink_pulled *p) {
 	p->buffer = gst_sample_get_buffer(s);
 	if (p->buffer != NULL) {
 		p->mapped = gst_buffer_map(p->buffer, &p->map, GST_MAP_READ);
-		p->pts = GST_BUFFER_PTS(p->buffer);
-		p->dts = GST_BUFFER_DTS(p->buffer);
+		GstSegment *seg = gst_sample_get_segment(s);
+		p->pts = sink_running_time(seg, GST_BUFFER_PTS(p->buffer));
+		p->dts = sink_running_time(seg, GST_BUFFER_DTS(p->buffer));
 		p->dur = GST_BUFFER_DURATION(p->buffer);
 		p->delta = GST_BUFFER_FLAG_IS_SET(p->buffer, GST_BUFFER_FLAG_DELTA_UNIT);
 	}
