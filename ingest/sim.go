@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,7 @@ const (
 type SimConfig struct {
 	ID   string
 	Name string // display name; burnt into the picture when set
-	URL  string // sim://NAME
+	URL  string // sim://NAME or sim://NAME?pattern=avsync
 
 	Width, Height, FPS, BitrateKbps int
 	// Audio adds an Opus sine tone. Its pitch comes from NAME, so every
@@ -38,6 +39,9 @@ type SimConfig struct {
 	Audio bool
 	// AudioFreq overrides the tone in Hz.
 	AudioFreq float64
+	// Feed is where the frames go (the registry's, kept across restarts);
+	// nil: the source makes its own.
+	Feed *Feed
 }
 
 // Validate names the first bad field.
@@ -45,7 +49,7 @@ func (c *SimConfig) Validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("id: empty")
-	case !strings.HasPrefix(c.URL, "sim://") || len(c.URL) == len("sim://"):
+	case !strings.HasPrefix(c.URL, "sim://"):
 		return fmt.Errorf("url: %q, want sim://NAME", c.URL)
 	case c.Width < 0 || c.Width%2 != 0, c.Height < 0 || c.Height%2 != 0:
 		return fmt.Errorf("size: %dx%d, want positive even numbers", c.Width, c.Height)
@@ -56,11 +60,17 @@ func (c *SimConfig) Validate() error {
 	case c.AudioFreq < 0 || c.AudioFreq > 20000:
 		return fmt.Errorf("audio_freq: %g Hz, want 20..20000", c.AudioFreq)
 	}
+	if _, _, err := ParseSimURL(c.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
 	return nil
 }
 
 // simName is the NAME of sim://NAME.
-func (c *SimConfig) simName() string { return strings.TrimPrefix(c.URL, "sim://") }
+func (c *SimConfig) simName() string {
+	name, _, _ := ParseSimURL(c.URL)
+	return name
+}
 
 // SimToneHz is the tone of a sim source called name: 200–1995 Hz in 5 Hz
 // steps, a whole number of cycles in any whole-second loop, so the sine
@@ -71,13 +81,43 @@ func SimToneHz(name string) float64 {
 	return float64(200 + h.Sum32()%360*5)
 }
 
+// ParseSimURL reads sim://NAME[?pattern=avsync]: NAME names the point (and
+// picks its tone); the only query is pattern, whose one value is avsync (a
+// white flash and a beep at the start of every second, see gst.PatternAVSync).
+func ParseSimURL(raw string) (name, pattern string, err error) {
+	rest, ok := strings.CutPrefix(raw, "sim://")
+	if !ok {
+		return "", "", fmt.Errorf("%q: want sim://NAME", raw)
+	}
+	name, query, _ := strings.Cut(rest, "?")
+	if name == "" || strings.ContainsAny(name, "/#") {
+		return "", "", fmt.Errorf("%q: want sim://NAME, NAME without / or #", raw)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", fmt.Errorf("%q: query: %w", raw, err)
+	}
+	for k, v := range q {
+		switch {
+		case k != "pattern":
+			return "", "", fmt.Errorf("%q: unknown query %q, want pattern=%s", raw, k, gst.PatternAVSync)
+		case len(v) != 1 || v[0] != gst.PatternAVSync:
+			return "", "", fmt.Errorf("%q: pattern=%s, want pattern=%s", raw, strings.Join(v, ","), gst.PatternAVSync)
+		}
+		pattern = v[0]
+	}
+	return name, pattern, nil
+}
+
 // SimSource is a sim:// source: it encodes a test loop once when it starts
 // and then writes it into its Stream in real time, forever, with PTS that
 // keep growing across loop iterations.
 type SimSource struct {
 	cfg     SimConfig
+	pattern string // "" or gst.PatternAVSync
 	log     *slog.Logger
 	stream  *pipeline.Stream
+	clock   *timeline // a restarted source's loop starts at zero again
 	tracker *Tracker
 	keyReq  atomic.Bool
 }
@@ -99,18 +139,22 @@ func NewSimSource(cfg SimConfig, log *slog.Logger) (*SimSource, error) {
 	if cfg.AudioFreq == 0 {
 		cfg.AudioFreq = SimToneHz(cfg.simName())
 	}
+	_, pattern, _ := ParseSimURL(cfg.URL)
+	if pattern != "" {
+		cfg.Audio = true // the pattern is picture and sound
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	feed, _ := feedOf(cfg.Feed, cfg.ID)
 	s := &SimSource{
 		cfg:     cfg,
+		pattern: pattern,
 		log:     log.With("component", "ingest", "source", cfg.ID, "kind", "sim"),
-		stream:  pipeline.NewStream(cfg.ID),
+		stream:  feed.stream,
+		clock:   &feed.clock,
 		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
 	}
-	// A viewer's PLI restarts the picture at its GOP: the loop has an IDR
-	// there, so a keyframe costs nothing.
-	s.stream.SetKeyframeRequester(func() { s.keyReq.Store(true) })
 	return s, nil
 }
 
@@ -123,10 +167,19 @@ func (s *SimSource) Stream() *pipeline.Stream { return s.stream }
 // Status is the tracker's snapshot.
 func (s *SimSource) Status() Status { return s.tracker.Status() }
 
+// Rename changes the name the status shows; the source goes on. The name
+// burnt into the picture is the one the loop was encoded with.
+func (s *SimSource) Rename(name string) { s.tracker.SetName(name) }
+
 // Run encodes the loop and plays it until ctx ends. A loop that cannot be
 // encoded (a missing plugin) leaves the source in the error state until ctx
 // ends: the server goes on without this point.
 func (s *SimSource) Run(ctx context.Context) error {
+	// A viewer's PLI restarts the picture at its GOP: the loop has an IDR
+	// there, so a keyframe costs nothing. Installed here, not in New: a
+	// registry's feed belongs to the source that runs on it.
+	s.stream.SetKeyframeRequester(func() { s.keyReq.Store(true) })
+	s.clock.reconnect()
 	s.tracker.SetState(StateConnecting, "")
 	loop, err := gst.EncodeLoop(ctx, s.loopConfig(), s.log)
 	if err != nil {
@@ -146,7 +199,7 @@ func (s *SimSource) Run(ctx context.Context) error {
 	s.tracker.SetTracks(tracks)
 	s.tracker.SetState(StateOnline, "")
 	s.log.Info("sim source online", "size", fmt.Sprintf("%dx%d", loop.Video.Width, loop.Video.Height),
-		"fps", s.cfg.FPS, "audio_hz", s.cfg.AudioFreq, "loop", loop.Duration())
+		"fps", s.cfg.FPS, "audio_hz", s.cfg.AudioFreq, "pattern", s.pattern, "loop", loop.Duration())
 	s.play(ctx, loop)
 	s.tracker.SetState(StateOffline, "stopped")
 	return nil
@@ -167,6 +220,7 @@ func (s *SimSource) loopConfig() gst.LoopConfig {
 	if s.cfg.Audio {
 		lc.Audio, lc.AudioFreq = gst.AudioOpus, s.cfg.AudioFreq
 	}
+	lc.Pattern = s.pattern
 	return lc
 }
 
@@ -199,7 +253,9 @@ func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
 		}
 		for loop.FramePTS(nv) <= now {
 			idx := mod(nv+shift, nVideo)
-			if s.keyReq.Swap(false) && idx%int64(loop.GOP) != 0 {
+			// A pattern's picture never shifts (its phase is the media
+			// clock's); its GOP is a second, so a keyframe comes soon anyway.
+			if s.keyReq.Swap(false) && s.pattern == "" && idx%int64(loop.GOP) != 0 {
 				shift -= idx % int64(loop.GOP)
 				idx = mod(nv+shift, nVideo)
 			}
@@ -218,6 +274,7 @@ func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
 }
 
 func (s *SimSource) write(f *pipeline.Frame) {
+	s.clock.shift(f)
 	s.stream.Write(f)
 	s.tracker.Frame(f)
 }

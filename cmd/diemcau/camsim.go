@@ -23,7 +23,12 @@ func newCamsimCommand() *cobra.Command {
 By default every camera replays one pre-encoded loop (cheap: dozens of
 cameras on two cores); --live encodes each camera in real time with its name
 and the wall clock burnt in. --drop-after and --stall-after inject faults,
---user/--pass require credentials, for testing what reads the cameras.`,
+--user/--pass require credentials, for testing what reads the cameras.
+
+--pattern avsync sends the lip-sync pattern: at the start of every second a
+white flash (about 100 ms) and a 100 ms beep with the same timestamp, each
+camera with its own tone (cam1 1000 Hz, cam2 1100 Hz, … cam16 2500 Hz). It
+turns audio on; measure it with diemcau probe --av.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, h, err := camsim.ParseSize(size)
@@ -51,6 +56,7 @@ and the wall clock burnt in. --drop-after and --stall-after inject faults,
 	f.IntVar(&cfg.BitrateKbps, "bitrate", camsim.DefaultBitrateKbps, "video bitrate in kbit/s")
 	f.BoolVar(&cfg.Audio, "audio", false, "add a sine tone")
 	f.StringVar(&cfg.AudioCodec, "audio-codec", "opus", "audio codec: opus or aac")
+	f.StringVar(&cfg.Pattern, "pattern", "", "test pattern: avsync (flash + beep once a second; implies --audio)")
 	f.BoolVar(&cfg.Live, "live", false, "encode in real time with the camera name and a clock burnt in")
 	f.IntVar(&cfg.LoopSeconds, "loop-seconds", 2, "length of the replayed loop")
 	f.DurationVar(&cfg.DropAfter, "drop-after", 0, "close every session and refuse new ones after this long (fault injection)")

@@ -170,7 +170,8 @@ const resumeDelay = 100 * time.Millisecond
 type loopSender struct {
 	cam   *camera
 	loop  *PacketLoop
-	epoch time.Time // the camera's time zero; cameras are staggered
+	audio *LoopTrack // this camera's sound: loop.Audio, or its own tone
+	epoch time.Time  // the camera's time zero; cameras are staggered
 	rng   *rand.Rand
 }
 
@@ -206,14 +207,24 @@ func (s *loopSender) run(ctx context.Context) {
 			t := time.Since(s.epoch) + resumeDelay
 			nv = pl.Video.FrameAt(t)
 			if video == nil {
-				video = NewReplayer(pl.Video, medias[0], s.rng.Uint32(), uint16(s.rng.Uint32()), s.rng.Int64N(int64(len(pl.Video.Frames))))
+				var shift int64
+				if pl.Period == 0 {
+					shift = s.rng.Int64N(int64(len(pl.Video.Frames)))
+				}
+				video = NewReplayer(pl.Video, medias[0], s.rng.Uint32(), uint16(s.rng.Uint32()), shift)
 			}
 			video.media = medias[0]
-			video.AlignToKeyframe(nv, pl.GOP)
-			if pl.Audio != nil {
-				na = pl.Audio.FrameAt(t)
+			if pl.Period > 0 {
+				// A pattern keeps its phase on the media clock: start on the
+				// next period, which begins with an IDR.
+				nv = (nv + int64(pl.Period) - 1) / int64(pl.Period) * int64(pl.Period)
+			} else {
+				video.AlignToKeyframe(nv, pl.GOP)
+			}
+			if s.audio != nil {
+				na = s.audio.FrameAt(t)
 				if audio == nil {
-					audio = NewReplayer(pl.Audio, medias[1], s.rng.Uint32(), uint16(s.rng.Uint32()), 0)
+					audio = NewReplayer(s.audio, medias[1], s.rng.Uint32(), uint16(s.rng.Uint32()), 0)
 				}
 				audio.media = medias[1]
 			}
@@ -221,7 +232,7 @@ func (s *loopSender) run(ctx context.Context) {
 
 		next := s.epoch.Add(pl.Video.Time(nv))
 		if audio != nil {
-			if at := s.epoch.Add(pl.Audio.Time(na)); at.Before(next) {
+			if at := s.epoch.Add(s.audio.Time(na)); at.Before(next) {
 				next = at
 			}
 		}
@@ -245,8 +256,8 @@ func (s *loopSender) run(ctx context.Context) {
 			s.cam.countWrite(video.WriteFrame(stream, nv, s.epoch.Add(pl.Video.Time(nv))))
 			nv++
 		}
-		for audio != nil && pl.Audio.Time(na) <= now {
-			s.cam.countWrite(audio.WriteFrame(stream, na, s.epoch.Add(pl.Audio.Time(na))))
+		for audio != nil && s.audio.Time(na) <= now {
+			s.cam.countWrite(audio.WriteFrame(stream, na, s.epoch.Add(s.audio.Time(na))))
 			na++
 		}
 	}

@@ -44,6 +44,11 @@ type Config struct {
 	Audio bool
 	// AudioCodec is opus (default) or aac.
 	AudioCodec string
+	// Pattern is "" (the moving test picture and a steady tone) or
+	// PatternAVSync: a white flash and a beep at the start of every second,
+	// each camera with its own tone (PatternToneHz). It turns audio on and
+	// needs the replayed loop (not Live).
+	Pattern string
 	// Live encodes every camera in real time with its name and the wall
 	// clock burnt in, instead of replaying one loop.
 	Live bool
@@ -76,6 +81,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bitrate: %d kbps, want > 0", c.BitrateKbps)
 	case c.AudioCodec != "" && c.AudioCodec != string(gst.AudioOpus) && c.AudioCodec != string(gst.AudioAAC):
 		return fmt.Errorf("audio_codec: %q, want opus or aac", c.AudioCodec)
+	case c.Pattern != "" && c.Pattern != PatternAVSync:
+		return fmt.Errorf("pattern: %q, want %s or nothing", c.Pattern, PatternAVSync)
+	case c.Pattern != "" && c.Live:
+		return fmt.Errorf("pattern: %s is replayed from the pre-encoded loop; drop --live", c.Pattern)
 	case c.LoopSeconds < 0:
 		return fmt.Errorf("loop_seconds: %d, want >= 0", c.LoopSeconds)
 	case c.MTU != 0 && (c.MTU < 200 || c.MTU > 1472):
@@ -116,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoopSeconds == 0 {
 		c.LoopSeconds = 2
+	}
+	if c.Pattern != "" {
+		c.Audio = true
 	}
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU

@@ -31,6 +31,20 @@ type PacketLoop struct {
 	Audio *LoopTrack // nil without audio
 	// GOP is the video frames per GOP; every GOP starts with an IDR.
 	GOP int
+	// Period is the video frames of a pattern whose phase follows the
+	// media clock (avsync: one second, one GOP); 0 for none. A replay then
+	// starts on a period and never shifts the picture.
+	Period int
+	// tones are the cameras' own audio tracks (avsync); empty: all play Audio.
+	tones []*LoopTrack
+}
+
+// AudioFor is the audio track camera i (0-based) plays.
+func (pl *PacketLoop) AudioFor(i int) *LoopTrack {
+	if len(pl.tones) == 0 {
+		return pl.Audio
+	}
+	return pl.tones[i%len(pl.tones)]
 }
 
 // LoopTrack is one track of a PacketLoop.

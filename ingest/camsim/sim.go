@@ -154,7 +154,7 @@ func (s *Sim) Run(ctx context.Context) error {
 				return err
 			}
 			snd := &loopSender{
-				cam: c, loop: loop,
+				cam: c, loop: loop, audio: loop.AudioFor(i),
 				// Stagger the cameras across one frame so their bursts do not coincide.
 				epoch: start.Add(time.Duration(i) * loop.Video.Time(1) / time.Duration(len(s.cams))),
 				rng:   rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))),
@@ -186,7 +186,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	close(s.ready)
 	s.log.Info("cameras ready", "addr", s.Addr(), "cameras", len(s.cams),
 		"size", fmt.Sprintf("%dx%d", s.cfg.Width, s.cfg.Height), "fps", s.cfg.FPS,
-		"bitrate_kbps", s.cfg.BitrateKbps, "audio", s.cfg.Audio, "live", s.cfg.Live)
+		"bitrate_kbps", s.cfg.BitrateKbps, "audio", s.cfg.Audio, "live", s.cfg.Live, "pattern", s.cfg.Pattern)
 
 	select {
 	case <-ctx.Done():
@@ -211,11 +211,25 @@ func (s *Sim) encodeLoop(ctx context.Context) (*PacketLoop, error) {
 	if s.cfg.Audio {
 		lc.Audio = gst.AudioCodec(s.cfg.AudioCodec)
 	}
+	if s.cfg.Pattern != "" {
+		lc.Pattern, lc.AudioFreq = s.cfg.Pattern, PatternToneHz(1)
+		lc.Label = fmt.Sprintf("camsim %s %dx%d %d fps", s.cfg.Pattern, s.cfg.Width, s.cfg.Height, s.cfg.FPS)
+	}
 	l, err := gst.EncodeLoop(ctx, lc, s.log)
 	if err != nil {
 		return nil, fmt.Errorf("camsim: %w", err)
 	}
-	return NewPacketLoop(l, s.cfg.MTU)
+	pl, err := NewPacketLoop(l, s.cfg.MTU)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Pattern != "" {
+		pl.Period = s.cfg.FPS
+		if err := s.encodeTones(ctx, lc, pl); err != nil {
+			return nil, err
+		}
+	}
+	return pl, nil
 }
 
 func (s *Sim) runLive(ctx context.Context, srv *gortsplib.Server, c *camera) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"diemcau/pipeline"
@@ -18,12 +19,15 @@ type LoopConfig struct {
 	TestPicture
 	BitrateKbps int
 	// Seconds of video. Default 2. Rounded up to whole GOPs of 2*FPS frames,
-	// so the loop starts with an IDR and repeats without a broken GOP.
+	// so the loop starts with an IDR and repeats without a broken GOP. With
+	// PatternAVSync the GOP is one second and the loop whole seconds of
+	// whole audio frames (AAC: a multiple of 8 s).
 	Seconds int
 	// Audio adds a sine tone in that codec; AudioNone for video only.
 	Audio AudioCodec
-	// AudioFreq is the tone in Hz. Default DefaultAudioFreq. A whole number
-	// keeps the sine continuous across loop iterations.
+	// AudioFreq is the tone in Hz. Default DefaultAudioFreq (the avsync
+	// pattern's beep: DefaultAVSyncFreq). A whole number keeps the sine
+	// continuous across loop iterations.
 	AudioFreq float64
 }
 
@@ -79,34 +83,102 @@ func (l *Loop) AudioPTS(n int64) time.Duration {
 // EncodeLoop encodes the test loop with x264 (and the tone) as fast as the
 // machine allows and returns it in Go memory.
 func EncodeLoop(ctx context.Context, cfg LoopConfig, log *slog.Logger) (*Loop, error) {
+	return encodeLoop(ctx, cfg, true, log)
+}
+
+// EncodeToneLoop encodes only the sound of cfg, as long as EncodeLoop's
+// loop of the same cfg: a second camera replays the same picture with its
+// own tone beside it. Video and VideoFrames are nil.
+func EncodeToneLoop(ctx context.Context, cfg LoopConfig, log *slog.Logger) (*Loop, error) {
+	if cfg.Audio == AudioNone {
+		return nil, errors.New("encode tone loop: audio: none")
+	}
+	return encodeLoop(ctx, cfg, false, log)
+}
+
+// loopPlan is what one loop encode runs and keeps.
+type loopPlan struct {
+	launch      string
+	gop, frames int // video
+	// audioSkip coded audio frames are dropped, then audioKeep kept; a
+	// zero audioKeep keeps them all.
+	audioSkip, audioKeep int
+}
+
+func planLoop(cfg LoopConfig, withVideo bool) (loopPlan, error) {
+	var pl loopPlan
+	seconds := cfg.Seconds
+	if seconds == 0 {
+		seconds = 2
+	}
+	var video, audio, branches string
+	if cfg.Pattern == PatternAVSync {
+		// One GOP a second, starting at the flash, so a replay can start
+		// on any second and keep the pattern's phase.
+		seconds = avsyncLoopSeconds(seconds, cfg.Audio)
+		pl.gop, pl.frames = cfg.FPS, seconds*cfg.FPS
+		if withVideo {
+			var vb string
+			video, vb = avsyncVideo(cfg.TestPicture, seconds)
+			branches += vb
+		}
+		if cfg.Audio != AudioNone {
+			freq := cfg.AudioFreq
+			if freq <= 0 {
+				freq = DefaultAVSyncFreq
+			}
+			var ab string
+			var err error
+			audio, ab, pl.audioSkip, pl.audioKeep, err = avsyncAudio(cfg.Audio, freq, seconds, aacEncoder(HasElement))
+			if err != nil {
+				return pl, err
+			}
+			branches += ab
+		}
+	} else {
+		pl.gop = 2 * cfg.FPS
+		pl.frames = (seconds*cfg.FPS + pl.gop - 1) / pl.gop * pl.gop
+		if withVideo {
+			video = videoSource(cfg.TestPicture, pl.frames)
+		}
+		if cfg.Audio != AudioNone {
+			spb := audioFrameSamples(cfg.Audio)
+			audioFrames := (pl.frames*audioRate/cfg.FPS + spb - 1) / spb
+			var err error
+			if audio, err = audioSource(cfg.Audio, cfg.AudioFreq, audioFrames, aacEncoder(HasElement)); err != nil {
+				return pl, err
+			}
+		}
+	}
+	var parts []string
+	if video != "" {
+		parts = append(parts, video+" ! "+x264Fragment(pl.gop, cfg.BitrateKbps)+" ! appsink name=video sync=false")
+	}
+	if audio != "" {
+		parts = append(parts, audio+" ! appsink name=audio sync=false")
+	}
+	pl.launch = strings.Join(parts, " ") + branches
+	return pl, nil
+}
+
+func encodeLoop(ctx context.Context, cfg LoopConfig, withVideo bool, log *slog.Logger) (*Loop, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("encode loop: %w", err)
 	}
-	if cfg.Seconds == 0 {
-		cfg.Seconds = 2
-	}
-	gop := 2 * cfg.FPS
-	frames := (cfg.Seconds*cfg.FPS + gop - 1) / gop * gop
-	launch := videoSource(cfg.TestPicture, frames) + " ! " + x264Fragment(gop, cfg.BitrateKbps) +
-		" ! appsink name=video sync=false"
-
-	var audioFrames int
-	if cfg.Audio != AudioNone {
-		spb := audioFrameSamples(cfg.Audio)
-		audioFrames = (frames*audioRate/cfg.FPS + spb - 1) / spb
-		a, err := audioSource(cfg.Audio, cfg.AudioFreq, audioFrames, aacEncoder(HasElement))
-		if err != nil {
-			return nil, fmt.Errorf("encode loop: %w", err)
-		}
-		launch += " " + a + " ! appsink name=audio sync=false"
+	plan, err := planLoop(cfg, withVideo)
+	if err != nil {
+		return nil, fmt.Errorf("encode loop: %w", err)
 	}
 
 	var video, audio []Sample
-	sinks := []SinkConfig{{Name: "video", Lossless: true, OnSample: func(s Sample) { video = append(video, s) }}}
+	var sinks []SinkConfig
+	if withVideo {
+		sinks = append(sinks, SinkConfig{Name: "video", Lossless: true, OnSample: func(s Sample) { video = append(video, s) }})
+	}
 	if cfg.Audio != AudioNone {
 		sinks = append(sinks, SinkConfig{Name: "audio", Lossless: true, OnSample: func(s Sample) { audio = append(audio, s) }})
 	}
-	run, err := NewRunner(RunnerConfig{Name: "loop-encoder", Launch: launch, Sinks: sinks}, log)
+	run, err := NewRunner(RunnerConfig{Name: "loop-encoder", Launch: plan.launch, Sinks: sinks}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -117,11 +189,21 @@ func EncodeLoop(ctx context.Context, cfg LoopConfig, log *slog.Logger) (*Loop, e
 		return nil, fmt.Errorf("encode loop: %w", err)
 	}
 
-	l := &Loop{FrameDuration: time.Second / time.Duration(cfg.FPS), GOP: gop}
-	if err := l.addVideo(video, cfg.FPS, frames); err != nil {
-		return nil, fmt.Errorf("encode loop: %w", err)
+	l := &Loop{FrameDuration: time.Second / time.Duration(cfg.FPS), GOP: plan.gop}
+	if withVideo {
+		if err := l.addVideo(video, cfg.FPS, plan.frames); err != nil {
+			return nil, fmt.Errorf("encode loop: %w", err)
+		}
 	}
 	if cfg.Audio != AudioNone {
+		if plan.audioKeep > 0 {
+			if len(audio) < plan.audioSkip+plan.audioKeep {
+				return nil, fmt.Errorf("encode loop: audio encoder gave %d frames, want at least %d", len(audio), plan.audioSkip+plan.audioKeep)
+			}
+			caps := audio[0].Caps // the appsink gives caps with the first sample only
+			audio = audio[plan.audioSkip : plan.audioSkip+plan.audioKeep]
+			audio[0].Caps = caps
+		}
 		if err := l.addAudio(audio, cfg.Audio); err != nil {
 			return nil, fmt.Errorf("encode loop: %w", err)
 		}

@@ -35,16 +35,14 @@ type TestPicture struct {
 	Font string
 	// Pattern is a videotestsrc pattern. Default DefaultPattern, moving
 	// sideways so that P-frames carry something, like a real camera.
+	// PatternAVSync is the lip-sync pattern instead (flash + beep, loops
+	// only).
 	Pattern string
 }
 
 // videoSource is the raw test picture: videotestsrc, caps, overlays.
 // frames > 0 makes a finite, as-fast-as-possible source; 0 a live one.
 func videoSource(p TestPicture, frames int) string {
-	font := p.Font
-	if font == "" {
-		font = DefaultFont
-	}
 	pattern := p.Pattern
 	if pattern == "" {
 		pattern = DefaultPattern
@@ -57,6 +55,17 @@ func videoSource(p TestPicture, frames int) string {
 	}
 	fmt.Fprintf(&b, " pattern=%s horizontal-speed=4 ! video/x-raw,width=%d,height=%d,framerate=%d/1",
 		pattern, p.Width, p.Height, p.FPS)
+	b.WriteString(overlays(p))
+	return b.String()
+}
+
+// overlays burns in the label and the clock, each as " ! element …".
+func overlays(p TestPicture) string {
+	font := p.Font
+	if font == "" {
+		font = DefaultFont
+	}
+	var b strings.Builder
 	size := max(10, p.Height/16)
 	if p.Label != "" {
 		fmt.Fprintf(&b, " ! textoverlay text=%s font-desc=%s valignment=top halignment=left shaded-background=true",
@@ -95,18 +104,26 @@ func audioSource(codec AudioCodec, freq float64, frames int, aacElement string) 
 	}
 	fmt.Fprintf(&b, " wave=sine freq=%g volume=0.3 samplesperbuffer=%d ! audio/x-raw,rate=%d,channels=1 ! audioconvert ! ",
 		freq, spb, audioRate)
+	enc, err := audioEncoder(codec, aacElement)
+	if err != nil {
+		return "", err
+	}
+	b.WriteString(enc)
+	return b.String(), nil
+}
+
+// audioEncoder is the launch fragment that codes the test sound as codec.
+func audioEncoder(codec AudioCodec, aacElement string) (string, error) {
 	switch codec {
 	case AudioOpus:
-		b.WriteString("opusenc bitrate=64000 frame-size=20")
+		return "opusenc bitrate=64000 frame-size=20", nil
 	case AudioAAC:
 		if aacElement == "" {
 			return "", fmt.Errorf("audio %q: no AAC encoder (avenc_aac, fdkaacenc) installed", codec)
 		}
-		fmt.Fprintf(&b, "%s bitrate=96000 ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw", aacElement)
-	default:
-		return "", fmt.Errorf("audio %q: unknown codec; use opus or aac", codec)
+		return aacElement + " bitrate=96000 ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw", nil
 	}
-	return b.String(), nil
+	return "", fmt.Errorf("audio %q: unknown codec; use opus or aac", codec)
 }
 
 // audioFrameSamples is the samples per coded frame at 48 kHz.
