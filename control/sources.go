@@ -10,9 +10,12 @@ import (
 	"diemcau/ingest"
 )
 
-// SourceAdmin starts and stops sources at run time (the ingest registry).
+// SourceAdmin starts, changes and stops sources at run time (the ingest
+// registry). Update renames a source in place and restarts it for any other
+// change, on the same stream, so a running session's point carries on.
 type SourceAdmin interface {
 	Add(cfg ingest.SourceConfig) (ingest.Source, error)
+	Update(cfg ingest.SourceConfig) (ingest.Source, error)
 	Remove(id string) error
 }
 
@@ -83,12 +86,10 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if s.sourceInRunningSession(r.Context(), id) && (req.URL != nil || req.Transport != nil) {
-		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "source " + quote(id) + " feeds a running session: stop it before changing the url or transport", Field: "url"})
-		return
-	}
 	var fieldErrs []FieldError
+	var before store.Source
 	updated, err := s.deps.Store.UpdateSource(r.Context(), id, func(src *store.Source) error {
+		before = *src
 		apply(&src.Name, req.Name)
 		apply(&src.URL, req.URL)
 		apply(&src.Transport, req.Transport)
@@ -105,12 +106,20 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		writeStoreError(w, err)
 		return
 	}
-	// A source's settings are fixed for its life: replace it.
-	if err := s.deps.SourceAdmin.Remove(id); err != nil && !errors.Is(err, ingest.ErrNoSource) {
-		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
-		return
+	// A rename renames; a new url or transport restarts the source on the
+	// same stream, so the composite and archive of a running session carry
+	// on with the new feed.
+	_, err = s.deps.SourceAdmin.Update(toIngest(updated))
+	if errors.Is(err, ingest.ErrNoSource) {
+		// Stored but not running (it did not start at boot): start it now.
+		_, err = s.deps.SourceAdmin.Add(toIngest(updated))
 	}
-	if _, err := s.deps.SourceAdmin.Add(toIngest(updated)); err != nil {
+	if err != nil {
+		// What did not start is not kept: the source runs on as it was.
+		_, _ = s.deps.Store.UpdateSource(context.WithoutCancel(r.Context()), id, func(src *store.Source) error {
+			*src = before
+			return nil
+		})
 		writeError(w, errBadRequest("url", ingest.RedactError(err, updated.URL)))
 		return
 	}
@@ -136,27 +145,4 @@ func (s *Server) handleDeleteSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// sourceInRunningSession reports whether a running session has a point fed
-// by the source.
-func (s *Server) sourceInRunningSession(ctx context.Context, id string) bool {
-	if s.deps.Sessions == nil {
-		return false
-	}
-	list, err := s.deps.Store.ListSessions(ctx)
-	if err != nil {
-		return true // unknown: be safe
-	}
-	for _, sess := range list {
-		if _, running := s.deps.Sessions.Running(sess.ID); !running {
-			continue
-		}
-		for _, p := range sess.Points {
-			if p.Source == id {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -44,6 +44,7 @@ type fakeSource struct{ st ingest.Status }
 func (s fakeSource) ID() string                    { return s.st.ID }
 func (s fakeSource) Stream() *pipeline.Stream      { return nil }
 func (s fakeSource) Status() ingest.Status         { return s.st }
+func (s fakeSource) Rename(string)                 {}
 func (s fakeSource) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
 func (f *fakeRegistry) Add(cfg ingest.SourceConfig) (ingest.Source, error) {
@@ -55,6 +56,16 @@ func (f *fakeRegistry) Add(cfg ingest.SourceConfig) (ingest.Source, error) {
 	st := ingest.Status{ID: cfg.ID, Name: cfg.Name, URL: ingest.RedactURL(cfg.URL), State: ingest.StateConnecting}
 	f.srcs[cfg.ID] = st
 	return fakeSource{st}, nil
+}
+
+func (f *fakeRegistry) Update(cfg ingest.SourceConfig) (ingest.Source, error) {
+	f.mu.Lock()
+	_, ok := f.srcs[cfg.ID]
+	f.mu.Unlock()
+	if !ok {
+		return nil, ingest.ErrNoSource
+	}
+	return f.Add(cfg)
 }
 
 func (f *fakeRegistry) Remove(id string) error {

@@ -41,6 +41,9 @@ type PullConfig struct {
 	URL string
 	// Transport is auto (default), tcp or udp.
 	Transport string
+	// Feed is where the frames go (the registry's, kept across restarts);
+	// nil: the source makes its own and closes it when Run returns.
+	Feed *Feed
 }
 
 // Validate names the first bad field.
@@ -80,12 +83,13 @@ type PullSource struct {
 	cfg     PullConfig
 	log     *slog.Logger
 	stream  *pipeline.Stream
+	ownFeed bool // the stream is the source's own: Run closes it
 	tracker *Tracker
 
 	// mu serialises frames of all medias: gortsplib delivers UDP medias on
 	// separate goroutines.
 	online atomic.Bool // frames flow in the current session
-	clock  timeline    // PTS continue across reconnections
+	clock  *timeline   // PTS continue across reconnections (and restarts)
 
 	mu          sync.Mutex
 	wasOnline   bool
@@ -106,10 +110,13 @@ func NewPullSource(cfg PullConfig, log *slog.Logger) (*PullSource, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	feed, own := feedOf(cfg.Feed, cfg.ID)
 	p := &PullSource{
 		cfg:     cfg,
 		log:     log.With("component", "ingest", "source", cfg.ID),
-		stream:  pipeline.NewStream(cfg.ID),
+		stream:  feed.stream,
+		ownFeed: own,
+		clock:   &feed.clock,
 		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
 	}
 	if cfg.Transport != TransportAuto {
@@ -127,14 +134,20 @@ func (p *PullSource) Stream() *pipeline.Stream { return p.stream }
 // Status is a snapshot of the source's state and counters.
 func (p *PullSource) Status() Status { return p.tracker.Status() }
 
+// Rename changes the name the status shows; the source goes on.
+func (p *PullSource) Rename(name string) { p.tracker.SetName(name) }
+
 // Tracker exposes the tracker, for metrics.
 func (p *PullSource) Tracker() *Tracker { return p.tracker }
 
 // Run connects and reconnects until ctx ends. It returns nil then, after
-// every goroutine it started has stopped, and closes the stream: readers
-// drain it and see pipeline.ErrStreamClosed.
+// every goroutine it started has stopped, and closes the stream when it is
+// the source's own: readers drain it and see pipeline.ErrStreamClosed. A
+// registry's feed is the registry's to close.
 func (p *PullSource) Run(ctx context.Context) error {
-	defer p.stream.Close()
+	if p.ownFeed {
+		defer p.stream.Close()
+	}
 	p.log.Info("pulling", "url", RedactURL(p.cfg.URL), "transport", p.cfg.Transport)
 	delay := retryMin
 	for {

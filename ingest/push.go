@@ -29,6 +29,9 @@ type PushConfig struct {
 	// URL is "push://" (anyone on the network may publish) or
 	// "push://user:pass@" (the encoder must authenticate, Basic or Digest).
 	URL string
+	// Feed is where the frames go (the registry's, kept across restarts);
+	// nil: the source makes its own.
+	Feed *Feed
 }
 
 // Validate names the first bad field; the URL is never quoted with its
@@ -80,7 +83,7 @@ type PushSource struct {
 	running   bool
 	pub       *publisher // the encoder that announced, nil when none
 	published bool       // an encoder has recorded before: the next is a reconnect
-	clock     timeline   // PTS continue across publishers
+	clock     *timeline  // PTS continue across publishers (and restarts)
 }
 
 // NewPushSource validates cfg; it starts nothing.
@@ -92,11 +95,13 @@ func NewPushSource(cfg PushConfig, log *slog.Logger) (*PushSource, error) {
 		log = slog.Default()
 	}
 	u, _ := url.Parse(cfg.URL)
+	feed, _ := feedOf(cfg.Feed, cfg.ID)
 	p := &PushSource{
 		id:      cfg.ID,
 		name:    cfg.Name,
 		log:     log.With("component", "push", "source", cfg.ID),
-		stream:  pipeline.NewStream(cfg.ID),
+		stream:  feed.stream,
+		clock:   &feed.clock,
 		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
 	}
 	if u.User != nil {
@@ -115,6 +120,9 @@ func (p *PushSource) Stream() *pipeline.Stream { return p.stream }
 
 // Status is the source's status.
 func (p *PushSource) Status() Status { return p.tracker.Status() }
+
+// Rename changes the name the status shows; the source goes on.
+func (p *PushSource) Rename(name string) { p.tracker.SetName(name) }
 
 // Run accepts publishers until ctx ends, drops an encoder that stops
 // sending, and summarises decode errors once a second.

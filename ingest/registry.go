@@ -21,6 +21,9 @@ var ErrNoSource = errors.New("no such source")
 type SourceConfig struct {
 	ID, Name, URL string
 	Transport     string // pull only: auto | tcp | udp
+	// Feed is where the source writes; the registry sets it (a source made
+	// outside a registry leaves it nil and makes its own).
+	Feed *Feed
 }
 
 // Kind is the source kind its URL names.
@@ -35,16 +38,17 @@ func (c SourceConfig) Kind() string {
 	return ""
 }
 
-// SimFactory makes sim:// sources; the caller picks their picture settings.
+// SimFactory makes sim:// sources; the caller picks their picture settings
+// and passes cfg.Feed on.
 type SimFactory func(cfg SourceConfig, log *slog.Logger) (Source, error)
 
 // NewSource builds the source its URL names.
 func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, error) {
 	switch cfg.Kind() {
 	case "pull":
-		return NewPullSource(PullConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Transport: cfg.Transport}, log)
+		return NewPullSource(PullConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Transport: cfg.Transport, Feed: cfg.Feed}, log)
 	case "push":
-		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL}, log)
+		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Feed: cfg.Feed}, log)
 	case "sim":
 		if sim == nil {
 			return nil, fmt.Errorf("source %q: sim:// sources are not available in this build", cfg.ID)
@@ -63,12 +67,15 @@ func schemeOnly(raw string) string {
 
 // Registry holds the running sources: it starts each one's Run under its own
 // Run, attaches push sources to the RTSP server and re-serves every feed at
-// /sources/{id}. Sources can be added and removed while it runs.
+// /sources/{id}. Sources can be added, changed and removed while it runs;
+// each id keeps one Feed from Add to Remove (see Update).
 type Registry struct {
 	log    *slog.Logger // the registry's own
 	base   *slog.Logger // handed to sources, which name their component
 	server *Server      // may be nil: no push ingest, no re-serve
 	sim    SimFactory
+
+	change sync.Mutex // one Add, Update or Remove at a time
 
 	mu      sync.Mutex
 	sources map[string]*entry
@@ -76,7 +83,11 @@ type Registry struct {
 	wg      sync.WaitGroup
 }
 
+// entry is one source as it runs; a restart makes a new entry on the same
+// feed.
 type entry struct {
+	cfg    SourceConfig
+	feed   *Feed
 	src    Source
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -91,14 +102,15 @@ func NewRegistry(log *slog.Logger, server *Server, sim SimFactory) *Registry {
 // Add builds a source and, once Run has started, runs it. Adding an id that
 // exists is an error.
 func (r *Registry) Add(cfg SourceConfig) (Source, error) {
-	src, err := NewSource(cfg, r.sim, r.base)
+	r.change.Lock()
+	defer r.change.Unlock()
+	if _, ok := r.Get(cfg.ID); ok {
+		return nil, fmt.Errorf("source %q already exists", cfg.ID)
+	}
+	cfg.Feed = NewFeed(cfg.ID)
+	src, err := r.newSource(cfg)
 	if err != nil {
 		return nil, err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.sources[cfg.ID]; ok {
-		return nil, fmt.Errorf("source %q already exists", cfg.ID)
 	}
 	if r.server != nil {
 		if ps, ok := src.(*PushSource); ok {
@@ -106,17 +118,36 @@ func (r *Registry) Add(cfg SourceConfig) (Source, error) {
 				return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
 			}
 		}
-		if err := r.server.Serve("sources/"+cfg.ID, src.Stream()); err != nil {
+		if err := r.server.Serve("sources/"+cfg.ID, cfg.Feed.Stream()); err != nil {
 			r.server.RemovePushSource(cfg.ID)
 			return nil, fmt.Errorf("source %q: re-serve: %w", cfg.ID, err)
 		}
 	}
-	e := &entry{src: src, done: make(chan struct{})}
-	r.sources[cfg.ID] = e
+	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{})})
+	return src, nil
+}
+
+// newSource builds the source cfg names, writing to cfg.Feed.
+func (r *Registry) newSource(cfg SourceConfig) (Source, error) {
+	src, err := NewSource(cfg, r.sim, r.base)
+	if err != nil {
+		return nil, err
+	}
+	if src.Stream() != cfg.Feed.Stream() {
+		// Its readers would wait on a stream nobody writes.
+		return nil, fmt.Errorf("source %q: the source does not write to the registry's feed", cfg.ID)
+	}
+	return src, nil
+}
+
+// put holds e and, once Run has started, runs it.
+func (r *Registry) put(e *entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sources[e.cfg.ID] = e
 	if r.ctx != nil {
 		r.startLocked(e)
 	}
-	return src, nil
 }
 
 func (r *Registry) startLocked(e *entry) {
@@ -132,8 +163,19 @@ func (r *Registry) startLocked(e *entry) {
 	}()
 }
 
+// stop ends a source's Run and waits for it; a source that never ran has
+// nothing to stop.
+func (e *entry) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		<-e.done
+	}
+}
+
 // Remove stops a source and waits for it; readers of its stream see it close.
 func (r *Registry) Remove(id string) error {
+	r.change.Lock()
+	defer r.change.Unlock()
 	r.mu.Lock()
 	e, ok := r.sources[id]
 	if ok {
@@ -147,11 +189,8 @@ func (r *Registry) Remove(id string) error {
 		r.server.Unserve("sources/" + id)
 		r.server.RemovePushSource(id)
 	}
-	if e.cancel != nil {
-		e.cancel()
-		<-e.done
-	}
-	e.src.Stream().Close()
+	e.stop()
+	e.feed.Stream().Close()
 	return nil
 }
 
@@ -180,13 +219,16 @@ func (r *Registry) Get(id string) (Source, bool) {
 	return e.src, true
 }
 
-// Stream returns the stream of a source.
+// Stream returns the stream of a source: its feed, the same for the id's
+// whole life in the registry, across Update's restarts.
 func (r *Registry) Stream(id string) (*pipeline.Stream, bool) {
-	src, ok := r.Get(id)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.sources[id]
 	if !ok {
 		return nil, false
 	}
-	return src.Stream(), true
+	return e.feed.Stream(), true
 }
 
 // Status returns a source's status.

@@ -18,12 +18,13 @@ type stubSim struct {
 func (s *stubSim) ID() string                    { return s.id }
 func (s *stubSim) Stream() *pipeline.Stream      { return s.stream }
 func (s *stubSim) Status() Status                { return Status{ID: s.id, State: StateOnline} }
+func (s *stubSim) Rename(string)                 {}
 func (s *stubSim) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
 func TestRegistryAddRemoveWhileRunning(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	sim := func(cfg SourceConfig, _ *slog.Logger) (Source, error) {
-		return &stubSim{id: cfg.ID, stream: pipeline.NewStream(cfg.ID)}, nil
+		return &stubSim{id: cfg.ID, stream: cfg.Feed.Stream()}, nil
 	}
 	reg := NewRegistry(log, nil, sim)
 	if _, err := reg.Add(SourceConfig{ID: "a", URL: "sim://a"}); err != nil {

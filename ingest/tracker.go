@@ -45,6 +45,13 @@ func NewTracker(id, name, url string) *Tracker {
 	return &Tracker{id: id, name: name, url: RedactURL(url), state: StateConnecting}
 }
 
+// SetName changes the source's display name.
+func (t *Tracker) SetName(name string) {
+	t.mu.Lock()
+	t.name = name
+	t.mu.Unlock()
+}
+
 // SetTransport records the transport in use ("tcp", "udp").
 func (t *Tracker) SetTransport(tr string) {
 	t.mu.Lock()
