@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 	"diemcau/ingest"
 )
 
-// pointView is a point as the API shows it, with its source's live state.
+// pointView is a point as the API shows it, with its live state: what the
+// composite receives from it while the session runs, its source's state
+// otherwise.
 type pointView struct {
 	store.Point
 	State ingest.State `json:"state"`
@@ -33,22 +36,43 @@ type sessionView struct {
 
 func (s *Server) viewSession(sess store.Session) sessionView {
 	v := sessionView{Session: sess, Points: make([]pointView, 0, len(sess.Points)), Duration: formatDuration(sess.Duration)}
-	for _, p := range sess.Points {
-		pv := pointView{Point: p, State: ingest.StateOffline}
-		if st, ok := s.deps.Sources.Status(p.Source); ok {
-			pv.State = st.State
-		}
-		v.Points = append(v.Points, pv)
-	}
 	if s.deps.Sessions != nil {
 		if live, ok := s.deps.Sessions.Status(sess.ID); ok {
 			v.Recording, v.Mixer, v.Error = live.Recording, live.Mixer, live.Error
 		}
 	}
+	for _, p := range sess.Points {
+		pv := pointView{Point: p, State: ingest.StateOffline}
+		if st, ok := s.deps.Sources.Status(p.Source); ok {
+			pv.State = st.State
+		}
+		if v.Mixer != nil {
+			pv.State = mixedState(v.Mixer.Points, p.ID, pv.State)
+		}
+		v.Points = append(v.Points, pv)
+	}
 	if s.deps.Viewers != nil {
 		v.Viewers = s.deps.Viewers(sess.ID)
 	}
 	return v
+}
+
+// mixedState is a running point's state as the composite sees it: online
+// only while its pictures reach the mix, whatever its source reports (a
+// source online whose frames do not reach the mix shows its slate, and
+// the status must say so). Not online, the source's own state says why
+// when it has a reason (connecting, error); otherwise offline.
+func mixedState(points []sessions.PointSignal, id string, source ingest.State) ingest.State {
+	i := slices.IndexFunc(points, func(p sessions.PointSignal) bool { return p.ID == id })
+	switch {
+	case i >= 0 && points[i].Live && points[i].Pictures > 0:
+		return ingest.StateOnline
+	case i >= 0 && points[i].Live: // joined less than the slate's delay ago, no picture yet
+		return ingest.StateConnecting
+	case source == ingest.StateOnline:
+		return ingest.StateOffline
+	}
+	return source
 }
 
 // pointRequest lets gain default to 1: a missing gain is not silence.

@@ -63,6 +63,20 @@ func WithWitness(w Witness) Option { return func(r *Recorder) { r.witness = w } 
 // WithVerifyResults keeps Recordings' verification results in v.
 func WithVerifyResults(v VerifyResults) Option { return func(r *Recorder) { r.results = v } }
 
+// RunIDOf names the run in a run folder, "{session}/{stamp}" (RunInfo.ID),
+// as the witness knows it; the folder may be an exported copy.
+func RunIDOf(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	session, stamp := filepath.Base(filepath.Dir(abs)), filepath.Base(abs)
+	if !nameRE.MatchString(session) || !stampRE.MatchString(stamp) {
+		return "", fmt.Errorf("%s is not a run folder ({session}/{YYYYMMDDTHHMMSSZ})", dir)
+	}
+	return session + "/" + stamp, nil
+}
+
 // runID is a run folder's name under the root: "{session}/{stamp}".
 func runID(dir string) string {
 	return filepath.Base(filepath.Dir(dir)) + "/" + filepath.Base(dir)

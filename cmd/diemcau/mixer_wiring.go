@@ -69,11 +69,15 @@ func (s sessionMixer) AddPoint(p sessions.Point, stream *pipeline.Stream) error 
 
 func (s sessionMixer) Stats() sessions.CompositeStats {
 	st := s.Mixer.Stats()
-	return sessions.CompositeStats{
+	out := sessions.CompositeStats{
 		FPS: st.FPS, Encoder: st.Encoder, Decoder: st.Decoder, Dropped: st.Dropped,
 		EncoderRestarts: st.EncoderRestarts, DecoderRestarts: st.DecoderRestarts, TimeSteps: st.TimeSteps,
 		LatencyP50Ms: float64(st.LatencyP50.Microseconds()) / 1000,
 		LatencyP95Ms: float64(st.LatencyP95.Microseconds()) / 1000,
 		LatencyP99Ms: float64(st.LatencyP99.Microseconds()) / 1000,
 	}
+	for _, p := range st.Points {
+		out.Points = append(out.Points, sessions.PointSignal{ID: p.ID, Live: p.Live, Pictures: p.Pictures})
+	}
+	return out
 }

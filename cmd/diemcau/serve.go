@@ -20,7 +20,6 @@ import (
 	"diemcau/control/whep"
 	"diemcau/ingest"
 	"diemcau/pipeline"
-	"diemcau/recorder"
 )
 
 func newServeCommand() *cobra.Command {
@@ -86,7 +85,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	media := probeMedia(ctx, cfg, log)
-	archive, err := recorder.New(archiveConfig(cfg), log)
+	archive, err := newArchive(cfg, st, log)
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
@@ -216,7 +215,7 @@ func startSessions(ctx context.Context, cfg *Config, st *store.Store, mgr *sessi
 
 // newSimSource makes sim:// sources at the demo's picture size.
 func newSimSource(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
-	return ingest.NewSimSource(ingest.SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Audio: true, Feed: cfg.Feed}, log)
+	return ingest.NewSimSource(ingest.SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Audio: true}, log)
 }
 
 // operatorTokens turns the configured hashes into credentials; with none

@@ -86,6 +86,18 @@ type CompositeStats struct {
 	LatencyP50Ms float64 `json:"latency_p50_ms"`
 	LatencyP95Ms float64 `json:"latency_p95_ms"`
 	LatencyP99Ms float64 `json:"latency_p99_ms"`
+	// Points is what the composite receives from each point; the API shows
+	// it as the point's state.
+	Points []PointSignal `json:"-"`
+}
+
+// PointSignal is one point's picture as the composite receives it.
+type PointSignal struct {
+	ID string
+	// Live: pictures arriving; false, the tile shows its slate.
+	Live bool
+	// Pictures is the decoded pictures that reached the compositor.
+	Pictures uint64
 }
 
 // MixerFactory makes the composite of a session from its points' streams.
