@@ -19,6 +19,7 @@ import (
 	"diemcau/control/sessions"
 	"diemcau/control/store"
 	"diemcau/ingest"
+	"diemcau/ingest/connlimit"
 )
 
 // maxBody is the largest request body the API reads (CONTRACT.md: 413 above).
@@ -32,6 +33,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// Tokens are the credentials accepted on /api/v1.
 	Tokens []Token
+	// Limits bound connections and request reading (server_limits.go).
+	Limits Limits
 }
 
 // Validate names the first bad field.
@@ -47,7 +50,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("auth.tokens[%d].role: %q is not a role", i, t.Role)
 		}
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 // Sources is what the API needs of the ingest side.
@@ -105,6 +108,8 @@ type Server struct {
 
 	registry *prometheus.Registry
 	patterns []string
+
+	conns atomic.Pointer[connlimit.Listener] // the listener's limits, once Run listens
 }
 
 // New builds the server and its routes; it listens only in Run.
@@ -150,6 +155,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "request body over 1 MiB"})
 		return
 	}
+	s.bodyDeadline(w, r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	s.mux.ServeHTTP(w, r)
 }
@@ -164,11 +170,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr.Store(&a)
 	s.started = time.Now()
 	close(s.ready)
-	srv := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	srv, ln := s.httpServer(ln)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {

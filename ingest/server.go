@@ -13,6 +13,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 
+	"diemcau/ingest/connlimit"
 	"diemcau/pipeline"
 )
 
@@ -38,6 +39,7 @@ type Server struct {
 	udpAddr net.Addr
 
 	pumps sync.WaitGroup
+	conns atomic.Pointer[connlimit.Listener] // the TCP listener's limits, once Run listens
 
 	sessions        atomic.Int64
 	writeErrors     errorSummary

@@ -39,6 +39,8 @@ type ServerConfig struct {
 	// of a citizen reception are not for anyone on the network. Both or
 	// neither.
 	ReadUser, ReadPass string
+	// Limits bound the TCP connections (server_limits.go).
+	Limits ServerLimits
 }
 
 // Validate names the first bad field.
@@ -66,7 +68,7 @@ func (c ServerConfig) Validate() error {
 	if c.WriteTimeout < 0 {
 		return fmt.Errorf("rtsp.write_timeout: %v is negative", c.WriteTimeout)
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -79,6 +81,7 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = defaultRTSPTimeout
 	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 

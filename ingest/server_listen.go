@@ -19,7 +19,7 @@ func (s *Server) listen() (*serverListeners, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &serverListeners{tcp: ln}
+	l := &serverListeners{tcp: s.connLimits(ln)}
 	if s.cfg.UDPRTPAddress == udpDisabled {
 		return l, nil
 	}

@@ -277,6 +277,20 @@ func (s *segmentWriter) close(end *time.Duration) (segmentResult, error) {
 	return res, errors.Join(werr, serr, cerr)
 }
 
+// hasAudio says whether the segment records a sound track.
+func (s *segmentWriter) hasAudio() bool {
+	for _, tw := range s.tracks {
+		if !tw.video && tw.src.Kind() == pipeline.Audio {
+			return true
+		}
+	}
+	return false
+}
+
+// endLead completes the lead track's last frame at end (the next segment's
+// first picture) while the segment still takes sound.
+func (s *segmentWriter) endLead(end time.Duration) { s.lead.finish(&end) }
+
 // earlyFrames counts audio frames dropped for preceding the first picture.
 func (s *segmentWriter) earlyFrames() int {
 	n := 0

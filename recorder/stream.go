@@ -45,7 +45,8 @@ type streamRecorder struct {
 
 	state      string
 	seg        *segmentWriter
-	next       int // number of the next segment file
+	tail       segmentTail // the segment before seg, still taking its sound
+	next       int         // number of the next segment file
 	lastFrame  time.Time
 	gapFrom    time.Time
 	anchored   bool
@@ -175,6 +176,9 @@ func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
 		s.skipped.Add(1)
 		return
 	}
+	if s.toTail(f) {
+		return
+	}
 	if s.seg == nil {
 		s.start(f, now, true)
 		return
@@ -197,8 +201,7 @@ func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
 		s.start(f, now, true)
 		return
 	case s.seg.canCutAt(f) && s.seg.elapsed(f) >= s.run.cfg.Segment:
-		end := frameTime(f)
-		s.closeSegment(&end)
+		s.cut(frameTime(f), now)
 		s.start(f, now, false)
 		return
 	}
@@ -296,17 +299,27 @@ func segmentTracks(tracks []*pipeline.Track, t *pipeline.Track) []*pipeline.Trac
 	return out
 }
 
-// closeSegment closes the open segment and writes its manifest line.
+// closeSegment closes the open segment (and the one before it, if it is
+// still taking its sound) and writes their manifest lines.
 func (s *streamRecorder) closeSegment(end *time.Duration) {
+	s.closeTail()
 	seg := s.seg
 	s.seg = nil
+	s.closeWriter(seg, end, true)
+}
+
+// closeWriter closes seg and writes its manifest line; latest says it is
+// the newest numbered segment (its number is reused if it came out empty).
+func (s *streamRecorder) closeWriter(seg *segmentWriter, end *time.Duration, latest bool) {
 	res, err := seg.close(end)
 	if n := seg.earlyFrames() + seg.timestampJumps(); n > 0 {
 		s.log.Info("segment timing", "file", seg.spec.file,
 			"audio_before_start", seg.earlyFrames(), "timestamp_jumps", seg.timestampJumps())
 	}
 	if errors.Is(err, errEmptySegment) {
-		s.next-- // the file was removed; its number is free again
+		if latest {
+			s.next-- // the file was removed; its number is free again
+		}
 		return
 	}
 	if err != nil {
@@ -319,7 +332,9 @@ func (s *streamRecorder) closeSegment(end *time.Duration) {
 	s.mu.Lock()
 	s.st.Segments++
 	s.st.Bytes += res.Bytes
-	s.st.File = ""
+	if latest {
+		s.st.File = ""
+	}
 	s.mu.Unlock()
 	s.log.Debug("segment closed", "file", res.File, "duration_ms", res.DurationMS, "bytes", res.Bytes)
 }
@@ -375,6 +390,7 @@ func (s *streamRecorder) mayResume(now time.Time) bool {
 }
 
 func (s *streamRecorder) tick(now time.Time) {
+	s.expireTail(now)
 	if s.state == StateRecording || s.state == StateWaiting {
 		if now.Sub(s.lastFrame) >= s.run.cfg.GapTimeout {
 			s.beginGap(s.lastFrame)

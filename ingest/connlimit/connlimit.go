@@ -18,6 +18,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -59,7 +60,10 @@ type Listener struct {
 	byPeer map[string]*Conn // by remote address:port, for Accepted
 	idle   list.List        // of *Conn that may be evicted, oldest first
 
-	refused [4]atomic.Uint64 // by index in Reasons
+	refused      [4]atomic.Uint64 // by index in Reasons
+	acceptErrors atomic.Uint64
+	closed       chan struct{}
+	closeOnce    sync.Once
 }
 
 type addrConns struct {
@@ -69,22 +73,58 @@ type addrConns struct {
 
 // New wraps ln; the caller keeps using the result as its listener.
 func New(ln net.Listener, cfg Config) *Listener {
-	return &Listener{Listener: ln, cfg: cfg, byAddr: map[string]*addrConns{}, byPeer: map[string]*Conn{}}
+	return &Listener{Listener: ln, cfg: cfg, byAddr: map[string]*addrConns{}, byPeer: map[string]*Conn{}, closed: make(chan struct{})}
 }
 
 // Accept returns the next connection within the limits; connections over
-// them are closed here and counted, never handed to the server.
+// them are closed here and counted, never handed to the server. When the
+// process is out of file descriptors (or the kernel of buffers) it waits
+// and tries again, as net/http does: gortsplib would take any accept error
+// as the end of its server.
 func (l *Listener) Accept() (net.Conn, error) {
+	var backoff time.Duration
 	for {
 		nc, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if !transient(err) {
+				return nil, err
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.acceptErrors.Add(1)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.closed:
+				return nil, err
+			}
 		}
+		backoff = 0
 		if c := l.admit(nc); c != nil {
 			return c, nil
 		}
 	}
 }
+
+// transient accept errors pass once connections close; the connection
+// waiting in the kernel's queue is taken on a later try.
+func transient(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close stops accepting; connections already admitted stay open.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// AcceptErrors counts accepts that failed for want of descriptors or
+// buffers and were tried again.
+func (l *Listener) AcceptErrors() uint64 { return l.acceptErrors.Load() }
 
 func (l *Listener) admit(nc net.Conn) *Conn {
 	key := AddrKey(nc.RemoteAddr())

@@ -1,0 +1,91 @@
+package ingest
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"diemcau/ingest/connlimit"
+)
+
+// Defaults of ServerLimits.
+const (
+	// DefaultRTSPMaxConns: far above what a province's cameras, encoders
+	// and hardware decoders open, and a few MB of goroutines and buffers.
+	DefaultRTSPMaxConns = 1000
+	// DefaultRTSPMaxConnsPerIP: a commune behind one NAT address reads a
+	// few feeds; a single host never needs more.
+	DefaultRTSPMaxConnsPerIP = 100
+	// DefaultRTSPFirstRequestTimeout: encoders and decoders send OPTIONS or
+	// DESCRIBE at once; 10 s leaves room for a slow link.
+	DefaultRTSPFirstRequestTimeout = 10 * time.Second
+)
+
+// ServerLimits bound the RTSP server's TCP connections, so that a flood of
+// idle ones cannot keep an encoder or a decoder out. Zero takes the
+// default; a negative value turns the limit off.
+type ServerLimits struct {
+	// MaxConns caps open connections (rtsp.max_conns). Default 1000.
+	MaxConns int
+	// MaxConnsPerIP caps open connections from one address, an IPv6 /64
+	// counting as one (rtsp.max_conns_per_ip). Default 100.
+	MaxConnsPerIP int
+	// FirstRequestTimeout closes a connection that sends no request this
+	// long after connecting (rtsp.first_request_timeout). Default 10 s.
+	FirstRequestTimeout time.Duration
+}
+
+func (l ServerLimits) validate() error {
+	if l.MaxConns > 0 && l.MaxConnsPerIP > l.MaxConns {
+		return fmt.Errorf("rtsp.max_conns_per_ip: %d is above rtsp.max_conns (%d)", l.MaxConnsPerIP, l.MaxConns)
+	}
+	return nil
+}
+
+func (l ServerLimits) withDefaults() ServerLimits {
+	if l.MaxConns == 0 {
+		l.MaxConns = DefaultRTSPMaxConns
+	}
+	if l.MaxConnsPerIP == 0 {
+		l.MaxConnsPerIP = DefaultRTSPMaxConnsPerIP
+	}
+	if l.FirstRequestTimeout == 0 {
+		l.FirstRequestTimeout = DefaultRTSPFirstRequestTimeout
+	}
+	return l
+}
+
+// connLimits wraps the RTSP listener: over a cap, the oldest connection
+// still waiting for its first answer makes room, or the new one is closed
+// before gortsplib sees it.
+func (s *Server) connLimits(ln net.Listener) net.Listener {
+	l := s.cfg.Limits
+	cl := connlimit.New(ln, connlimit.Config{
+		Max:                 max(l.MaxConns, 0),
+		MaxPerAddr:          max(l.MaxConnsPerIP, 0),
+		FirstRequestTimeout: max(l.FirstRequestTimeout, 0),
+	})
+	s.conns.Store(cl)
+	return cl
+}
+
+// ConnsRefused counts the connections refused or closed by the limits, by
+// reason (connlimit.Reasons), for diemcau_conn_refused_total.
+func (s *Server) ConnsRefused() map[string]uint64 {
+	if cl := s.conns.Load(); cl != nil {
+		return cl.Refused()
+	}
+	out := map[string]uint64{}
+	for _, r := range connlimit.Reasons {
+		out[r] = 0
+	}
+	return out
+}
+
+// ConnsOpen is the number of RTSP connections open now.
+func (s *Server) ConnsOpen() int {
+	if cl := s.conns.Load(); cl != nil {
+		return cl.Open()
+	}
+	return 0
+}
