@@ -76,6 +76,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 func (s *Server) newMetricsHandler() http.Handler {
 	reg := s.registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "diemcau"}))
+	reg.MustRegister(newConnCollector(s))
 	if s.deps.Sources != nil {
 		reg.MustRegister(newSourceCollector(s.deps.Sources))
 	}

@@ -109,7 +109,8 @@ type Server struct {
 	registry *prometheus.Registry
 	patterns []string
 
-	conns atomic.Pointer[connlimit.Listener] // the listener's limits, once Run listens
+	conns        atomic.Pointer[connlimit.Listener] // the listener's limits, once Run listens
+	connCounters connCounters                       // other listeners' refusals, for /metrics
 }
 
 // New builds the server and its routes; it listens only in Run.

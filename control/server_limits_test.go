@@ -214,6 +214,45 @@ func TestHTTPConnCaps(t *testing.T) {
 	}
 }
 
+// TestConnRefusedMetric: every listener's refusals are in /metrics by
+// listener and reason.
+func TestConnRefusedMetric(t *testing.T) {
+	s, addr := startLimited(t, Limits{MaxConnsPerIP: 1})
+	s.AddConnCounter(ConnCounter{Listener: "rtsp", Refused: func() map[string]uint64 {
+		return map[string]uint64{connlimit.ReasonMax: 3, connlimit.ReasonFirstRequestTimeout: 7}
+	}, Open: func() int { return 5 }})
+	busy := rawDial(t, addr, "127.0.0.2")
+	if _, err := io.WriteString(busy, "GET /test/slow?ms=2000 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(busy).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(rawDial(t, addr, "127.0.0.2"), 2*time.Second) {
+		t.Fatal("a second connection from a full address was not refused")
+	}
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`diemcau_conn_refused_total{listener="http",reason="max_conns_per_ip"} 1`,
+		`diemcau_conn_refused_total{listener="http",reason="evicted_idle"} 0`,
+		`diemcau_conn_refused_total{listener="rtsp",reason="max_conns"} 3`,
+		`diemcau_conn_refused_total{listener="rtsp",reason="first_request_timeout"} 7`,
+		`diemcau_conns_open{listener="rtsp"} 5`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), `listener="http",reason="first_request_timeout"`) {
+		t.Error("/metrics shows an HTTP reason the listener cannot see")
+	}
+}
+
 // TestAcceptedFrom tells this server's connections from another
 // listener's.
 func TestAcceptedFrom(t *testing.T) {
