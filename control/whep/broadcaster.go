@@ -72,6 +72,7 @@ type broadcaster struct {
 	lastPTS                time.Duration
 	havePTS                bool
 	hdr                    rtp.Header
+	clock                  mediaClock // for the viewers' sender reports
 
 	mu       sync.Mutex
 	bindings []*binding
@@ -235,6 +236,7 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 		return
 	}
 	defer b.frames.Add(1) // after the fan-out: benchmarks wait on it
+	b.clock.note(f.PTS, time.Now())
 	switch t.Kind() {
 	case pipeline.Video:
 		if t != b.videoTrack {
@@ -268,6 +270,21 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 		n := packetizeAudio(b.audio, f, b.audioBase+rtpTime(f.PTS, t.ClockRate()))
 		b.fanOut(b.audio, pipeline.Audio, first, n)
 	}
+}
+
+// rtpAt is the RTP time of the video or audio track at clockRate at
+// wall-clock time now, on the frames' own timeline; false before the first
+// frame. Any goroutine (the viewers' sender reports).
+func (b *broadcaster) rtpAt(video bool, clockRate uint32, now time.Time) (uint32, bool) {
+	pts, ok := b.clock.at(now)
+	if !ok || clockRate == 0 {
+		return 0, false
+	}
+	base := b.audioBase
+	if video {
+		base = b.videoBase
+	}
+	return base + rtpTime(pts, int(clockRate)), true
 }
 
 func profileOf(t *pipeline.Track) byte {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/pipeline"
@@ -45,15 +44,12 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 			return nil, "", errorf(http.StatusInternalServerError, "internal", "register audio codec: %v", err)
 		}
 	}
-	// Only sender reports, which browsers need for lip sync. No NACK
+	// Only sender reports (on the frames' timeline: sender_reports.go), which
+	// browsers need for lip sync. No NACK
 	// responder (it would keep a copy of every packet per viewer: the
 	// stream's ring answers NACKs), no TWCC, no stats interceptor.
 	ir := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, "", errorf(http.StatusInternalServerError, "internal", "sender reports: %v", err)
-	}
-	ir.Add(sr)
+	ir.Add(senderReportsFactory{rtpAt: res.bc.rtpAt})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(res.net.setting), webrtc.WithInterceptorRegistry(ir))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{res.cert}})
 	if err != nil {
