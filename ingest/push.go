@@ -26,9 +26,13 @@ const (
 type PushConfig struct {
 	ID   string
 	Name string
-	// URL is "push://" (anyone on the network may publish) or
-	// "push://user:pass@" (the encoder must authenticate, Basic or Digest).
+	// URL is "push://user:pass@": the encoder must authenticate (Basic or
+	// Digest). "push://" lets anyone who reaches the port publish into the
+	// source and its record, and is refused unless AllowAnonymous.
 	URL string
+	// AllowAnonymous accepts "push://" without credentials
+	// (sources[].allow_anonymous).
+	AllowAnonymous bool
 	// Feed is where the frames go (the registry's, kept across restarts);
 	// nil: the source makes its own.
 	Feed *Feed
@@ -53,6 +57,12 @@ func (c PushConfig) Validate() error {
 	if u.User != nil && u.User.Username() == "" {
 		return errors.New("url: a user name is required when credentials are given")
 	}
+	if pass, _ := u.User.Password(); u.User != nil && pass == "" {
+		return errors.New("url: push://user@ has no password; write push://user:pass@")
+	}
+	if u.User == nil && !c.AllowAnonymous {
+		return errors.New("url: push:// without user:pass lets anyone who reaches the RTSP port publish into this source and its record; write push://user:pass@, or set allow_anonymous")
+	}
 	return nil
 }
 
@@ -75,6 +85,7 @@ func validSourceID(id string) bool {
 type PushSource struct {
 	id, name   string
 	user, pass string
+	anonymous  bool // accepted without credentials (AllowAnonymous)
 	log        *slog.Logger
 	stream     *pipeline.Stream
 	tracker    *Tracker
@@ -108,6 +119,7 @@ func NewPushSource(cfg PushConfig, log *slog.Logger) (*PushSource, error) {
 		p.user = u.User.Username()
 		p.pass, _ = u.User.Password()
 	}
+	p.anonymous = p.user == ""
 	p.tracker.SetState(StateConnecting, waitingForEncoder)
 	return p, nil
 }
@@ -119,7 +131,11 @@ func (p *PushSource) ID() string { return p.id }
 func (p *PushSource) Stream() *pipeline.Stream { return p.stream }
 
 // Status is the source's status.
-func (p *PushSource) Status() Status { return p.tracker.Status() }
+func (p *PushSource) Status() Status {
+	st := p.tracker.Status()
+	st.AllowAnonymous = p.anonymous
+	return st
+}
 
 // Rename changes the name the status shows; the source goes on.
 func (p *PushSource) Rename(name string) { p.tracker.SetName(name) }

@@ -43,8 +43,10 @@ func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.
 	if p.user != "" && !ctx.Conn.VerifyCredentials(ctx.Request, p.user, p.pass) {
 		if len(ctx.Request.Header["Authorization"]) > 0 {
 			// Credentials were sent and are wrong (a first request without
-			// any is the normal start of Digest auth).
-			p.log.Warn("publish refused: wrong credentials", "remote", remote)
+			// any is the normal start of Digest auth). The server counts
+			// and summarises it; the state says so only while no encoder
+			// publishes, so that someone guessing cannot mark a live
+			// source as failed.
 			p.setStateIfIdle(StateError, "encoder sent wrong credentials")
 		}
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
@@ -66,7 +68,7 @@ func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.
 		return refusal(base.StatusServiceUnavailable, "source %q is not running", p.id), nil
 	}
 	if p.pub != nil {
-		p.log.Warn("publish refused: source already has a publisher", "remote", remote, "publisher", p.pub.remote)
+		// Counted and summarised by the server, not logged here.
 		return refusal(statusConflict, "source %q already has a publisher", p.id), nil
 	}
 	pub := &publisher{src: p, ss: ctx.Session, remote: remote, dep: dep}

@@ -23,7 +23,7 @@ import (
 // it until the test ends.
 func runPush(t *testing.T, srv *testServer, id, url string) *PushSource {
 	t.Helper()
-	p, err := NewPushSource(PushConfig{ID: id, Name: "Điểm cầu " + id, URL: url}, srv.log)
+	p, err := NewPushSource(PushConfig{ID: id, Name: "Điểm cầu " + id, URL: url, AllowAnonymous: url == "push://"}, srv.log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,9 +432,11 @@ func TestPushConfigValidate(t *testing.T) {
 		cfg   PushConfig
 		field string // "" when valid
 	}{
-		{"open", PushConfig{ID: "xa-a", URL: "push://"}, ""},
+		{"open without allow_anonymous", PushConfig{ID: "xa-a", URL: "push://"}, "url"},
+		{"open with allow_anonymous", PushConfig{ID: "xa-a", URL: "push://", AllowAnonymous: true}, ""},
 		{"credentials", PushConfig{ID: "xa-a", URL: "push://enc:pw@"}, ""},
-		{"user only", PushConfig{ID: "xa-a", URL: "push://enc@"}, ""},
+		{"user only", PushConfig{ID: "xa-a", URL: "push://enc@"}, "url"},
+		{"empty password", PushConfig{ID: "xa-a", URL: "push://enc:@", AllowAnonymous: true}, "url"},
 		{"bad id", PushConfig{ID: "Xa A", URL: "push://"}, "id"},
 		{"empty id", PushConfig{URL: "push://"}, "id"},
 		{"rtsp url", PushConfig{ID: "a", URL: "rtsp://cam/"}, "url"},

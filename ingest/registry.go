@@ -21,6 +21,8 @@ var ErrNoSource = errors.New("no such source")
 type SourceConfig struct {
 	ID, Name, URL string
 	Transport     string // pull only: auto | tcp | udp
+	// AllowAnonymous: push only, accept encoders without credentials.
+	AllowAnonymous bool
 	// Feed is where the source writes; the registry sets it (a source made
 	// outside a registry leaves it nil and makes its own).
 	Feed *Feed
@@ -48,7 +50,7 @@ func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, erro
 	case "pull":
 		return NewPullSource(PullConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Transport: cfg.Transport, Feed: cfg.Feed}, log)
 	case "push":
-		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Feed: cfg.Feed}, log)
+		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, AllowAnonymous: cfg.AllowAnonymous, Feed: cfg.Feed}, log)
 	case "sim":
 		if sim == nil {
 			return nil, fmt.Errorf("source %q: sim:// sources are not available in this build", cfg.ID)

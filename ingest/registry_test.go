@@ -40,7 +40,9 @@ func TestRegistryAddRemoveWhileRunning(t *testing.T) {
 		wantErr bool
 	}{
 		{"sim", SourceConfig{ID: "b", URL: "sim://b"}, false},
-		{"push", SourceConfig{ID: "enc", URL: "push://"}, false},
+		{"push", SourceConfig{ID: "enc", URL: "push://enc:pw@"}, false},
+		{"anonymous push", SourceConfig{ID: "enc2", URL: "push://", AllowAnonymous: true}, false},
+		{"anonymous push not allowed", SourceConfig{ID: "enc3", URL: "push://"}, true},
 		{"pull", SourceConfig{ID: "cam", URL: "rtsp://127.0.0.1:1/x", Transport: "tcp"}, false},
 		{"duplicate", SourceConfig{ID: "a", URL: "sim://a"}, true},
 		{"bad scheme", SourceConfig{ID: "c", URL: "http://x"}, true},
@@ -53,8 +55,8 @@ func TestRegistryAddRemoveWhileRunning(t *testing.T) {
 			}
 		})
 	}
-	if got := len(reg.List()); got != 4 {
-		t.Fatalf("%d sources, want 4", got)
+	if got := len(reg.List()); got != 5 {
+		t.Fatalf("%d sources, want 5", got)
 	}
 	s, _ := reg.Stream("b")
 	r := s.NewReader(pipeline.ReaderConfig{})

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,10 @@ type Server struct {
 	writeErrors     errorSummary
 	packetizeErrors errorSummary
 	rtpErrors       errorSummary
-	readAuthErrors  errorSummary
+
+	// Who may read and publish: credentials, grants of readers, refusals.
+	internalPass string
+	access       accessControl
 }
 
 // NewServer validates the config; it starts nothing (see Run).
@@ -62,9 +66,12 @@ func NewServer(cfg ServerConfig, log *slog.Logger) (*Server, error) {
 		ready: make(chan struct{}),
 		paths: make(map[string]*servedPath),
 		push:  make(map[string]*PushSource),
+		// The server's own reads (checks, probes) log in with this; it
+		// is random per start and never leaves the process.
+		internalPass: rand.Text(),
 	}
+	s.access.init()
 	s.writeErrors.what = "RTP packets not queued to RTSP readers"
-	s.readAuthErrors.what = "RTSP readers refused: wrong credentials"
 	s.packetizeErrors.what = "frames that could not be packetised"
 	s.rtpErrors.what = "RTP/RTCP packets from encoders that could not be decoded"
 	return s, nil
@@ -240,6 +247,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.ready)
 	s.log.Info("listening", "tcp", s.addr.String(), "udp", addrString(s.udpAddr))
+	if s.cfg.AnonymousRead {
+		s.log.Warn("rtsp.anonymous_read is on: anyone who reaches this port may read every feed and composite", "tcp", s.addr.String())
+	}
 
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- srv.Wait() }()
@@ -264,6 +274,7 @@ loop:
 		<-waitErr
 	}
 	s.flushErrors()
+	s.access.flush(s.log, true)
 	s.log.Info("stopped")
 	return runErr
 }
@@ -286,7 +297,7 @@ func (s *Server) shutdown(srv *gortsplib.Server, cancelRun context.CancelFunc) {
 
 func (s *Server) flushErrors() {
 	s.writeErrors.flush(s.log)
-	s.readAuthErrors.flush(s.log)
+	s.access.flush(s.log, false)
 	s.packetizeErrors.flush(s.log)
 	s.rtpErrors.flush(s.log)
 }

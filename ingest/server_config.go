@@ -34,11 +34,19 @@ type ServerConfig struct {
 	// connection. Default 10 s.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
-	// ReadUser and ReadPass, when set, are what every reader of /sources
-	// and /sessions must authenticate with (Basic or Digest): the feeds
-	// of a citizen reception are not for anyone on the network. Both or
-	// neither.
+	// ReadUser and ReadPass, when set, are one more login a reader of
+	// /sources and /sessions may use (rtsp.read_user, rtsp.read_pass),
+	// besides API and invite tokens (SetReadAuthorizer). Both or neither.
 	ReadUser, ReadPass string
+	// ReadDigest offers Digest as well as Basic to readers
+	// (rtsp.read_digest). Default false: clients pick Digest whenever it
+	// is offered, and a token, kept only as a hash, cannot be checked
+	// against a Digest answer; Digest then works for ReadUser only.
+	ReadDigest bool
+	// AnonymousRead lets anyone who reaches the port read every feed and
+	// composite (rtsp.anonymous_read). Default false: the feeds of a
+	// citizen reception are not for anyone on the network.
+	AnonymousRead bool
 	// Limits bound the TCP connections (server_limits.go).
 	Limits ServerLimits
 }
@@ -64,6 +72,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if (c.ReadUser == "") != (c.ReadPass == "") {
 		return fmt.Errorf("rtsp.read_pass: set both rtsp.read_user and rtsp.read_pass, or neither")
+	}
+	if c.ReadDigest && c.ReadUser == "" {
+		return fmt.Errorf("rtsp.read_digest: Digest is only for rtsp.read_user, which is not set")
 	}
 	if c.WriteTimeout < 0 {
 		return fmt.Errorf("rtsp.write_timeout: %v is negative", c.WriteTimeout)
@@ -98,16 +109,14 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // LoopbackURL is the URL the server's own process reads path with (the
-// pre-session check), credentials included when readers need them; keep
-// it out of logs (RedactURL).
+// pre-session check, probes), with the internal credential, which is
+// accepted from loopback only; keep it out of logs (RedactURL).
 func (s *Server) LoopbackURL(path string) (string, error) {
 	addr, ok := s.Addr().(*net.TCPAddr)
 	if !ok {
 		return "", errors.New("rtsp server not listening")
 	}
 	u := url.URL{Scheme: "rtsp", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port)), Path: "/" + strings.TrimPrefix(path, "/")}
-	if s.cfg.ReadUser != "" {
-		u.User = url.UserPassword(s.cfg.ReadUser, s.cfg.ReadPass)
-	}
+	u.User = url.UserPassword(internalReadUser, s.internalPass)
 	return u.String(), nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 )
 
 // statusConflict is HTTP's 409, which RTSP 1.0 lacks; clients treat it as
@@ -42,6 +41,7 @@ func (h *rtspHandler) OnSessionOpen(*gortsplib.ServerHandlerOnSessionOpenCtx) {
 
 func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	h.s.sessions.Add(-1)
+	h.s.access.untrack(ctx.Session)
 	switch owner := ctx.Session.UserData().(type) {
 	case *servedPath:
 		owner.removeViewer(ctx.Session)
@@ -51,26 +51,12 @@ func (h *rtspHandler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseC
 }
 
 func (h *rtspHandler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if res, err := h.authorizeReader(ctx.Conn, ctx.Request); res != nil {
+	name := cleanPath(ctx.Path)
+	if _, res, err := h.authorizeReader(ctx.Conn, ctx.Request, name); res != nil {
 		return res, nil, err
 	}
-	st, res := h.readerStream(cleanPath(ctx.Path))
+	st, res := h.readerStream(name)
 	return res, st, nil
-}
-
-// authorizeReader checks a reader's credentials when rtsp.read_user is
-// set: nil when it may read, else the 401 to answer. A first request
-// without credentials is the normal start of Digest, not worth a line;
-// wrong ones are counted and summarised with the server's other errors.
-func (h *rtspHandler) authorizeReader(conn *gortsplib.ServerConn, req *base.Request) (*base.Response, error) {
-	cfg := h.s.cfg
-	if cfg.ReadUser == "" || conn.VerifyCredentials(req, cfg.ReadUser, cfg.ReadPass) {
-		return nil, nil
-	}
-	if len(req.Header["Authorization"]) > 0 {
-		h.s.readAuthErrors.add("from " + conn.NetConn().RemoteAddr().String())
-	}
-	return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 }
 
 // readerStream finds the ServerStream a reader of name gets, or the refusal.
@@ -103,7 +89,17 @@ func (h *rtspHandler) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*ba
 	if p == nil {
 		return refusal(base.StatusNotFound, "no push source %q", id), nil
 	}
-	return p.announce(ctx)
+	res, err := p.announce(ctx)
+	// Refusals an outsider can cause at will are counted and summarised,
+	// never logged one by one.
+	remote := ctx.Conn.NetConn().RemoteAddr().String()
+	switch {
+	case res.StatusCode == base.StatusUnauthorized && len(ctx.Request.Header["Authorization"]) > 0:
+		h.s.access.failed(authPublishCredentials, fmt.Sprintf("/%s from %s", name, remote))
+	case res.StatusCode == statusConflict:
+		h.s.access.failed(authPublishBusy, fmt.Sprintf("/%s from %s", name, remote))
+	}
+	return res, err
 }
 
 func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
@@ -118,11 +114,18 @@ func (h *rtspHandler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Res
 	if st := ctx.Session.SetuppedStream(); st != nil {
 		return ok(), st, nil
 	}
-	// A reader may SETUP without DESCRIBE: it is asked again here.
-	if res, err := h.authorizeReader(ctx.Conn, ctx.Request); res != nil {
+	// A reader may SETUP without DESCRIBE: it is asked again here, and the
+	// session keeps the grant it came in with, so that ending the grant
+	// ends the session.
+	name := cleanPath(ctx.Path)
+	grant, res, err := h.authorizeReader(ctx.Conn, ctx.Request, name)
+	if res != nil {
 		return res, nil, err
 	}
-	st, res := h.readerStream(cleanPath(ctx.Path))
+	st, res := h.readerStream(name)
+	if st != nil && !h.s.access.track(ctx.Session, grant, name) {
+		return refusal(base.StatusUnauthorized, "the invite was revoked"), nil, nil
+	}
 	return res, st, nil
 }
 

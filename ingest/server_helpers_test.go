@@ -58,10 +58,12 @@ type testServer struct {
 	log *slog.Logger
 }
 
-// startServer runs a server on a loopback port until the test ends.
+// startServer runs a server on a loopback port until the test ends. Its
+// readers need no login: the tests that use it are about media, and
+// server_auth_test.go covers logins.
 func startServer(t *testing.T, log *slog.Logger) *testServer {
 	t.Helper()
-	return startServerWith(t, log, ServerConfig{Listen: "127.0.0.1:0"})
+	return startServerWith(t, log, ServerConfig{Listen: "127.0.0.1:0", AnonymousRead: true})
 }
 
 // startServerWith is startServer with a config of the test's own.

@@ -188,13 +188,13 @@ func TestServerReaderCredentials(t *testing.T) {
 			}
 		})
 	}
-	srv.flushErrors()
+	srv.access.flush(srv.log, true)
 	mu.Lock()
 	defer mu.Unlock()
 	if strings.Contains(logged.String(), "k1n-s3cret") {
 		t.Error("the reader password reached the log")
 	}
-	if !strings.Contains(logged.String(), "wrong credentials") {
+	if !strings.Contains(logged.String(), "unknown or revoked credentials") {
 		t.Error("the refused reader was not summarised in the log")
 	}
 }

@@ -59,4 +59,8 @@ type Status struct {
 	ClockOffsetS *float64 `json:"clock_offset_s,omitempty"`
 	// ClockOffsetAt is when the latest sender report came.
 	ClockOffsetAt *time.Time `json:"clock_offset_at,omitempty"`
+
+	// AllowAnonymous: a push source that accepts encoders without
+	// credentials (its allow_anonymous).
+	AllowAnonymous bool `json:"allow_anonymous,omitempty"`
 }
