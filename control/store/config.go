@@ -132,7 +132,8 @@ func idsWithOrigin(ctx context.Context, tx *sql.Tx, table, origin string) ([]str
 }
 
 func sameSource(a, b Source) bool {
-	return a.Name == b.Name && a.URL == b.URL && a.Transport == b.Transport && a.Origin == b.Origin
+	return a.Name == b.Name && a.URL == b.URL && a.Transport == b.Transport && a.Origin == b.Origin &&
+		a.AllowAnonymous == b.AllowAnonymous
 }
 
 // sameSessionDefinition compares what a config file defines, not run-time

@@ -111,6 +111,9 @@ func migrations() []string {
 			result      TEXT NOT NULL,
 			checked_at  TEXT NOT NULL
 		) STRICT;`,
+		// 4: a push source may accept encoders without credentials only
+		// when it says so; 0 for every source before.
+		`ALTER TABLE sources ADD COLUMN allow_anonymous INTEGER NOT NULL DEFAULT 0 CHECK (allow_anonymous IN (0, 1));`,
 	}
 }
 

@@ -26,6 +26,8 @@ type Source struct {
 	Origin    string    `json:"origin"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// AllowAnonymous: a push:// source without credentials, on purpose.
+	AllowAnonymous bool `json:"allow_anonymous"`
 }
 
 func (src Source) validate() error {
@@ -144,14 +146,14 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	})
 }
 
-const sourceColumns = `id, name, url, transport, origin, created_at, updated_at`
+const sourceColumns = `id, name, url, transport, origin, created_at, updated_at, allow_anonymous`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanSource(r rowScanner) (Source, error) {
 	var src Source
 	var created, updated string
-	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated); err != nil {
+	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated, &src.AllowAnonymous); err != nil {
 		return Source{}, err
 	}
 	var err error
@@ -185,10 +187,11 @@ func putSource(ctx context.Context, tx *sql.Tx, src Source, now time.Time) (Sour
 	if err := src.validate(); err != nil {
 		return Source{}, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url,
-			transport = excluded.transport, origin = excluded.origin, updated_at = excluded.updated_at`,
-		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now))
+			transport = excluded.transport, origin = excluded.origin, updated_at = excluded.updated_at,
+			allow_anonymous = excluded.allow_anonymous`,
+		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now), src.AllowAnonymous)
 	if err != nil {
 		return Source{}, fmt.Errorf("source %q: write: %w", src.ID, err)
 	}

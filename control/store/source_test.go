@@ -39,6 +39,30 @@ func TestSources(t *testing.T) {
 			},
 		},
 		{
+			name: "allow_anonymous is kept, changed and reloaded from the config",
+			op: func(ctx context.Context, s *Store) error {
+				if _, err := s.CreateSource(ctx, Source{ID: "enc", URL: "push://", Transport: "auto", AllowAnonymous: true}); err != nil {
+					return err
+				}
+				_, err := s.UpdateSource(ctx, "tinh", func(src *Source) error { src.AllowAnonymous = true; return nil })
+				return err
+			},
+			check: func(t *testing.T, ctx context.Context, s *Store) {
+				for _, id := range []string{"enc", "tinh"} {
+					if got, err := s.GetSource(ctx, id); err != nil || !got.AllowAnonymous {
+						t.Errorf("%s: %+v, %v; want allow_anonymous", id, got, err)
+					}
+				}
+				// The config says otherwise: it wins, and the change is seen.
+				if _, err := s.LoadConfig(ctx, []Source{{ID: "enc", URL: "push://", Transport: "auto"}}, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := s.GetSource(ctx, "enc"); got.AllowAnonymous {
+					t.Errorf("after a config without allow_anonymous: %+v", got)
+				}
+			},
+		},
+		{
 			name: "create keeps credentials in the url",
 			check: func(t *testing.T, ctx context.Context, s *Store) {
 				got, err := s.GetSource(ctx, "tinh")
