@@ -19,13 +19,19 @@ func (m *Mix) DumpGraph(name string) {
 }
 
 // Poll returns the errors and warnings posted since the last call, without
-// waiting. An event with Point -1 means the composite itself failed.
+// waiting, and keeps the points' level readings (Level). An event with
+// Point -1 means the composite itself failed.
 func (m *Mix) Poll() []MixEvent {
 	var out []MixEvent
-	for range 64 {
-		msg := m.bus.PopFiltered(gst.MessageError | gst.MessageWarning)
+	now := time.Now()
+	for len(out) < 64 {
+		msg := m.bus.PopFiltered(gst.MessageError | gst.MessageWarning | gst.MessageElement)
 		if msg == nil {
 			break
+		}
+		if msg.Type() == gst.MessageElement {
+			m.takeLevel(msg, now)
+			continue
 		}
 		ev := MixEvent{Point: -1, Element: msg.Source()}
 		if ref, ok := m.owners[ev.Element]; ok {

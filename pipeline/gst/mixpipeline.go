@@ -65,6 +65,8 @@ type Mix struct {
 	branches                    [][2]*mixBranch
 	inputs                      [][2]*MixInput
 	owners                      map[string]branchRef
+	levels                      []Level        // each slot's latest sound reading
+	levelPoints                 map[string]int // level element name → slot
 	gen                         int
 	started                     bool
 
@@ -110,6 +112,11 @@ func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
 		branches:     make([][2]*mixBranch, n),
 		inputs:       make([][2]*MixInput, n),
 		owners:       map[string]branchRef{},
+		levels:       make([]Level, n),
+		levelPoints:  make(map[string]int, n),
+	}
+	for i := range n {
+		m.levelPoints[mixLevel(i)] = i
 	}
 	for i := range m.inputs {
 		m.inputs[i] = [2]*MixInput{{kind: pipeline.Video}, {kind: pipeline.Audio}}
@@ -206,6 +213,7 @@ func (m *Mix) lookupSlot(point int) error {
 func (m *Mix) slotReady(point int) {
 	m.present[point] = true
 	m.tiles[point], m.slateOn[point] = MixTile{}, false
+	m.levels[point] = Level{}
 	m.setPad(m.videoPads[point], MixTile{}, 0)
 	m.setPad(m.slatePads[point], MixTile{}, 0)
 	m.watches[point] = watchPad(m.videoPads[point])
@@ -325,7 +333,7 @@ func (m *Mix) drainEOS() {
 		}
 		m.RemoveInput(i, pipeline.Video)
 		m.RemoveInput(i, pipeline.Audio)
-		for _, inlet := range []*gst.Element{m.vinlets[i], m.ainlets[i]} {
+		for _, inlet := range []*gst.Element{m.vinlets[i], m.audioEOSFrom(i)} {
 			if pad := inlet.GetStaticPad("src"); pad != nil {
 				pad.PushEvent(gst.NewEOSEvent())
 			}

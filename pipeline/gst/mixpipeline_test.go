@@ -22,7 +22,7 @@ func TestMixLaunchNamesEveryControl(t *testing.T) {
 		{"two points", MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, []string{
 			"compositor name=comp", "framerate=30/1", "label0", "label1", "slate0", "slate1",
 			"funnel name=vin0 ! comp.sink_1", "funnel name=vin1 ! comp.sink_2", "comp.sink_3", "comp.sink_4",
-			"funnel name=ain1 ! volume name=vol1 ! tee name=at1", "appsink name=opusmm0", "appsink name=opusmm1",
+			"funnel name=ain1 ! level name=lvl1 interval=100000000 post-messages=true ! volume name=vol1 ! tee name=at1", "appsink name=opusmm0", "appsink name=opusmm1",
 			"at0. ! mm1.sink_%u", "at1. ! mm0.sink_%u", "at0. ! mixall.sink_%u", "silence. ! mm1.sink_%u",
 			"Noto Sans", "clockoverlay",
 		}},

@@ -84,14 +84,16 @@ func slotSlate(s MixSpec, point int, offset time.Duration) []elemSpec {
 	}
 }
 
-// slotAudio is where point's decoded audio enters: funnel → volume (gain
-// and mute) → tee, which feeds the full mix and every other point's
-// mix-minus. Straight into the audio mixers, without queues: a mixer's
-// pad blocks its upstream only while it holds more than its latency, and
-// a thread per (point, mix) pair would make N² threads.
+// slotAudio is where point's decoded audio enters: funnel → level (its
+// meter, mixlevel.go) → volume (gain and mute) → tee, which feeds the full
+// mix and every other point's mix-minus. Straight into the audio mixers,
+// without queues: a mixer's pad blocks its upstream only while it holds
+// more than its latency, and a thread per (point, mix) pair would make N²
+// threads.
 func slotAudio(point int) []elemSpec {
 	return []elemSpec{
 		{factory: "funnel", name: mixAudioInlet(point)},
+		slotLevel(point),
 		{factory: "volume", name: mixVolume(point)},
 		{factory: "tee", name: mixAudioTee(point), props: []string{"allow-not-linked=true"}},
 	}
