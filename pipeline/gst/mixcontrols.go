@@ -21,18 +21,20 @@ func (m *Mix) SetTile(point int, t MixTile) {
 }
 
 // SetSlate shows or hides point's slate, with its text (lines separated by
-// "\n"). While shown it covers the frozen last picture.
+// "\n", shown as written: not markup). While shown it covers the frozen
+// last picture.
 func (m *Mix) SetSlate(point int, on bool, text string) {
 	m.slateOn[point] = on
 	if on {
-		m.set(m.slateTexts[point], "text", text)
+		m.set(m.slateTexts[point], "text", markupText(text))
 	}
 	m.applyTile(point)
 }
 
-// SetLabel sets point's caption; empty hides it.
+// SetLabel sets point's caption, shown as written (not markup); empty
+// hides it.
 func (m *Mix) SetLabel(point int, text string) {
-	m.set(m.labels[point], "text", text)
+	m.set(m.labels[point], "text", markupText(text))
 	m.applyTile(point)
 }
 

@@ -69,7 +69,7 @@ func overlays(p TestPicture) string {
 	size := max(10, p.Height/16)
 	if p.Label != "" {
 		fmt.Fprintf(&b, " ! textoverlay text=%s font-desc=%s valignment=top halignment=left shaded-background=true",
-			quote(p.Label), quote(fmt.Sprintf("%s %d", font, size)))
+			quote(markupText(p.Label)), quote(fmt.Sprintf("%s %d", font, size)))
 	}
 	if p.Clock {
 		fmt.Fprintf(&b, ` ! clockoverlay time-format="%%Y-%%m-%%d %%H:%%M:%%S" font-desc=%s valignment=bottom halignment=right shaded-background=true`,
