@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -163,6 +164,19 @@ func defaults() map[string]any {
 // loadConfig reads the file (if any), then DIEMCAU_* environment, then the
 // flags bound to keys, in rising precedence, and validates the result.
 func loadConfig(file string, flags map[string]*pflag.Flag) (*Config, error) {
+	var yaml []byte
+	if file != "" {
+		var err error
+		if yaml, err = os.ReadFile(file); err != nil {
+			return nil, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	return parseConfig(file, yaml, flags)
+}
+
+// parseConfig is loadConfig on the bytes of file, which the fuzz target
+// feeds directly; file "" is the embedded demo (yaml unused).
+func parseConfig(file string, yaml []byte, flags map[string]*pflag.Flag) (*Config, error) {
 	v := viper.New()
 	for k, val := range defaults() {
 		v.SetDefault(k, val)
@@ -179,9 +193,8 @@ func loadConfig(file string, flags map[string]*pflag.Flag) (*Config, error) {
 	}
 	cfg := &Config{Demo: file == ""}
 	if file != "" {
-		v.SetConfigFile(file)
 		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
+		if err := v.ReadConfig(bytes.NewReader(yaml)); err != nil {
 			return nil, fmt.Errorf("config %s: %w", file, err)
 		}
 	}
