@@ -8,6 +8,7 @@ package mixer
 
 import (
 	"fmt"
+	"time"
 
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
@@ -64,6 +65,12 @@ type Config struct {
 	// added while the composite runs (AddPoint). Default the larger of
 	// DefaultMaxPoints and len(Points); at most gst.MaxMixSlots.
 	MaxPoints int
+	// SilentAfter is how long a point with a live picture may send no
+	// sound before it is flagged silent. Default DefaultSilentAfter.
+	SilentAfter time.Duration
+	// SilentBelow is the RMS level, in dBFS, under which a point counts as
+	// sending no sound. Default DefaultSilentBelow.
+	SilentBelow float64
 }
 
 // DefaultMaxPoints is room for the points a province links at once — its
@@ -106,6 +113,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("points: none")
 	case c.MaxPoints < 0 || c.MaxPoints > gst.MaxMixSlots:
 		return fmt.Errorf("max_points: %d, want 0..%d", c.MaxPoints, gst.MaxMixSlots)
+	case c.SilentAfter < 0:
+		return fmt.Errorf("silent_after: %v, want > 0", c.SilentAfter)
+	case c.SilentBelow > 0 || c.SilentBelow < gst.LevelFloorDBFS:
+		return fmt.Errorf("silent_below: %g dBFS, want %g..0", c.SilentBelow, gst.LevelFloorDBFS)
 	}
 	limit := c.MaxPoints
 	if limit == 0 {
@@ -185,6 +196,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Encoder.Element == "" {
 		c.Encoder = softwareEncoder()
+	}
+	if c.SilentAfter == 0 {
+		c.SilentAfter = DefaultSilentAfter
+	}
+	if c.SilentBelow == 0 {
+		c.SilentBelow = DefaultSilentBelow
 	}
 	return c
 }

@@ -36,6 +36,7 @@ type pointRun struct {
 	joined time.Time     // when it took the slot: its signal is judged from then
 
 	sig      signal
+	sound    sound
 	want     [2]*gst.InputFormat // what its stream carries, per kind
 	retryAt  [2]time.Time
 	backoff  [2]time.Duration
@@ -104,6 +105,7 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix, feeders *sync.WaitGroup) 
 				}
 			}
 			m.updateSignals(mix, run, applied, now)
+			m.updateSounds(mix, run, applied, now)
 			m.updateStats(mix, run, applied.order, now)
 			if raw, _ := mix.RawCounts(); raw != lastRaw {
 				lastRaw, lastRawAt = raw, now
@@ -169,6 +171,9 @@ func (m *Mixer) leave(mix *gst.Mix, slot int, r *pointRun) {
 	mix.RemovePoint(slot)
 	m.setInMix(slot, false)
 	m.log.Info("point left", "point", r.id, "slot", slot)
+	if r.sound.audio.Silent {
+		m.log.Info("point no longer silent", "point", r.id, "because", "left the session")
+	}
 	*r = pointRun{}
 }
 

@@ -45,6 +45,7 @@ type PointStats struct {
 	Pictures  uint64    // decoded pictures that reached the compositor
 	Pushed    uint64    // coded frames into the mix
 	Dropped   uint64    // coded frames lost: behind, waiting for a keyframe, no decoder yet
+	Audio     PointAudio
 }
 
 // Stats returns the current figures; safe from any goroutine.
@@ -89,6 +90,7 @@ func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, order []int, now time.
 		p.ID = run[i].id
 		_, p.Pictures = mix.LastPicture(i)
 		p.Live = !run[i].sig.lost
+		p.Audio = run[i].sound.audio
 		p.LostSince = time.Time{}
 		if run[i].sig.lost {
 			p.LostSince = run[i].sig.since

@@ -1,0 +1,161 @@
+package mixer
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"diemcau/ingest"
+)
+
+// TestSilentPoint mixes two of the server's sim:// sources, one with its
+// tone and one without sound: the quiet one is flagged silent once the
+// (shortened) threshold has passed and not before, with one warning; the
+// other reads its tone's level (amplitude 0.3: peak -10.5, RMS -13.5 dBFS)
+// and stays heard. Muting the quiet one ends its alert; muting the other
+// leaves its meter reading (the meter is before the mute).
+func TestSilentPoint(t *testing.T) {
+	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "opusdec", "level")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const silentAfter = 2 * time.Second
+	wantPeak := 20 * math.Log10(0.3)
+	wantRMS := wantPeak - 10*math.Log10(2)
+
+	var srcs []*ingest.SimSource
+	for _, c := range []struct {
+		name  string
+		audio bool
+	}{{"tinh", true}, {"xa-a", false}} {
+		s, err := ingest.NewSimSource(ingest.SimConfig{ID: c.name, URL: "sim://" + c.name, Name: c.name,
+			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: c.audio}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, s)
+	}
+	logs := newCountingHandler(testLog(t).Handler())
+	m, err := New(Config{Session: "sound", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
+		SilentAfter: silentAfter, Points: []Point{
+			{ID: "tinh", Stream: srcs[0].Stream()},
+			{ID: "xa-a", Stream: srcs[1].Stream()},
+		}}, slog.New(logs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(ctx); err != nil {
+				t.Errorf("sim %s: %v", s.ID(), err)
+			}
+		}()
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-runErr; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		cancel()
+		wg.Wait()
+	}()
+
+	waitFor(t, ctx, "both points live", func() bool {
+		p := m.Stats().Points
+		return p[0].Live && p[1].Live
+	})
+	liveAt := time.Now()
+	waitFor(t, ctx, "the point without sound flagged silent", func() bool {
+		p := m.Stats().Points
+		if p[0].Audio.Silent {
+			t.Fatalf("the point with a tone is flagged silent: %+v", p[0].Audio)
+		}
+		return p[1].Audio.Silent
+	})
+	// The count starts when the picture is live, which the stats show a
+	// tick or two after it is.
+	if took := time.Since(liveAt); took < silentAfter-300*time.Millisecond {
+		t.Errorf("silent %v after the picture went live, before the %v threshold", took, silentAfter)
+	}
+	p := m.Stats().Points
+	t.Logf("tinh: %+v", p[0].Audio)
+	t.Logf("xa-a: %+v", p[1].Audio)
+	if a := p[0].Audio; !a.Measured || math.Abs(a.PeakDBFS-wantPeak) > 3 || math.Abs(a.RMSDBFS-wantRMS) > 3 {
+		t.Errorf("tinh: %+v, want peak %.1f and RMS %.1f dBFS ± 3", a, wantPeak, wantRMS)
+	}
+	if a := p[1].Audio; a.Measured || a.QuietSince.IsZero() {
+		t.Errorf("xa-a sends no sound: %+v", a)
+	}
+	if n := logs.count("point silent: its picture is live but no sound comes"); n != 1 {
+		t.Errorf("%d silent warnings, want 1", n)
+	}
+
+	muted := true
+	if err := m.SetPoint("xa-a", PointUpdate{Muted: &muted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetPoint("tinh", PointUpdate{Muted: &muted}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the muted point's alert ended", func() bool { return !m.Stats().Points[1].Audio.Silent })
+	time.Sleep(silentAfter + 500*time.Millisecond)
+	p = m.Stats().Points
+	if p[1].Audio.Silent || p[0].Audio.Silent {
+		t.Errorf("muted points flagged silent: %+v, %+v", p[0].Audio, p[1].Audio)
+	}
+	if a := p[0].Audio; !a.Measured || math.Abs(a.RMSDBFS-wantRMS) > 3 {
+		t.Errorf("tinh muted by the operator: its meter reads %+v, want its tone (the meter is before the mute)", a)
+	}
+	if n := logs.count("point no longer silent"); n != 1 {
+		t.Errorf("%d 'no longer silent' lines, want 1", n)
+	}
+}
+
+// countingHandler counts log messages, across its derived handlers, and
+// passes them on.
+type countingHandler struct {
+	next   slog.Handler
+	counts *messageCounts
+}
+
+type messageCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func newCountingHandler(next slog.Handler) *countingHandler {
+	return &countingHandler{next: next, counts: &messageCounts{n: map[string]int{}}}
+}
+
+func (h *countingHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+func (h *countingHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.counts.mu.Lock()
+	h.counts.n[r.Message]++
+	h.counts.mu.Unlock()
+	return h.next.Handle(ctx, r)
+}
+
+func (h *countingHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return &countingHandler{next: h.next.WithAttrs(a), counts: h.counts}
+}
+
+func (h *countingHandler) WithGroup(name string) slog.Handler {
+	return &countingHandler{next: h.next.WithGroup(name), counts: h.counts}
+}
+
+func (h *countingHandler) count(msg string) int {
+	h.counts.mu.Lock()
+	defer h.counts.mu.Unlock()
+	return h.counts.n[msg]
+}
