@@ -6,7 +6,7 @@ BIN := bin/diemcau
 # go-gst's cgo build is slow cold; keep tests well inside CI's 90 minutes.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: run test install build vet bench clean
+.PHONY: run test install build vet bench clean fuzz
 
 install:
 	./.ci/install
@@ -26,6 +26,23 @@ test: install vet
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 # Fuzz targets' seed corpora run as ordinary tests above; open-ended fuzzing,
 # which can fail by chance on a loaded machine, is `make fuzz` on its own.
+
+# Each fuzz target in turn for FUZZTIME (a duration, or Nx executions);
+# -run '^$$' skips the ordinary tests (and cmd/diemcau's binary build).
+# A crash is saved under the package's testdata/fuzz/ and fails the target.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	ingest:FuzzDepacketizeH264 ingest:FuzzDepacketizeH265 ingest:FuzzDepacketizeAAC \
+	ingest:FuzzDepacketizeLATM ingest:FuzzDepacketizeOpus ingest:FuzzProbeResponse \
+	recorder:FuzzManifestRead recorder:FuzzVerify \
+	control/whep:FuzzWHEPOffer control:FuzzDecodeJSON cmd/diemcau:FuzzConfig
+
+fuzz: install
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./bench/...
