@@ -83,6 +83,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Recorder, error) {
 	if cfg.SigningKey != "" {
 		// Read here rather than in Run so that a bad key stops the server at
 		// start instead of leaving the first run unsigned.
+		if err := checkKeyFile(cfg.SigningKey); err != nil {
+			return nil, fmt.Errorf("archive.signing_key: %w", err)
+		}
 		key, err := LoadSigningKey(cfg.SigningKey)
 		if err != nil {
 			return nil, fmt.Errorf("archive.signing_key: %w", err)
