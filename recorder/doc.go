@@ -48,10 +48,23 @@
 //	run.Status()                                  // session status: recording {active, run, bytes, segments}
 //	run.Stop()                                    // closes segments, writes the seal
 //
-//	rec.Recordings("demo")                        // GET /api/v1/sessions/{id}/recordings (cached verify)
+//	rec.Recordings(ctx, "demo")                   // GET /api/v1/sessions/{id}/recordings (verified once per change)
 //	recorder.OpenFile(root, run, path)            // GET /api/v1/recordings/{run}/{path}; serve with http.ServeContent
-//	recorder.Verify(dir, pub)                     // diemcau archive verify
+//	recorder.VerifyContext(ctx, dir, opts)        // diemcau archive verify (opts: key, the witness's record)
 //	recorder.Export(ctx, dir, dest, pub, stderr)  // diemcau archive export
+//
+// # Witness
+//
+// WithWitness gives the recorder a keeper outside the archive (the
+// server's store): after every manifest line reaches the disk it is told
+// the run's line count, the sha256 of that line and whether it was the
+// seal. A manifest cut short with its seal, or rewritten with a valid
+// chain, disagrees with that record; repair refuses such a run and
+// verify reports it (ProblemWitness). WithVerifyResults keeps
+// Recordings' results across restarts, keyed by a fingerprint of the
+// run's files (size, times, inode), the witness's record and the key.
+// Recordings verifies each run at most once at a time for all callers,
+// and stops hashing when no caller is left.
 //
 // Disk: below MinFree, or on ENOSPC, a stream closes its segment as far as
 // it got and stops (RunStatus.DiskStopped, with the reason; logged once);
@@ -61,7 +74,25 @@
 // written, in order, before the next one.
 //
 // Crash: Recorder.Run starts by finding run folders without a seal that are
-// not live; it cuts each unlisted segment back to its last complete
-// fragment, removes files without one, writes their segment lines, an
-// interruption line and a seal with reason "interrupted".
+// not live. A crash leaves at most a torn last manifest line and, per
+// stream, the segments after its last listed one (the one open, and any
+// whose line was waiting for disk space): repair cuts each of those back to
+// its last complete fragment, removes files without one, writes their
+// segment lines and an interruption line (which also keeps the torn line's
+// bytes) and seals with reason "interrupted". Anything a crash cannot
+// explain makes repair leave the run exactly as found, for verify to
+// report: a seal anywhere (a sealed run is never sealed again), a line that
+// is not a manifest line before the last, a broken chain, a manifest that
+// disagrees with the witness or that the witness saw sealed, a missing
+// manifest with segments present, a listed file gone, or an unlisted
+// segment that is not one of the crash's. Without a witness, a tail cut off
+// with its seal looks like a crash; the repair's seal then says
+// "interrupted" and names the segments it adopted.
+//
+// Folders: each new folder's name is synced into its parent (root, session,
+// run, sources/) whatever archive.fsync says. Retention renames a run to a
+// hidden ".{stamp}.deleting" folder, syncs, then deletes it, so a crash
+// midway leaves nothing that looks like a damaged run; it removes an empty
+// session folder under the recorder's lock, so a run starting in it
+// meanwhile never loses its folder.
 package recorder
