@@ -101,6 +101,7 @@ func TestRepairNeverSealsOverTampering(t *testing.T) {
 		witness bool   // the store's record is there
 		refused bool   // repair leaves the manifest byte for byte
 		want    string // in verify's problems; "" none at all
+		adopted int    // segments an honest repair adopts
 	}{
 		{
 			name: "tail cut with its seal", tamper: cutLines(3), witness: true, refused: true,
@@ -145,6 +146,20 @@ func TestRepairNeverSealsOverTampering(t *testing.T) {
 				w.WitnessManifest(context.Background(), id, witnessOf(t, dir, n-1))
 				cutLines(1)(t, dir)
 			}, witness: true,
+		},
+		{
+			// The crash came with a segment of each stream open (their
+			// lines and the seal never written): those two are adopted.
+			name: "crash with segments open", tamper: func(t *testing.T, dir string) {
+				w.WitnessManifest(context.Background(), id, witnessOf(t, dir, n-3))
+				cutLines(3)(t, dir)
+			}, witness: true, adopted: 2,
+		},
+		{
+			// The limit: without the store's record a cut tail is what a
+			// crash leaves. The seal then says "interrupted" and the
+			// interruption line names the segments adopted.
+			name: "tail cut with its seal, no witness", tamper: cutLines(3), adopted: 2,
 		},
 		{
 			name: "crash mid-line", tamper: func(t *testing.T, dir string) {
@@ -202,6 +217,9 @@ func TestRepairNeverSealsOverTampering(t *testing.T) {
 				t.Errorf("verify with the key passes a tampered run")
 			case tc.want != "" && !strings.Contains(all, tc.want):
 				t.Errorf("verify does not say %q:\n%s", tc.want, all)
+			}
+			if tc.want == "" && (len(rep.Interruptions) != 1 || len(rep.Interruptions[0].Recovered) != tc.adopted) {
+				t.Errorf("interruptions %+v; want one adopting %d segments", rep.Interruptions, tc.adopted)
 			}
 			if tc.want != "" && rep.Sealed && rep.SealReason == SealInterrupted {
 				t.Errorf("a tampered run was sealed as interrupted")
