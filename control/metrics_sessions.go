@@ -15,10 +15,12 @@ type sessionCollector struct {
 
 	state, viewers, mixFPS, mixDropped, mixLatency, mixRestarts, mixTimeSteps *prometheus.Desc
 	recActive, recBytes, recSegments, recDiskStopped, recFsync                *prometheus.Desc
+	audioPeak, audioRMS, audioSilent                                          *prometheus.Desc
 }
 
 func newSessionCollector(s *Server) *sessionCollector {
 	l := []string{"session"}
+	sp := []string{"session", "point"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
@@ -36,12 +38,18 @@ func newSessionCollector(s *Server) *sessionCollector {
 		recSegments:    d("diemcau_recording_segments", "Segments closed in the current run.", l),
 		recDiskStopped: d("diemcau_recording_disk_stopped", "1 while recording is paused for lack of disk.", l),
 		recFsync:       d("diemcau_recording_fsync_p99_seconds", "p99 fsync latency of archive fragments.", l),
+		audioPeak: d("diemcau_point_audio_peak_dbfs",
+			"Peak level of a point's sound in the composite, before its gain and mute, loudest channel, last 100 ms; absent while none arrives.", sp),
+		audioRMS: d("diemcau_point_audio_rms_dbfs",
+			"RMS level of a point's sound in the composite, before its gain and mute, loudest channel, last 100 ms; absent while none arrives.", sp),
+		audioSilent: d("diemcau_point_audio_silent",
+			"1 while a point's picture is live, it is not muted, and no sound has come from it for the alert's threshold (10 s).", sp),
 	}
 }
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.viewers, c.mixFPS, c.mixDropped, c.mixLatency, c.mixRestarts, c.mixTimeSteps,
-		c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync} {
+		c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync, c.audioPeak, c.audioRMS, c.audioSilent} {
 		ch <- d
 	}
 }
@@ -82,6 +90,13 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(c.mixRestarts, m.EncoderRestarts, sess.ID, "encoder")
 			counter(c.mixRestarts, m.DecoderRestarts, sess.ID, "decoder")
 			counter(c.mixTimeSteps, m.TimeSteps, sess.ID)
+			for _, p := range m.Points {
+				if p.Sound.Measured {
+					gauge(c.audioPeak, p.Sound.PeakDBFS, sess.ID, p.ID)
+					gauge(c.audioRMS, p.Sound.RMSDBFS, sess.ID, p.ID)
+				}
+				gauge(c.audioSilent, b2f(p.Sound.Silent), sess.ID, p.ID)
+			}
 		}
 		r := live.Recording
 		gauge(c.recActive, b2f(r.Active), sess.ID)

@@ -62,6 +62,7 @@ func (s *Server) sessionRoutes() {
 	if s.deps.Sessions != nil {
 		s.handleFunc("POST /api/v1/sessions/{id}/start", s.audited(op, id, s.handleStartSession))
 		s.handleFunc("POST /api/v1/sessions/{id}/stop", s.audited(op, id, s.handleStopSession))
+		s.handleFunc("GET /api/v1/sessions/{id}/levels", s.require(op, s.handleSessionLevels))
 	}
 	if s.deps.Checker != nil {
 		s.handleFunc("POST /api/v1/sessions/{id}/checks", s.audited(op, id, s.handleRunCheck))

@@ -20,6 +20,7 @@ import (
 type pointView struct {
 	store.Point
 	State ingest.State `json:"state"`
+	soundView
 }
 
 // sessionView is a session with its runtime status (CONTRACT.md "Session
@@ -41,6 +42,7 @@ func (s *Server) viewSession(sess store.Session) sessionView {
 			v.Recording, v.Mixer, v.Error = live.Recording, live.Mixer, live.Error
 		}
 	}
+	now := time.Now()
 	for _, p := range sess.Points {
 		pv := pointView{Point: p, State: ingest.StateOffline}
 		if st, ok := s.deps.Sources.Status(p.Source); ok {
@@ -48,6 +50,7 @@ func (s *Server) viewSession(sess store.Session) sessionView {
 		}
 		if v.Mixer != nil {
 			pv.State = mixedState(v.Mixer.Points, p.ID, pv.State)
+			pv.soundView = soundOf(v.Mixer.Points, p.ID, now)
 		}
 		v.Points = append(v.Points, pv)
 	}

@@ -77,7 +77,10 @@ func (s sessionMixer) Stats() sessions.CompositeStats {
 		LatencyP99Ms: float64(st.LatencyP99.Microseconds()) / 1000,
 	}
 	for _, p := range st.Points {
-		out.Points = append(out.Points, sessions.PointSignal{ID: p.ID, Live: p.Live, Pictures: p.Pictures})
+		a := p.Audio
+		out.Points = append(out.Points, sessions.PointSignal{ID: p.ID, Live: p.Live, Pictures: p.Pictures, Sound: sessions.PointSound{
+			Measured: a.Measured, PeakDBFS: a.PeakDBFS, RMSDBFS: a.RMSDBFS, Silent: a.Silent, QuietSince: a.QuietSince,
+		}})
 	}
 	return out
 }

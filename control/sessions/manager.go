@@ -91,13 +91,16 @@ type CompositeStats struct {
 	Points []PointSignal `json:"-"`
 }
 
-// PointSignal is one point's picture as the composite receives it.
+// PointSignal is one point's picture and sound as the composite receives
+// them.
 type PointSignal struct {
 	ID string
 	// Live: pictures arriving; false, the tile shows its slate.
 	Live bool
 	// Pictures is the decoded pictures that reached the compositor.
 	Pictures uint64
+	// Sound is its sound as the mix hears it (sound.go).
+	Sound PointSound
 }
 
 // MixerFactory makes the composite of a session from its points' streams.
