@@ -116,6 +116,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Source:  sources.Status,
 		Probe:   probe,
 		Encoder: func() (string, bool) { return media.encoder.Element, media.encoder.Hardware },
+		Sound:   checkSound(mgr),
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,9 @@ type Deps struct {
 	WebRTC func(ctx context.Context, sessionID string) error
 	// Encoder names the composite encoder in use.
 	Encoder func() (element string, hardware bool)
+	// Sound is a point's sound as a running session's composite hears it;
+	// false when the session is not running. nil: no sound check.
+	Sound func(sessionID, pointID string) (Sound, bool)
 }
 
 // Checker runs checks on demand and on schedule.
@@ -155,6 +158,7 @@ func (c *Checker) checkPoints(ctx context.Context, sess store.Session) ([]store.
 		go func() {
 			defer wg.Done()
 			out[i], kbps[i] = c.checkPoint(ctx, p)
+			c.checkSound(sess.ID, &out[i])
 		}()
 	}
 	wg.Wait()
