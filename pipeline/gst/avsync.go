@@ -106,7 +106,10 @@ func avsyncAudio(codec AudioCodec, freq float64, seconds int, aacElement string)
 		fmt.Fprintf(&b, " audiotestsrc num-buffers=1 samplesperbuffer=%d wave=silence ! %s ! apattern.",
 			audioRate-avsyncBeepSamples, caps)
 	}
-	return "concat name=apattern ! audioconvert ! " + enc, b.String(), skip, keep, nil
+	// audiomixer makes the pieces one stream with one segment: fed the
+	// concat's segments, an audio encoder drains at each and pads the
+	// piece to whole frames, which would move the beeps.
+	return "concat name=apattern ! audiomixer ! audioconvert ! " + enc, b.String(), skip, keep, nil
 }
 
 // DefaultAVSyncFreq is the pattern's beep when LoopConfig.AudioFreq is 0:
