@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,22 +23,42 @@ func newProbeCommand() *cobra.Command {
 		seconds   float64
 		asJSON    bool
 		transport string
+		av        bool
+		token     string
 	)
 	cmd := &cobra.Command{
-		Use:   "probe [--seconds N] [--json] [--transport auto|tcp|udp] URL",
-		Short: "Check one RTSP feed: codec, size, fps, GOP, bitrate, B-frames, audio, browser playback",
+		Use:   "probe [--seconds N] [--json] [--transport auto|tcp|udp] URL | probe --av [--seconds N] [--token T] [--json] URL|FILE",
+		Short: "Check one RTSP feed (codec, fps, GOP, audio, browser playback), or with --av its lip sync and sound",
 		Long: `Connects to one RTSP URL, reads it for a few seconds and reports codec,
 profile, size, fps, GOP, bitrate, B-frames and audio codec, whether browsers
 can play it without transcoding, and checks with a verdict.
 
+With --av it is the lip-sync meter, on an rtsp:// URL, a WHEP endpoint
+(http(s)://HOST/whep/…, with --token or $DIEMCAU_TOKEN) or a recorded .mp4:
+the A/V offset of the avsync pattern (camsim --pattern avsync,
+sim://NAME?pattern=avsync), video fps, audio present against its expected
+rate, audio level, holes and freezes per track. It fails when the offset is
+outside EBU R37 (audio 40 ms early to 60 ms late), when less than 98 % of
+the sound arrives, or when there is no picture or no sound. --seconds
+defaults to 10 for live inputs and the whole file (up to 600 s) for files.
+
 Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitError{code: 2, err: fmt.Errorf("probe: want one RTSP URL, got %d arguments", len(args))}
+				return &exitError{code: 2, err: fmt.Errorf("probe: want one RTSP URL (or with --av a WHEP URL or a file), got %d arguments", len(args))}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if av {
+				if !cmd.Flags().Changed("seconds") {
+					seconds = 0 // the meter's own default
+				}
+				if token == "" {
+					token = os.Getenv("DIEMCAU_TOKEN")
+				}
+				return runProbeAV(cmd, args[0], seconds, token, asJSON)
+			}
 			if seconds <= 0 || seconds > 600 {
 				return &exitError{code: 2, err: fmt.Errorf("probe: --seconds %v: want more than 0 and at most 600", seconds)}
 			}
@@ -65,6 +86,8 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 	cmd.Flags().Float64Var(&seconds, "seconds", ingest.DefaultProbeDuration.Seconds(), "how long to read the feed, from its first frame")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&transport, "transport", ingest.TransportAuto, "RTP transport: auto, tcp or udp")
+	cmd.Flags().BoolVar(&av, "av", false, "measure lip sync and sound (the avsync pattern), on RTSP, WHEP or a file")
+	cmd.Flags().StringVar(&token, "token", "", "WHEP bearer token for --av (default $DIEMCAU_TOKEN)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})

@@ -128,5 +128,6 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+// round1 and round3 round for the report; a negative zero reads 0.
+func round1(v float64) float64 { return math.Round(v*10)/10 + 0 }
+func round3(v float64) float64 { return math.Round(v*1000)/1000 + 0 }

@@ -54,3 +54,27 @@ type Capture struct {
 	// "arrival" when the sender sent none).
 	Clock string
 }
+
+// after drops the first d of the capture, from its earliest frame.
+func (c Capture) after(d time.Duration) Capture {
+	var start time.Duration
+	switch {
+	case len(c.Pictures) > 0 && len(c.Chunks) > 0:
+		start = min(c.Pictures[0].PTS, c.Chunks[0].PTS)
+	case len(c.Pictures) > 0:
+		start = c.Pictures[0].PTS
+	case len(c.Chunks) > 0:
+		start = c.Chunks[0].PTS
+	}
+	cut := start + d
+	i := 0
+	for i < len(c.Pictures) && c.Pictures[i].PTS < cut {
+		i++
+	}
+	j := 0
+	for j < len(c.Chunks) && c.Chunks[j].PTS < cut {
+		j++
+	}
+	c.Pictures, c.Chunks = c.Pictures[i:], c.Chunks[j:]
+	return c
+}
