@@ -81,6 +81,14 @@ sessions:
 	if code, out := run(t, 60*time.Second, binary, "archive", "verify", oldDir); code != 0 || !strings.Contains(out, "interrupt") {
 		t.Fatalf("verify of the repaired run: exit %d\n%s", code, out)
 	}
+	// The store witnessed every line, the repair's too, while the server
+	// was killed and restarted: the repaired manifest agrees with it.
+	if code, out := run(t, 60*time.Second, binary, "archive", "verify", "--config", cfgFile, oldDir); code != 0 || !strings.Contains(out, "witness: the store's record agrees") {
+		t.Fatalf("verify against the store's witness: exit %d\n%s", code, out)
+	}
+	if v, _ := old["verify"].(map[string]any); v["state"] != "ok" || v["witness"] != "agrees" {
+		t.Errorf("the recordings API's verify of the repaired run: %v", v)
+	}
 	segs, _ := filepath.Glob(filepath.Join(oldDir, "*", "*", "*.mp4"))
 	comp, _ := filepath.Glob(filepath.Join(oldDir, "composite", "*.mp4"))
 	for _, seg := range append(segs, comp...) {
