@@ -153,4 +153,3 @@ func (e evidence) list() []string {
 	}
 	return e
 }
-
