@@ -113,16 +113,16 @@ func (r *Recorder) repairRun(ctx context.Context, dir string) (*repairReport, er
 	if len(ev) > 0 {
 		return &repairReport{Refused: ev.list()}, nil
 	}
+	// The manifest's own time, before cutting a torn line changes it.
+	var lastWrite time.Time
+	if mst, err := os.Stat(mpath); err == nil {
+		lastWrite = mst.ModTime()
+	}
 	m, err := appendManifest(mpath, lines, len(tornRaw), r.witnessFor(runID(dir)))
 	if err != nil {
 		return nil, err
 	}
 	rep := &repairReport{Torn: len(tornRaw)}
-	st2, err := os.Stat(mpath)
-	lastWrite := time.Time{}
-	if err == nil {
-		lastWrite = st2.ModTime()
-	}
 	return rep, r.finishRepair(ctx, dir, m, adopt, rep, lastWrite, tornRaw)
 }
 
