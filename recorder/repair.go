@@ -82,7 +82,7 @@ func (r *Recorder) repairRun(ctx context.Context, dir string) (*repairReport, er
 	}
 	lines, torn, err := readManifest(mpath)
 	if errors.Is(err, fs.ErrNotExist) {
-		return r.repairWithoutManifest(dir, mpath, wit, files)
+		return r.repairWithoutManifest(ctx, dir, mpath, wit, files)
 	}
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (r *Recorder) repairRun(ctx context.Context, dir string) (*repairReport, er
 
 // repairWithoutManifest seals a run folder a crash left before its run
 // line reached the disk: then no segment can have been written either.
-func (r *Recorder) repairWithoutManifest(dir, mpath string, wit *ManifestWitness, files []string) (*repairReport, error) {
+func (r *Recorder) repairWithoutManifest(ctx context.Context, dir, mpath string, wit *ManifestWitness, files []string) (*repairReport, error) {
 	var ev evidence
 	if wit != nil {
 		ev.add("%s is missing: the witness recorded %s", ManifestName, wit)
@@ -145,7 +145,7 @@ func (r *Recorder) repairWithoutManifest(dir, mpath string, wit *ManifestWitness
 		return nil, err
 	}
 	rep := &repairReport{}
-	return rep, r.finishRepair(context.Background(), dir, m, nil, rep, time.Time{}, nil)
+	return rep, r.finishRepair(ctx, dir, m, nil, rep, time.Time{}, nil)
 }
 
 // finishRepair writes the crash segments' lines, the interruption and the
