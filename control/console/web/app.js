@@ -50,13 +50,17 @@ function startedAgo(sess) {
 }
 
 // alerts lists what an operator must act on at once, for every running
-// session: a point without signal, recording that stopped, a mixer error.
+// session: a point without signal or without sound, recording that
+// stopped, a mixer error.
 function alerts() {
   const out = [];
   for (const sess of S.sessions) {
     if (!isRunning(sess)) continue;
     const name = titleOf(sess);
     for (const p of sess.points) {
+      // A live picture without sound: the text stays put while the
+      // seconds count, so the banner is not read out again and again.
+      if (p.state === 'online' && p.silent) out.push(t('alertSilent', { session: name, label: p.label || p.id }));
       if (p.state === 'online') continue;
       const src = source(p.source);
       out.push(t('alertPoint', { session: name, label: p.label || p.id, state: t('st_' + p.state).toLowerCase(),

@@ -50,6 +50,8 @@ const TEXT = {
     diskStopped: 'Dừng ghi vì thiếu dung lượng', diskFree: 'Trống (lần kiểm tra cuối)',
     focus: 'Điểm chính', setFocus: 'Chọn làm điểm chính', mute: 'Tắt tiếng', unmute: 'Bật tiếng',
     muted: 'Đã tắt tiếng', gain: 'Âm lượng', unmuteVideo: 'Nghe tiếng', muteVideo: 'Tắt nghe',
+    soundLevel: 'Mức tiếng của {label}', noAudio: 'Không có tiếng', peak: 'Đỉnh',
+    silentFor: 'KHÔNG CÓ TIẾNG đã {s} giây: kiểm tra micrô của điểm cầu',
     p_connecting: 'Đang kết nối hình…', p_live: 'Đang phát', p_reconnecting: 'Mất kết nối, đang thử lại…',
     p_waiting: 'Phiên chưa chạy, đang chờ…', p_busy: 'Máy chủ bận, sẽ thử lại…', p_unauthorized: 'Không được phép xem',
     p_notfound: 'Không tìm thấy', p_error: 'Lỗi phát hình', p_unplayable: 'Không phát được', p_idle: '',
@@ -61,6 +63,7 @@ const TEXT = {
     pointId: 'Mã điểm cầu', labelOptional: 'Nhãn (không bắt buộc)', pointIdHint: 'Mã: chữ thường a-z, số 0-9 và dấu -',
     addToSession: 'Thêm vào phiên', noFreeSource: 'Mọi nguồn đã có trong phiên. Hãy thêm nguồn mới ở thẻ Nguồn.',
     // alerts
+    alertSilent: '{session}: điểm cầu “{label}” có hình nhưng KHÔNG CÓ TIẾNG (micrô tắt?)',
     alertPoint: '{session}: điểm cầu “{label}” {state}{why}', alertRecStopped: '{session}: ĐÃ DỪNG GHI HÌNH{why}',
     alertDisk: '{session}: dừng ghi vì ổ đĩa đầy{why}', alertSession: '{session}: {why}',
     // checks
@@ -133,6 +136,8 @@ const TEXT = {
     diskStopped: 'Stopped: disk full', diskFree: 'Free (last check)',
     focus: 'Focus', setFocus: 'Make focus', mute: 'Mute', unmute: 'Unmute',
     muted: 'Muted', gain: 'Gain', unmuteVideo: 'Listen', muteVideo: 'Silence',
+    soundLevel: 'Sound level of {label}', noAudio: 'No sound', peak: 'Peak',
+    silentFor: 'NO SOUND for {s} s: check the point\'s microphone',
     p_connecting: 'Connecting…', p_live: 'Playing', p_reconnecting: 'Connection lost, retrying…',
     p_waiting: 'The session is not running, waiting…', p_busy: 'Server busy, retrying…', p_unauthorized: 'Not allowed to watch',
     p_notfound: 'Not found', p_error: 'Playback error', p_unplayable: 'Cannot be played', p_idle: '',
@@ -143,6 +148,7 @@ const TEXT = {
     pointRemoved: 'Removed point {label}', pointAdded: 'Added point {label}',
     pointId: 'Point ID', labelOptional: 'Label (optional)', pointIdHint: 'ID: lower-case a-z, digits 0-9 and -',
     addToSession: 'Add to session', noFreeSource: 'Every source is in the session already. Add one in the Sources tab.',
+    alertSilent: '{session}: point “{label}” has picture but NO SOUND (microphone off?)',
     alertPoint: '{session}: point “{label}” {state}{why}', alertRecStopped: '{session}: RECORDING STOPPED{why}',
     alertDisk: '{session}: recording stopped, disk full{why}', alertSession: '{session}: {why}',
     runCheck: 'Run check now', checking: 'Checking every point…', history: 'Check history',

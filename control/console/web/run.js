@@ -1,12 +1,13 @@
 // The running session: the composite playing over WHEP, layout and focus,
-// per-point mute and gain, points joining and leaving (runpoints.js),
-// recording, viewers and mixer status.
+// per-point mute, gain and sound meter (meters.js), points joining and
+// leaving (runpoints.js), recording, viewers and mixer status.
 import { api, describeError } from './api.js';
 import { t } from './i18n.js';
 import { $, h, mount, changed, badge, fmtBytes, fmtClock, fmtNum, notify, busy } from './dom.js';
 import { S, session, source, isRunning, titleOf, startSession, stopSession, refresh } from './state.js';
 import { WhepPlayer } from './whep.js';
 import * as points from './runpoints.js';
+import * as meters from './meters.js';
 
 let player = null;
 let playing = '';
@@ -114,14 +115,18 @@ function pointCard(sess, p) {
   const isFocus = sess.focus === p.id;
   const src = source(p.source);
   const gainId = 'gain-' + p.id;
-  return h('div', { class: 'point' + (isFocus ? ' focus' : '') + (p.state !== 'online' ? ' lost' : ''), dataset: { point: p.id } },
+  const snd = meters.sound(sess, p);
+  const cls = 'point' + (isFocus ? ' focus' : '') + (p.state !== 'online' ? ' lost' : snd.silent ? ' silent' : '');
+  return h('div', { class: cls, dataset: { point: p.id } },
     h('button', { type: 'button', class: 'point-main', dataset: { key: 'focus-' + p.id }, 'aria-pressed': String(isFocus),
       title: t('setFocus'), onclick: (ev) => setLayout(sess, sess.layout, p.id, ev.currentTarget) },
       h('span', { class: 'point-label' }, p.label || p.id),
       h('span', { class: 'muted small' }, t('r_' + p.role) + ' · ' + p.source + (isFocus ? ' · ' + t('focus') : '') +
         (p.muted ? ' · ' + t('muted') : '')),
       badge('st', p.state, t('st_' + p.state)),
-      p.state !== 'online' && src && src.error ? h('span', { class: 'reason' }, src.error) : null),
+      p.state !== 'online' && src && src.error ? h('span', { class: 'reason' }, src.error) : null,
+      meters.silentAlert(snd)),
+    isRunning(sess) ? meters.meter(sess, p) : null,
     h('div', { class: 'point-audio' },
       // A toggle with a fixed name: aria-pressed (and red) says it is muted.
       h('button', { type: 'button', dataset: { key: 'mute-' + p.id }, 'aria-pressed': String(!!p.muted),
@@ -141,6 +146,7 @@ export function render() {
   points.render(sess);
   if (!sess) {
     syncPlayer(null);
+    meters.follow('');
     mount($('#run-head'), h('p', { class: 'empty' }, t('noSession')));
     mount($('#run-status'));
     mount($('#run-points'));
@@ -150,9 +156,11 @@ export function render() {
   view.classList.remove('no-session');
   view.classList.toggle('stopped', !isRunning(sess));
   syncPlayer(sess);
+  meters.follow(visible && isRunning(sess) ? sess.id : '', render);
   if (changed($('#run-head'), [sess.id, sess.title, sess.state, sess.case_ref])) mount($('#run-head'), head(sess));
   mount($('#run-status'), status(sess));
-  if (changed($('#run-points'), [sess.id, sess.state, sess.focus, sess.layout, sess.points, sess.points.map((p) => (source(p.source) || {}).error)])) {
+  if (changed($('#run-points'), [sess.id, sess.state, sess.focus, sess.layout, sess.points, sess.points.map((p) => (source(p.source) || {}).error),
+    sess.points.map((p) => { const s = meters.sound(sess, p); return [s.silent, s.silent_for_s]; })])) {
     mount($('#run-points'), sess.points.map((p) => pointCard(sess, p)));
   }
   for (const b of $('#layouts').querySelectorAll('button')) {
@@ -183,7 +191,7 @@ async function loadLastCheck() {
 }
 
 export function show() { visible = true; loadLastCheck(); render(); }
-export function hide() { visible = false; syncPlayer(null); }
+export function hide() { visible = false; syncPlayer(null); meters.follow(''); }
 export function sessionChanged() { loadLastCheck(); points.closeAdd(); }
 
 export function init() {
