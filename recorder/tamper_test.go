@@ -162,6 +162,13 @@ func TestRepairNeverSealsOverTampering(t *testing.T) {
 			name: "tail cut with its seal, no witness", tamper: cutLines(3), adopted: 2,
 		},
 		{
+			// A crash inside StartRun, before the run line was synced.
+			name: "empty run folder", tamper: func(t *testing.T, dir string) {
+				os.RemoveAll(dir)
+				os.MkdirAll(dir, 0o755)
+			},
+		},
+		{
 			name: "crash mid-line", tamper: func(t *testing.T, dir string) {
 				w.WitnessManifest(context.Background(), id, witnessOf(t, dir, n-1))
 				cutLines(1)(t, dir)
