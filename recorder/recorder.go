@@ -40,7 +40,7 @@ type Recorder struct {
 	guard     *diskGuard
 
 	witness     Witness       // may be nil
-	witnessErrs witnessErrors //
+	witnessErrs witnessErrors // failed reports, summarised
 	results     VerifyResults // may be nil
 	// syncDir fsyncs a folder after an entry in it was made, renamed or
 	// removed; tests replace it to see which.
