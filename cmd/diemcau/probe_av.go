@@ -48,7 +48,7 @@ func writeAVTable(w io.Writer, rep avsync.Report) {
 	defer tw.Flush()
 	fmt.Fprintf(tw, "Input\t%s (%s)\n", rep.Input, rep.Kind)
 	if rep.Video == nil && rep.Audio == nil && rep.Verdict == avsync.Fail {
-		fmt.Fprintf(tw, "Result\tcould not open: %s\n", strings.Join(rep.Reasons, "; "))
+		fmt.Fprintf(tw, "Result\t%s\n", strings.Join(rep.Reasons, "; "))
 		return
 	}
 	fmt.Fprintf(tw, "Measured\t%.1f s of media\n", rep.Seconds)

@@ -28,10 +28,11 @@ const (
 const (
 	DefaultSeconds = 10.0
 	MaxSeconds     = 600.0
-	// liveWarmup is read and dropped at the start of an RTSP read: ffmpeg
-	// stamps each track's first packets on that track's own clock until
-	// the tracks are synchronised (RTP-Info, then sender reports), so the
-	// first frames can sit anywhere.
+	// liveWarmup is read and dropped at the start of a live read. Over
+	// RTSP ffmpeg stamps each track's first packets on that track's own
+	// clock until the tracks are synchronised (RTP-Info, then sender
+	// reports), so the first frames can sit anywhere; over WHEP the
+	// picture starts at the last keyframe, before the sound.
 	liveWarmup = time.Second
 	// connectBudget is added to the media time for the wall-clock bound of
 	// a live read: connecting, the first keyframe, ICE.
@@ -92,7 +93,7 @@ func Measure(ctx context.Context, target string, opts Options) (Report, error) {
 	shown := ingest.RedactURL(target)
 	fail := func(err error) (Report, error) {
 		msg := ingest.RedactError(err, target)
-		if opts.Token != "" {
+		if len(opts.Token) >= 8 { // a real token; a short one would mask words
 			msg = strings.ReplaceAll(msg, opts.Token, "***")
 		}
 		re := redactedError{msg: shown + ": " + msg}
@@ -118,7 +119,8 @@ func Measure(ctx context.Context, target string, opts Options) (Report, error) {
 		c, err = decodeInput(ctx, opts, target, kind, seconds+liveWarmup.Seconds(), time.Duration(seconds*float64(time.Second))+connectBudget)
 		c = c.after(liveWarmup)
 	case KindWHEP:
-		c, err = measureWHEP(ctx, opts, target, seconds)
+		c, err = measureWHEP(ctx, opts, target, seconds+liveWarmup.Seconds())
+		c = c.after(liveWarmup)
 	}
 	if err != nil {
 		return fail(err)
