@@ -1,13 +1,11 @@
 package control
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"diemcau/control/store"
 )
@@ -84,38 +82,35 @@ func (s *Server) handleListInvites(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.deps.Store.RevokeInvite(r.Context(), r.PathValue("id"), r.PathValue("iid")); err != nil {
+	inv, err := s.deps.Store.RevokeInvite(r.Context(), r.PathValue("id"), r.PathValue("iid"))
+	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
+	// Checked only when a viewer connects: those already watching are
+	// ended here (CONTRACT: within 2 s).
+	s.endInvite(inv.SessionID, inv.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// AuthorizeWHEP says whether a WHEP request may watch: any operator
-// credential may watch anything; an invite token only its own session
-// (sessionID empty: a single source, which invites do not open), and only
-// while the invite stands and the session has not ended.
-func (s *Server) AuthorizeWHEP(r *http.Request, sessionID string) bool {
-	if _, ok := s.authenticate(r); ok {
-		return true
+// AuthorizeWHEP says whether a WHEP request may watch, and with what
+// grant: any operator credential may watch anything; an invite token only
+// its own session (sessionID empty: a single source, which invites do not
+// open), and only while the invite stands and the session has not ended.
+func (s *Server) AuthorizeWHEP(r *http.Request, sessionID string) (Grant, bool) {
+	if p, ok := s.authenticate(r); ok {
+		return Grant{Token: p.Name}, true
 	}
-	if sessionID == "" || s.deps.Store == nil {
-		return false
+	if sessionID == "" {
+		return Grant{}, false
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		return false
+		return Grant{}, false
 	}
-	hash := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	inv, err := s.deps.Store.FindInviteByTokenHash(ctx, hash)
-	if err != nil || inv.RevokedAt != nil || subtle.ConstantTimeCompare(inv.TokenHash[:], hash[:]) != 1 {
-		return false
+	inv, err := s.inviteGrant(r.Context(), sha256.Sum256([]byte(strings.TrimSpace(tok))))
+	if err != nil || subtle.ConstantTimeCompare([]byte(inv.SessionID), []byte(sessionID)) != 1 {
+		return Grant{}, false
 	}
-	if subtle.ConstantTimeCompare([]byte(inv.SessionID), []byte(sessionID)) != 1 {
-		return false
-	}
-	sess, err := s.deps.Store.GetSession(ctx, sessionID)
-	return err == nil && sess.State != store.StateEnded
+	return Grant{Invite: inv.ID, Session: inv.SessionID}, true
 }

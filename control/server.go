@@ -94,6 +94,9 @@ type Deps struct {
 	Probe Prober
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
+	// Revoker ends viewers and readers when their invite or session ends;
+	// nil: nothing to end.
+	Revoker Revoker
 }
 
 // Server is the HTTP control plane.

@@ -322,6 +322,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 			writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is live: stop it first (a live session is never deleted)"})
 			return
 		}
+		s.endSession(id)
 		if err := s.deps.Sessions.Stop(id); err != nil && !errors.Is(err, sessions.ErrNotRunning) {
 			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
 			return
@@ -331,6 +332,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request) {
 		writeStoreError(w, err)
 		return
 	}
+	s.endSession(id) // its invites went with it
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -15,7 +15,7 @@ import (
 
 // startWithStore runs an API server over a real store in a temp dir and a
 // session runtime without mixer or recorder.
-func startWithStore(t *testing.T) (string, *store.Store) {
+func startWithStore(t *testing.T, opts ...func(*Deps)) (string, *store.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -48,7 +48,11 @@ func startWithStore(t *testing.T) (string, *store.Store) {
 			t.Fatal(err)
 		}
 	}
-	return startServer(t, Deps{Sources: sources, Store: st, Sessions: mgr}), st
+	deps := Deps{Sources: sources, Store: st, Sessions: mgr}
+	for _, o := range opts {
+		o(&deps)
+	}
+	return startServer(t, deps), st
 }
 
 func TestSessionsAPI(t *testing.T) {

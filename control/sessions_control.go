@@ -62,7 +62,12 @@ func (s *Server) handleStopSession(w http.ResponseWriter, r *http.Request) {
 		writeStoreError(w, err)
 		return
 	}
-	if err := s.deps.Sessions.Stop(id); err != nil {
+	// The viewers go at once, not after the archive is sealed; and again
+	// after, for any that joined while it stopped.
+	s.endSession(id)
+	err := s.deps.Sessions.Stop(id)
+	s.endSession(id)
+	if err != nil {
 		if errors.Is(err, sessions.ErrNotRunning) {
 			writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()})
 			return

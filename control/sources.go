@@ -40,6 +40,8 @@ type sourceRequest struct {
 	Name      string `json:"name"`
 	URL       string `json:"url"`
 	Transport string `json:"transport"`
+	// AllowAnonymous: a push:// source without credentials, on purpose.
+	AllowAnonymous bool `json:"allow_anonymous"`
 }
 
 func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
@@ -48,7 +50,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	src := store.Source{ID: req.ID, Name: req.Name, URL: req.URL, Transport: req.Transport, Origin: store.OriginAPI}
+	src := store.Source{ID: req.ID, Name: req.Name, URL: req.URL, Transport: req.Transport, AllowAnonymous: req.AllowAnonymous, Origin: store.OriginAPI}
 	if writeFieldErrors(w, ValidateSource(&src)) {
 		return
 	}
@@ -72,7 +74,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 }
 
 func toIngest(src store.Source) ingest.SourceConfig {
-	return ingest.SourceConfig{ID: src.ID, Name: src.Name, URL: src.URL, Transport: src.Transport}
+	return ingest.SourceConfig{ID: src.ID, Name: src.Name, URL: src.URL, Transport: src.Transport, AllowAnonymous: src.AllowAnonymous}
 }
 
 func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +83,8 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		Name      *string `json:"name"`
 		URL       *string `json:"url"`
 		Transport *string `json:"transport"`
+		// AllowAnonymous changes restart the source, as url does.
+		AllowAnonymous *bool `json:"allow_anonymous"`
 	}
 	if e := decodeJSON(r, &req); e != nil {
 		writeError(w, e)
@@ -93,6 +97,7 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		apply(&src.Name, req.Name)
 		apply(&src.URL, req.URL)
 		apply(&src.Transport, req.Transport)
+		apply(&src.AllowAnonymous, req.AllowAnonymous)
 		if fieldErrs = ValidateSource(src); len(fieldErrs) > 0 {
 			return errInvalidPatch
 		}

@@ -101,6 +101,12 @@ func TestSourcesCRUD(t *testing.T) {
 		{"bad id", "POST", "/api/v1/sources", admin, `{"id":"Cam 2","url":"sim://x"}`, 400, "id"},
 		{"bad transport", "POST", "/api/v1/sources", admin, `{"id":"cam-2","url":"sim://x","transport":"carrier-pigeon"}`, 400, "transport"},
 		{"does not start", "POST", "/api/v1/sources", admin, `{"id":"cam-3","url":"rtsp://fail/x"}`, 400, "url"},
+		{"push without credentials", "POST", "/api/v1/sources", admin, `{"id":"enc-1","url":"push://"}`, 400, "url"},
+		{"push user without password", "POST", "/api/v1/sources", admin, `{"id":"enc-1","url":"push://enc@"}`, 400, "url"},
+		{"push with credentials", "POST", "/api/v1/sources", admin, `{"id":"enc-1","url":"push://enc:secret@"}`, 201, ""},
+		{"push open on purpose", "POST", "/api/v1/sources", admin, `{"id":"enc-2","url":"push://","allow_anonymous":true}`, 201, ""},
+		{"allow_anonymous on a camera", "POST", "/api/v1/sources", admin, `{"id":"cam-4","url":"sim://x","allow_anonymous":true}`, 400, "allow_anonymous"},
+		{"closing an open push source needs credentials", "PATCH", "/api/v1/sources/enc-2", admin, `{"allow_anonymous":false}`, 400, "url"},
 		{"get", "GET", "/api/v1/sources/cam-1", op, "", 200, ""},
 		{"patch", "PATCH", "/api/v1/sources/cam-1", admin, `{"name":"Camera một","transport":"tcp"}`, 200, ""},
 		{"patch unknown", "PATCH", "/api/v1/sources/nope", admin, `{"name":"x"}`, 404, ""},
@@ -126,6 +132,9 @@ func TestSourcesCRUD(t *testing.T) {
 	}
 	if _, err := st.GetSource(ctx, "cam-3"); err == nil {
 		t.Fatal("a source that did not start was kept in the store")
+	}
+	if src, err := st.GetSource(ctx, "enc-2"); err != nil || !src.AllowAnonymous {
+		t.Fatalf("the open push source as stored: %+v, %v", src, err)
 	}
 	entries, _ := st.ListAudit(ctx, 0, 100)
 	for _, e := range entries {

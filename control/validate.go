@@ -62,10 +62,22 @@ func ValidateSource(s *store.Source) []FieldError {
 		s.Transport = "auto"
 	}
 	fe.choice("transport", s.Transport, Transports)
-	if u, err := url.Parse(s.URL); err != nil || !slices.Contains(SourceSchemes, u.Scheme) {
+	u, err := url.Parse(s.URL)
+	switch {
+	case err != nil || !slices.Contains(SourceSchemes, u.Scheme):
 		fe.add("url", "want rtsp://, rtsps://, push:// or sim:// (got %s)", schemeHint(s.URL))
-	} else if (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "" {
+	case (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "":
 		fe.add("url", "no host")
+	case u.Scheme == "push":
+		pass, _ := u.User.Password()
+		if u.User != nil && pass == "" {
+			fe.add("url", "push://user@ has no password; write push://user:pass@")
+		} else if u.User == nil && !s.AllowAnonymous {
+			// Anyone reaching the RTSP port could publish into the record.
+			fe.add("url", "push:// needs the encoder's credentials (push://user:pass@), or allow_anonymous: true to let anyone who reaches the RTSP port publish")
+		}
+	case s.AllowAnonymous:
+		fe.add("allow_anonymous", "only push:// sources take encoders without credentials")
 	}
 	return fe
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 
@@ -17,9 +18,10 @@ import (
 // from the first keyframe on, the RTP packets lost, and the spacing of the
 // frames while a window is open.
 type rtspReader struct {
-	url       string
-	client    *gortsplib.Client
-	closeOnce sync.Once
+	url        string
+	user, pass string // the login, when readers need one
+	client     *gortsplib.Client
+	closeOnce  sync.Once
 
 	// Under frameTally's mu, with it:
 	frameTally
@@ -32,6 +34,9 @@ func (r *rtspReader) start() error {
 	u, err := base.ParseURL(r.url)
 	if err != nil {
 		return err
+	}
+	if r.user != "" {
+		u.User = url.UserPassword(r.user, r.pass)
 	}
 	tcp := gortsplib.TransportTCP
 	r.client = &gortsplib.Client{

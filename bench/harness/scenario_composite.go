@@ -54,7 +54,7 @@ func runComposite(ctx context.Context, e *env, r *Run) error {
 func (e *env) measureOutput(ctx context.Context, r *Run, ids []string, sid string) (*rtspReader, error) {
 	o := e.opts
 	url := e.server.RTSP + "/sessions/" + sid
-	rd := &rtspReader{url: url, frameTally: frameTally{name: "rtsp " + url, frameTicks: uint32(90000 / o.FPS)}}
+	rd := &rtspReader{url: url, user: e.server.RTSPUser, pass: e.server.RTSPPass, frameTally: frameTally{name: "rtsp " + url, frameTicks: uint32(90000 / o.FPS)}}
 	e.closers = append(e.closers, rd.close)
 	if err := rd.start(); err != nil {
 		return nil, err

@@ -19,8 +19,11 @@ import (
 type Server struct {
 	API  *API
 	RTSP string // rtsp://host:port
-	proc *Proc  // nil for a --target
-	pid  int    // proc's, or --target-pid; 0: CPU from /metrics
+	// RTSPUser and RTSPPass are the readers' login (the API token as
+	// password); kept out of RTSP so that no URL shown carries it.
+	RTSPUser, RTSPPass string
+	proc               *Proc // nil for a --target
+	pid                int   // proc's, or --target-pid; 0: CPU from /metrics
 	// ArchiveRoot is where a started server archives; empty for a target.
 	ArchiveRoot string
 }
@@ -62,7 +65,7 @@ func (e *env) startCamsim(ctx context.Context, n int, audio bool) (string, error
 func (e *env) startServer(ctx context.Context) (*Server, error) {
 	o := e.opts
 	if o.Target != "" {
-		s := &Server{API: newAPI(o.Target, o.Token), pid: o.TargetPID}
+		s := &Server{API: newAPI(o.Target, o.Token), pid: o.TargetPID, RTSPUser: "bench", RTSPPass: o.Token}
 		if !s.API.Ready(ctx) {
 			return nil, fmt.Errorf("--target %s: /readyz is not 200", o.Target)
 		}
@@ -127,6 +130,8 @@ store: %q
 	s := &Server{
 		API:         newAPI(fmt.Sprintf("http://127.0.0.1:%d", httpPort), token),
 		RTSP:        fmt.Sprintf("rtsp://127.0.0.1:%d", rtspPort),
+		RTSPUser:    "bench",
+		RTSPPass:    token,
 		proc:        p,
 		pid:         p.PID(),
 		ArchiveRoot: archive,

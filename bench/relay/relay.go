@@ -132,8 +132,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 		// Generous: hundreds of handshakes on a busy two-core machine.
 		ConnectTimeout: time.Minute,
 		DisableGSO:     cfg.DisableGSO,
-	}, log, res, func(r *http.Request, _ whep.Target) bool {
-		return r.Header.Get("Authorization") == "Bearer "+h.token
+	}, log, res, func(r *http.Request, _ whep.Target) (whep.Grant, bool) {
+		return whep.Grant{Who: "token bench"}, r.Header.Get("Authorization") == "Bearer "+h.token
 	})
 	if err != nil {
 		return nil, err

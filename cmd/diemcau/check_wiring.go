@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 
 	"diemcau/control"
 	"diemcau/control/checks"
 	"diemcau/control/sessions"
 	"diemcau/control/store"
+	"diemcau/control/whep"
 	"diemcau/ingest"
 )
 
@@ -19,23 +17,23 @@ import (
 // by the server on itself, over its real HTTP and ICE ports. A running
 // session's composite is watched; before the session (the usual case: the
 // day before, two hours before) one of its points' feeds is, which crosses
-// the same network path.
-func webrtcCheck(api *control.Server, tlsOn bool, token string, st *store.Store, mgr *sessions.Manager, sources *ingest.Registry) func(context.Context, string) error {
-	client := &http.Client{}
-	scheme := "http"
-	if tlsOn {
-		scheme = "https"
-		// Loopback to ourselves: the certificate is for the public name.
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
-	}
+// the same network path. It talks only to this process: the HTTP
+// connection is proved to be one this server accepted before the token is
+// sent (control.Server.SelfClient), and the answer must carry this WHEP
+// server's DTLS fingerprint.
+func webrtcCheck(api *control.Server, viewers *whep.Server, token string, st *store.Store, mgr *sessions.Manager, sources *ingest.Registry) func(context.Context, string) error {
 	return func(ctx context.Context, sessionID string) error {
-		addr, ok := api.Addr().(*net.TCPAddr)
-		if !ok {
-			return errors.New("the HTTP server is not listening")
+		client, base, err := api.SelfClient()
+		if err != nil {
+			return err
 		}
-		base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, addr.Port)
+		defer client.CloseIdleConnections()
+		fps := viewers.Fingerprints()
+		if len(fps) == 0 {
+			return errors.New("the WebRTC server is not running")
+		}
 		if _, running := mgr.Running(sessionID); running {
-			return checks.WHEPViewer(ctx, client, base+"/whep/sessions/"+sessionID, token)
+			return checks.WHEPViewerOf(ctx, client, base+"/whep/sessions/"+sessionID, token, fps)
 		}
 		sess, err := st.GetSession(ctx, sessionID)
 		if err != nil {
@@ -43,7 +41,7 @@ func webrtcCheck(api *control.Server, tlsOn bool, token string, st *store.Store,
 		}
 		for _, p := range sess.Points {
 			if s, ok := sources.Status(p.Source); ok && s.State == ingest.StateOnline {
-				if err := checks.WHEPViewer(ctx, client, base+"/whep/sources/"+p.Source, token); err != nil {
+				if err := checks.WHEPViewerOf(ctx, client, base+"/whep/sources/"+p.Source, token, fps); err != nil {
 					return fmt.Errorf("viewer of point %s's feed (the session is not running): %w", p.ID, err)
 				}
 				return nil

@@ -36,6 +36,8 @@ type Config struct {
 
 // HTTPConfig is the control plane's listener.
 type HTTPConfig struct {
+	HTTPLimitsConfig `mapstructure:",squash"` // the limits: config_limits.go
+
 	Listen string    `mapstructure:"listen"`
 	TLS    TLSConfig `mapstructure:"tls"`
 }
@@ -48,6 +50,8 @@ type TLSConfig struct {
 
 // RTSPConfig is the RTSP server (push ingest and re-serve).
 type RTSPConfig struct {
+	RTSPLimitsConfig `mapstructure:",squash"` // the limits: config_limits.go
+
 	Listen string `mapstructure:"listen"`
 	// ReadUser and ReadPass guard the re-served feeds (/sources, /sessions)
 	// for readers; empty: open to anyone who reaches the port.
@@ -57,6 +61,8 @@ type RTSPConfig struct {
 
 // WebRTCConfig is the ICE setup handed to pion and to browsers.
 type WebRTCConfig struct {
+	WebRTCLimitsConfig `mapstructure:",squash"` // the limits: config_limits.go
+
 	UDPPort    int      `mapstructure:"udp_port"`
 	PublicIPs  []string `mapstructure:"public_ips"`
 	ICEServers []string `mapstructure:"ice_servers"`
@@ -179,6 +185,9 @@ func loadConfig(file string, flags map[string]*pflag.Flag) (*Config, error) {
 func parseConfig(file string, yaml []byte, flags map[string]*pflag.Flag) (*Config, error) {
 	v := viper.New()
 	for k, val := range defaults() {
+		v.SetDefault(k, val)
+	}
+	for k, val := range limitDefaults() {
 		v.SetDefault(k, val)
 	}
 	v.SetEnvPrefix("DIEMCAU")

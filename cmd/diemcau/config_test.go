@@ -16,7 +16,7 @@ rtsp: {listen: ":9554"}
 archive: {root: ./a, segment: 2m, part: 500ms, min_free: 1GiB}
 sources:
   - {id: tinh, name: "Điểm cầu Tỉnh", url: "rtsp://user:secret@192.0.2.10/stream1"}
-  - {id: xa-a, url: "push://"}
+  - {id: xa-a, url: "push://enc:secret@"}
 sessions:
   - id: demo
     points:
@@ -50,6 +50,27 @@ func TestLoadConfigValid(t *testing.T) {
 	}
 	if !cfg.Archive.Fsync || cfg.Store != "./diemcau.db" {
 		t.Fatal("top-level defaults not applied")
+	}
+}
+
+// TestLoadConfigOpenOnPurpose: push:// without credentials and anonymous
+// RTSP reading are accepted when the file says so, and only then.
+func TestLoadConfigOpenOnPurpose(t *testing.T) {
+	body := strings.Replace(validConfig, `{id: xa-a, url: "push://enc:secret@"}`, `{id: xa-a, url: "push://", allow_anonymous: true}`, 1)
+	body = strings.Replace(body, `rtsp: {listen: ":9554"}`, `rtsp: {listen: ":9554", anonymous_read: true}`, 1)
+	cfg, err := loadConfig(writeConfig(t, body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Sources[1].AllowAnonymous || !cfg.Sources[1].toStore().AllowAnonymous || !cfg.RTSP.AnonymousRead {
+		t.Fatalf("not read: %+v %+v", cfg.Sources[1], cfg.RTSP)
+	}
+	cfg, err = loadConfig(writeConfig(t, validConfig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RTSP.AnonymousRead || cfg.RTSP.ReadDigest {
+		t.Fatalf("open by default: %+v", cfg.RTSP)
 	}
 }
 
@@ -104,6 +125,14 @@ func TestConfigProblemsNameTheKey(t *testing.T) {
 			[]string{`pipeline.encoder: "magic"`}},
 		{"part longer than segment", func(s string) string { return strings.Replace(s, "segment: 2m", "segment: 100ms", 1) },
 			[]string{"archive.segment: 100ms is shorter than archive.part"}},
+		{"push without credentials", func(s string) string { return strings.Replace(s, "push://enc:secret@", "push://", 1) },
+			[]string{"sources[1].url: push:// needs the encoder's credentials"}},
+		{"allow_anonymous on a camera", func(s string) string {
+			return strings.Replace(s, "stream1\"}", "stream1\", allow_anonymous: true}", 1)
+		}, []string{"sources[0].allow_anonymous: only push:// sources"}},
+		{"read_digest without read_user", func(s string) string {
+			return strings.Replace(s, `rtsp: {listen: ":9554"}`, `rtsp: {listen: ":9554", read_digest: true}`, 1)
+		}, []string{"rtsp.read_digest:"}},
 		{"two problems at once", func(s string) string {
 			return strings.Replace(strings.Replace(s, "layout", "layout", 1), "  - id: demo\n", "  - id: demo\n    layout: mosaic\n    start: soon\n", 1)
 		}, []string{`sessions[0].layout: "mosaic"`, `sessions[0].start: "soon"`}},

@@ -47,6 +47,8 @@ func (c *Config) Validate() []error {
 			}
 		}
 	}
+	errs = append(errs, c.secretFileProblems()...)
+	errs = append(errs, c.limitProblems()...)
 	if c.WebRTC.UDPPort < 0 || c.WebRTC.UDPPort > 65535 {
 		bad("webrtc.udp_port", "%d is not a port", c.WebRTC.UDPPort)
 	}
@@ -57,7 +59,7 @@ func (c *Config) Validate() []error {
 	}
 	for i, s := range c.WebRTC.ICEServers {
 		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
-			bad(fmt.Sprintf("webrtc.ice_servers[%d]", i), "%q: want a stun:, turn: or turns: URL", s)
+			bad(fmt.Sprintf("webrtc.ice_servers[%d]", i), "%q: want a stun:, turn: or turns: URL", redactICE(s))
 		}
 	}
 	for i, t := range c.Auth.Tokens {

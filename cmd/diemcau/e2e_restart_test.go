@@ -53,7 +53,7 @@ store: %q
 
 	first := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	waitHealthy()
-	if status, body := a.call("POST", "/api/v1/sources", `{"id":"enc9","name":"Bộ mã hoá 9","url":"push://"}`); status != 201 {
+	if status, body := a.call("POST", "/api/v1/sources", `{"id":"enc9","name":"Bộ mã hoá 9","url":"push://","allow_anonymous":true}`); status != 201 {
 		t.Fatalf("create source: %d %v", status, body)
 	}
 	if status, body := a.call("POST", "/api/v1/sessions", `{"id":"phien-9","title":"Phiên 9","points":[{"id":"p","source":"enc9"}]}`); status != 201 {
@@ -70,7 +70,8 @@ store: %q
 
 	proctest.Start(t, binary, "serve", "--config", cfgFile)
 	waitHealthy()
-	if s := a.source("enc9"); s["state"] != "connecting" || s["name"] != "Bộ mã hoá 9" {
+	// Started again without credentials: its allow_anonymous was kept.
+	if s := a.source("enc9"); s["state"] != "connecting" || s["name"] != "Bộ mã hoá 9" || s["allow_anonymous"] != true {
 		t.Fatalf("source after restart: %v", s)
 	}
 	if status, body := a.call("GET", "/api/v1/sessions/phien-9", ""); status != 200 || body["title"] != "Phiên 9" {

@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		TLSCert: cfg.HTTP.TLS.Cert,
 		TLSKey:  cfg.HTTP.TLS.Key,
 		Tokens:  tokens,
+		Limits:  httpLimits(cfg),
 	}, log, control.Deps{
 		Sources:     sources,
 		SourceAdmin: sources,
@@ -158,7 +159,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
-	checker.SetWebRTC(webrtcCheck(api, cfg.HTTP.TLS.Cert != "", checkToken, st, mgr, sources))
+	checker.SetWebRTC(webrtcCheck(api, viewers, checkToken, st, mgr, sources))
+	addConnCounters(api, rtspServer, viewers)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return viewers.Run(ctx) })

@@ -14,7 +14,7 @@ import (
 // source the store holds (the config's, loaded into it, and those created
 // through the API); each re-serves at /sources/{id}.
 func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, error) {
-	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass}, log)
+	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass, Limits: rtspLimits(cfg)}, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rtsp.listen: %w", err)
 	}

@@ -21,7 +21,9 @@ func whepConfig(cfg *Config) (whep.Config, error) {
 	if err != nil {
 		return whep.Config{}, err
 	}
-	return whep.Config{UDPPort: cfg.WebRTC.UDPPort, PublicIPs: cfg.WebRTC.PublicIPs, ICEServers: ice}, nil
+	c := whep.Config{UDPPort: cfg.WebRTC.UDPPort, PublicIPs: cfg.WebRTC.PublicIPs, ICEServers: ice}
+	whepLimits(cfg, &c)
+	return c, nil
 }
 
 // whepResolver finds what a viewer asks for: a source's feed, a running

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -18,6 +19,14 @@ import (
 // once a video packet arrived, or why none did. endpoint is the full URL of
 // e.g. /whep/sessions/{id}; token authorises it; client may be nil.
 func WHEPViewer(ctx context.Context, client *http.Client, endpoint, token string) error {
+	return WHEPViewerOf(ctx, client, endpoint, token, nil)
+}
+
+// WHEPViewerOf is WHEPViewer that also requires the answer's DTLS
+// fingerprint to be one of fingerprints ("sha-256 AB:CD:…"): the media then
+// comes from the holder of that certificate (pion checks the DTLS
+// handshake against the answer), not from whatever answered. Empty: any.
+func WHEPViewerOf(ctx context.Context, client *http.Client, endpoint, token string, fingerprints []string) error {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -62,6 +71,9 @@ func WHEPViewer(ctx context.Context, client *http.Client, endpoint, token string
 		return err
 	}
 	defer deleteResource(client, endpoint, location, token)
+	if len(fingerprints) > 0 && !answerHasFingerprint(answer, fingerprints) {
+		return errors.New("webrtc: the answer's DTLS fingerprint is not this server's: another program answered")
+	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("webrtc: the server's answer: %w", err)
 	}
@@ -117,4 +129,21 @@ func deleteResource(client *http.Client, endpoint, location, token string) {
 	if res, err := client.Do(req); err == nil {
 		res.Body.Close()
 	}
+}
+
+// answerHasFingerprint reports whether an a=fingerprint line of the SDP is
+// one of want (algorithm case-insensitive, hex case-insensitive).
+func answerHasFingerprint(sdp string, want []string) bool {
+	for _, line := range strings.Split(sdp, "\n") {
+		fp, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:")
+		if !ok {
+			continue
+		}
+		for _, w := range want {
+			if strings.EqualFold(strings.Join(strings.Fields(fp), " "), w) {
+				return true
+			}
+		}
+	}
+	return false
 }

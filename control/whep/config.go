@@ -11,13 +11,16 @@ import (
 
 // Defaults of Config, applied by New where a field is zero.
 const (
-	DefaultMaxViewers        = 1000
-	DefaultMaxConnecting     = 64
-	DefaultConnectTimeout    = 20 * time.Second
-	DefaultDisconnectTimeout = 10 * time.Second
-	DefaultVideoRing         = 4096 // packets: about 20 s of 2 Mbps, 5 s of 8 Mbps
-	DefaultAudioRing         = 512  // packets: about 10 s of 20 ms frames
-	DefaultTCPWriteBuffer    = 512 << 10
+	DefaultMaxViewers         = 1000
+	DefaultMaxConnecting      = 64
+	DefaultMaxViewersPerToken = 100 // a tenth of the default capacity
+	DefaultMaxViewersPerIP    = 100
+	DefaultMaxConnectingPerIP = 16 // a quarter of the connecting slots
+	DefaultConnectTimeout     = 20 * time.Second
+	DefaultDisconnectTimeout  = 10 * time.Second
+	DefaultVideoRing          = 4096 // packets: about 20 s of 2 Mbps, 5 s of 8 Mbps
+	DefaultAudioRing          = 512  // packets: about 10 s of 20 ms frames
+	DefaultTCPWriteBuffer     = 512 << 10
 )
 
 // ICEServer is a STUN or TURN server handed to viewers (webrtc.ice_servers).
@@ -46,11 +49,27 @@ type Config struct {
 	// ICEServers are handed to viewers in Link headers (webrtc.ice_servers).
 	ICEServers []ICEServer
 
-	// MaxViewers caps viewers of all streams together. Default 1000.
+	// MaxViewers caps viewers of all streams together
+	// (webrtc.max_viewers). Default 1000. Like every cap here: 0 takes
+	// the default, negative turns it off.
 	MaxViewers int
 	// MaxConnecting caps viewers answered but not yet connected, so a flood
-	// of offers cannot pin memory. Default 64.
+	// of offers cannot pin memory (webrtc.max_connecting). Default 64.
 	MaxConnecting int
+	// MaxViewersPerToken caps the viewers, connected or connecting, that
+	// one invite token holds: a link passed around, or leaked, cannot
+	// take the server's capacity (webrtc.max_viewers_per_token). API
+	// tokens are the operators' own and are not capped. Default 100.
+	MaxViewersPerToken int
+	// MaxViewersPerIP caps the viewers from one address, an IPv6 /64
+	// counting as one (webrtc.max_viewers_per_ip). Default 100. Mobile
+	// carriers put many subscribers behind one address: raise it for a
+	// public broadcast.
+	MaxViewersPerIP int
+	// MaxConnectingPerIP caps one address's share of MaxConnecting
+	// (webrtc.max_connecting_per_ip), so one host's offers cannot keep
+	// everyone else from connecting. Default 16.
+	MaxConnectingPerIP int
 	// ConnectTimeout reaps a viewer that never connects. Default 20 s.
 	ConnectTimeout time.Duration
 	// DisconnectTimeout reaps a viewer whose network went silent: ICE calls
@@ -100,12 +119,6 @@ func (c Config) Validate() error {
 				return fmt.Errorf("webrtc.ice_servers[%d]: TURN needs a username and credential", i)
 			}
 		}
-	}
-	if c.MaxViewers < 0 {
-		return errors.New("whep.max_viewers: must not be negative")
-	}
-	if c.MaxConnecting < 0 {
-		return errors.New("whep.max_connecting: must not be negative")
 	}
 	if c.ConnectTimeout < 0 || c.DisconnectTimeout < 0 {
 		return errors.New("whep timeouts: must not be negative")
@@ -170,6 +183,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnecting == 0 {
 		c.MaxConnecting = DefaultMaxConnecting
+	}
+	if c.MaxViewersPerToken == 0 {
+		c.MaxViewersPerToken = DefaultMaxViewersPerToken
+	}
+	if c.MaxViewersPerIP == 0 {
+		c.MaxViewersPerIP = DefaultMaxViewersPerIP
+	}
+	if c.MaxConnectingPerIP == 0 {
+		c.MaxConnectingPerIP = DefaultMaxConnectingPerIP
 	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout

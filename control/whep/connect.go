@@ -14,7 +14,7 @@ import (
 )
 
 // newViewer makes the peer connection for an offer and returns the answer.
-func (s *Server) newViewer(ctx context.Context, t Target, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+func (s *Server) newViewer(ctx context.Context, t Target, g Grant, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
 	res, herr := s.reserve(stream, t)
 	if herr != nil {
 		return nil, "", herr
@@ -24,13 +24,16 @@ func (s *Server) newViewer(ctx context.Context, t Target, stream *pipeline.Strea
 		s.release(res)
 		return nil, "", err
 	}
-	s.mu.Lock()
-	s.viewers[v.id] = v
-	s.mu.Unlock()
+	v.grant = g
+	admitted := s.admit(v)
 	go func() {
 		defer s.wg.Done()
 		v.run(res.runCtx)
 	}()
+	if !admitted {
+		v.close("invite revoked while connecting")
+		return nil, "", errorf(http.StatusUnauthorized, "unauthorized", "the invite was revoked")
+	}
 	return v, answer, nil
 }
 

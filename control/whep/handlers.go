@@ -49,7 +49,8 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 	cors(w)
 	// Credentials before anything else: no media resource, not even a
 	// lookup, for a caller without them.
-	if !s.auth(r, t) {
+	grant, allowed := s.auth(r, t)
+	if !allowed {
 		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "the bearer token is missing, wrong, or not valid for %s", t))
 		return
 	}
@@ -86,7 +87,7 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 		writeError(w, herr)
 		return
 	}
-	v, answer, herr := s.newViewer(r.Context(), t, stream, o, plan)
+	v, answer, herr := s.newViewer(r.Context(), t, grant, stream, o, plan)
 	if herr != nil {
 		writeError(w, herr)
 		return
@@ -159,7 +160,7 @@ func (s *Server) serveDelete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "not_found", "no WHEP resource %q (ended already?)", r.PathValue("rid")))
 		return
 	}
-	if !s.auth(r, v.target) {
+	if _, allowed := s.auth(r, v.target); !allowed {
 		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "the bearer token is missing, wrong, or not valid for %s", v.target))
 		return
 	}
@@ -190,7 +191,7 @@ func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 	if t, ok := targetOf(r.URL.Path); ok {
 		h.Set("Allow", "POST, OPTIONS")
 		h.Set("Accept-Post", "application/sdp")
-		if s.auth(r, t) {
+		if _, allowed := s.auth(r, t); allowed {
 			for _, l := range s.iceLinks() {
 				h.Add("Link", l)
 			}

@@ -65,18 +65,18 @@ func (r *testResolver) Session(id, point string) (*pipeline.Stream, error) {
 
 // testAuth accepts the operator token for anything and the invite token
 // for session "demo" only.
-func testAuth(r *http.Request, t Target) bool {
+func testAuth(r *http.Request, t Target) (Grant, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		return false
+		return Grant{}, false
 	}
 	switch tok {
 	case testToken:
-		return true
+		return Grant{Who: "token test"}, true
 	case inviteToken:
-		return t.Session == "demo"
+		return Grant{Who: "invite inv-demo", Invite: "inv-demo", Session: "demo"}, t.Session == "demo"
 	}
-	return false
+	return Grant{}, false
 }
 
 type testServer struct {

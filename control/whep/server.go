@@ -58,8 +58,8 @@ type Resolver interface {
 }
 
 // Authorizer says whether a request's credentials (an operator token, or an
-// invite token of that session) may watch the target.
-type Authorizer func(r *http.Request, t Target) bool
+// invite token of that session) may watch the target, and with what grant.
+type Authorizer func(r *http.Request, t Target) (Grant, bool)
 
 // Server is the WHEP endpoint and the viewers behind it.
 type Server struct {
@@ -80,6 +80,9 @@ type Server struct {
 	connecting int
 	reordered  map[*pipeline.Track]bool
 	gone       Stats // counters of broadcasters that have ended
+	// revoked invites stay refused here even when a viewer's check raced
+	// the revocation (see admit).
+	revoked map[string]struct{}
 }
 
 // New validates the config; the server opens its port in Run.
@@ -102,6 +105,7 @@ func New(cfg Config, log *slog.Logger, resolver Resolver, auth Authorizer) (*Ser
 		viewers:   map[string]*viewer{},
 		streams:   map[*pipeline.Stream]*broadcaster{},
 		reordered: map[*pipeline.Track]bool{},
+		revoked:   map[string]struct{}{},
 	}, nil
 }
 
@@ -298,7 +302,7 @@ func (s *Server) viewerConnected(v *viewer) {
 	s.mu.Lock()
 	s.connecting--
 	s.mu.Unlock()
-	s.log.Info("viewer connected", "viewer", v.id, "target", v.target.String(), "after", time.Since(v.created).Round(time.Millisecond))
+	s.log.Info("viewer connected", "viewer", v.id, "target", v.target.String(), "grant", v.grant.Who, "after", time.Since(v.created).Round(time.Millisecond))
 }
 
 func (s *Server) removeViewer(v *viewer, reason string) {

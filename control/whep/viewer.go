@@ -17,6 +17,7 @@ import (
 type viewer struct {
 	id      string
 	target  Target
+	grant   Grant
 	srv     *Server
 	bc      *broadcaster
 	pc      *webrtc.PeerConnection

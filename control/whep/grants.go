@@ -1,0 +1,64 @@
+package whep
+
+// Grant is what let a viewer in: an API token, or an invite of a session.
+// Ending it (EndInvite, EndSession) ends the viewers it let in.
+type Grant struct {
+	// Who names the credential for the log, never its secret.
+	Who string
+	// Invite is the invite id when an invite token let the viewer in;
+	// Session is that invite's session.
+	Invite, Session string
+}
+
+// admit registers a made viewer, unless its invite was revoked while it
+// was being made (the check passed just before the revocation).
+func (s *Server) admit(v *viewer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, gone := s.revoked[v.grant.Invite]; gone && v.grant.Invite != "" {
+		return false
+	}
+	s.viewers[v.id] = v
+	return true
+}
+
+// end closes the viewers match picks; revoke, when set, is an invite id
+// refused from now on.
+func (s *Server) end(revoke, reason string, match func(*viewer) bool) int {
+	s.mu.Lock()
+	if revoke != "" {
+		s.revoked[revoke] = struct{}{}
+	}
+	var victims []*viewer
+	for _, v := range s.viewers {
+		if match(v) {
+			victims = append(victims, v)
+		}
+	}
+	s.mu.Unlock()
+	for _, v := range victims {
+		v.close(reason)
+	}
+	return len(victims)
+}
+
+// EndInvite ends, at once, the viewers that came in with the invite, and
+// refuses it from now on (the control plane checks it only at POST). It
+// returns how many were ended.
+func (s *Server) EndInvite(inviteID string) int {
+	if inviteID == "" {
+		return 0
+	}
+	return s.end(inviteID, "invite revoked", func(v *viewer) bool { return v.grant.Invite == inviteID })
+}
+
+// EndSession ends, at once, every viewer of the session's composite and
+// return feeds, and those an invite of the session let in.
+func (s *Server) EndSession(sessionID string) int {
+	if sessionID == "" {
+		return 0
+	}
+	return s.end("", "session ended", func(v *viewer) bool {
+		return v.target.Session == sessionID || v.grant.Session == sessionID
+	})
+}
