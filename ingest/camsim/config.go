@@ -3,7 +3,10 @@
 // replays one pre-encoded loop, packetised once and re-stamped per camera,
 // so dozens of cameras cost little; Live encodes each camera in real time
 // with its name and a clock burnt in. Faults (drop, stall) and credentials
-// can be injected for tests of the ingest side.
+// can be injected for tests of the ingest side. Pattern PatternAVSync
+// replays the lip-sync pattern instead (a white flash and a beep at the
+// start of every second, each camera its own tone; see PatternToneHz),
+// which `diemcau probe --av` measures.
 package camsim
 
 import (
