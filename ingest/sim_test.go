@@ -25,6 +25,9 @@ func TestSimConfigValidate(t *testing.T) {
 		{"odd size", SimConfig{ID: "a", URL: "sim://a", Width: 641, Height: 360}, "size"},
 		{"fps", SimConfig{ID: "a", URL: "sim://a", FPS: 240}, "fps"},
 		{"tone", SimConfig{ID: "a", URL: "sim://a", AudioFreq: -1}, "audio_freq"},
+		{"the avsync pattern", SimConfig{ID: "a", URL: "sim://a?pattern=avsync"}, ""},
+		{"another pattern", SimConfig{ID: "a", URL: "sim://a?pattern=smpte"}, "url"},
+		{"an unknown query", SimConfig{ID: "a", URL: "sim://a?fps=60"}, "url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,6 +40,30 @@ func TestSimConfigValidate(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.field+":") {
 				t.Fatalf("got %v, want an error naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+func TestParseSimURL(t *testing.T) {
+	tests := []struct {
+		url, name, pattern string
+		ok                 bool
+	}{
+		{"sim://tinh", "tinh", "", true},
+		{"sim://xa-a?pattern=avsync", "xa-a", "avsync", true},
+		{"sim://xa-a?pattern=avsync&pattern=avsync", "", "", false},
+		{"sim://?pattern=avsync", "", "", false},
+		{"sim://a/b", "", "", false},
+		{"sim://a?pattern=ball", "", "", false},
+		{"sim://a?x=1", "", "", false},
+		{"rtsp://a", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			name, pattern, err := ParseSimURL(tc.url)
+			if (err == nil) != tc.ok || name != tc.name || pattern != tc.pattern {
+				t.Fatalf("got %q %q %v, want %q %q ok=%v", name, pattern, err, tc.name, tc.pattern, tc.ok)
 			}
 		})
 	}
