@@ -53,10 +53,16 @@ type RTSPConfig struct {
 	RTSPLimitsConfig `mapstructure:",squash"` // the limits: config_limits.go
 
 	Listen string `mapstructure:"listen"`
-	// ReadUser and ReadPass guard the re-served feeds (/sources, /sessions)
-	// for readers; empty: open to anyone who reaches the port.
+	// ReadUser and ReadPass are one more login for readers of the
+	// re-served feeds (/sources, /sessions), besides API and invite
+	// tokens; empty: none.
 	ReadUser string `mapstructure:"read_user"`
 	ReadPass string `mapstructure:"read_pass"`
+	// ReadDigest offers Digest to readers too (then token logins need a
+	// client that sends Basic); needs read_user.
+	ReadDigest bool `mapstructure:"read_digest"`
+	// AnonymousRead lets anyone who reaches the port read every feed.
+	AnonymousRead bool `mapstructure:"anonymous_read"`
 }
 
 // WebRTCConfig is the ICE setup handed to pion and to browsers.
@@ -110,6 +116,8 @@ type SourceConfig struct {
 	Name      string `mapstructure:"name"`
 	URL       string `mapstructure:"url"`
 	Transport string `mapstructure:"transport"`
+	// AllowAnonymous lets a push:// source without credentials be.
+	AllowAnonymous bool `mapstructure:"allow_anonymous"`
 }
 
 // SessionConfig is one citizen-reception session and its points.
@@ -150,6 +158,8 @@ func defaults() map[string]any {
 		"rtsp.listen":         ":8554",
 		"rtsp.read_user":      "",
 		"rtsp.read_pass":      "",
+		"rtsp.read_digest":    false,
+		"rtsp.anonymous_read": false,
 		"webrtc.udp_port":     8189,
 		"webrtc.public_ips":   []string{},
 		"webrtc.ice_servers":  []string{},

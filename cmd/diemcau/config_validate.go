@@ -37,6 +37,9 @@ func (c *Config) Validate() []error {
 	if (c.RTSP.ReadUser == "") != (c.RTSP.ReadPass == "") {
 		bad("rtsp.read_pass", "set both rtsp.read_user and rtsp.read_pass, or neither")
 	}
+	if c.RTSP.ReadDigest && c.RTSP.ReadUser == "" {
+		bad("rtsp.read_digest", "Digest is only for rtsp.read_user, which is not set")
+	}
 	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
 		bad("http.tls", "set both cert and key, or neither")
 	}
@@ -158,7 +161,7 @@ func applyDemo(c *Config) {
 }
 
 func (s SourceConfig) toStore() store.Source {
-	return store.Source{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, Origin: store.OriginConfig}
+	return store.Source{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous, Origin: store.OriginConfig}
 }
 
 func (s SessionConfig) toStore() store.Session {

@@ -147,6 +147,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// RTSP readers log in with the API's tokens and invites; ending an
+	// invite or a session ends what it let in, RTSP and WHEP alike.
+	rtspServer.SetReadAuthorizer(rtspReadAuthorizer(api))
+	revoker := &connRevoker{rtsp: rtspServer}
+	api.SetRevoker(revoker)
+	api.Registry().MustRegister(newRTSPAuthCollector(rtspServer))
 
 	wc, err := whepConfig(cfg)
 	if err != nil {
@@ -156,6 +162,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)
 	}
+	revoker.viewers = viewers
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
@@ -174,7 +181,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error {
 		select {
 		case <-api.Listening():
-			announce(cfg, api, demoToken, log)
+			select {
+			case <-rtspServer.Listening():
+			case <-ctx.Done():
+				return nil
+			}
+			announce(cfg, api, rtspServer, demoToken, log)
 			startSessions(ctx, cfg, st, mgr, log)
 		case <-ctx.Done():
 		}
@@ -245,11 +257,8 @@ func operatorTokens(cfg *Config) ([]control.Token, string, error) {
 // announce prints what a person starting the server needs: where the
 // console is and, when one was generated, the admin token. The token goes to
 // stdout only, never to the log.
-func announce(cfg *Config, api *control.Server, demoToken string, log *slog.Logger) {
-	host := api.Addr().String()
-	if strings.HasPrefix(host, "[::]:") || strings.HasPrefix(host, "0.0.0.0:") {
-		host = "localhost" + host[strings.LastIndex(host, ":"):]
-	}
+func announce(cfg *Config, api *control.Server, rtspServer *ingest.Server, demoToken string, log *slog.Logger) {
+	host := localHost(api.Addr().String())
 	scheme := "http"
 	if cfg.HTTP.TLS.Cert != "" {
 		scheme = "https"
@@ -257,8 +266,26 @@ func announce(cfg *Config, api *control.Server, demoToken string, log *slog.Logg
 	fmt.Printf("diemcau: console  %s://%s/\n", scheme, host)
 	if demoToken != "" {
 		fmt.Printf("diemcau: admin token (shown once, not stored): %s\n", demoToken)
+		// RTSP readers log in too: the token as password (Basic), never
+		// repeated here in a URL.
+		rtspHost := localHost(rtspServer.Addr().String())
+		path := "/sessions/{id} or /sources/{id}"
+		if cfg.Demo {
+			path = "/sessions/demo"
+		}
+		fmt.Printf("diemcau: RTSP     rtsp://%s%s  (user admin, password the admin token; e.g. ffplay \"rtsp://admin:$TOKEN@%s%s\")\n",
+			rtspHost, path, rtspHost, path)
 	}
 	if cfg.Demo {
 		log.Info("embedded demo running: four simulated points; pass --config FILE for a real setup")
 	}
+}
+
+// localHost shows a wildcard listen address as localhost, for a person at
+// the machine.
+func localHost(addr string) string {
+	if strings.HasPrefix(addr, "[::]:") || strings.HasPrefix(addr, "0.0.0.0:") {
+		return "localhost" + addr[strings.LastIndex(addr, ":"):]
+	}
+	return addr
 }

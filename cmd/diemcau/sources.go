@@ -14,7 +14,8 @@ import (
 // source the store holds (the config's, loaded into it, and those created
 // through the API); each re-serves at /sources/{id}.
 func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, error) {
-	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass, Limits: rtspLimits(cfg)}, log)
+	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass,
+		ReadDigest: cfg.RTSP.ReadDigest, AnonymousRead: cfg.RTSP.AnonymousRead, Limits: rtspLimits(cfg)}, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rtsp.listen: %w", err)
 	}
@@ -24,7 +25,7 @@ func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.L
 		return nil, nil, err
 	}
 	for _, s := range stored {
-		if _, err := reg.Add(ingest.SourceConfig{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport}); err != nil {
+		if _, err := reg.Add(ingest.SourceConfig{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous}); err != nil {
 			// One bad stored source must not keep the others off the air.
 			log.Error("source not started", "source", s.ID, "err", ingest.RedactError(err, s.URL))
 		}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
-	"diemcau/control"
 	"diemcau/control/sessions"
 	"diemcau/control/store"
 	"diemcau/control/whep"
@@ -61,12 +59,4 @@ func hasPoint(sess store.Session, id string) bool {
 		}
 	}
 	return false
-}
-
-// whepAuthorizer: operator tokens watch anything; an invite token its own
-// session only (never a single source).
-func whepAuthorizer(api *control.Server) whep.Authorizer {
-	return func(r *http.Request, t whep.Target) bool {
-		return api.AuthorizeWHEP(r, t.Session)
-	}
 }
