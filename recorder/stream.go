@@ -46,6 +46,7 @@ type streamRecorder struct {
 	state      string
 	seg        *segmentWriter
 	tail       segmentTail // the segment before seg, still taking its sound
+	preroll    preroll     // sound that came while waiting for a keyframe
 	next       int         // number of the next segment file
 	lastFrame  time.Time
 	gapFrom    time.Time
@@ -225,7 +226,9 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 	hasVideo := f.Track.Kind() == pipeline.Video || s.stream.Track(pipeline.Video) != nil
 	if hasVideo && (f.Track.Kind() != pipeline.Video || !f.Key) {
 		s.setState(StateWaiting, "")
-		s.skipped.Add(1)
+		if !s.preroll.keep(f) {
+			s.skipped.Add(1)
+		}
 		return
 	}
 	if low, why := s.run.rec.guard.low(now); low {
@@ -275,7 +278,9 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 	s.setState(StateRecording, "")
 	if _, err := seg.add(seg.trackFor(f.Track), f); err != nil {
 		s.writeFailed(err, now)
+		return
 	}
+	s.replayPreroll(origin, now)
 }
 
 // segmentTracks is the stream's track list with f's track in place of the

@@ -195,6 +195,11 @@ sessions:
 				t.Errorf("%s: exit %d %s", seg, code, out)
 			}
 		}
+		// The composite carries the mix of the cameras' sound (camsim
+		// --audio) in every segment.
+		for _, seg := range comp {
+			checkSound(t, seg)
+		}
 	})
 
 	t.Run("archive verify and export", func(t *testing.T) {

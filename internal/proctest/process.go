@@ -35,7 +35,18 @@ type Process struct {
 // its output is logged if the test failed.
 func Start(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
+	return StartIn(t, "", nil, name, args...)
+}
+
+// StartIn is Start in working directory dir ("" for the test's own) with
+// env added to the test's environment (e.g. DIEMCAU_ARCHIVE_SEGMENT=2s).
+func StartIn(t testing.TB, dir string, env []string, name string, args ...string) *Process {
+	t.Helper()
 	p := &Process{cmd: exec.Command(name, args...), line: make(chan string, 256), done: make(chan struct{})}
+	p.cmd.Dir = dir
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, _ := p.cmd.StdoutPipe()
 	stderr, _ := p.cmd.StderrPipe()
 	if err := p.cmd.Start(); err != nil {
