@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"diemcau/control/store"
+	"diemcau/ingest"
 )
 
 // FieldError is one problem with one field of a source or session, the field
@@ -63,6 +64,7 @@ func ValidateSource(s *store.Source) []FieldError {
 	}
 	fe.choice("transport", s.Transport, Transports)
 	u, err := url.Parse(s.URL)
+	_, _, simErr := ingest.ParseSimURL(s.URL)
 	switch {
 	case err != nil || !slices.Contains(SourceSchemes, u.Scheme):
 		fe.add("url", "want rtsp://, rtsps://, push:// or sim:// (got %s)", schemeHint(s.URL))
@@ -76,6 +78,9 @@ func ValidateSource(s *store.Source) []FieldError {
 			// Anyone reaching the RTSP port could publish into the record.
 			fe.add("url", "push:// needs the encoder's credentials (push://user:pass@), or allow_anonymous: true to let anyone who reaches the RTSP port publish")
 		}
+	case u.Scheme == "sim" && simErr != nil:
+		// sim://NAME[?pattern=avsync]: a sim URL holds no secret to hide.
+		fe.add("url", "%v", simErr)
 	case s.AllowAnonymous:
 		fe.add("allow_anonymous", "only push:// sources take encoders without credentials")
 	}
