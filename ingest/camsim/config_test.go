@@ -21,6 +21,9 @@ func TestConfigValidate(t *testing.T) {
 		{"negative drop", Config{DropAfter: -time.Second}, "drop_after"},
 		{"one udp address", Config{UDPRTPAddress: ":8000"}, "udp_rtcp_address"},
 		{"password without user", Config{Pass: "x"}, "user"},
+		{"the avsync pattern", Config{Pattern: PatternAVSync}, ""},
+		{"an unknown pattern", Config{Pattern: "smpte"}, "pattern"},
+		{"the pattern is replayed, not live", Config{Pattern: PatternAVSync, Live: true}, "pattern"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,5 +62,13 @@ func TestParseSize(t *testing.T) {
 				t.Fatalf("got %dx%d, %v", w, h, err)
 			}
 		})
+	}
+}
+
+func TestPatternToneHz(t *testing.T) {
+	for cam, want := range map[int]float64{1: 1000, 2: 1100, 16: 2500, 17: 1000, 0: 1000} {
+		if got := PatternToneHz(cam); got != want {
+			t.Errorf("cam%d: %v Hz, want %v", cam, got, want)
+		}
 	}
 }
