@@ -111,11 +111,11 @@ func (s *segmentSound) steps(t *testing.T, seg string) {
 	}
 }
 
-// checkSound fails a segment whose sound is missing or has holes: audio
+// checkSegmentSound fails a segment whose sound is missing or has holes: audio
 // frames at under minSoundRate of the codec's rate over the picture's
 // length. Segments under a second (a run's last) are only checked for
 // having sound at all.
-func checkSound(t *testing.T, seg string) segmentSound {
+func checkSegmentSound(t *testing.T, seg string) segmentSound {
 	t.Helper()
 	s := probeSound(t, seg)
 	switch {
@@ -161,7 +161,7 @@ func TestDemoArchivesSound(t *testing.T) {
 	segs, _ := filepath.Glob(composite)
 	points, _ := filepath.Glob(filepath.Join(dir, "archive", "demo", "*", "sources", "*", "*.mp4"))
 	for _, seg := range append(segs, points...) {
-		s := checkSound(t, seg)
+		s := checkSegmentSound(t, seg)
 		rel, _ := filepath.Rel(dir, seg)
 		t.Logf("%s: %s %d frames over %.2f s (%.1f%% of expected)", rel, s.codec, s.audioFrames, s.videoDuration, 100*s.rate())
 	}

@@ -198,7 +198,7 @@ sessions:
 		// The composite carries the mix of the cameras' sound (camsim
 		// --audio) in every segment.
 		for _, seg := range comp {
-			checkSound(t, seg)
+			checkSegmentSound(t, seg)
 		}
 	})
 
