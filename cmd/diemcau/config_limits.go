@@ -77,7 +77,7 @@ func httpLimits(cfg *Config) control.Limits {
 // beside the HTTP server's in diemcau_conn_refused_total.
 func addConnCounters(api *control.Server, rtsp *ingest.Server, viewers *whep.Server) {
 	api.AddConnCounter(control.ConnCounter{Listener: "rtsp", Refused: rtsp.ConnsRefused, Open: rtsp.ConnsOpen})
-	_ = viewers // the WHEP caps' counters: whep/limits.go
+	api.AddConnCounter(control.ConnCounter{Listener: "whep", Refused: viewers.Refused, Open: viewers.Open})
 }
 
 // whepLimits sets the viewer caps of c.

@@ -14,8 +14,8 @@ import (
 )
 
 // newViewer makes the peer connection for an offer and returns the answer.
-func (s *Server) newViewer(ctx context.Context, t Target, g Grant, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
-	res, herr := s.reserve(stream, t)
+func (s *Server) newViewer(ctx context.Context, t Target, g Grant, q quotaKey, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
+	res, herr := s.reserve(stream, t, q)
 	if herr != nil {
 		return nil, "", herr
 	}
@@ -63,6 +63,7 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 		target:    t,
 		srv:       s,
 		bc:        res.bc,
+		quota:     res.quota,
 		pc:        pc,
 		created:   time.Now(),
 		stateWake: make(chan struct{}, 1),

@@ -87,7 +87,7 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 		writeError(w, herr)
 		return
 	}
-	v, answer, herr := s.newViewer(r.Context(), t, grant, stream, o, plan)
+	v, answer, herr := s.newViewer(r.Context(), t, grant, quotaOf(grant, r), stream, o, plan)
 	if herr != nil {
 		writeError(w, herr)
 		return

@@ -83,6 +83,7 @@ type Server struct {
 	// revoked invites stay refused here even when a viewer's check raced
 	// the revocation (see admit).
 	revoked map[string]struct{}
+	quota   quotas // per-invite and per-address counts (limits.go)
 }
 
 // New validates the config; the server opens its port in Run.
@@ -218,19 +219,17 @@ type reservation struct {
 	net    *network
 	cert   webrtc.Certificate
 	runCtx context.Context
+	quota  quotaKey
 }
 
-func (s *Server) reserve(stream *pipeline.Stream, t Target) (*reservation, *httpError) {
+func (s *Server) reserve(stream *pipeline.Stream, t Target, q quotaKey) (*reservation, *httpError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
 		return nil, &httpError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "the WebRTC server is not running", RetryAfter: 2}
 	}
-	if len(s.viewers)+s.connecting >= s.cfg.MaxViewers {
-		return nil, &httpError{Status: http.StatusServiceUnavailable, Code: "full", Message: fmt.Sprintf("the server has its maximum of %d viewers", s.cfg.MaxViewers), RetryAfter: 10}
-	}
-	if s.connecting >= s.cfg.MaxConnecting {
-		return nil, &httpError{Status: http.StatusTooManyRequests, Code: "busy", Message: fmt.Sprintf("%d viewers are connecting already; try again shortly", s.connecting), RetryAfter: 1}
+	if herr := s.checkCapsLocked(q); herr != nil {
+		return nil, herr
 	}
 	b := s.streams[stream]
 	if b == nil {
@@ -245,14 +244,16 @@ func (s *Server) reserve(stream *pipeline.Stream, t Target) (*reservation, *http
 	}
 	b.viewers++
 	s.connecting++
+	s.takeLocked(q)
 	s.wg.Add(1)
-	return &reservation{bc: b, net: s.net, cert: s.cert, runCtx: s.runCtx}, nil
+	return &reservation{bc: b, net: s.net, cert: s.cert, runCtx: s.runCtx, quota: q}, nil
 }
 
 // release undoes a reservation whose viewer was not made.
 func (s *Server) release(r *reservation) {
 	s.mu.Lock()
 	s.connecting--
+	s.dropLocked(r.quota, false)
 	s.leaveLocked(r.bc)
 	s.mu.Unlock()
 	s.wg.Done()
@@ -301,6 +302,7 @@ func (s *Server) isReordered(t *pipeline.Track) bool {
 func (s *Server) viewerConnected(v *viewer) {
 	s.mu.Lock()
 	s.connecting--
+	s.connectedLocked(v.quota)
 	s.mu.Unlock()
 	s.log.Info("viewer connected", "viewer", v.id, "target", v.target.String(), "grant", v.grant.Who, "after", time.Since(v.created).Round(time.Millisecond))
 }
@@ -308,9 +310,11 @@ func (s *Server) viewerConnected(v *viewer) {
 func (s *Server) removeViewer(v *viewer, reason string) {
 	s.mu.Lock()
 	delete(s.viewers, v.id)
-	if !v.connected.Load() {
+	connected := v.connected.Load()
+	if !connected {
 		s.connecting--
 	}
+	s.dropLocked(v.quota, connected)
 	s.leaveLocked(v.bc)
 	s.mu.Unlock()
 	var sent, rtx, lost, failed, notReady uint64

@@ -18,6 +18,7 @@ type viewer struct {
 	id      string
 	target  Target
 	grant   Grant
+	quota   quotaKey // the caps it counts against (limits.go)
 	srv     *Server
 	bc      *broadcaster
 	pc      *webrtc.PeerConnection
