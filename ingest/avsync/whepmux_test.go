@@ -16,29 +16,29 @@ func TestRTPClock(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		track rtpTrack
+		track *rtpTrack
 		ts    uint32
 		want  time.Duration // from the track's reference
 		clock string
 	}{
 		{
 			name:  "the last sender report maps RTP time to the sender's clock",
-			track: rtpTrack{clockRate: 90000, pkts: []receivedPacket{pkt(1000)}, srs: []senderReport{{ntp: 5 * time.Second, rtp: 0}, {ntp: 10 * time.Second, rtp: 90000}}},
+			track: &rtpTrack{clockRate: 90000, pkts: []receivedPacket{pkt(1000)}, srs: []senderReport{{ntp: 5 * time.Second, rtp: 0}, {ntp: 10 * time.Second, rtp: 90000}}},
 			ts:    180000, want: 11 * time.Second, clock: "rtcp",
 		},
 		{
 			name:  "across the 32-bit wrap",
-			track: rtpTrack{clockRate: 48000, pkts: []receivedPacket{pkt(1)}, srs: []senderReport{{ntp: 10 * time.Second, rtp: 0xffffff00}}},
+			track: &rtpTrack{clockRate: 48000, pkts: []receivedPacket{pkt(1)}, srs: []senderReport{{ntp: 10 * time.Second, rtp: 0xffffff00}}},
 			ts:    48000 - 0x100, want: 11 * time.Second, clock: "rtcp", // 0x100 ticks to the wrap, then 47744
 		},
 		{
 			name:  "before the report",
-			track: rtpTrack{clockRate: 48000, pkts: []receivedPacket{pkt(1)}, srs: []senderReport{{ntp: 10 * time.Second, rtp: 96000}}},
+			track: &rtpTrack{clockRate: 48000, pkts: []receivedPacket{pkt(1)}, srs: []senderReport{{ntp: 10 * time.Second, rtp: 96000}}},
 			ts:    48000, want: 9 * time.Second, clock: "rtcp",
 		},
 		{
 			name:  "no report: the first packet's arrival",
-			track: rtpTrack{clockRate: 90000, pkts: []receivedPacket{pkt(9000)}},
+			track: &rtpTrack{clockRate: 90000, pkts: []receivedPacket{pkt(9000)}},
 			ts:    9000 + 45000, want: 500 * time.Millisecond, clock: "arrival",
 		},
 	}
