@@ -114,6 +114,7 @@ type Server struct {
 
 	conns        atomic.Pointer[connlimit.Listener] // the listener's limits, once Run listens
 	connCounters connCounters                       // other listeners' refusals, for /metrics
+	denied       deniedLog                          // 401 and 403, audited as a summary (audit_denied.go)
 }
 
 // New builds the server and its routes; it listens only in Run.
@@ -161,7 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.bodyDeadline(w, r)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	s.mux.ServeHTTP(w, r)
+	s.serveWatched(w, r)
 }
 
 // Run listens and serves until ctx ends, then shuts down gracefully.
@@ -174,6 +175,8 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr.Store(&a)
 	s.started = time.Now()
 	close(s.ready)
+	stopDenied := s.startDeniedLog()
+	defer stopDenied()
 	srv, ln := s.httpServer(ln)
 	errc := make(chan error, 1)
 	go func() {
