@@ -190,3 +190,22 @@ func TestAnalyze(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkAnalyze measures the analysis of 10 s of the pattern (25 fps
+// pictures, 48 kHz sound): what the meter costs beyond ffmpeg's decoding.
+func BenchmarkAnalyze(b *testing.B) {
+	const secs = 10
+	c := Capture{
+		Declared: Declared{VideoCodec: "h264", FPS: 25, AudioCodec: "opus", SampleRate: 48000, Channels: 1},
+		Pictures: patternPictures(25, secs, 0, whole),
+		Chunks:   chunksOf(synthPCM(secs, 0.001, beepsEvery(1000, 0, 0, secs)...), 960, 0),
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if rep := Analyze(c); rep.Offset == nil {
+			b.Fatal("no offset")
+		}
+	}
+	b.ReportMetric(float64(secs)*float64(b.N)/b.Elapsed().Seconds(), "media_s/s")
+}
