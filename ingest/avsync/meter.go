@@ -50,12 +50,24 @@ type Options struct {
 	FFmpeg, FFprobe string
 	// Log gets the WHEP client's connection events; nil: none.
 	Log *slog.Logger
+	// Warmup is read and dropped at the start of a live read, before the
+	// Seconds measured. Default (0) one second. A diemcau RTSP output
+	// needs 11 s to be measured as players see it for good: gortsplib's
+	// server sends its first sender report 10 s into a read, and until
+	// then ffmpeg lines the tracks up by RTP-Info, which that server
+	// derives from each track's last frame time as if it were the wall
+	// clock. A WHEP composite needs its keyframe interval (the picture
+	// starts at the last keyframe, the sound at the connection).
+	Warmup time.Duration
 }
 
 // Validate names the first bad field.
 func (o *Options) Validate() error {
 	if o.Seconds < 0 || o.Seconds > MaxSeconds {
 		return fmt.Errorf("seconds: %v, want more than 0 and at most %v", o.Seconds, MaxSeconds)
+	}
+	if o.Warmup < 0 || o.Warmup > time.Duration(MaxSeconds)*time.Second {
+		return fmt.Errorf("warmup: %v, want 0 to %v s", o.Warmup, MaxSeconds)
 	}
 	return nil
 }
@@ -107,6 +119,10 @@ func Measure(ctx context.Context, target string, opts Options) (Report, error) {
 	if seconds == 0 && kind != KindFile {
 		seconds = DefaultSeconds
 	}
+	warmup := liveWarmup
+	if opts.Warmup > 0 {
+		warmup = opts.Warmup
+	}
 	var c Capture
 	var err error
 	switch kind {
@@ -116,11 +132,11 @@ func Measure(ctx context.Context, target string, opts Options) (Report, error) {
 		}
 		c, err = decodeInput(ctx, opts, target, kind, seconds, time.Duration(MaxSeconds)*time.Second)
 	case KindRTSP:
-		c, err = decodeInput(ctx, opts, target, kind, seconds+liveWarmup.Seconds(), time.Duration(seconds*float64(time.Second))+connectBudget)
-		c = c.after(liveWarmup)
+		c, err = decodeInput(ctx, opts, target, kind, seconds+warmup.Seconds(), time.Duration(seconds*float64(time.Second))+warmup+connectBudget)
+		c = c.after(warmup)
 	case KindWHEP:
-		c, err = measureWHEP(ctx, opts, target, seconds+liveWarmup.Seconds())
-		c = c.after(liveWarmup)
+		c, err = measureWHEP(ctx, opts, target, seconds+warmup.Seconds())
+		c = c.after(warmup)
 	}
 	if err != nil {
 		return fail(err)

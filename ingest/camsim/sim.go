@@ -159,6 +159,11 @@ func (s *Sim) Run(ctx context.Context) error {
 				epoch: start.Add(time.Duration(i) * loop.Video.Time(1) / time.Duration(len(s.cams))),
 				rng:   rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))),
 			}
+			if loop.Period > 0 {
+				// A pattern's flashes leave at known wall-clock times, the
+				// cameras in turn (see PatternPhase).
+				snd.epoch = patternEpoch(start, i+1, len(s.cams))
+			}
 			senders.Add(1)
 			go func() {
 				defer senders.Done()
