@@ -88,6 +88,7 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 	cmd.Flags().StringVar(&transport, "transport", ingest.TransportAuto, "RTP transport: auto, tcp or udp")
 	cmd.Flags().BoolVar(&av, "av", false, "measure lip sync and sound (the avsync pattern), on RTSP, WHEP or a file")
 	cmd.Flags().StringVar(&token, "token", "", "WHEP bearer token for --av (default $DIEMCAU_TOKEN)")
+	cmd.Flags().Float64("warmup", 1, "--av on a live input: seconds read and dropped before measuring (11 for a diemcau RTSP output as players see it after its first sender report)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})

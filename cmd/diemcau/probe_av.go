@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,8 +22,13 @@ func runProbeAV(cmd *cobra.Command, target string, seconds float64, token string
 	if seconds < 0 || seconds > avsync.MaxSeconds {
 		return &exitError{code: 2, err: fmt.Errorf("probe --av: --seconds %v: want more than 0 and at most %v", seconds, avsync.MaxSeconds)}
 	}
+	warmup, _ := cmd.Flags().GetFloat64("warmup")
+	if warmup <= 0 || warmup > avsync.MaxSeconds {
+		return &exitError{code: 2, err: fmt.Errorf("probe --av: --warmup %v: want more than 0 and at most %v", warmup, avsync.MaxSeconds)}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rep, err := avsync.Measure(cmd.Context(), target, avsync.Options{Seconds: seconds, Token: token, Log: log})
+	rep, err := avsync.Measure(cmd.Context(), target, avsync.Options{Seconds: seconds, Token: token, Log: log,
+		Warmup: time.Duration(warmup * float64(time.Second))})
 	out := cmd.OutOrStdout()
 	if asJSON {
 		enc := json.NewEncoder(out)
