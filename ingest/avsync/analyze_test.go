@@ -72,6 +72,18 @@ func TestPairUp(t *testing.T) {
 			want:    []want{{1000, 0, 0}, {1100, 10, 0}},
 		},
 		{
+			name:    "two points with one tone (close tones read as one), told apart by their phase",
+			flashes: merge(flashesAt(left, 100*ms, 5), flashesAt(right, 500*ms, 5)),
+			beeps:   mergeBeeps(beepsAt(1695, 120*ms, 5), beepsAt(1695, 490*ms, 5)),
+			want:    []want{{1695, 20, 0}, {1695, -10, 0.5}},
+		},
+		{
+			name:    "a point whose timing jumps stays one point",
+			flashes: flashesAt(whole, 100*ms, 8),
+			beeps:   mergeBeeps(beepsAt(1000, 100*ms, 4), beepsAt(1000, 4*time.Second+300*ms, 4)),
+			want:    []want{{1000, 100, 0}}, // 4 pairs at 0 ms and 4 at +200 ms
+		},
+		{
 			name:  "beeps without flashes",
 			beeps: beepsAt(1000, 0, 5),
 		},

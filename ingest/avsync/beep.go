@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// beep is one beep's onset and its tone.
+// beep is one beep's onset, its tone and its level (amplitude, 0…1).
 type beep struct {
-	at time.Duration
-	hz float64
+	at    time.Duration
+	hz    float64
+	level float64
 }
 
 const (
@@ -43,13 +44,54 @@ func findBeeps(runs []run) []beep {
 	var out []beep
 	for _, hz := range findTones(runs) {
 		for _, r := range runs {
-			for _, at := range toneOnsets(r, hz) {
-				out = append(out, beep{at: at, hz: hz})
+			for _, b := range toneOnsets(r, hz) {
+				b.hz = hz
+				out = append(out, b)
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b beep) int { return cmp.Compare(a.at, b.at) })
-	return out
+	return dropEchoes(out)
+}
+
+// Echo tones: a loud beep in a lossy codec, or beeps clipping in a mix,
+// leave weaker peaks at other frequencies that start with it. A tone whose
+// beeps nearly all start with a beep of a tone echoLevel louder is one.
+const (
+	echoLevel  = 4.0 // 12 dB
+	echoWindow = 3 * time.Millisecond
+)
+
+func dropEchoes(bs []beep) []beep {
+	byTone := map[float64][]beep{}
+	for _, b := range bs {
+		byTone[b.hz] = append(byTone[b.hz], b)
+	}
+	level := func(t []beep) float64 {
+		v := make([]float64, len(t))
+		for i, b := range t {
+			v[i] = b.level
+		}
+		return median(v)
+	}
+	echo := map[float64]bool{}
+	for hz, t := range byTone {
+		for other, o := range byTone {
+			if other == hz || level(o) < echoLevel*level(t) {
+				continue
+			}
+			with := 0
+			for _, b := range t {
+				if slices.ContainsFunc(o, func(x beep) bool { return absDur(x.at-b.at) <= echoWindow }) {
+					with++
+				}
+			}
+			if 5*with >= 4*len(t) {
+				echo[hz] = true
+			}
+		}
+	}
+	return slices.DeleteFunc(bs, func(b beep) bool { return echo[b.hz] })
 }
 
 // findTones returns the strongest narrow peaks of the sound's averaged
@@ -143,7 +185,7 @@ func toneEnvelope(x []float32, hz float64) []float32 {
 // toneOnsets finds the beeps of tone hz in one run, each onset to a
 // fraction of a millisecond: the half-way point of the envelope's rise
 // between the quiet before and the beep's level, less half the window.
-func toneOnsets(r run, hz float64) []time.Duration {
+func toneOnsets(r run, hz float64) []beep {
 	env := toneEnvelope(r.x, hz)
 	if len(env) == 0 {
 		return nil
@@ -155,7 +197,7 @@ func toneOnsets(r run, hz float64) []time.Duration {
 	hop := func(d time.Duration) int { return durSamples(d) / envHop }
 	// sampleAt is the end of the window of envelope value j (fractional).
 	sampleAt := func(j float64) float64 { return (j + 1) * envHop }
-	var out []time.Duration
+	var out []beep
 	thr := float32(0.3 * ref)
 	for j := 1; j < len(env); j++ {
 		if env[j-1] >= thr || env[j] < thr {
@@ -195,7 +237,7 @@ func toneOnsets(r run, hz float64) []time.Duration {
 			continue
 		}
 		onset = refineOnset(r.x, onset)
-		out = append(out, r.start+time.Duration(onset*float64(time.Second)/AudioRate))
+		out = append(out, beep{at: r.start + time.Duration(onset*float64(time.Second)/AudioRate), level: float64(level)})
 	}
 	return out
 }

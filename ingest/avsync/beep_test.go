@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// onset is a beep's expected start and tone.
+type onset struct {
+	at time.Duration
+	hz float64
+}
+
 func TestFindBeeps(t *testing.T) {
 	const s = time.Second
 	ms := time.Millisecond
@@ -14,33 +20,39 @@ func TestFindBeeps(t *testing.T) {
 		name  string
 		pcm   []float64
 		start time.Duration // PTS of the first sample
-		want  []beep        // onsets and tones (tones to within 5 Hz)
+		want  []onset       // onsets and tones (tones to within 5 Hz)
 	}{
 		{
 			name: "1 kHz pattern beeps",
 			pcm:  synthPCM(3.5, 0, beepsEvery(1000, 500*ms, 0, 3)...),
-			want: []beep{{500 * ms, 1000}, {1500 * ms, 1000}, {2500 * ms, 1000}},
+			want: []onset{{500 * ms, 1000}, {1500 * ms, 1000}, {2500 * ms, 1000}},
 		},
 		{
 			name:  "200 Hz, the lowest sim tone, on a timeline that starts at 10 s",
 			pcm:   synthPCM(2.5, 0, beepsEvery(200, 300*ms+7*time.Microsecond*21, 0, 2)...),
 			start: 10 * s,
-			want:  []beep{{10*s + 300*ms + 147*time.Microsecond, 200}, {11*s + 300*ms + 147*time.Microsecond, 200}},
+			want:  []onset{{10*s + 300*ms + 147*time.Microsecond, 200}, {11*s + 300*ms + 147*time.Microsecond, 200}},
 		},
 		{
 			name: "under another point's steady tone",
 			pcm:  synthPCM(2.5, 0, append(beepsEvery(1200, 400*ms, 0, 2), tone{hz: 440, amp: 0.3, cont: true})...),
-			want: []beep{{400 * ms, 1200}, {1400 * ms, 1200}},
+			want: []onset{{400 * ms, 1200}, {1400 * ms, 1200}},
 		},
 		{
 			name: "in noise at -40 dBFS",
 			pcm:  synthPCM(2.5, 0.01, beepsEvery(1500, 600*ms, 0, 2)...),
-			want: []beep{{600 * ms, 1500}, {1600 * ms, 1500}},
+			want: []onset{{600 * ms, 1500}, {1600 * ms, 1500}},
 		},
 		{
 			name: "two points 30 ms apart in one mix",
 			pcm:  synthPCM(2.5, 0, append(beepsEvery(1000, 500*ms, 0, 2), beepsEvery(1100, 530*ms, 0, 2)...)...),
-			want: []beep{{500 * ms, 1000}, {530 * ms, 1100}, {1500 * ms, 1000}, {1530 * ms, 1100}},
+			want: []onset{{500 * ms, 1000}, {530 * ms, 1100}, {1500 * ms, 1000}, {1530 * ms, 1100}},
+		},
+		{
+			name: "a faint echo of a beep at another tone is dropped (codec, clipping)",
+			pcm: synthPCM(2.5, 0, append(beepsEvery(1000, 500*ms, 0, 2),
+				tone{hz: 1810, at: 500 * ms, dur: 100 * ms, amp: 0.02}, tone{hz: 1810, at: 1500 * ms, dur: 100 * ms, amp: 0.02})...),
+			want: []onset{{500 * ms, 1000}, {1500 * ms, 1000}},
 		},
 		{
 			name: "a steady tone has no beeps",

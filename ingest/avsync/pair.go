@@ -36,16 +36,37 @@ func groupFlashes(fl []flash) []*region {
 	return out
 }
 
-// groupBeeps sorts beep onsets by tone, in the order the tones come.
-func groupBeeps(bs []beep) (tones []float64, at map[float64][]time.Duration) {
-	at = map[float64][]time.Duration{}
+// beepGroup is the beeps of one pattern source: one tone, one phase.
+type beepGroup struct {
+	hz    float64
+	at    []time.Duration
+	phase time.Duration // of the latest beep, within the second
+}
+
+// phaseWindow is how far a beep's place in the second may be from its
+// group's last one: the pattern repeats every second, so a source's beeps
+// keep their phase (but for jitter, and a slow drift followed beep by
+// beep). Sources with close tones (a 100 ms beep tells tones less than
+// ~40 Hz apart from each other poorly) are told apart by it.
+const phaseWindow = 80 * time.Millisecond
+
+// groupBeeps sorts beep onsets by tone, and within a tone by phase.
+func groupBeeps(bs []beep) []*beepGroup {
+	var out []*beepGroup
 	for _, b := range bs {
-		if _, ok := at[b.hz]; !ok {
-			tones = append(tones, b.hz)
+		ph := b.at % time.Second
+		i := slices.IndexFunc(out, func(g *beepGroup) bool {
+			d := absDur(ph - g.phase)
+			return g.hz == b.hz && min(d, time.Second-d) <= phaseWindow
+		})
+		if i < 0 {
+			out = append(out, &beepGroup{hz: b.hz})
+			i = len(out) - 1
 		}
-		at[b.hz] = append(at[b.hz], b.at)
+		out[i].at = append(out[i].at, b.at)
+		out[i].phase = ph
 	}
-	return tones, at
+	return out
 }
 
 // offsetsTo pairs every beep with the nearest flash within pairWindow and
@@ -67,23 +88,23 @@ func offsetsTo(beeps, flashes []time.Duration) []float64 {
 	return out
 }
 
-// pairUp matches each beep tone with a flashing region: the pairings with
+// pairUp matches each beep group with a flashing region: the pairings with
 // the most pairs and then the smallest offset first, one region per tone
 // while there are regions left (points flashing at different moments),
 // shared after that (points flashing together). It returns a PointOffset
 // per matched tone and every pair's offset.
 func pairUp(regions []*region, bs []beep) (points []PointOffset, all []float64) {
-	tones, at := groupBeeps(bs)
+	groups := groupBeeps(bs)
 	type cand struct {
-		tone int
+		tone int // group
 		reg  int
 		offs []float64
 	}
 	var cands []cand
-	for ti, hz := range tones {
+	for ti, g := range groups {
 		for ri, r := range regions {
-			offs := offsetsTo(at[hz], r.at)
-			if len(offs) >= minPairs && 2*len(offs) >= len(at[hz]) {
+			offs := offsetsTo(g.at, r.at)
+			if len(offs) >= minPairs && 2*len(offs) >= len(g.at) {
 				cands = append(cands, cand{ti, ri, offs})
 			}
 		}
@@ -104,13 +125,31 @@ func pairUp(regions []*region, bs []beep) (points []PointOffset, all []float64) 
 			chosen[c.tone], used[c.reg] = c, true
 		}
 	}
-	for ti, hz := range tones {
+	// One tone flashing in one region is one source, whose beeps may have
+	// fallen into two groups where its timing jumped.
+	type key struct {
+		hz  float64
+		reg int
+	}
+	merged := map[key]int{}
+	var offs [][]float64
+	for ti, g := range groups {
 		c, ok := chosen[ti]
 		if !ok {
 			continue
 		}
-		points = append(points, PointOffset{ToneHz: math.Round(hz), Region: regions[c.reg].cells.rect(), Offset: summarise(c.offs)})
+		k := key{g.hz, c.reg}
+		i, seen := merged[k]
+		if !seen {
+			i, merged[k] = len(points), len(points)
+			points = append(points, PointOffset{ToneHz: math.Round(g.hz), Region: regions[c.reg].cells.rect()})
+			offs = append(offs, nil)
+		}
+		offs[i] = append(offs[i], c.offs...)
 		all = append(all, c.offs...)
+	}
+	for i := range points {
+		points[i].Offset = summarise(offs[i])
 	}
 	return points, all
 }
