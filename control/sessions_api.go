@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -227,7 +228,7 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 	}
 	_, running := s.running(id)
 	var fieldErrs []FieldError
-	var applyErr error
+	var before []store.Point // the stored points, should the running session refuse the new ones
 	updated, err := s.deps.Store.UpdateSession(r.Context(), id, func(sess *store.Session) error {
 		if running && patch.Output != nil {
 			return errSessionRunning
@@ -246,6 +247,7 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 			sess.Duration = duration
 		}
 		if patch.Points != nil {
+			before = slices.Clone(sess.Points)
 			sess.Points = sess.Points[:0]
 			for _, p := range *patch.Points {
 				sess.Points = append(sess.Points, toStorePoint(p))
@@ -258,13 +260,6 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 		if fieldErrs = ValidateSession(sess, s.sourceExists); len(fieldErrs) > 0 {
 			return errInvalidPatch
 		}
-		if running && patch.Points != nil {
-			// Points join and leave the running composite (and archive)
-			// now; if they cannot, the stored session stays as it was.
-			if applyErr = s.deps.Sessions.SetPoints(id, SpecOf(*sess).Points); applyErr != nil {
-				return errApplyPoints
-			}
-		}
 		return nil
 	})
 	switch {
@@ -276,16 +271,31 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 		// them while viewers and the archive read it would restart it.
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " is running: stop it before changing its output", Field: "output"})
 		return
-	case errors.Is(err, errApplyPoints):
-		status := http.StatusInternalServerError
-		if errors.Is(applyErr, sessions.ErrCompositeFull) {
-			status = http.StatusConflict
-		}
-		writeError(w, &apiError{Status: status, Code: "points", Message: applyErr.Error(), Field: "points"})
-		return
 	case err != nil:
 		writeStoreError(w, err)
 		return
+	}
+	if running && patch.Points != nil {
+		// Points join and leave the running composite (and archive) now,
+		// after the store's transaction: the archive reports each stream
+		// it adds to the store's witness, which waits for that very
+		// transaction. If the composite cannot take them, the stored
+		// points go back to what they were.
+		if applyErr := s.deps.Sessions.SetPoints(id, SpecOf(updated).Points); applyErr != nil {
+			_, rerr := s.deps.Store.UpdateSession(context.WithoutCancel(r.Context()), id, func(sess *store.Session) error {
+				sess.Points = before
+				return nil
+			})
+			if rerr != nil {
+				s.log.Error("session points not restored after the composite refused them", "session", id, "error", rerr)
+			}
+			status := http.StatusInternalServerError
+			if errors.Is(applyErr, sessions.ErrCompositeFull) {
+				status = http.StatusConflict
+			}
+			writeError(w, &apiError{Status: status, Code: "points", Message: applyErr.Error(), Field: "points"})
+			return
+		}
 	}
 	if running && (patch.Layout != nil || patch.Focus != nil) {
 		if err := s.deps.Sessions.SetLayout(id, updated.Layout, updated.Focus); err != nil {
@@ -299,7 +309,6 @@ func (s *Server) handlePatchSession(w http.ResponseWriter, r *http.Request) {
 var (
 	errSessionRunning = errors.New("session running")
 	errInvalidPatch   = errors.New("invalid patch")
-	errApplyPoints    = errors.New("points not applied")
 )
 
 func apply[T any](dst *T, v *T) {
