@@ -20,7 +20,7 @@ import (
 // fail, 2 could not open.
 func runProbeAV(cmd *cobra.Command, target string, seconds float64, token string, asJSON bool) error {
 	if seconds < 0 || seconds > avsync.MaxSeconds {
-		return &exitError{code: 2, err: fmt.Errorf("probe --av: --seconds %v: want more than 0 and at most %v", seconds, avsync.MaxSeconds)}
+		return &exitError{code: 2, err: fmt.Errorf("probe --av: --seconds %v: want at most %v (0 or unset: 10 s live, the whole file)", seconds, avsync.MaxSeconds)}
 	}
 	warmup, _ := cmd.Flags().GetFloat64("warmup")
 	if warmup <= 0 || warmup > avsync.MaxSeconds {
@@ -75,7 +75,7 @@ func writeAVTable(w io.Writer, rep avsync.Report) {
 		fmt.Fprintf(tw, "Audio\tnone\n")
 	}
 	if o := rep.Offset; o != nil {
-		fmt.Fprintf(tw, "A/V offset\t%s (audio %s)\n", offsetText(*o), lateOrEarly(o.Median))
+		fmt.Fprintf(tw, "A/V offset\t%s (sound %s)\n", offsetText(*o), lateOrEarly(o.Median))
 		if len(rep.Points) > 1 {
 			for _, p := range rep.Points {
 				fmt.Fprintf(tw, "  %.0f Hz\t%s, flash at x %.2f y %.2f (w %.2f h %.2f)\n",
@@ -106,10 +106,13 @@ func offsetText(o avsync.Offset) string {
 }
 
 func lateOrEarly(ms float64) string {
-	if ms >= 0 {
+	switch {
+	case ms >= 1:
 		return "late"
+	case ms <= -1:
+		return "early"
 	}
-	return "early"
+	return "with the picture"
 }
 
 func orUnknown(fps float64) string {

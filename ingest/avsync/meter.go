@@ -64,7 +64,7 @@ type Options struct {
 // Validate names the first bad field.
 func (o *Options) Validate() error {
 	if o.Seconds < 0 || o.Seconds > MaxSeconds {
-		return fmt.Errorf("seconds: %v, want more than 0 and at most %v", o.Seconds, MaxSeconds)
+		return fmt.Errorf("seconds: %v, want 0 (the default) to %v", o.Seconds, MaxSeconds)
 	}
 	if o.Warmup < 0 || o.Warmup > time.Duration(MaxSeconds)*time.Second {
 		return fmt.Errorf("warmup: %v, want 0 to %v s", o.Warmup, MaxSeconds)
