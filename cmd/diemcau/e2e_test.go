@@ -198,7 +198,7 @@ sessions:
 		// The composite carries the mix of the cameras' sound (camsim
 		// --audio) in every segment.
 		for _, seg := range comp {
-			checkSegmentSound(t, seg)
+			checkSegmentSound(t, seg, lastOfStream(seg))
 		}
 	})
 
