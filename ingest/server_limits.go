@@ -5,6 +5,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
 	"diemcau/ingest/connlimit"
 )
 
@@ -31,7 +34,10 @@ type ServerLimits struct {
 	// counting as one (rtsp.max_conns_per_ip). Default 100.
 	MaxConnsPerIP int
 	// FirstRequestTimeout closes a connection that sends no request this
-	// long after connecting (rtsp.first_request_timeout). Default 10 s.
+	// long after connecting, or, while it holds no session, this long
+	// after its last answer (rtsp.first_request_timeout). A reader that
+	// set up or plays and an encoder that announced or records are never
+	// cut by it. Default 10 s.
 	FirstRequestTimeout time.Duration
 }
 
@@ -55,9 +61,9 @@ func (l ServerLimits) withDefaults() ServerLimits {
 	return l
 }
 
-// connLimits wraps the RTSP listener: over a cap, the oldest connection
-// still waiting for its first answer makes room, or the new one is closed
-// before gortsplib sees it.
+// connLimits wraps the RTSP listener: over a cap, the connection idle the
+// longest (no request yet, or answered and without a session) makes room,
+// or the new one is closed before gortsplib sees it.
 func (s *Server) connLimits(ln net.Listener) net.Listener {
 	l := s.cfg.Limits
 	cl := connlimit.New(ln, connlimit.Config{
@@ -88,4 +94,22 @@ func (s *Server) ConnsOpen() int {
 		return cl.Open()
 	}
 	return 0
+}
+
+// OnResponse tells the limits, as each answer leaves, whether the
+// connection holds a session past its start: a reader that set up or
+// plays, an encoder that announced or records. Such a connection is never
+// closed to make room and has no request deadline (a UDP session's control
+// connection may stay silent for minutes). Any other is idle again: an
+// OPTIONS or a refused SETUP does not buy a place.
+func (h *rtspHandler) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
+	cl := h.s.conns.Load()
+	if cl == nil {
+		return
+	}
+	if ss := sc.Session(); ss != nil && ss.State() != gortsplib.ServerSessionStateInitial {
+		cl.SetBusy(sc.NetConn())
+		return
+	}
+	cl.SetIdle(sc.NetConn())
 }

@@ -4,11 +4,12 @@
 // server, net/http), so neither needs to know.
 //
 // A flood of idle connections must not lock out a camera or an operator:
-// at a cap, a new connection takes the place of the oldest one that is
-// still waiting (has not been answered yet, or is an idle keep-alive); only
-// when every connection is doing work is the new one refused. A real client
-// sends its request within milliseconds of connecting, so a flood would have
-// to outpace that to push it out.
+// at a cap, a new connection takes the place of the one that has waited
+// longest for its client (new connections, and those the server marks idle:
+// an RTSP connection without a session, an HTTP keep-alive); only when every
+// connection is doing work is the new one refused. A real client sends its
+// request within milliseconds of connecting, so a flood would have to
+// outpace that to push it out.
 package connlimit
 
 import (
@@ -28,7 +29,7 @@ const (
 	ReasonMax                 = "max_conns"             // refused: the listener is full of busy connections
 	ReasonMaxPerAddr          = "max_conns_per_ip"      // refused: its address holds its cap of busy connections
 	ReasonEvicted             = "evicted_idle"          // closed: an idle connection made room for a new one
-	ReasonFirstRequestTimeout = "first_request_timeout" // closed: nothing answerable arrived in time
+	ReasonFirstRequestTimeout = "first_request_timeout" // closed: idle past the request deadline
 )
 
 // Reasons lists every reason, for metrics that show zeros.
@@ -41,11 +42,11 @@ type Config struct {
 	// MaxPerAddr caps the open connections from one remote address (an
 	// IPv4 address, or an IPv6 /64: one host's share of addresses).
 	MaxPerAddr int
-	// FirstRequestTimeout closes a connection that has not been answered
-	// this long after it was accepted: a protocol whose server writes only
-	// in answer to a request (RTSP) gets a deadline on the first request.
-	// Leave it zero where the server has its own (net/http's
-	// ReadHeaderTimeout) or writes first (TLS).
+	// FirstRequestTimeout closes a connection that stays idle this long:
+	// from its accept (its first request must come in time), and from each
+	// SetIdle (the server answered and holds nothing for it: RTSP without a
+	// session). SetBusy lifts it. Leave it zero where the server has its
+	// own (net/http's ReadHeaderTimeout and IdleTimeout).
 	FirstRequestTimeout time.Duration
 }
 
@@ -171,17 +172,19 @@ func (l *Listener) admit(nc net.Conn) *Conn {
 		return nil
 	}
 	if d := l.cfg.FirstRequestTimeout; d > 0 {
-		c.firstBy = time.Now().Add(d)
-		_ = nc.SetReadDeadline(c.firstBy)
+		c.waitBy = time.Now().Add(d)
+		_ = nc.SetReadDeadline(c.waitBy)
 	}
 	return c
 }
 
-// idleLocked puts c at the back of the eviction queues.
+// idleLocked puts c at the back of the eviction queues (again: it waits
+// from now).
 func (l *Listener) idleLocked(c *Conn, a *addrConns) {
-	if c.idleAt != nil || c.released {
+	if c.released {
 		return
 	}
+	l.busyLocked(c, a)
 	c.idleAt = l.idle.PushBack(c)
 	c.addrAt = a.idle.PushBack(c)
 }
@@ -215,12 +218,14 @@ func (l *Listener) releaseLocked(c *Conn) *Conn {
 }
 
 // SetIdle marks c (a connection this listener returned, or a tls.Conn over
-// one) as waiting for its client: it may be closed to make room. For
-// net/http's ConnState: StateIdle.
+// one) as waiting for its client from now: it may be closed to make room,
+// and FirstRequestTimeout runs again. For net/http's ConnState: StateIdle;
+// for RTSP: answered, and without a session.
 func (l *Listener) SetIdle(c net.Conn) { l.mark(c, true) }
 
-// SetBusy marks c as doing work: it is not closed to make room. For
-// net/http's ConnState: StateActive, StateHijacked.
+// SetBusy marks c as doing work, or holding something for its client (an
+// RTSP session): it is not closed to make room, and has no request
+// deadline. For net/http's ConnState: StateActive, StateHijacked.
 func (l *Listener) SetBusy(c net.Conn) { l.mark(c, false) }
 
 func (l *Listener) mark(nc net.Conn, idle bool) {
@@ -229,14 +234,16 @@ func (l *Listener) mark(nc net.Conn, idle bool) {
 		return
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c.released {
-		return
+	if !c.released {
+		if idle {
+			l.idleLocked(c, l.byAddr[c.key])
+		} else {
+			l.busyLocked(c, l.byAddr[c.key])
+		}
 	}
-	if idle {
-		l.idleLocked(c, l.byAddr[c.key])
-	} else {
-		l.busyLocked(c, l.byAddr[c.key])
+	l.mu.Unlock()
+	if d := l.cfg.FirstRequestTimeout; d > 0 {
+		c.setWaiting(idle, d)
 	}
 }
 
@@ -327,13 +334,12 @@ type Conn struct {
 	idleAt, addrAt *list.Element
 	released       bool
 
-	// firstBy is the first request's deadline, zero without one; fixed
-	// once Accept returns.
-	firstBy  time.Time
-	answered atomic.Bool
-	timedOut atomic.Bool
+	// The request deadline (FirstRequestTimeout only).
 	dmu      sync.Mutex
+	busy     bool      // SetBusy: no deadline of ours
+	waitBy   time.Time // while not busy: the next request is due by then
 	asked    time.Time // the read deadline the server last asked for
+	timedOut atomic.Bool
 }
 
 // Close closes the connection and gives its place back.
@@ -344,48 +350,54 @@ func (c *Conn) Close() error {
 	return c.Conn.Close()
 }
 
-// Write is the server's answer: the first one ends the first-request
-// deadline and the connection's eligibility for eviction.
-func (c *Conn) Write(b []byte) (int, error) {
-	if !c.firstBy.IsZero() && !c.answered.Load() {
-		c.answer()
+// setWaiting starts (idle) or lifts (busy) the request deadline.
+func (c *Conn) setWaiting(idle bool, d time.Duration) {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	c.busy = !idle
+	if idle {
+		c.waitBy = time.Now().Add(d)
 	}
-	return c.Conn.Write(b)
+	_ = c.Conn.SetReadDeadline(c.deadlineLocked(c.asked))
 }
 
-func (c *Conn) answer() {
-	c.dmu.Lock()
-	if !c.answered.Swap(true) {
-		_ = c.Conn.SetReadDeadline(c.asked)
+// deadlineLocked is the read deadline in force: the server's, or ours
+// while the connection waits for a request, whichever is first.
+func (c *Conn) deadlineLocked(asked time.Time) time.Time {
+	if c.busy || c.waitBy.IsZero() {
+		return asked
 	}
-	c.dmu.Unlock()
-	c.l.SetBusy(c)
+	if asked.IsZero() || asked.After(c.waitBy) {
+		return c.waitBy
+	}
+	return asked
 }
 
 // Read counts the close of a connection that sent no request in time.
 func (c *Conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if err != nil && !c.firstBy.IsZero() && !c.answered.Load() && errors.Is(err, os.ErrDeadlineExceeded) &&
-		!time.Now().Before(c.firstBy) && !c.timedOut.Swap(true) {
-		c.l.count(ReasonFirstRequestTimeout)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.l.cfg.FirstRequestTimeout > 0 {
+		c.dmu.Lock()
+		ours := !c.busy && !c.waitBy.IsZero() && !time.Now().Before(c.waitBy)
+		c.dmu.Unlock()
+		if ours && !c.timedOut.Swap(true) {
+			c.l.count(ReasonFirstRequestTimeout)
+		}
 	}
 	return n, err
 }
 
-// SetReadDeadline keeps the first-request deadline in force until the
-// first answer: servers clear read deadlines while they wait for a
+// SetReadDeadline keeps the request deadline in force while the
+// connection waits: servers clear read deadlines while they wait for a
 // request (gortsplib does), which would undo it.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	if c.firstBy.IsZero() {
+	if c.l.cfg.FirstRequestTimeout <= 0 {
 		return c.Conn.SetReadDeadline(t)
 	}
 	c.dmu.Lock()
 	defer c.dmu.Unlock()
 	c.asked = t
-	if !c.answered.Load() && (t.IsZero() || t.After(c.firstBy)) {
-		t = c.firstBy
-	}
-	return c.Conn.SetReadDeadline(t)
+	return c.Conn.SetReadDeadline(c.deadlineLocked(t))
 }
 
 // SetDeadline sets both deadlines, the read one as SetReadDeadline does.

@@ -14,9 +14,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// lineServer answers each "req" line with "ok", clearing its read deadline
-// before every read as gortsplib does; "busy" marks the connection busy the
-// way net/http's ConnState would.
+// lineServer answers each "req" line with "ok" and marks the connection
+// idle again (as the RTSP server does for a connection without a session);
+// "hold" is answered too but marks it busy (a session set up); "busy"
+// marks it busy without an answer (net/http's ConnState). It clears its
+// read deadline before every read, as gortsplib does.
 type lineServer struct {
 	l  *Listener
 	wg sync.WaitGroup
@@ -48,9 +50,14 @@ func startLineServer(t *testing.T, cfg Config) *lineServer {
 					if err != nil {
 						return
 					}
-					if line == "busy\n" {
+					switch line {
+					case "busy\n":
 						s.l.SetBusy(c)
 						continue
+					case "hold\n":
+						s.l.SetBusy(c)
+					default:
+						s.l.SetIdle(c)
 					}
 					if _, err := io.WriteString(c, "ok\n"); err != nil {
 						return
@@ -96,11 +103,13 @@ func dialFrom(t *testing.T, addr net.Addr, from string) net.Conn {
 }
 
 // ask sends a request and waits for the answer: the connection is then
-// known to the server and, where the answer counts, busy.
-func ask(t *testing.T, c net.Conn) {
+// known to the server.
+func ask(t *testing.T, c net.Conn) { askWith(t, c, "req") }
+
+func askWith(t *testing.T, c net.Conn, req string) {
 	t.Helper()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "req\n"); err != nil {
+	if _, err := io.WriteString(c, req+"\n"); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 3)
@@ -199,17 +208,40 @@ type conn struct {
 }
 
 func TestFirstRequestTimeout(t *testing.T) {
-	const d = 300 * time.Millisecond
+	const d = 400 * time.Millisecond
 	s := startLineServer(t, Config{FirstRequestTimeout: d})
 	silent := dialFrom(t, s.l.Addr(), "")
 	partial := dialFrom(t, s.l.Addr(), "")
 	if _, err := io.WriteString(partial, "re"); err != nil { // a request that never ends
 		t.Fatal(err)
 	}
-	answered := dialFrom(t, s.l.Addr(), "")
+	answered := dialFrom(t, s.l.Addr(), "") // answered once, then silent, holding nothing
 	ask(t, answered)
+	chatty := dialFrom(t, s.l.Addr(), "") // a request every half deadline
+	ask(t, chatty)
+	held := dialFrom(t, s.l.Addr(), "") // a session set up: no deadline
+	askWith(t, held, "hold")
 	start := time.Now()
-	for name, c := range map[string]net.Conn{"silent": silent, "partial": partial} {
+	stop := make(chan struct{})
+	chatDone := make(chan struct{})
+	go func() {
+		defer close(chatDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(d / 2):
+				if _, err := io.WriteString(chatty, "req\n"); err != nil {
+					return
+				}
+				buf := make([]byte, 3)
+				if _, err := io.ReadFull(chatty, buf); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	for name, c := range map[string]net.Conn{"silent": silent, "partial": partial, "answered then silent": answered} {
 		if !closedByServer(c, 5*time.Second) {
 			t.Errorf("%s connection still open after 5 s", name)
 		}
@@ -217,12 +249,13 @@ func TestFirstRequestTimeout(t *testing.T) {
 	if took := time.Since(start); took < d/2 {
 		t.Errorf("closed after %v, before the deadline of %v", took, d)
 	}
-	// The server cleared the deadline after its answer: an answered
-	// connection outlives the first-request deadline.
-	time.Sleep(d)
-	ask(t, answered)
-	if got := s.l.Refused()[ReasonFirstRequestTimeout]; got != 2 {
-		t.Errorf("refused[first_request_timeout] = %d, want 2", got)
+	time.Sleep(2 * d)
+	close(stop)
+	<-chatDone
+	ask(t, chatty)
+	askWith(t, held, "hold")
+	if got := s.l.Refused()[ReasonFirstRequestTimeout]; got != 3 {
+		t.Errorf("refused[first_request_timeout] = %d, want 3", got)
 	}
 }
 
