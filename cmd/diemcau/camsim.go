@@ -25,10 +25,12 @@ cameras on two cores); --live encodes each camera in real time with its name
 and the wall clock burnt in. --drop-after and --stall-after inject faults,
 --user/--pass require credentials, for testing what reads the cameras.
 
---pattern avsync sends the lip-sync pattern: at the start of every second a
-white flash (about 100 ms) and a 100 ms beep with the same timestamp, each
-camera with its own tone (cam1 1000 Hz, cam2 1100 Hz, … cam16 2500 Hz). It
-turns audio on; measure it with diemcau probe --av.`,
+--pattern avsync sends the lip-sync pattern: at the start of every second of
+media time a white flash (about 100 ms) and a 100 ms beep with the same
+timestamp, each camera with its own tone (cam1 1000 Hz, cam2 1100 Hz, …
+cam16 2500 Hz) and in turn: camera i of N flashes (i-1)/N of a second into
+each second of the wall clock. It turns audio on; measure it with
+diemcau probe --av.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w, h, err := camsim.ParseSize(size)
