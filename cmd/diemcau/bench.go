@@ -18,7 +18,9 @@ func newBenchCommand() *cobra.Command {
 		o               harness.Options
 		size, output    string
 		seconds, warmup float64
+		avSeconds       float64
 		noProgress      bool
+		quick           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
@@ -35,6 +37,9 @@ everything it started.
   record     a live session of N points, archived (--streams)
   session    K points composited and recorded, M viewers of the composite and
              one return feed per point (--points, --viewers)
+  soak       a live session under faults for --duration (SIGKILLs, camera
+             drops, viewers and points coming and going), judged against
+             limits: see diemcau bench soak --help
 
 --sweep PARAM=V1,V2,… runs one measurement per value and reports the largest
 load that held real time (delivered fps ≥ 98% of the target, nothing dropped
@@ -48,6 +53,11 @@ or lost). --json and --html write every figure, with the machine.`,
 		ValidArgs: harness.Scenarios(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
+			if quick {
+				if err := applyQuick(cmd.Flags()); err != nil {
+					return err
+				}
+			}
 			if o.Width, o.Height, err = camsim.ParseSize(size); err != nil {
 				return fmt.Errorf("--size: %w", err)
 			}
@@ -61,6 +71,7 @@ or lost). --json and --html write every figure, with the machine.`,
 			}
 			o.Seconds = time.Duration(seconds * float64(time.Second))
 			o.Warmup = time.Duration(warmup * float64(time.Second))
+			o.AVSeconds = time.Duration(avSeconds * float64(time.Second))
 			o.Command = "diemcau " + strings.Join(os.Args[1:], " ")
 			o.Out = cmd.OutOrStdout()
 			if !noProgress {
@@ -84,6 +95,8 @@ or lost). --json and --html write every figure, with the machine.`,
 	f.IntVar(&o.OutKbps, "out-bitrate", 2500, "the composite's bitrate, kbit/s")
 	f.Float64Var(&seconds, "seconds", 15, "length of the measured window, s")
 	f.Float64Var(&warmup, "warmup", 5, "warm-up before the window, s")
+	f.Float64Var(&avSeconds, "av-seconds", 10, "session: media the lip-sync meter reads on each live output after the window, s")
+	f.BoolVar(&quick, "quick", false, "a small, fast run: 320x180, 8 s window, 2 viewers (flags given keep their values)")
 	f.StringVar(&o.JSON, "json", "", "write every figure and the machine to this file")
 	f.StringVar(&o.HTML, "html", "", "write a page with charts (no external assets) to this file")
 	f.StringVar(&o.Target, "target", "", "measure this running server (http://host:port) instead of starting one")
@@ -97,7 +110,7 @@ or lost). --json and --html write every figure, with the machine.`,
 	f.BoolVar(&o.Keep, "keep", false, "keep each run's folder: config, logs, archive")
 	f.BoolVar(&o.NoBaseline, "no-baseline", false, "composite: skip the bare gst-launch-1.0 pipeline")
 	f.BoolVar(&noProgress, "quiet", false, "no progress line on stderr")
-	cmd.AddCommand(newRelayViewersCommand())
+	cmd.AddCommand(newRelayViewersCommand(), newBenchSoakCommand())
 	return cmd
 }
 
