@@ -129,6 +129,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 		ListenIPs:     []string{"127.0.0.1"},
 		MaxViewers:    cfg.Viewers + 100,
 		MaxConnecting: 64,
+		// Every load viewer comes from loopback: no per-address caps.
+		MaxViewersPerIP:    -1,
+		MaxConnectingPerIP: -1,
 		// Generous: hundreds of handshakes on a busy two-core machine.
 		ConnectTimeout: time.Minute,
 		DisableGSO:     cfg.DisableGSO,
