@@ -142,7 +142,28 @@ func (o *outputs) wallOf(pts time.Duration) time.Time {
 }
 
 func (o *outputs) audioFrame(t *pipeline.Track, s gst.Sample) *pipeline.Frame {
-	return &pipeline.Frame{Track: t, PTS: s.PTS, DTS: s.PTS, Wall: o.wallOf(s.PTS), Key: true, Payload: s.Data}
+	pts := s.PTS - encoderDelay(t)
+	return &pipeline.Frame{Track: t, PTS: pts, DTS: pts, Wall: o.wallOf(pts), Key: true, Payload: s.Data}
+}
+
+// encoderDelay is how much later than its frame's time a decoder plays the
+// sound that went into the encoder at that time: the encoder's priming
+// (AAC) or lookahead (Opus), which GStreamer's encoders leave in their first
+// frame without moving its timestamp. MP4 files and Ogg streams can say so
+// (an edit list, Opus's pre-skip); RTP, WebRTC and our fragmented MP4 do
+// not, so the frames are stamped that much earlier instead.
+func encoderDelay(t *pipeline.Track) time.Duration {
+	rate := t.SampleRate
+	if rate <= 0 {
+		return 0
+	}
+	switch t.Codec {
+	case pipeline.AAC:
+		return 1024 * time.Second / time.Duration(rate) // AAC-LC priming
+	case pipeline.Opus:
+		return 312 * time.Second / 48000 // opusenc's lookahead (its pre-skip)
+	}
+	return 0
 }
 
 func (o *outputs) writeOpus(s gst.Sample) {
