@@ -128,6 +128,8 @@ func checkSegmentSound(t *testing.T, seg string, last bool) segmentSound {
 		minRate -= stopShortfall.Seconds() / s.videoDuration
 	}
 	switch {
+	case last && s.videoDuration <= stopShortfall.Seconds():
+		// A run's last moments: all of its sound was still in the encoders.
 	case s.audioFrames == 0:
 		t.Errorf("%s: no sound (%.2f s of picture)", seg, s.videoDuration)
 	case s.holes+s.overlaps > 0:
