@@ -30,7 +30,9 @@ test: install vet
 # Each fuzz target in turn for FUZZTIME (a duration, or Nx executions);
 # -run '^$$' skips the ordinary tests (and cmd/diemcau's binary build).
 # A crash is saved under the package's testdata/fuzz/ and fails the target.
+# Minimising each new input for the default 60 s would eat the whole run.
 FUZZTIME ?= 30s
+FUZZMINIMIZE ?= 3s
 FUZZ_TARGETS := \
 	ingest:FuzzDepacketizeH264 ingest:FuzzDepacketizeH265 ingest:FuzzDepacketizeAAC \
 	ingest:FuzzDepacketizeLATM ingest:FuzzDepacketizeOpus ingest:FuzzProbeResponse \
@@ -41,7 +43,7 @@ fuzz: install
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t#*:}; \
 		echo "== $$fn ($$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./$$pkg; \
 	done
 
 bench: build
