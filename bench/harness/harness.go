@@ -50,6 +50,7 @@ type env struct {
 	prefix   string // of every id the run creates on the server
 	server   *Server
 	camsim   *Proc
+	pattern  bool // camsim sends the avsync pattern (session), not the moving picture
 	rep      *Report
 	label    string                        // "composite inputs=4 (2/3)", for the progress line
 	cleanups []func(context.Context) error // on a --target: what the run made there

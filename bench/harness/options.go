@@ -28,6 +28,9 @@ type Options struct {
 
 	Warmup  time.Duration // after everything runs, before the window. Default 5 s
 	Seconds time.Duration // the measured window. Default 15 s
+	// AVSeconds is the media the A/V meter reads on each live output of
+	// session, after the window. Default 10 s
+	AVSeconds time.Duration
 
 	// The cameras' pictures (camsim).
 	Width, Height, FPS, BitrateKbps int
@@ -81,6 +84,9 @@ func (o *Options) defaults() {
 	}
 	if o.Seconds <= 0 {
 		o.Seconds = 15 * time.Second
+	}
+	if o.AVSeconds <= 0 {
+		o.AVSeconds = 10 * time.Second
 	}
 	if o.CamsimHost == "" {
 		o.CamsimHost = "127.0.0.1"

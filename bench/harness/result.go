@@ -157,6 +157,13 @@ type Run struct {
 	FsyncP99Ms         *float64 `json:"fsync_p99_ms"`
 	ArchivedFPS        *float64 `json:"archived_fps"` // video samples per second in the archive, per stream
 
+	// EndToEnd is camera to WHEP viewer, timed with the avsync pattern
+	// (session).
+	EndToEnd *EndToEnd `json:"end_to_end"`
+	// AV is the lip sync and sound of each output, measured with the
+	// avsync pattern (session).
+	AV []OutputAV `json:"av"`
+
 	Viewers  *ViewerFigures `json:"viewers"`
 	Encoder  string         `json:"encoder"`
 	Decoder  string         `json:"decoder"`

@@ -2,6 +2,10 @@ package harness
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
+
+	"diemcau/ingest/avsync"
 )
 
 // runSession: a whole live session: points camsim points composited and
@@ -12,6 +16,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Points, r.Params.Viewers, r.Params.Audio = o.Points, o.Viewers, true
 	r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.OutWidth, o.OutHeight, o.OutKbps
+	e.pattern = true // flashes and beeps time the latency and the lip sync
 	_, ids, err := e.startSources(ctx, r, o.Points, true)
 	if err != nil {
 		return err
@@ -34,6 +39,11 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 		return err
 	}
 	defer vl.close()
+	fl, err := e.startFlashViewers(ctx, sid, ids[0])
+	if err != nil {
+		return err
+	}
+	defer fl.close()
 	if err := e.sleep(ctx, o.Warmup, "warming up"); err != nil {
 		return err
 	}
@@ -47,7 +57,9 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	if err := vl.begin(); err != nil {
 		return err
 	}
+	fl.record(true)
 	win, err := e.window(ctx, r, vl.frames, func() string { return ss.sample(ctx) })
+	fl.record(false)
 	if err != nil {
 		return err
 	}
@@ -70,8 +82,10 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	r.note("delivered fps: mean of the %d load viewers (composite and return feeds) from their video packets; worst: the new composite viewer's whole frames", vl.ev.Connected)
 	r.note("dropped frames: the mixer's count in the window; output_missing_frames: RTP timestamp gaps at the new viewer")
 	r.note("the bench process runs the viewers: its CPU is the load generator's, not the server's")
+	r.AV = measureAV(ctx, e.liveAVTargets(sid, points[0]), o.AVSeconds, e.progress)
 	// The archive is read only for its frames; the session's verdict
 	// above comes from the viewers and the mixer.
+	st, _ := e.server.API.Session(ctx, sid)
 	archive := &Run{}
 	if err := e.judgeArchive(ctx, archive, sid); err != nil {
 		r.note("archive not read: %v", err)
@@ -80,6 +94,25 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 		if archive.DroppedFrames != nil && *archive.DroppedFrames > 0 {
 			r.fail("%d frames missing in the archive", *archive.DroppedFrames)
 		}
+		if e.server.ArchiveRoot != "" && st.Recording.Run != "" {
+			targets, err := archivedAVTargets(filepath.Join(e.server.ArchiveRoot, filepath.FromSlash(st.Recording.Run)), ids[0])
+			if err != nil {
+				r.note("A/V of the archive not measured: %v", err)
+			} else {
+				r.AV = append(r.AV, measureAV(ctx, targets, 0, e.progress)...)
+			}
+		}
 	}
+	for _, a := range r.AV {
+		if a.Verdict != avsync.Pass {
+			r.note("A/V %s fails: %s%s", a.Output, strings.Join(a.Reasons, "; "), a.Error)
+		}
+	}
+	e.progress("latency: decoding what the flash viewers received")
+	r.EndToEnd, err = fl.endToEnd(ctx, e.dir, o.Points, o.OutWidth, o.OutHeight, win)
+	if err != nil {
+		r.note("end-to-end latency not measured: %v", err)
+	}
+	r.note("end-to-end latency: camsim's flash leaving (a known wall-clock time) to the arrival at a WHEP viewer of the picture showing it in that point's tile; a browser adds its jitter buffer, decoding and display")
 	return nil
 }

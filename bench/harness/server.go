@@ -43,7 +43,10 @@ func (e *env) startCamsim(ctx context.Context, n int, audio bool) (string, error
 	argv := []string{o.Binary, "camsim", "--listen", addr, "--cameras", strconv.Itoa(n),
 		"--size", fmt.Sprintf("%dx%d", o.Width, o.Height), "--fps", strconv.Itoa(o.FPS),
 		"--bitrate", strconv.Itoa(o.BitrateKbps)}
-	if audio {
+	switch {
+	case e.pattern: // flash + beep once a second, each camera in turn, its own tone
+		argv = append(argv, "--pattern", "avsync")
+	case audio:
 		argv = append(argv, "--audio")
 	}
 	p, err := e.group.Start("camsim", argv, nil)

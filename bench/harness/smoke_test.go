@@ -50,7 +50,8 @@ func TestScenarioSmoke(t *testing.T) {
 		{"composite", Options{Inputs: 1}, cat(composite, []string{"rtp_lost", "first_frame_ms", "output_missing_frames",
 			"frame_interval_ms.p50", "baseline.cpu_cores", "baseline.fps", "baseline.cpu_ratio", "baseline.peak_rss_bytes"})},
 		{"record", Options{Streams: 1}, cat(composite, archive)},
-		{"session", Options{Points: 1, Viewers: 1}, cat(composite, archive, viewers)},
+		{"session", Options{Points: 1, Viewers: 1, AVSeconds: 3 * time.Second}, cat(composite, archive, viewers,
+			[]string{"end_to_end.composite_ms.p50", "end_to_end.passthrough_ms.p50", "end_to_end.composite_flashes", "av"})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {
@@ -109,7 +110,29 @@ func TestScenarioSmoke(t *testing.T) {
 			if s, _ := run["samples"].([]any); len(s) == 0 {
 				t.Error("no per-second samples")
 			}
+			if tc.scenario == "session" {
+				checkAVOutputs(t, run)
+			}
 		})
+	}
+}
+
+// checkAVOutputs: the session measured every output's lip sync and
+// sound with the meter (not judged: this is a smoke run on 2 s).
+func checkAVOutputs(t *testing.T, run map[string]any) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, a := range run["av"].([]any) {
+		am := a.(map[string]any)
+		seen[am["output"].(string)] = true
+		if am["error"] != nil || am["audio_present_pct"] == nil {
+			t.Errorf("A/V of %v: no sound measured: %v", am["output"], am)
+		}
+	}
+	for _, o := range []string{"rtsp_composite", "whep_composite", "whep_return", "archived_composite", "archived_source"} {
+		if !seen[o] {
+			t.Errorf("A/V of the %s: not measured", o)
+		}
 	}
 }
 

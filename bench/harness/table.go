@@ -41,6 +41,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		if b := r.Baseline; b != nil {
 			fmt.Fprintf(w, "%s=%d bare gst-launch: %.2f cores, %.1f fps, peak RSS %s\n", r.LoadName, r.Load, b.CPU, b.FPS, mb(b.PeakRSS))
 		}
+		writeSessionAV(w, r)
 	}
 	if s := rep.Sweep; s != nil {
 		if s.Carries > 0 {

@@ -36,7 +36,9 @@ everything it started.
              elements as a bare gst-launch-1.0 pipeline (--inputs)
   record     a live session of N points, archived (--streams)
   session    K points composited and recorded, M viewers of the composite and
-             one return feed per point (--points, --viewers)
+             one return feed per point (--points, --viewers); the cameras send
+             the avsync pattern, which times camera → WHEP viewer (p50/p95)
+             and each output's A/V offset and sound (--av-seconds)
   soak       a live session under faults for --duration (SIGKILLs, camera
              drops, viewers and points coming and going), judged against
              limits: see diemcau bench soak --help
@@ -48,7 +50,8 @@ or lost). --json and --html write every figure, with the machine.`,
   diemcau bench composite --sweep inputs=1,2,4 --json composite.json --html composite.html
   diemcau bench relay --sweep viewers=50,100,200,300
   diemcau bench record --sweep streams=8,16,32 --archive /srv/archive-test
-  diemcau bench session --points 4 --viewers 20 --target http://127.0.0.1:8080 --token T`,
+  diemcau bench session --points 4 --viewers 20 --target http://127.0.0.1:8080 --token T
+  diemcau bench session --quick --json session.json`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: harness.Scenarios(),
 		RunE: func(cmd *cobra.Command, args []string) error {
