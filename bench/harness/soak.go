@@ -78,6 +78,7 @@ type soak struct {
 	comp  *compositeWatch
 	smp   *sampler
 	vc    *viewerChurn
+	hb    heartbeat
 }
 
 func (s *soak) progress(format string, a ...any) {
@@ -131,6 +132,7 @@ func (s *soak) run(ctx context.Context) error {
 
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	wg.Go(func() { s.hb.run(loopCtx) })
 	wg.Go(func() { s.comp.run(loopCtx, s.life, s.tl) })
 	wg.Go(func() { s.smp.run(loopCtx, s.life) })
 	wg.Go(func() { dropCameras(loopCtx, s.cams, s.group, o.DropEvery, o.DropFor, s.tl) })
@@ -140,6 +142,7 @@ func (s *soak) run(ctx context.Context) error {
 		wg.Go(func() { s.vc.slot(loopCtx, s.life, rng) })
 	}
 	killErr := s.killAll(loopCtx, plan, epoch)
+	s.comp.end(time.Now())
 	stopLoops()
 	s.progress("stopping viewers and readers")
 	wg.Wait()

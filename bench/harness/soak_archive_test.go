@@ -210,3 +210,39 @@ func TestFramesBetween(t *testing.T) {
 		t.Error("older than the ring, but a count")
 	}
 }
+
+// TestStallsLessMachineFreezes: a composite gap counts against the limit
+// only for the part in which the bench itself was run.
+func TestStallsLessMachineFreezes(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	var hb heartbeat
+	hb.freezes = []window{{at(10_000), at(12_500)}, {at(30_000), at(30_100)}}
+	w := &compositeWatch{epoch: t0, limitMs: 1000}
+	for _, ms := range []int{9_900, 9_966, 12_600} {
+		w.frame(at(ms))
+	}
+	for ms := 12_666; ms < 29_500; ms += 66 {
+		w.frame(at(ms))
+	}
+	for _, ms := range []int{29_500, 31_000, 31_066} {
+		w.frame(at(ms))
+	}
+	f := w.figures(&hb)
+	if f.MaxGapMs != 2634 {
+		t.Errorf("longest gap %.0f ms as read, want 2634", f.MaxGapMs)
+	}
+	if len(f.Stalls) != 2 || f.Stalls[0].AtS != 29.5 || f.Stalls[0].ServerMs != 1400 || f.Stalls[1].ServerMs != 134 {
+		t.Errorf("stalls %+v", f.Stalls)
+	}
+	if f.MaxServerMs != 1400 || f.OverLimit != 1 || f.GapsOver != 2 {
+		t.Errorf("server's longest %.0f ms, %d over, %d over as read", f.MaxServerMs, f.OverLimit, f.GapsOver)
+	}
+	if n, longest, _ := hb.summary(); n != 2 || longest != 2500*time.Millisecond {
+		t.Errorf("freezes %d, longest %s", n, longest)
+	}
+	w.end(at(33_000)) // still no picture when the soak ends
+	if f := w.figures(&hb); f.MaxServerMs != 1934 {
+		t.Errorf("open stall at the end: %.0f ms, want 1934", f.MaxServerMs)
+	}
+}

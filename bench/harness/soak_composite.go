@@ -50,18 +50,31 @@ const arrivalRing = 512
 type Stall struct {
 	AtS float64 `json:"at_s"` // when the picture stopped, seconds into the soak
 	Ms  float64 `json:"ms"`
+	// MachineMs is how long within it the bench itself was not run (see
+	// heartbeat); ServerMs, the rest, is the server's part and is judged.
+	MachineMs float64 `json:"machine_ms"`
+	ServerMs  float64 `json:"server_ms"`
+
+	from, to time.Time
 }
 
 // StallFigures are the composite's frame arrivals over the soak.
 type StallFigures struct {
-	Frames        uint64      `json:"frames"`
-	MaxGapMs      float64     `json:"max_gap_ms"`
-	IntervalMs    Percentiles `json:"frame_interval_ms"`
-	P999Ms        float64     `json:"frame_interval_p999_ms"`
-	Stalls        []Stall     `json:"stalls"`         // gaps over half the limit, longest first (at most 20)
-	ReaderDrops   int         `json:"reader_drops"`   // readers the server ended while it lived
-	OverLimit     int         `json:"over_limit"`     // gaps over the slate delay
-	ReadersOpened int         `json:"readers_opened"` // one per lifetime, and one per drop
+	Frames      uint64      `json:"frames"`
+	MaxGapMs    float64     `json:"max_gap_ms"`        // as the reader saw it
+	MaxServerMs float64     `json:"max_server_gap_ms"` // less the machine's freezes: judged
+	IntervalMs  Percentiles `json:"frame_interval_ms"`
+	P999Ms      float64     `json:"frame_interval_p999_ms"`
+	Stalls      []Stall     `json:"stalls"`       // gaps over half the limit, longest server part first (at most 20)
+	OverLimit   int         `json:"over_limit"`   // server parts over the slate delay
+	GapsOver    int         `json:"gaps_over"`    // gaps over it as the reader saw them
+	ReaderDrops int         `json:"reader_drops"` // readers the server ended while it lived
+	// ReadersOpened: one per lifetime, and one per drop.
+	ReadersOpened int `json:"readers_opened"`
+	// The machine's freezes over the whole soak, from the heartbeat.
+	MachineFreezes  int     `json:"machine_freezes"`
+	MachineLongestS float64 `json:"machine_longest_freeze_s"`
+	MachineTotalS   float64 `json:"machine_frozen_s"`
 }
 
 // run keeps one reader open while the server is up, until ctx ends.
@@ -207,7 +220,7 @@ func (w *compositeWatch) frame(now time.Time) {
 		w.intervals = append(w.intervals, gap)
 		w.maxGap = max(w.maxGap, gap)
 		if gap > w.limitMs/2 {
-			w.stalls = append(w.stalls, Stall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap})
+			w.stalls = append(w.stalls, Stall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
 		}
 	}
 	w.last = now
@@ -221,24 +234,53 @@ func (w *compositeWatch) sofar() (uint64, float64) {
 	return w.frames, w.maxGap
 }
 
-// figures sums up the soak's frame arrivals.
-func (w *compositeWatch) figures() StallFigures {
+// end closes the clock when the soak stops: a picture still missing
+// then is a stall too, however it would have ended.
+func (w *compositeWatch) end(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused || w.last.IsZero() {
+		return
+	}
+	if gap := float64(now.Sub(w.last).Microseconds()) / 1000; gap > w.limitMs/2 {
+		w.stalls = append(w.stalls, Stall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
+		w.maxGap = max(w.maxGap, gap)
+	}
+	w.paused = true
+}
+
+// figures sums up the soak's frame arrivals, each stall less the
+// machine's freezes within it.
+func (w *compositeWatch) figures(hb *heartbeat) StallFigures {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := StallFigures{Frames: w.frames, IntervalMs: percentiles(w.intervals), ReaderDrops: w.drops, ReadersOpened: w.opened, Stalls: []Stall{}}
 	if n := len(w.intervals); n > 0 {
 		s := append([]float64(nil), w.intervals...)
 		sort.Float64s(s)
-		f.MaxGapMs = s[n-1]
 		f.P999Ms = s[int(0.999*float64(n-1)+0.5)]
-	}
-	st := append([]Stall(nil), w.stalls...)
-	sort.Slice(st, func(i, j int) bool { return st[i].Ms > st[j].Ms })
-	for _, s := range st {
-		if s.Ms > w.limitMs {
-			f.OverLimit++
+		// Gaps up to half the limit are not kept as stalls: the longest
+		// of them is the server's part for all it is known.
+		if i := sort.SearchFloat64s(s, w.limitMs/2+1e-9); i > 0 {
+			f.MaxServerMs = s[i-1]
 		}
 	}
+	f.MaxGapMs = w.maxGap
+	st := append([]Stall(nil), w.stalls...)
+	for i := range st {
+		st[i].MachineMs = float64(hb.frozen(st[i].from, st[i].to).Microseconds()) / 1000
+		st[i].ServerMs = st[i].Ms - st[i].MachineMs
+		f.MaxServerMs = max(f.MaxServerMs, st[i].ServerMs)
+		if st[i].ServerMs > w.limitMs {
+			f.OverLimit++
+		}
+		if st[i].Ms > w.limitMs {
+			f.GapsOver++
+		}
+	}
+	sort.Slice(st, func(i, j int) bool { return st[i].ServerMs > st[j].ServerMs })
+	n, longest, total := hb.summary()
+	f.MachineFreezes, f.MachineLongestS, f.MachineTotalS = n, longest.Seconds(), total.Seconds()
 	if len(st) > 20 {
 		st = st[:20]
 	}

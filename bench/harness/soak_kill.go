@@ -167,13 +167,15 @@ func (s *soak) finish(ctx context.Context, archive string) error {
 		}
 	}
 
-	rep.Composite = s.comp.figures()
+	rep.Composite = s.comp.figures(&s.hb)
 	c := rep.Composite
 	switch {
 	case c.Frames == 0:
 		rep.fail("composite: no frame reached the reader")
-	case c.MaxGapMs > o.Limits.StallMs:
-		rep.fail("composite: %d gaps over the slate delay of %.0f ms, the longest %.0f ms at %.0f s", c.OverLimit, o.Limits.StallMs, c.MaxGapMs, c.Stalls[0].AtS)
+	case c.MaxServerMs > o.Limits.StallMs:
+		w := c.Stalls[0]
+		rep.fail("composite: %d gaps over the slate delay of %.0f ms with the machine's freezes taken out; the longest %.0f ms at %.0f s (%.0f ms as read, the bench frozen %.0f ms of it)",
+			c.OverLimit, o.Limits.StallMs, w.ServerMs, w.AtS, w.Ms, w.MachineMs)
 	}
 	rep.Viewers = s.vc.figures(o.Viewers)
 	if o.Viewers > 0 && rep.Viewers.WithMedia == 0 {
@@ -189,7 +191,7 @@ func (s *soak) finish(ctx context.Context, archive string) error {
 		rep.fail("resources: /metrics does not export %v", missing)
 	default:
 		rep.Stretches = stretches(samples, o.Warmup, o.JudgeSpan)
-		for _, b := range judgeGrowth(rep.Stretches, o.Limits.Growth) {
+		for _, b := range judgeGrowth(rep.Stretches, o.Limits) {
 			rep.fail("%s", b)
 		}
 	}

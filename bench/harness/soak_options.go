@@ -73,9 +73,11 @@ type SoakLimits struct {
 	// picture for 1 s gets its slate), 1000 ms.
 	StallMs float64 `json:"stall_ms"`
 	// Growth: (mean of the last third − mean of the first third) / mean
-	// of the first third of a stretch's post-warm-up samples, for RSS,
-	// goroutines and open fds. Default 0.05.
-	Growth float64 `json:"growth"`
+	// of the first third of a stretch's post-warm-up samples, for
+	// goroutines and open fds, and for RSS unless GrowthRSS is set.
+	// Default 0.05.
+	Growth    float64 `json:"growth"`
+	GrowthRSS float64 `json:"growth_rss"`
 }
 
 func (o *SoakOptions) defaults() {
@@ -126,6 +128,9 @@ func (o *SoakOptions) defaults() {
 	}
 	if o.Limits.Growth <= 0 {
 		o.Limits.Growth = 0.05
+	}
+	if o.Limits.GrowthRSS <= 0 {
+		o.Limits.GrowthRSS = o.Limits.Growth
 	}
 	if o.Seed == 0 {
 		o.Seed = time.Now().UnixNano()

@@ -132,8 +132,10 @@ func (r *SoakReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "runs verified:        %d of %d (signed seals, store witness)\n", verified, len(r.Runs))
 	fmt.Fprintf(w, "lost per kill:        worst %.2f parts (limit %.0f + 2 frames); kill → ready worst %.1f s, → recording worst %.1f s\n",
 		worstLoss, r.Limits.LostPartsPerKill, worstReady, worstResumed)
-	fmt.Fprintf(w, "composite at reader:  %d frames, longest gap %.0f ms (limit %.0f), p99 %s ms, p99.9 %.0f ms, %d gaps over the limit, %d reader drops\n",
-		c.Frames, c.MaxGapMs, r.Limits.StallMs, f0p(c.IntervalMs.P99), c.P999Ms, c.OverLimit, c.ReaderDrops)
+	fmt.Fprintf(w, "composite at reader:  %d frames, longest gap %.0f ms as read, %.0f ms the server's (limit %.0f), p99 %s ms, p99.9 %.0f ms, %d gaps over the limit as read, %d the server's, %d reader drops\n",
+		c.Frames, c.MaxGapMs, c.MaxServerMs, r.Limits.StallMs, f0p(c.IntervalMs.P99), c.P999Ms, c.GapsOver, c.OverLimit, c.ReaderDrops)
+	fmt.Fprintf(w, "machine:              the bench itself was not run for %.1f s in %d freezes over 50 ms, the longest %.2f s\n",
+		c.MachineTotalS, c.MachineFreezes, c.MachineLongestS)
 	v := r.Viewers
 	fmt.Fprintf(w, "viewers:              %d joins, %d with video, %d failed and %d without video outside kills\n", v.Joins, v.WithMedia, v.Failed, v.NoMedia)
 	for _, s := range r.Stretches {
@@ -144,9 +146,9 @@ func (r *SoakReport) WriteTable(w io.Writer) {
 		if s.Final {
 			tag = " (final)"
 		}
-		fmt.Fprintf(w, "process %d%s %.0f–%.0f s: goroutines %+.1f %% (%.0f), RSS %+.1f %% (%s), open fds %+.1f %% (%.0f) · limit %.0f %%\n",
+		fmt.Fprintf(w, "process %d%s %.0f–%.0f s: goroutines %+.1f %% (%.0f), RSS %+.1f %% (%s), open fds %+.1f %% (%.0f) · limits %.0f %%, RSS %.0f %%\n",
 			s.Gen, tag, s.FromS, s.ToS, 100*s.Goroutines.Growth, s.Goroutines.Last, 100*s.RSS.Growth, mb(uint64(s.RSS.Last)),
-			100*s.FDs.Growth, s.FDs.Last, 100*r.Limits.Growth)
+			100*s.FDs.Growth, s.FDs.Last, 100*r.Limits.Growth, 100*r.Limits.GrowthRSS)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note: "+n)

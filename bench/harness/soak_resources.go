@@ -171,7 +171,7 @@ func growth(first, last []ResourceSample, v func(ResourceSample) float64) Growth
 
 // judgeGrowth lists the judged stretches that grew past limit, and a
 // final stretch too short to say anything.
-func judgeGrowth(st []StretchFigures, limit float64) []string {
+func judgeGrowth(st []StretchFigures, limits SoakLimits) []string {
 	var bad []string
 	if len(st) == 0 || !st[len(st)-1].Final {
 		return []string{"resources: no sample after the warm-up of the last server process"}
@@ -185,12 +185,13 @@ func judgeGrowth(st []StretchFigures, limit float64) []string {
 			continue
 		}
 		for _, m := range []struct {
-			name string
-			g    Growth
-		}{{"goroutines", f.Goroutines}, {"RSS", f.RSS}, {"open fds", f.FDs}} {
-			if m.g.Growth > limit {
+			name  string
+			g     Growth
+			limit float64
+		}{{"goroutines", f.Goroutines, limits.Growth}, {"RSS", f.RSS, limits.GrowthRSS}, {"open fds", f.FDs, limits.Growth}} {
+			if m.g.Growth > m.limit {
 				bad = append(bad, fmt.Sprintf("resources: process %d (%.0f–%.0f s): %s grew %.1f %% (%.0f → %.0f), over %.0f %%",
-					f.Gen, f.FromS, f.ToS, m.name, 100*m.g.Growth, m.g.First, m.g.Last, 100*limit))
+					f.Gen, f.FromS, f.ToS, m.name, 100*m.g.Growth, m.g.First, m.g.Last, 100*m.limit))
 			}
 		}
 	}

@@ -82,7 +82,7 @@ func TestStretchesJudgeGrowth(t *testing.T) {
 			if !st[len(st)-1].Final {
 				t.Error("the last stretch is not marked final")
 			}
-			bad := judgeGrowth(st, 0.05)
+			bad := judgeGrowth(st, SoakLimits{Growth: 0.05, GrowthRSS: 0.05})
 			if (len(c.want) == 0) != (len(bad) == 0) || len(bad) > 1 {
 				t.Fatalf("failures %q, want one with %q", bad, c.want)
 			}
@@ -93,7 +93,7 @@ func TestStretchesJudgeGrowth(t *testing.T) {
 			}
 		})
 	}
-	if bad := judgeGrowth(nil, 0.05); len(bad) != 1 {
+	if bad := judgeGrowth(nil, SoakLimits{Growth: 0.05, GrowthRSS: 0.05}); len(bad) != 1 {
 		t.Errorf("no samples: %q", bad)
 	}
 }

@@ -42,7 +42,9 @@ It exits non-zero when a limit is broken:
   - each kill cost each stream at most one part (archive.part, 1 s, of
     media not yet written, plus whole fragments cut by repair);
   - the composite, read over RTSP, never went longer than the slate delay
-    (1 s) without a frame, outside the kill windows;
+    (1 s) without a frame, outside the kill windows, once the moments the
+    machine did not run the bench itself are taken out of each gap (a
+    heartbeat in the bench measures them; both figures are reported);
   - goroutines, RSS and open fds (from /metrics) grew at most 5 % from the
     first to the last third of each long stretch between kills, after a
     warm-up.`,
@@ -81,6 +83,7 @@ It exits non-zero when a limit is broken:
 	f.DurationVar(&o.SampleEvery, "sample-every", 5*time.Second, "how often /metrics is read")
 	f.DurationVar(&o.JudgeSpan, "judge-span", 3*time.Minute, "a stretch between kills this long after its warm-up has its growth judged (the last always is)")
 	f.Float64Var(&o.Limits.Growth, "growth-limit", 0.05, "largest growth of goroutines, RSS and open fds, first to last third of a stretch")
+	f.Float64Var(&o.Limits.GrowthRSS, "rss-growth-limit", 0, "largest growth of RSS (default: --growth-limit)")
 	f.Int64Var(&o.Seed, "seed", 0, "seed of the kill moments and viewers' stays (0: the clock)")
 	f.StringVar(&o.ArchiveDir, "archive", "", "archive here (the disk to judge); default the run folder")
 	f.BoolVar(&o.Keep, "keep", false, "keep the run folder: config, logs, archive, store (kept anyway on failure)")
