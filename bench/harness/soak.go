@@ -36,7 +36,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &soak{o: o, rep: rep, dir: dir, group: NewProcGroup(dir), tl: newTimeline(), life: newLifecycle(),
+	s := &soak{o: o, rep: rep, dir: dir, group: NewProcGroup(dir), tl: newSoakTimeline(), life: newServerLife(),
 		rng: rand.New(rand.NewPCG(uint64(o.Seed), 1))}
 	runErr := s.run(ctx)
 	s.group.Close(30 * time.Second)
@@ -70,13 +70,13 @@ type soak struct {
 	rep   *SoakReport
 	dir   string
 	group *ProcGroup
-	tl    *timeline
-	life  *lifecycle
+	tl    *soakTimeline
+	life  *serverLife
 	rng   *rand.Rand
 	srv   *soakServer
-	cams  []*camera
+	cams  []*soakCamera
 	comp  *compositeWatch
-	smp   *sampler
+	smp   *resourceSampler
 	vc    *viewerChurn
 	hb    heartbeat
 }
@@ -116,7 +116,7 @@ func (s *soak) run(ctx context.Context) error {
 		return err
 	}
 	s.life.setUp()
-	s.tl = newTimeline() // the soak's clock starts with the session live
+	s.tl = newSoakTimeline() // the soak's clock starts with the session live
 	epoch := s.tl.epoch
 	plan := s.plan()
 
@@ -128,7 +128,7 @@ func (s *soak) run(ctx context.Context) error {
 		epoch: epoch, limitMs: o.Limits.StallMs}
 	s.vc = &viewerChurn{base: s.srv.api.Base, path: "/whep/sessions/" + soakSession, token: s.srv.token,
 		stayMin: o.ViewerStayMin, stayMax: o.ViewerStayMax, pause: o.ViewerPause, api: api}
-	s.smp = &sampler{api: s.srv.api, epoch: epoch, every: o.SampleEvery, viewers: s.vc.now.Load}
+	s.smp = &resourceSampler{api: s.srv.api, epoch: epoch, every: o.SampleEvery, viewers: s.vc.now.Load}
 
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -217,7 +217,7 @@ func TestStallsLessMachineFreezes(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	var hb heartbeat
-	hb.freezes = []window{{at(10_000), at(12_500)}, {at(30_000), at(30_100)}}
+	hb.freezes = []freezeWindow{{at(10_000), at(12_500)}, {at(30_000), at(30_100)}}
 	w := &compositeWatch{epoch: t0, limitMs: 1000}
 	for _, ms := range []int{9_900, 9_966, 12_600} {
 		w.frame(at(ms))

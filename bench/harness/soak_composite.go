@@ -30,10 +30,10 @@ type compositeWatch struct {
 	paused    bool
 	last      time.Time // the previous whole frame, this lifetime
 	frames    uint64
-	maxGap    float64   // ms
-	intervals []float64 // ms
-	stalls    []Stall   // gaps over half the limit, when they began
-	drops     int       // readers lost while the server lived
+	maxGap    float64          // ms
+	intervals []float64        // ms
+	stalls    []CompositeStall // gaps over half the limit, when they began
+	drops     int              // readers lost while the server lived
 	opened    int
 	// arrivals are the latest frames' arrival times, kept through a
 	// pause, so a kill can count the frames sent after the recorder's
@@ -46,8 +46,8 @@ type compositeWatch struct {
 // arrivalRing holds about 17 s of frames at 30 fps.
 const arrivalRing = 512
 
-// Stall is a gap between two composite frames at the reader.
-type Stall struct {
+// CompositeStall is a gap between two composite frames at the reader.
+type CompositeStall struct {
 	AtS float64 `json:"at_s"` // when the picture stopped, seconds into the soak
 	Ms  float64 `json:"ms"`
 	// MachineMs is how long within it the bench itself was not run (see
@@ -60,15 +60,15 @@ type Stall struct {
 
 // StallFigures are the composite's frame arrivals over the soak.
 type StallFigures struct {
-	Frames      uint64      `json:"frames"`
-	MaxGapMs    float64     `json:"max_gap_ms"`        // as the reader saw it
-	MaxServerMs float64     `json:"max_server_gap_ms"` // less the machine's freezes: judged
-	IntervalMs  Percentiles `json:"frame_interval_ms"`
-	P999Ms      float64     `json:"frame_interval_p999_ms"`
-	Stalls      []Stall     `json:"stalls"`       // gaps over half the limit, longest server part first (at most 20)
-	OverLimit   int         `json:"over_limit"`   // server parts over the slate delay
-	GapsOver    int         `json:"gaps_over"`    // gaps over it as the reader saw them
-	ReaderDrops int         `json:"reader_drops"` // readers the server ended while it lived
+	Frames      uint64           `json:"frames"`
+	MaxGapMs    float64          `json:"max_gap_ms"`        // as the reader saw it
+	MaxServerMs float64          `json:"max_server_gap_ms"` // less the machine's freezes: judged
+	IntervalMs  Percentiles      `json:"frame_interval_ms"`
+	P999Ms      float64          `json:"frame_interval_p999_ms"`
+	Stalls      []CompositeStall `json:"stalls"`       // gaps over half the limit, longest server part first (at most 20)
+	OverLimit   int              `json:"over_limit"`   // server parts over the slate delay
+	GapsOver    int              `json:"gaps_over"`    // gaps over it as the reader saw them
+	ReaderDrops int              `json:"reader_drops"` // readers the server ended while it lived
 	// ReadersOpened: one per lifetime, and one per drop.
 	ReadersOpened int `json:"readers_opened"`
 	// The machine's freezes over the whole soak, from the heartbeat.
@@ -78,7 +78,7 @@ type StallFigures struct {
 }
 
 // run keeps one reader open while the server is up, until ctx ends.
-func (w *compositeWatch) run(ctx context.Context, life *lifecycle, tl *timeline) {
+func (w *compositeWatch) run(ctx context.Context, life *serverLife, tl *soakTimeline) {
 	for ctx.Err() == nil {
 		gen, changed, err := life.waitUp(ctx)
 		if err != nil {
@@ -220,7 +220,7 @@ func (w *compositeWatch) frame(now time.Time) {
 		w.intervals = append(w.intervals, gap)
 		w.maxGap = max(w.maxGap, gap)
 		if gap > w.limitMs/2 {
-			w.stalls = append(w.stalls, Stall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
+			w.stalls = append(w.stalls, CompositeStall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
 		}
 	}
 	w.last = now
@@ -243,7 +243,7 @@ func (w *compositeWatch) end(now time.Time) {
 		return
 	}
 	if gap := float64(now.Sub(w.last).Microseconds()) / 1000; gap > w.limitMs/2 {
-		w.stalls = append(w.stalls, Stall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
+		w.stalls = append(w.stalls, CompositeStall{AtS: w.last.Sub(w.epoch).Seconds(), Ms: gap, from: w.last, to: now})
 		w.maxGap = max(w.maxGap, gap)
 	}
 	w.paused = true
@@ -254,7 +254,7 @@ func (w *compositeWatch) end(now time.Time) {
 func (w *compositeWatch) figures(hb *heartbeat) StallFigures {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	f := StallFigures{Frames: w.frames, IntervalMs: percentiles(w.intervals), ReaderDrops: w.drops, ReadersOpened: w.opened, Stalls: []Stall{}}
+	f := StallFigures{Frames: w.frames, IntervalMs: percentiles(w.intervals), ReaderDrops: w.drops, ReadersOpened: w.opened, Stalls: []CompositeStall{}}
 	if n := len(w.intervals); n > 0 {
 		s := append([]float64(nil), w.intervals...)
 		sort.Float64s(s)
@@ -266,7 +266,7 @@ func (w *compositeWatch) figures(hb *heartbeat) StallFigures {
 		}
 	}
 	f.MaxGapMs = w.maxGap
-	st := append([]Stall(nil), w.stalls...)
+	st := append([]CompositeStall(nil), w.stalls...)
 	for i := range st {
 		st[i].MachineMs = float64(hb.frozen(st[i].from, st[i].to).Microseconds()) / 1000
 		st[i].ServerMs = st[i].Ms - st[i].MachineMs

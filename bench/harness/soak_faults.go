@@ -7,47 +7,47 @@ import (
 	"time"
 )
 
-// Event is one thing the soak did or saw, for the report's timeline.
-type Event struct {
+// SoakEvent is one thing the soak did or saw, for the report's timeline.
+type SoakEvent struct {
 	AtS    float64 `json:"at_s"`
 	Kind   string  `json:"kind"` // kill, ready, resumed, camera-drop, camera-up, point-left, point-joined, error
 	Detail string  `json:"detail,omitempty"`
 }
 
-// timeline keeps the events and when each stream's feed stopped.
-type timeline struct {
+// soakTimeline keeps the events and when each stream's feed stopped.
+type soakTimeline struct {
 	epoch  time.Time
 	mu     sync.Mutex
-	events []Event
+	events []SoakEvent
 	stops  stopTimes
 }
 
-func newTimeline() *timeline { return &timeline{epoch: time.Now(), stops: stopTimes{}} }
+func newSoakTimeline() *soakTimeline { return &soakTimeline{epoch: time.Now(), stops: stopTimes{}} }
 
-func (t *timeline) add(kind, format string, a ...any) {
+func (t *soakTimeline) add(kind, format string, a ...any) {
 	t.mu.Lock()
-	t.events = append(t.events, Event{AtS: time.Since(t.epoch).Seconds(), Kind: kind, Detail: fmt.Sprintf(format, a...)})
+	t.events = append(t.events, SoakEvent{AtS: time.Since(t.epoch).Seconds(), Kind: kind, Detail: fmt.Sprintf(format, a...)})
 	t.mu.Unlock()
 }
 
 // stopped notes that a stream's feed stopped at at.
-func (t *timeline) stopped(stream string, at time.Time) {
+func (t *soakTimeline) stopped(stream string, at time.Time) {
 	t.mu.Lock()
 	t.stops.add(stream, at)
 	t.mu.Unlock()
 }
 
-func (t *timeline) snapshot() ([]Event, stopTimes) {
+func (t *soakTimeline) snapshot() ([]SoakEvent, stopTimes) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := stopTimes{}
 	for k, v := range t.stops {
 		st[k] = append([]time.Time(nil), v...)
 	}
-	return append([]Event(nil), t.events...), st
+	return append([]SoakEvent(nil), t.events...), st
 }
 
-func (t *timeline) count(kind string) int {
+func (t *soakTimeline) count(kind string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
@@ -61,7 +61,7 @@ func (t *timeline) count(kind string) int {
 
 // dropCameras stops one camera in turn every `every`, for `down`, then
 // starts it again on its port (the server's source reconnects by itself).
-func dropCameras(ctx context.Context, cams []*camera, g *ProcGroup, every, down time.Duration, tl *timeline) {
+func dropCameras(ctx context.Context, cams []*soakCamera, g *ProcGroup, every, down time.Duration, tl *soakTimeline) {
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
@@ -92,7 +92,7 @@ func dropCameras(ctx context.Context, cams []*camera, g *ProcGroup, every, down 
 // churnPoints makes a point leave the running session, and join it again
 // a period later, the next point in turn, every `every`: a PATCH of the
 // session's points, retried while the server is down.
-func churnPoints(ctx context.Context, api *API, sid string, points []SessionPoint, every time.Duration, tl *timeline) {
+func churnPoints(ctx context.Context, api *API, sid string, points []SessionPoint, every time.Duration, tl *soakTimeline) {
 	out := -1 // the point that left, or none
 	for i := 0; ; i++ {
 		select {

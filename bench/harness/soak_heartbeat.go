@@ -15,10 +15,10 @@ import (
 // server's alone.
 type heartbeat struct {
 	mu      sync.Mutex
-	freezes []window
+	freezes []freezeWindow
 }
 
-type window struct{ from, to time.Time }
+type freezeWindow struct{ from, to time.Time }
 
 const (
 	heartbeatTick = 20 * time.Millisecond
@@ -32,7 +32,7 @@ func (h *heartbeat) run(ctx context.Context) {
 		now := time.Now()
 		if late := now.Sub(prev) - heartbeatTick; late > freezeMin {
 			h.mu.Lock()
-			h.freezes = append(h.freezes, window{prev.Add(heartbeatTick), now})
+			h.freezes = append(h.freezes, freezeWindow{prev.Add(heartbeatTick), now})
 			h.mu.Unlock()
 		}
 		prev = now

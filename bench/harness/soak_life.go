@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// lifecycle is the server's state as the soak's workers see it: up (a
+// serverLife is the server's state as the soak's workers see it: up (a
 // generation: one process, between its readiness and its kill) or down.
 // Workers wait for up and drop what they hold when it changes.
-type lifecycle struct {
+type serverLife struct {
 	mu      sync.Mutex
 	gen     int
 	up      bool
@@ -17,13 +17,13 @@ type lifecycle struct {
 	changed chan struct{}
 }
 
-func newLifecycle() *lifecycle { return &lifecycle{changed: make(chan struct{})} }
+func newServerLife() *serverLife { return &serverLife{changed: make(chan struct{})} }
 
 // setUp starts a new generation; setDown ends it (the kill is next).
-func (l *lifecycle) setUp()   { l.set(true) }
-func (l *lifecycle) setDown() { l.set(false) }
+func (l *serverLife) setUp()   { l.set(true) }
+func (l *serverLife) setDown() { l.set(false) }
 
-func (l *lifecycle) set(up bool) {
+func (l *serverLife) set(up bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if up {
@@ -37,7 +37,7 @@ func (l *lifecycle) set(up bool) {
 
 // waitUp blocks until the server is up and returns its generation and a
 // channel closed at the next change.
-func (l *lifecycle) waitUp(ctx context.Context) (int, <-chan struct{}, error) {
+func (l *serverLife) waitUp(ctx context.Context) (int, <-chan struct{}, error) {
 	for {
 		l.mu.Lock()
 		gen, up, ch := l.gen, l.up, l.changed
@@ -54,14 +54,14 @@ func (l *lifecycle) waitUp(ctx context.Context) (int, <-chan struct{}, error) {
 }
 
 // isGen says whether generation gen is still the one up.
-func (l *lifecycle) isGen(gen int) bool {
+func (l *serverLife) isGen(gen int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.up && l.gen == gen
 }
 
 // current is the generation and whether it is up, with the time it came up.
-func (l *lifecycle) current() (int, bool, time.Time) {
+func (l *serverLife) current() (int, bool, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.gen, l.up, l.upAt

@@ -32,7 +32,7 @@ type SoakReport struct {
 	PointChanges int              `json:"point_changes"`
 	Stretches    []StretchFigures `json:"stretches"`
 	Samples      []ResourceSample `json:"samples"`
-	Events       []Event          `json:"events"`
+	Events       []SoakEvent      `json:"events"`
 
 	Pass     bool     `json:"pass"`
 	Failures []string `json:"failures"`

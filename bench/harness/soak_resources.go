@@ -31,8 +31,8 @@ type ResourceSample struct {
 	Viewers    int64   `json:"viewers"` // the soak's viewers with media at that moment
 }
 
-// sampler reads /metrics every so often while the server is up.
-type sampler struct {
+// resourceSampler reads /metrics every so often while the server is up.
+type resourceSampler struct {
 	api     *API
 	epoch   time.Time
 	every   time.Duration
@@ -44,7 +44,7 @@ type sampler struct {
 	checked bool
 }
 
-func (s *sampler) run(ctx context.Context, life *lifecycle) {
+func (s *resourceSampler) run(ctx context.Context, life *serverLife) {
 	tick := time.NewTicker(s.every)
 	defer tick.Stop()
 	for {
@@ -89,14 +89,14 @@ func (s *sampler) run(ctx context.Context, life *lifecycle) {
 	}
 }
 
-func (s *sampler) result() ([]ResourceSample, []string, bool) {
+func (s *resourceSampler) result() ([]ResourceSample, []string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]ResourceSample(nil), s.samples...), s.missing, s.checked
 }
 
-// Growth compares the last third of a stretch with its first third.
-type Growth struct {
+// GrowthFigures compare the last third of a stretch with its first third.
+type GrowthFigures struct {
 	First  float64 `json:"first_third_mean"`
 	Last   float64 `json:"last_third_mean"`
 	Growth float64 `json:"growth"` // (last − first) / first
@@ -104,15 +104,15 @@ type Growth struct {
 
 // StretchFigures are one server process's resources after its warm-up.
 type StretchFigures struct {
-	Gen        int     `json:"gen"`
-	FromS      float64 `json:"from_s"` // the judged samples' span, seconds into the soak
-	ToS        float64 `json:"to_s"`
-	Samples    int     `json:"samples"`
-	Final      bool    `json:"final"`  // the stretch after the last kill
-	Judged     bool    `json:"judged"` // long enough (the final one always is)
-	Goroutines Growth  `json:"goroutines"`
-	RSS        Growth  `json:"rss_bytes"`
-	FDs        Growth  `json:"open_fds"`
+	Gen        int           `json:"gen"`
+	FromS      float64       `json:"from_s"` // the judged samples' span, seconds into the soak
+	ToS        float64       `json:"to_s"`
+	Samples    int           `json:"samples"`
+	Final      bool          `json:"final"`  // the stretch after the last kill
+	Judged     bool          `json:"judged"` // long enough (the final one always is)
+	Goroutines GrowthFigures `json:"goroutines"`
+	RSS        GrowthFigures `json:"rss_bytes"`
+	FDs        GrowthFigures `json:"open_fds"`
 }
 
 // minThirdSamples: a third of fewer samples says nothing.
@@ -142,7 +142,7 @@ func stretches(samples []ResourceSample, warmup, judgeSpan time.Duration) []Stre
 		f.Judged = f.Final || time.Duration((f.ToS-f.FromS)*float64(time.Second)) >= judgeSpan
 		third := len(ss) / 3
 		if third >= minThirdSamples {
-			pick := func(v func(ResourceSample) float64) Growth {
+			pick := func(v func(ResourceSample) float64) GrowthFigures {
 				return growth(ss[:third], ss[len(ss)-third:], v)
 			}
 			f.Goroutines = pick(func(s ResourceSample) float64 { return s.Goroutines })
@@ -154,7 +154,7 @@ func stretches(samples []ResourceSample, warmup, judgeSpan time.Duration) []Stre
 	return out
 }
 
-func growth(first, last []ResourceSample, v func(ResourceSample) float64) Growth {
+func growth(first, last []ResourceSample, v func(ResourceSample) float64) GrowthFigures {
 	mean := func(ss []ResourceSample) float64 {
 		sum := 0.0
 		for _, s := range ss {
@@ -162,7 +162,7 @@ func growth(first, last []ResourceSample, v func(ResourceSample) float64) Growth
 		}
 		return sum / float64(len(ss))
 	}
-	g := Growth{First: mean(first), Last: mean(last)}
+	g := GrowthFigures{First: mean(first), Last: mean(last)}
 	if g.First > 0 {
 		g.Growth = (g.Last - g.First) / g.First
 	}
@@ -186,7 +186,7 @@ func judgeGrowth(st []StretchFigures, limits SoakLimits) []string {
 		}
 		for _, m := range []struct {
 			name  string
-			g     Growth
+			g     GrowthFigures
 			limit float64
 		}{{"goroutines", f.Goroutines, limits.Growth}, {"RSS", f.RSS, limits.GrowthRSS}, {"open fds", f.FDs, limits.Growth}} {
 			if m.g.Growth > m.limit {

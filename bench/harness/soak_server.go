@@ -132,9 +132,9 @@ func (s *soakServer) kill() error {
 	return nil
 }
 
-// camera is one camsim process serving /cam1, started again on the same
+// soakCamera is one camsim process serving /cam1, started again on the same
 // port after each drop.
-type camera struct {
+type soakCamera struct {
 	name   string // cam1 …
 	listen string // 127.0.0.1:port
 	argv   []string
@@ -142,15 +142,15 @@ type camera struct {
 	starts int
 }
 
-func newCameras(o SoakOptions) ([]*camera, error) {
-	cams := make([]*camera, o.Points)
+func newCameras(o SoakOptions) ([]*soakCamera, error) {
+	cams := make([]*soakCamera, o.Points)
 	for i := range cams {
 		port, err := freeTCPPort()
 		if err != nil {
 			return nil, err
 		}
 		listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cams[i] = &camera{
+		cams[i] = &soakCamera{
 			name: fmt.Sprintf("cam%d", i+1), listen: listen,
 			argv: []string{o.Binary, "camsim", "--listen", listen, "--cameras", "1", "--audio",
 				"--size", fmt.Sprintf("%dx%d", o.Width, o.Height), "--fps", strconv.Itoa(o.FPS),
@@ -160,10 +160,10 @@ func newCameras(o SoakOptions) ([]*camera, error) {
 	return cams, nil
 }
 
-func (c *camera) url() string { return "rtsp://" + c.listen + "/cam1" }
+func (c *soakCamera) url() string { return "rtsp://" + c.listen + "/cam1" }
 
 // start runs the camsim process and waits until it serves.
-func (c *camera) start(ctx context.Context, g *ProcGroup) error {
+func (c *soakCamera) start(ctx context.Context, g *ProcGroup) error {
 	c.starts++
 	p, err := g.Start(fmt.Sprintf("camsim-%s-%d", c.name, c.starts), c.argv, nil)
 	if err != nil {
@@ -177,4 +177,4 @@ func (c *camera) start(ctx context.Context, g *ProcGroup) error {
 }
 
 // drop stops the camera's process: every client loses it at once.
-func (c *camera) drop() { c.proc.Stop(5 * time.Second) }
+func (c *soakCamera) drop() { c.proc.Stop(5 * time.Second) }

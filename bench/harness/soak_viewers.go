@@ -58,7 +58,7 @@ func (vc *viewerChurn) count(f func()) {
 }
 
 // slot is one viewer's life over the soak.
-func (vc *viewerChurn) slot(ctx context.Context, life *lifecycle, rng *rand.Rand) {
+func (vc *viewerChurn) slot(ctx context.Context, life *serverLife, rng *rand.Rand) {
 	wait := func(d time.Duration, changed <-chan struct{}) {
 		select {
 		case <-ctx.Done():
@@ -85,7 +85,7 @@ func (vc *viewerChurn) slot(ctx context.Context, life *lifecycle, rng *rand.Rand
 }
 
 // visit joins, stays and leaves; false when the join failed.
-func (vc *viewerChurn) visit(ctx context.Context, life *lifecycle, gen int, changed <-chan struct{}, rng *rand.Rand) bool {
+func (vc *viewerChurn) visit(ctx context.Context, life *serverLife, gen int, changed <-chan struct{}, rng *rand.Rand) bool {
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
