@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"diemcau/ingest/avsync"
+	"diemcau/ingest/camsim"
 )
 
 // Warm-ups of the live A/V reads (avsync.Options.Warmup): an RTSP reader
@@ -33,25 +35,41 @@ type OutputAV struct {
 	Input  string `json:"input"` // URL without credentials, or the file in the run
 	// Seconds of media measured.
 	Seconds float64 `json:"seconds"`
-	// Offset is beep minus flash over every point's pairs (positive: the
-	// sound is late); nil when no pair was found.
+	// Offset is beep minus flash over every pair the meter made (positive:
+	// the sound is late); nil when no pair was found.
 	Offset *avsync.Offset `json:"offset_ms"`
-	// Points are the offsets per camera tone.
-	Points []avsync.PointOffset `json:"points"`
+	// Points are the offsets of the cameras' tones: of the meter's
+	// pairings of one tone, the one with the most pairs (then the smallest
+	// offset). Pairings are all the meter made: it may also pair a point's
+	// beeps with a neighbouring tile, or name a beep's echo under another
+	// tone.
+	Points   []avsync.PointOffset `json:"points"`
+	Pairings []avsync.PointOffset `json:"pairings"`
+	// PointsMinMs and PointsMaxMs are the smallest and largest of the
+	// points' medians.
+	PointsMinMs *float64 `json:"points_min_ms"`
+	PointsMaxMs *float64 `json:"points_max_ms"`
 	// AudioPresentPct is the sound that arrived against the expected
 	// samples over the picture's span; nil without sound.
 	AudioPresentPct *float64 `json:"audio_present_pct"`
 	AudioHoles      int      `json:"audio_holes"`
 	VideoFPS        *float64 `json:"video_fps"`
-	Verdict         string   `json:"verdict"`
-	Reasons         []string `json:"reasons"`
-	Error           string   `json:"error,omitempty"`
+	// Verdict is pass when at least 98 % of the sound arrived and every
+	// camera's beep is paired with its flash within EBU R37 (sound 40 ms
+	// early to 60 ms late); Reasons say why not. MeterVerdict and
+	// MeterReasons are the meter's own, which judge every pairing.
+	Verdict      string   `json:"verdict"`
+	Reasons      []string `json:"reasons"`
+	MeterVerdict string   `json:"meter_verdict"`
+	MeterReasons []string `json:"meter_reasons"`
+	Error        string   `json:"error,omitempty"`
 }
 
 // avTarget is one output for the meter.
 type avTarget struct {
 	output, target, token string
 	warmup                time.Duration
+	tones                 []float64 // the cameras' beeps it carries
 }
 
 // measureAV measures each target in turn (at once they would load the
@@ -65,7 +83,7 @@ func measureAV(ctx context.Context, targets []avTarget, seconds time.Duration, p
 			opts.Seconds = seconds.Seconds()
 		}
 		rep, err := avsync.Measure(ctx, tg.target, opts)
-		o := outputAV(tg.output, rep)
+		o := outputAV(tg.output, rep, tg.tones)
 		if err != nil {
 			o.Error = err.Error()
 		}
@@ -77,14 +95,49 @@ func measureAV(ctx context.Context, targets []avTarget, seconds time.Duration, p
 	return out
 }
 
-func outputAV(output string, rep avsync.Report) OutputAV {
-	o := OutputAV{Output: output, Input: rep.Input, Seconds: rep.Seconds, Offset: rep.Offset, Points: rep.Points,
-		Verdict: rep.Verdict, Reasons: rep.Reasons}
-	if o.Points == nil {
-		o.Points = []avsync.PointOffset{}
+func outputAV(output string, rep avsync.Report, tones []float64) OutputAV {
+	o := OutputAV{Output: output, Input: rep.Input, Seconds: rep.Seconds, Offset: rep.Offset, Points: []avsync.PointOffset{},
+		Pairings: rep.Points, MeterVerdict: rep.Verdict, MeterReasons: rep.Reasons, Reasons: []string{}}
+	if o.Pairings == nil {
+		o.Pairings = []avsync.PointOffset{}
+	}
+	if o.MeterReasons == nil {
+		o.MeterReasons = []string{}
+	}
+	switch a := rep.Audio; {
+	case a == nil || a.Samples == 0:
+		o.Reasons = append(o.Reasons, "no sound")
+	case a.Present < avsync.MinAudioPercent:
+		o.Reasons = append(o.Reasons, fmt.Sprintf("sound present %.1f %%", a.Present))
+	}
+	for _, hz := range tones {
+		var best *avsync.PointOffset
+		for i, p := range o.Pairings {
+			if p.ToneHz == hz && (best == nil || p.Pairs > best.Pairs || (p.Pairs == best.Pairs && math.Abs(p.Median) < math.Abs(best.Median))) {
+				best = &o.Pairings[i]
+			}
+		}
+		switch {
+		case best == nil:
+			o.Reasons = append(o.Reasons, fmt.Sprintf("%.0f Hz not paired", hz))
+			continue
+		case !avsync.InLimits(best.Median):
+			o.Reasons = append(o.Reasons, fmt.Sprintf("%.0f Hz at %+.1f ms", hz, best.Median))
+		}
+		o.Points = append(o.Points, *best)
+		if o.PointsMinMs == nil || best.Median < *o.PointsMinMs {
+			o.PointsMinMs = ptr(best.Median)
+		}
+		if o.PointsMaxMs == nil || best.Median > *o.PointsMaxMs {
+			o.PointsMaxMs = ptr(best.Median)
+		}
 	}
 	if o.Reasons == nil {
 		o.Reasons = []string{}
+	}
+	o.Verdict = avsync.Pass
+	if len(o.Reasons) > 0 {
+		o.Verdict = avsync.Fail
 	}
 	if a := rep.Audio; a != nil {
 		o.AudioPresentPct, o.AudioHoles = ptr(a.Present), len(a.Holes)
@@ -96,8 +149,9 @@ func outputAV(output string, rep avsync.Report) OutputAV {
 }
 
 // liveAVTargets are the session's live outputs: the RTSP and WHEP
-// composite and the return feed of point.
-func (e *env) liveAVTargets(sid, point string) []avTarget {
+// composite and the return feed of point, the first of points.
+func (e *env) liveAVTargets(sid string, points []string) []avTarget {
+	tones := e.pointTones(len(points))
 	s := e.server
 	u, err := url.Parse(s.RTSP + "/sessions/" + sid)
 	var rtsp string
@@ -107,15 +161,26 @@ func (e *env) liveAVTargets(sid, point string) []avTarget {
 	}
 	whep := s.API.Base + "/whep/sessions/" + sid
 	return []avTarget{
-		{output: "rtsp_composite", target: rtsp, warmup: rtspAVWarmup},
-		{output: "whep_composite", target: whep, token: s.API.Token, warmup: whepAVWarmup},
-		{output: "whep_return", target: whep + "/points/" + point, token: s.API.Token, warmup: whepAVWarmup},
+		{output: "rtsp_composite", target: rtsp, warmup: rtspAVWarmup, tones: tones},
+		{output: "whep_composite", target: whep, token: s.API.Token, warmup: whepAVWarmup, tones: tones},
+		// The first point's studio hears the others, not itself.
+		{output: "whep_return", target: whep + "/points/" + points[0], token: s.API.Token, warmup: whepAVWarmup, tones: tones[1:]},
 	}
 }
 
+// pointTones are the beeps of the session's n points' cameras.
+func (e *env) pointTones(n int) []float64 {
+	var tones []float64
+	for i := range n {
+		tones = append(tones, camsim.PatternToneHz(e.cameraOf(i+1)))
+	}
+	return tones
+}
+
 // archivedAVTargets are the run's first composite segment and the first
-// segment of source, once the run is sealed.
-func archivedAVTargets(runDir, source string) ([]avTarget, error) {
+// segment of source (the first point's), once the run is sealed.
+func (e *env) archivedAVTargets(runDir, source string, points int) ([]avTarget, error) {
+	tones := e.pointTones(points)
 	comp, _ := filepath.Glob(filepath.Join(runDir, "composite", "*.mp4"))
 	src, _ := filepath.Glob(filepath.Join(runDir, "sources", source, "*.mp4"))
 	if len(comp) == 0 || len(src) == 0 {
@@ -123,7 +188,8 @@ func archivedAVTargets(runDir, source string) ([]avTarget, error) {
 	}
 	sort.Strings(comp)
 	sort.Strings(src)
-	return []avTarget{{output: "archived_composite", target: comp[0]}, {output: "archived_source", target: src[0]}}, nil
+	return []avTarget{{output: "archived_composite", target: comp[0], tones: tones},
+		{output: "archived_source", target: src[0], tones: tones[:1]}}, nil
 }
 
 // writeSessionAV prints a run's end-to-end latency and each output's lip
@@ -138,11 +204,14 @@ func writeSessionAV(w io.Writer, r *Run) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s A/V\toffset median\tmin … max\tstdev\tpairs\tsound\tverdict\n", label)
+	fmt.Fprintf(tw, "%s A/V\toffset median\tstdev\tpairs\tpoints' medians\tsound\tverdict\n", label)
 	for _, a := range r.AV {
-		off, span, sd, pairs := "n/a", "", "", ""
+		off, sd, pairs, span := "n/a", "", "", ""
 		if o := a.Offset; o != nil {
-			off, span, sd, pairs = fmt.Sprintf("%+.1f ms", o.Median), fmt.Sprintf("%+.1f … %+.1f", o.Min, o.Max), fmt.Sprintf("%.1f", o.Stdev), fmt.Sprint(o.Pairs)
+			off, sd, pairs = fmt.Sprintf("%+.1f ms", o.Median), fmt.Sprintf("%.1f", o.Stdev), fmt.Sprint(o.Pairs)
+		}
+		if a.PointsMinMs != nil {
+			span = fmt.Sprintf("%+.1f … %+.1f (%d)", *a.PointsMinMs, *a.PointsMaxMs, len(a.Points))
 		}
 		sound := "–"
 		if a.AudioPresentPct != nil {
@@ -154,7 +223,7 @@ func writeSessionAV(w io.Writer, r *Run) {
 		} else if len(a.Reasons) > 0 {
 			verdict += ": " + strings.Join(a.Reasons, "; ")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Output, off, span, sd, pairs, sound, verdict)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Output, off, sd, pairs, span, sound, verdict)
 	}
 	tw.Flush()
 }

@@ -82,7 +82,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	r.note("delivered fps: mean of the %d load viewers (composite and return feeds) from their video packets; worst: the new composite viewer's whole frames", vl.ev.Connected)
 	r.note("dropped frames: the mixer's count in the window; output_missing_frames: RTP timestamp gaps at the new viewer")
 	r.note("the bench process runs the viewers: its CPU is the load generator's, not the server's")
-	r.AV = measureAV(ctx, e.liveAVTargets(sid, points[0]), o.AVSeconds, e.progress)
+	r.AV = measureAV(ctx, e.liveAVTargets(sid, points), o.AVSeconds, e.progress)
 	// The archive is read only for its frames; the session's verdict
 	// above comes from the viewers and the mixer.
 	st, _ := e.server.API.Session(ctx, sid)
@@ -95,7 +95,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 			r.fail("%d frames missing in the archive", *archive.DroppedFrames)
 		}
 		if e.server.ArchiveRoot != "" && st.Recording.Run != "" {
-			targets, err := archivedAVTargets(filepath.Join(e.server.ArchiveRoot, filepath.FromSlash(st.Recording.Run)), ids[0])
+			targets, err := e.archivedAVTargets(filepath.Join(e.server.ArchiveRoot, filepath.FromSlash(st.Recording.Run)), ids[0], len(points))
 			if err != nil {
 				r.note("A/V of the archive not measured: %v", err)
 			} else {
@@ -109,7 +109,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 		}
 	}
 	e.progress("latency: decoding what the flash viewers received")
-	r.EndToEnd, err = fl.endToEnd(ctx, e.dir, o.Points, o.OutWidth, o.OutHeight, win)
+	r.EndToEnd, err = fl.endToEnd(ctx, e, o.Points, o.OutWidth, o.OutHeight, win)
 	if err != nil {
 		r.note("end-to-end latency not measured: %v", err)
 	}

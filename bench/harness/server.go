@@ -40,7 +40,7 @@ func (e *env) startCamsim(ctx context.Context, n int, audio bool) (string, error
 	}
 	o := e.opts
 	addr := net.JoinHostPort(o.CamsimHost, strconv.Itoa(port))
-	argv := []string{o.Binary, "camsim", "--listen", addr, "--cameras", strconv.Itoa(n),
+	argv := []string{o.Binary, "camsim", "--listen", addr, "--cameras", strconv.Itoa(e.camsimCameras(n)),
 		"--size", fmt.Sprintf("%dx%d", o.Width, o.Height), "--fps", strconv.Itoa(o.FPS),
 		"--bitrate", strconv.Itoa(o.BitrateKbps)}
 	switch {
@@ -155,7 +155,7 @@ func (e *env) addSources(ctx context.Context, camBase string, n int) ([]string, 
 	ids := make([]string, n)
 	for i := range n {
 		ids[i] = fmt.Sprintf("%scam%d", e.prefix, i+1)
-		if err := e.server.API.AddSource(ctx, ids[i], fmt.Sprintf("%s/cam%d", camBase, i+1)); err != nil {
+		if err := e.server.API.AddSource(ctx, ids[i], fmt.Sprintf("%s/cam%d", camBase, e.cameraOf(i+1))); err != nil {
 			return nil, err
 		}
 		e.cleanups = append(e.cleanups, func(ctx context.Context) error { return e.server.API.DeleteSource(ctx, ids[i]) })

@@ -1,0 +1,61 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+
+	"diemcau/ingest/avsync"
+)
+
+func TestOutputAV(t *testing.T) {
+	pt := func(hz, median float64, pairs int) avsync.PointOffset {
+		return avsync.PointOffset{ToneHz: hz, Offset: avsync.Offset{Median: median, Pairs: pairs}}
+	}
+	sound := func(pct float64) *avsync.AudioReport { return &avsync.AudioReport{Samples: 1, Present: pct} }
+	tests := []struct {
+		name    string
+		rep     avsync.Report
+		tones   []float64
+		verdict string
+		reason  string
+		points  []float64 // medians kept, in tone order
+	}{
+		{"in sync", avsync.Report{Audio: sound(99.8), Points: []avsync.PointOffset{pt(1000, 12, 5), pt(1200, -8, 5)}},
+			[]float64{1000, 1200}, avsync.Pass, "", []float64{12, -8}},
+		{"a neighbour's pairing is not the point's", avsync.Report{Audio: sound(99.8),
+			Points: []avsync.PointOffset{pt(1000, 260, 2), pt(1000, 12, 5), pt(1200, -8, 5)}},
+			[]float64{1000, 1200}, avsync.Pass, "", []float64{12, -8}},
+		{"same pairs: the smaller offset", avsync.Report{Audio: sound(99.8), Points: []avsync.PointOffset{pt(1000, -240, 5), pt(1000, 20, 5)}},
+			[]float64{1000}, avsync.Pass, "", []float64{20}},
+		{"sound late", avsync.Report{Audio: sound(99.8), Points: []avsync.PointOffset{pt(1000, 75, 5)}},
+			[]float64{1000}, avsync.Fail, "1000 Hz at +75.0 ms", []float64{75}},
+		{"a point missing", avsync.Report{Audio: sound(99.8), Points: []avsync.PointOffset{pt(1000, 5, 5)}},
+			[]float64{1000, 1200}, avsync.Fail, "1200 Hz not paired", []float64{5}},
+		{"sound short", avsync.Report{Audio: sound(95), Points: []avsync.PointOffset{pt(1000, 5, 5)}},
+			[]float64{1000}, avsync.Fail, "sound present 95.0 %", []float64{5}},
+		{"no sound", avsync.Report{}, []float64{1000}, avsync.Fail, "no sound", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := outputAV("whep_composite", tc.rep, tc.tones)
+			if o.Verdict != tc.verdict || !strings.Contains(strings.Join(o.Reasons, "; "), tc.reason) {
+				t.Errorf("verdict %s %v, want %s with %q", o.Verdict, o.Reasons, tc.verdict, tc.reason)
+			}
+			var got []float64
+			for _, p := range o.Points {
+				got = append(got, p.Median)
+			}
+			if len(got) != len(tc.points) {
+				t.Fatalf("points %v, want %v", got, tc.points)
+			}
+			for i := range got {
+				if got[i] != tc.points[i] {
+					t.Errorf("points %v, want %v", got, tc.points)
+				}
+			}
+			if len(o.Pairings) != len(tc.rep.Points) {
+				t.Errorf("%d pairings kept, want all %d", len(o.Pairings), len(tc.rep.Points))
+			}
+		})
+	}
+}
