@@ -166,8 +166,10 @@ func TestDemoArchivesSound(t *testing.T) {
 		segs, _ := filepath.Glob(composite)
 		return len(segs) >= 4
 	})
-	if !srv.Stop(15 * time.Second) {
-		t.Fatal("the demo did not stop within 15 s of SIGTERM")
+	// Generous: a loaded machine (the whole suite beside it) slows the
+	// encoders' flush; TestServeEndToEnd holds the server to 15 s.
+	if !srv.Stop(40 * time.Second) {
+		t.Fatal("the demo did not stop within 40 s of SIGTERM")
 	}
 	segs, _ := filepath.Glob(composite)
 	points, _ := filepath.Glob(filepath.Join(dir, "archive", "demo", "*", "sources", "*", "*.mp4"))
