@@ -38,6 +38,11 @@ import (
 // the soak counts the frames its own RTSP reader of the composite (fed by
 // the same stream as the recorder) received between that write and the
 // kill, inflight = frames / fps. The wall time is reported beside it.
+//
+// On a machine busy elsewhere the server is at times not run at all for
+// a second or more; the wall time in which the bench itself was not run
+// either (see heartbeat) is taken out of the sources' in-flight time, and
+// reported.
 type killSnapshot struct {
 	Run     string                 `json:"run"` // the run folder, relative to the archive root
 	dir     string                 // its path
@@ -59,9 +64,12 @@ type streamSnap struct {
 type StreamLoss struct {
 	Stream    string  `json:"stream"`
 	InflightS float64 `json:"inflight_s"` // media gathered but not written
-	// SinceWriteS is the wall time from the last write to the end; it is
-	// InflightS except for the composite read by the soak.
+	// SinceWriteS is the wall time from the last write to the end, and
+	// MachineS how long within it the machine did not run the bench
+	// (heartbeat): the recorder could not write then either. InflightS is
+	// their difference, except for the composite read by the soak.
 	SinceWriteS float64 `json:"since_write_s"`
+	MachineS    float64 `json:"machine_s"`
 	Cut         int     `json:"cut_parts"` // fragments on disk that repair removed
 	Parts       float64 `json:"lost_parts"`
 }
@@ -252,7 +260,7 @@ func (s stopTimes) last(stream string, t time.Time) (time.Time, bool) {
 
 // losses measures what the kill at killAt cost each stream, reading the
 // repaired files now.
-func (k *killSnapshot) losses(killAt time.Time, stops stopTimes, part time.Duration, fps int) []StreamLoss {
+func (k *killSnapshot) losses(killAt time.Time, stops stopTimes, part time.Duration, fps int, frozen func(from, to time.Time) time.Duration) []StreamLoss {
 	names := make([]string, 0, len(k.Streams))
 	for s := range k.Streams {
 		names = append(names, s)
@@ -269,8 +277,9 @@ func (k *killSnapshot) losses(killAt time.Time, stops stopTimes, part time.Durat
 			}
 			if d := end.Sub(ss.MTime); d > 0 {
 				l.SinceWriteS = d.Seconds()
+				l.MachineS = frozen(ss.MTime, end).Seconds()
 			}
-			l.InflightS = l.SinceWriteS
+			l.InflightS = l.SinceWriteS - l.MachineS
 			if ss.ReaderFrames != nil && fps > 0 {
 				l.InflightS = float64(*ss.ReaderFrames) / float64(fps)
 			}

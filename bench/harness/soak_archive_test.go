@@ -89,7 +89,8 @@ func TestKillLosses(t *testing.T) {
 		before    int     // whole parts before the kill
 		after     int     // after repair
 		stops     []float64
-		reader    int // frames the composite's reader got after the write; 0: no reader
+		reader    int     // frames the composite's reader got after the write; 0: no reader
+		frozen    float64 // the machine's freezes since the write
 		wantS     float64
 		wantCut   int
 		wantParts float64
@@ -97,6 +98,7 @@ func TestKillLosses(t *testing.T) {
 		{name: "live stream: the part being gathered", start: 10, mtime: 99.4, before: 89, after: 89, wantS: 0.6, wantParts: 0.6},
 		{name: "repair cut a whole part", start: 10, mtime: 99.4, before: 89, after: 88, wantS: 0.6, wantCut: 1, wantParts: 1.6},
 		{name: "writer fell behind", start: 10, mtime: 97.5, before: 87, after: 87, wantS: 2.5, wantParts: 2.5},
+		{name: "the machine ran nothing for 1.2 s of it", start: 10, mtime: 97.5, before: 87, after: 87, frozen: 1.2, wantS: 1.3, wantParts: 1.3},
 		{name: "camera dropped 1 s ago, segment not yet closed", start: 10, mtime: 98.7, before: 88, after: 88, stops: []float64{99}, wantS: 0.3, wantParts: 0.3},
 		{name: "camera dropped, closing flush written, line not yet", start: 10, mtime: 99.1, before: 88, after: 88, stops: []float64{97}, wantS: 0, wantParts: 0},
 		{name: "camera back: a new segment after the drop", start: 95, mtime: 99.8, before: 4, after: 4, stops: []float64{88}, wantS: 0.2, wantParts: 0.2},
@@ -127,7 +129,7 @@ func TestKillLosses(t *testing.T) {
 			}
 			stops.add("sources/cam2", at(99.9)) // another stream's stop changes nothing
 			snap := &killSnapshot{dir: dir, Streams: map[string]*streamSnap{"sources/cam1": ss}}
-			got := snap.losses(kill, stops, time.Second, 15)
+			got := snap.losses(kill, stops, time.Second, 15, func(from, to time.Time) time.Duration { return time.Duration(c.frozen * float64(time.Second)) })
 			if len(got) != 1 {
 				t.Fatalf("%d streams", len(got))
 			}

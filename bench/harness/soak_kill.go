@@ -118,6 +118,8 @@ func (s *soak) finish(ctx context.Context, archive string) error {
 		rep.fail("session status at the end: %v", err)
 	case st.State != "live" || !st.Recording.Active:
 		rep.fail("session at the end: state %s, recording %v (%s)", st.State, st.Recording.Active, st.Recording.Error)
+	case st.Error != "":
+		rep.fail("session at the end reports: %s", st.Error)
 	}
 	s.progress("stopping the session (its run is sealed)")
 	if err := api.StopSession(ctx, soakSession); err != nil {
@@ -158,11 +160,12 @@ func (s *soak) finish(ctx context.Context, archive string) error {
 		if k.snap == nil {
 			continue
 		}
-		k.Streams = k.snap.losses(k.killAt, stops, soakPart, o.FPS)
+		k.Streams = k.snap.losses(k.killAt, stops, soakPart, o.FPS, s.hb.frozen)
 		for _, l := range k.Streams {
 			k.MaxLostParts = max(k.MaxLostParts, l.Parts)
 			if l.Parts > o.Limits.LostPartsPerKill+tol {
-				rep.fail("kill %d: %s lost %.2f parts (%.2f s not written, %d whole parts cut by repair)", k.N, l.Stream, l.Parts, l.InflightS, l.Cut)
+				rep.fail("kill %d: %s lost %.2f parts (%.2f s not written: %.2f s since its last write, the machine frozen %.2f s of it; %d whole parts cut by repair)",
+					k.N, l.Stream, l.Parts, l.InflightS, l.SinceWriteS, l.MachineS, l.Cut)
 			}
 		}
 	}

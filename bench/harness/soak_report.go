@@ -146,9 +146,9 @@ func (r *SoakReport) WriteTable(w io.Writer) {
 		if s.Final {
 			tag = " (final)"
 		}
-		fmt.Fprintf(w, "process %d%s %.0f–%.0f s: goroutines %+.1f %% (%.0f), RSS %+.1f %% (%s), open fds %+.1f %% (%.0f) · limits %.0f %%, RSS %.0f %%\n",
+		fmt.Fprintf(w, "process %d%s %.0f–%.0f s: goroutines %+.1f %% (%.0f), RSS %+.1f %% (%s; Go heap %+.1f %%, %s), open fds %+.1f %% (%.0f) · limits %.0f %%, RSS %.0f %%\n",
 			s.Gen, tag, s.FromS, s.ToS, 100*s.Goroutines.Growth, s.Goroutines.Last, 100*s.RSS.Growth, mb(uint64(s.RSS.Last)),
-			100*s.FDs.Growth, s.FDs.Last, 100*r.Limits.Growth, 100*r.Limits.GrowthRSS)
+			100*s.GoHeap.Growth, mb(uint64(s.GoHeap.Last)), 100*s.FDs.Growth, s.FDs.Last, 100*r.Limits.Growth, 100*r.Limits.GrowthRSS)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note: "+n)

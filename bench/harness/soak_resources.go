@@ -18,6 +18,8 @@ var resourceMetrics = []struct {
 	{"goroutines", []string{"go_goroutines"}},
 	{"rss_bytes", []string{"diemcau_process_resident_memory_bytes", "process_resident_memory_bytes"}},
 	{"open_fds", []string{"diemcau_process_open_fds", "process_open_fds"}},
+	// Not judged: it tells a growing RSS in Go's heap from one outside it.
+	{"go_heap", []string{"go_memstats_heap_inuse_bytes"}},
 }
 
 // ResourceSample is one read of /metrics.
@@ -28,6 +30,7 @@ type ResourceSample struct {
 	Goroutines float64 `json:"goroutines"`
 	RSS        float64 `json:"rss_bytes"`
 	FDs        float64 `json:"open_fds"`
+	GoHeap     float64 `json:"go_heap_inuse_bytes"`
 	Viewers    int64   `json:"viewers"` // the soak's viewers with media at that moment
 }
 
@@ -77,7 +80,7 @@ func (s *resourceSampler) run(ctx context.Context, life *serverLife) {
 				missing = append(missing, rm.names[0])
 			}
 		}
-		smp.Goroutines, smp.RSS, smp.FDs = vals[0], vals[1], vals[2]
+		smp.Goroutines, smp.RSS, smp.FDs, smp.GoHeap = vals[0], vals[1], vals[2], vals[3]
 		s.mu.Lock()
 		if !s.checked {
 			s.missing, s.checked = missing, true
@@ -113,6 +116,7 @@ type StretchFigures struct {
 	Goroutines GrowthFigures `json:"goroutines"`
 	RSS        GrowthFigures `json:"rss_bytes"`
 	FDs        GrowthFigures `json:"open_fds"`
+	GoHeap     GrowthFigures `json:"go_heap_inuse_bytes"` // not judged
 }
 
 // minThirdSamples: a third of fewer samples says nothing.
@@ -148,6 +152,7 @@ func stretches(samples []ResourceSample, warmup, judgeSpan time.Duration) []Stre
 			f.Goroutines = pick(func(s ResourceSample) float64 { return s.Goroutines })
 			f.RSS = pick(func(s ResourceSample) float64 { return s.RSS })
 			f.FDs = pick(func(s ResourceSample) float64 { return s.FDs })
+			f.GoHeap = pick(func(s ResourceSample) float64 { return s.GoHeap })
 		}
 		out = append(out, f)
 	}
