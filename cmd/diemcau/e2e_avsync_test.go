@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"diemcau/ingest/avsync"
 	"diemcau/ingest/camsim"
 	"diemcau/internal/proctest"
+	"diemcau/mixer"
 )
 
 // Warm-ups of the live reads (see avsync.Options.Warmup): an RTSP reader
@@ -79,8 +81,7 @@ sessions:
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	rtspComposite := fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sessions/phien", rtspPort)
 	whepComposite := a.base + "/whep/sessions/phien"
-	// Points xa-a … xa-d are cameras 1, 3, 5, 7.
-	tone := func(point int) float64 { return camsim.PatternToneHz(2*point - 1) }
+	// Points xa-a … xa-d are cameras 1, 3, 5, 7 (pointTone).
 
 	camerasOnline := func(t *testing.T, ids ...string) {
 		t.Helper()
@@ -93,6 +94,7 @@ sessions:
 		}
 	}
 	camerasOnline(t, "cam1", "cam3", "cam5", "cam7")
+	watch := watchRealtime(t, a, "phien", 30)
 	if status, body := a.call("POST", "/api/v1/sessions/phien/start", `{"mode":"live"}`); status != 200 || body["state"] != "live" {
 		t.Fatalf("start: %d %v", status, body)
 	}
@@ -117,15 +119,16 @@ sessions:
 	pointsOnline(t, "xa-a", "xa-b", "xa-c")
 
 	t.Run("live outputs", func(t *testing.T) {
-		reps := measureAll(t, []avTarget{
+		reps := measureRealtime(t, watch, []avTarget{
 			{name: "RTSP composite", url: rtspComposite, warmup: rtspWarmup},
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
 			{name: "return feed of xa-a", url: whepComposite + "/points/xa-a", token: token, warmup: whepWarmup},
 		})
-		checkAV(t, reps[0], []float64{tone(1), tone(2), tone(3)}, nil)
-		checkAV(t, reps[1], []float64{tone(1), tone(2), tone(3)}, nil)
+		three := avExpect{want: []int{0, 1, 2}, grids: []int{3}}
+		checkAV(t, reps[0], three)
+		checkAV(t, reps[1], three)
 		// Studio xa-a hears the others, never itself.
-		checkAV(t, reps[2], []float64{tone(2), tone(3)}, []float64{tone(1)})
+		checkAV(t, reps[2], avExpect{want: []int{1, 2}, absent: []int{0}, grids: []int{3}})
 	})
 
 	t.Run("a point added mid-run keeps sync", func(t *testing.T) {
@@ -134,12 +137,12 @@ sessions:
 			t.Fatalf("adding a point to the live session: %d %v", status, body)
 		}
 		pointsOnline(t, "xa-d")
-		reps := measureAll(t, []avTarget{
+		reps := measureRealtime(t, watch, []avTarget{
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
 			{name: "return feed of the new point", url: whepComposite + "/points/xa-d", token: token, warmup: whepWarmup},
 		})
-		checkAV(t, reps[0], []float64{tone(1), tone(2), tone(3), tone(4)}, nil)
-		checkAV(t, reps[1], []float64{tone(1), tone(2), tone(3)}, []float64{tone(4)})
+		checkAV(t, reps[0], avExpect{want: []int{0, 1, 2, 3}, grids: []int{4}})
+		checkAV(t, reps[1], avExpect{want: []int{0, 1, 2}, absent: []int{3}, grids: []int{4}})
 	})
 
 	t.Run("cameras that drop and return keep sync", func(t *testing.T) {
@@ -150,12 +153,12 @@ sessions:
 		cam = proctest.Start(outer, binary, camArgs...) // the test's, not this step's: it runs on
 		camerasOnline(t, "cam1", "cam3", "cam5", "cam7")
 		pointsOnline(t, "xa-a", "xa-b", "xa-c", "xa-d")
-		reps := measureAll(t, []avTarget{
+		reps := measureRealtime(t, watch, []avTarget{
 			{name: "RTSP composite", url: rtspComposite, warmup: rtspWarmup},
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
 		})
 		for _, rep := range reps {
-			checkAV(t, rep, []float64{tone(1), tone(2), tone(3), tone(4)}, nil)
+			checkAV(t, rep, avExpect{want: []int{0, 1, 2, 3}, grids: []int{4}})
 		}
 	})
 
@@ -172,9 +175,20 @@ sessions:
 		if len(segs) < 5 {
 			t.Fatalf("composite segments: %v", segs)
 		}
+		spans := segmentSpans(t, runs[0])
+		judged := 0
 		for _, seg := range segs {
-			rep := measureFile(t, seg)
 			name := filepath.Base(seg)
+			span, ok := spans["composite/"+name]
+			if !ok {
+				t.Errorf("%s: not in the manifest", name)
+				continue
+			}
+			if why := watch.busyIn(span.from, span.to); why != "" {
+				t.Logf("%s: not judged, the composite was not made in real time then (%s)", name, why)
+				continue
+			}
+			rep := measureFile(t, seg)
 			if rep.Seconds < 3 {
 				// The run's last, cut short by the stop: too few flashes
 				// per point to pair.
@@ -184,10 +198,14 @@ sessions:
 			// Which points beep in a segment depends on when it was cut
 			// (the added point, the cameras' drop): every point found
 			// must be in sync, and one at least must be there.
-			checkAV(t, rep, nil, nil)
+			checkAV(t, rep, avExpect{grids: []int{3, 4}})
 			if len(rep.Points) == 0 {
 				t.Errorf("%s: no point's flash and beep found\n%s", name, reportText(rep))
 			}
+			judged++
+		}
+		if judged == 0 {
+			t.Skip("no segment was made in real time: the machine is too busy to judge lip sync")
 		}
 	})
 
@@ -196,7 +214,7 @@ sessions:
 		if len(segs) < 3 {
 			t.Fatalf("cam1 segments: %v", segs)
 		}
-		checkAV(t, measureFile(t, segs[1]), []float64{tone(1)}, nil)
+		checkAV(t, measureFile(t, segs[1]), avExpect{want: []int{0}})
 	})
 }
 
@@ -245,14 +263,27 @@ func measureFile(t *testing.T, file string) avsync.Report {
 	return rep
 }
 
-// checkAV fails a report whose sound is under 98 % of the expected or
-// whose pairings are outside EBU R37; want are tones that must be paired
-// with their flash, absent tones that must not be heard at all. The meter
-// may pair a point's beeps with a neighbouring tile too (the tiles flash a
-// quarter of a second apart) or name a beep's echo under another tone: a
-// point is judged by its best pairing, the one with the most pairs (then
-// the smallest offset), per tone and per flashing region.
-func checkAV(t *testing.T, rep avsync.Report, want, absent []float64) {
+// avExpect is what an output must carry. Point i (0-based) of the session
+// is camera 2i+1, with its tone (pointTone), drawn in tile i of a grid.
+type avExpect struct {
+	want   []int // points whose beeps must be paired with their flashes
+	absent []int // points whose own sound must not be heard (mix-minus)
+	// grids are the point counts the composite's grid may have had while
+	// the output was made; nil for a single camera's picture.
+	grids []int
+}
+
+func pointTone(i int) float64 { return camsim.PatternToneHz(2*i + 1) }
+
+// checkAV fails an output whose sound is under 98 % of the expected, or a
+// point whose beeps are paired outside EBU R37 or with another point's
+// tile. A point is judged by its best pairing, the one with the most pairs
+// (then the smallest offset): the meter may also pair its beeps with a
+// neighbouring tile (the tiles flash a quarter of a second apart), and
+// name a beep's echo in a lossy codec as a tone of its own (those are
+// logged, not judged). A pairing with another point's tile means the
+// offset is larger than the tiles' spacing: it fails.
+func checkAV(t *testing.T, rep avsync.Report, e avExpect) {
 	t.Helper()
 	switch a := rep.Audio; {
 	case a == nil:
@@ -263,30 +294,44 @@ func checkAV(t *testing.T, rep avsync.Report, want, absent []float64) {
 	if rep.Video == nil || rep.Video.Frames == 0 {
 		t.Errorf("%s: no picture", rep.Input)
 	}
-	outside := func(p avsync.PointOffset) {
-		t.Errorf("%s: %.0f Hz at %+.1f ms (%d pairs, flash at x %.2f y %.2f), outside %+.0f … %+.0f ms", rep.Input, p.ToneHz, p.Median,
-			p.Pairs, p.Region.X, p.Region.Y, avsync.EarlyLimitMS, avsync.LateLimitMS)
-	}
-	for _, p := range bestPairings(rep.Points, func(p avsync.PointOffset) avsync.Rect { return p.Region }) {
-		if !avsync.InLimits(p.Median) {
-			outside(p)
-		}
-	}
 	byTone := bestPairings(rep.Points, func(p avsync.PointOffset) float64 { return p.ToneHz })
-	for _, hz := range want {
-		p, ok := byTone[hz]
+	for i := range 4 {
+		hz := pointTone(i)
+		p, found := byTone[hz]
 		switch {
-		case !ok || p.Pairs < 2:
-			t.Errorf("%s: the %.0f Hz point's beeps are not paired with its flashes", rep.Input, hz)
-		case !avsync.InLimits(p.Median):
-			outside(p)
+		case slices.Contains(e.absent, i):
+			if found {
+				t.Errorf("%s: carries the %.0f Hz point's own sound", rep.Input, hz)
+			}
+			continue
+		case !found || p.Pairs < 2:
+			if slices.Contains(e.want, i) {
+				t.Errorf("%s: the %.0f Hz point's beeps are not paired with its flashes", rep.Input, hz)
+			}
+			continue
+		}
+		if !avsync.InLimits(p.Median) {
+			t.Errorf("%s: %.0f Hz at %+.1f ms (%d pairs), outside %+.0f … %+.0f ms", rep.Input, hz, p.Median, p.Pairs,
+				avsync.EarlyLimitMS, avsync.LateLimitMS)
+		}
+		if e.grids != nil && !inOwnTile(p.Region, i, e.grids) {
+			t.Errorf("%s: %.0f Hz paired with the flash at x %.2f y %.2f, another point's tile (%+.1f ms, %d pairs): "+
+				"its sound is further from its picture than the tiles' quarter second", rep.Input, hz, p.Region.X, p.Region.Y, p.Median, p.Pairs)
 		}
 	}
-	for _, hz := range absent {
-		if _, ok := byTone[hz]; ok {
-			t.Errorf("%s: carries the %.0f Hz point's own sound", rep.Input, hz)
+}
+
+// inOwnTile says whether region's middle lies in point i's tile of a
+// 320x180 grid of one of the point counts.
+func inOwnTile(region avsync.Rect, i int, grids []int) bool {
+	const w, h = 320, 180
+	x, y := int((region.X+region.W/2)*w), int((region.Y+region.H/2)*h)
+	for _, n := range grids {
+		if tiles := mixer.Arrange(mixer.Grid, n, 0, w, h); i < len(tiles) && tiles[i].Contains(x, y) {
+			return true
 		}
 	}
+	return false
 }
 
 // bestPairings keeps, of the pairings with the same key, the one with the
