@@ -70,6 +70,9 @@ type avTarget struct {
 	output, target, token string
 	warmup                time.Duration
 	tones                 []float64 // the cameras' beeps it carries
+	// tiles[i] is where tones[i]'s camera is drawn (fractions of the
+	// picture); nil for a single camera's picture.
+	tiles []rectF
 }
 
 // measureAV measures each target in turn (at once they would load the
@@ -83,7 +86,7 @@ func measureAV(ctx context.Context, targets []avTarget, seconds time.Duration, p
 			opts.Seconds = seconds.Seconds()
 		}
 		rep, err := avsync.Measure(ctx, tg.target, opts)
-		o := outputAV(tg.output, rep, tg.tones)
+		o := outputAV(tg.output, rep, tg.tones, tg.tiles)
 		if err != nil {
 			o.Error = err.Error()
 		}
@@ -95,7 +98,7 @@ func measureAV(ctx context.Context, targets []avTarget, seconds time.Duration, p
 	return out
 }
 
-func outputAV(output string, rep avsync.Report, tones []float64) OutputAV {
+func outputAV(output string, rep avsync.Report, tones []float64, tiles []rectF) OutputAV {
 	o := OutputAV{Output: output, Input: rep.Input, Seconds: rep.Seconds, Offset: rep.Offset, Points: []avsync.PointOffset{},
 		Pairings: rep.Points, MeterVerdict: rep.Verdict, MeterReasons: rep.Reasons, Reasons: []string{}}
 	if o.Pairings == nil {
@@ -110,7 +113,7 @@ func outputAV(output string, rep avsync.Report, tones []float64) OutputAV {
 	case a.Present < avsync.MinAudioPercent:
 		o.Reasons = append(o.Reasons, fmt.Sprintf("sound present %.1f %%", a.Present))
 	}
-	for _, hz := range tones {
+	for ti, hz := range tones {
 		var best *avsync.PointOffset
 		for i, p := range o.Pairings {
 			if p.ToneHz == hz && (best == nil || p.Pairs > best.Pairs || (p.Pairs == best.Pairs && math.Abs(p.Median) < math.Abs(best.Median))) {
@@ -123,6 +126,11 @@ func outputAV(output string, rep avsync.Report, tones []float64) OutputAV {
 			continue
 		case !avsync.InLimits(best.Median):
 			o.Reasons = append(o.Reasons, fmt.Sprintf("%.0f Hz at %+.1f ms", hz, best.Median))
+		}
+		if tiles != nil && !tiles[ti].contains(best.Region.X+best.Region.W/2, best.Region.Y+best.Region.H/2) {
+			// Its beeps sit nearer another point's flashes than its own:
+			// the offset is beyond the points' spacing in the second.
+			o.Reasons = append(o.Reasons, fmt.Sprintf("%.0f Hz paired with another point's tile", hz))
 		}
 		o.Points = append(o.Points, *best)
 		if o.PointsMinMs == nil || best.Median < *o.PointsMinMs {
@@ -160,11 +168,13 @@ func (e *env) liveAVTargets(sid string, points []string) []avTarget {
 		rtsp = u.String()
 	}
 	whep := s.API.Base + "/whep/sessions/" + sid
+	tiles := gridTiles(len(points), e.opts.OutWidth, e.opts.OutHeight)
 	return []avTarget{
-		{output: "rtsp_composite", target: rtsp, warmup: rtspAVWarmup, tones: tones},
-		{output: "whep_composite", target: whep, token: s.API.Token, warmup: whepAVWarmup, tones: tones},
+		{output: "rtsp_composite", target: rtsp, warmup: rtspAVWarmup, tones: tones, tiles: tiles},
+		{output: "whep_composite", target: whep, token: s.API.Token, warmup: whepAVWarmup, tones: tones, tiles: tiles},
 		// The first point's studio hears the others, not itself.
-		{output: "whep_return", target: whep + "/points/" + points[0], token: s.API.Token, warmup: whepAVWarmup, tones: tones[1:]},
+		{output: "whep_return", target: whep + "/points/" + points[0], token: s.API.Token, warmup: whepAVWarmup,
+			tones: tones[1:], tiles: tiles[1:]},
 	}
 }
 
@@ -188,7 +198,7 @@ func (e *env) archivedAVTargets(runDir, source string, points int) ([]avTarget, 
 	}
 	sort.Strings(comp)
 	sort.Strings(src)
-	return []avTarget{{output: "archived_composite", target: comp[0], tones: tones},
+	return []avTarget{{output: "archived_composite", target: comp[0], tones: tones, tiles: gridTiles(points, e.opts.OutWidth, e.opts.OutHeight)},
 		{output: "archived_source", target: src[0], tones: tones[:1]}}, nil
 }
 

@@ -7,6 +7,24 @@ import (
 	"diemcau/ingest/avsync"
 )
 
+func TestOutputAVTiles(t *testing.T) {
+	tiles := gridTiles(2, 1280, 720) // side by side
+	at := func(hz, median, x float64) avsync.PointOffset {
+		return avsync.PointOffset{ToneHz: hz, Region: avsync.Rect{X: x, Y: 0.25, W: 0.5, H: 0.5}, Offset: avsync.Offset{Median: median, Pairs: 5}}
+	}
+	rep := avsync.Report{Audio: &avsync.AudioReport{Samples: 1, Present: 100}}
+	rep.Points = []avsync.PointOffset{at(1000, 10, 0), at(1200, 15, 0.5)}
+	if o := outputAV("rtsp_composite", rep, []float64{1000, 1200}, tiles); o.Verdict != avsync.Pass {
+		t.Errorf("each tone on its own tile: %s %v", o.Verdict, o.Reasons)
+	}
+	// 1000 Hz seen 40 ms after the other camera's flash: its own is ~700 ms away.
+	rep.Points = []avsync.PointOffset{at(1000, 40, 0.5), at(1200, 15, 0.5)}
+	if o := outputAV("rtsp_composite", rep, []float64{1000, 1200}, tiles); o.Verdict != avsync.Fail ||
+		!strings.Contains(strings.Join(o.Reasons, ";"), "1000 Hz paired with another point's tile") {
+		t.Errorf("a tone paired on another tile: %s %v", o.Verdict, o.Reasons)
+	}
+}
+
 func TestOutputAV(t *testing.T) {
 	pt := func(hz, median float64, pairs int) avsync.PointOffset {
 		return avsync.PointOffset{ToneHz: hz, Offset: avsync.Offset{Median: median, Pairs: pairs}}
@@ -37,7 +55,7 @@ func TestOutputAV(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := outputAV("whep_composite", tc.rep, tc.tones)
+			o := outputAV("whep_composite", tc.rep, tc.tones, nil)
 			if o.Verdict != tc.verdict || !strings.Contains(strings.Join(o.Reasons, "; "), tc.reason) {
 				t.Errorf("verdict %s %v, want %s with %q", o.Verdict, o.Reasons, tc.verdict, tc.reason)
 			}

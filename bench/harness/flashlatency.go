@@ -34,6 +34,18 @@ func tileMiddles(n, w, h int) []rectF {
 	return out
 }
 
+func (r rectF) contains(x, y float64) bool { return x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1 }
+
+// gridTiles are the grid layout's tiles of n points on w×h, in fractions.
+func gridTiles(n, w, h int) []rectF {
+	var out []rectF
+	for _, t := range mixer.Arrange(mixer.Grid, n, 0, w, h) {
+		out = append(out, rectF{float64(t.X) / float64(w), float64(t.Y) / float64(h),
+			float64(t.X+t.W) / float64(w), float64(t.Y+t.H) / float64(h)})
+	}
+	return out
+}
+
 // meanLuma is the mean of the grid cells whose centres lie in r.
 func meanLuma(luma []uint8, r rectF) (float64, bool) {
 	var sum, n int
