@@ -73,14 +73,21 @@ type avTarget struct {
 	// tiles[i] is where tones[i]'s camera is drawn (fractions of the
 	// picture); nil for a single camera's picture.
 	tiles []rectF
+	// chunked: a long file, measured a chunk at a time.
+	chunked bool
 }
 
 // measureAV measures each target in turn (at once they would load the
-// machine under test with decoders) and returns their figures.
-func measureAV(ctx context.Context, targets []avTarget, seconds time.Duration, progress func(string, ...any)) []OutputAV {
+// machine under test with decoders) and returns their figures; dir is for
+// the archived composite's chunks.
+func measureAV(ctx context.Context, dir string, targets []avTarget, seconds time.Duration, progress func(string, ...any)) []OutputAV {
 	var out []OutputAV
 	for _, tg := range targets {
 		progress("A/V: measuring the %s", tg.output)
+		if tg.chunked {
+			out = append(out, measureArchivedComposite(ctx, dir, tg))
+			continue
+		}
 		opts := avsync.Options{Token: tg.token, Warmup: tg.warmup}
 		if tg.warmup > 0 { // live; files are measured whole
 			opts.Seconds = seconds.Seconds()
@@ -198,7 +205,7 @@ func (e *env) archivedAVTargets(runDir, source string, points int) ([]avTarget, 
 	}
 	sort.Strings(comp)
 	sort.Strings(src)
-	return []avTarget{{output: "archived_composite", target: comp[0], tones: tones, tiles: gridTiles(points, e.opts.OutWidth, e.opts.OutHeight)},
+	return []avTarget{{output: "archived_composite", target: comp[0], tones: tones, tiles: gridTiles(points, e.opts.OutWidth, e.opts.OutHeight), chunked: true},
 		{output: "archived_source", target: src[0], tones: tones[:1]}}, nil
 }
 

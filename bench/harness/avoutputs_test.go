@@ -77,3 +77,29 @@ func TestOutputAV(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeChunks(t *testing.T) {
+	pt := func(hz, median float64) avsync.PointOffset {
+		return avsync.PointOffset{ToneHz: hz, Offset: avsync.Offset{Median: median, Pairs: 10}}
+	}
+	chunk := func(pct float64, points ...avsync.PointOffset) OutputAV {
+		return outputAV("archived_composite", avsync.Report{Seconds: 10, Audio: &avsync.AudioReport{Samples: 1, Present: pct}, Points: points},
+			[]float64{1000, 1200}, nil)
+	}
+	tg := avTarget{output: "archived_composite", target: "composite/000001.mp4", tones: []float64{1000, 1200}}
+	o := mergeChunks(tg, []OutputAV{chunk(99.9, pt(1000, 10), pt(1200, -5)), chunk(99.5, pt(1000, 20), pt(1200, -15)), chunk(99.8, pt(1000, 30), pt(1200, -10))})
+	if o.Verdict != avsync.Pass || o.Seconds != 30 || *o.AudioPresentPct != 99.5 {
+		t.Fatalf("merged: %s %v, %.0f s, sound %v", o.Verdict, o.Reasons, o.Seconds, *o.AudioPresentPct)
+	}
+	if p := o.Points[0]; p.Median != 20 || p.Min != 10 || p.Max != 30 || p.Pairs != 30 {
+		t.Errorf("1000 Hz over the chunks: %+v, want median 20 (10 … 30), 30 pairs", p.Offset)
+	}
+	if *o.PointsMinMs != -10 || *o.PointsMaxMs != 20 || o.Offset.Min != -15 || o.Offset.Max != 30 {
+		t.Errorf("points %v … %v, offsets %+v", *o.PointsMinMs, *o.PointsMaxMs, *o.Offset)
+	}
+	// One chunk late: the run fails, naming the chunk.
+	o = mergeChunks(tg, []OutputAV{chunk(99.9, pt(1000, 10), pt(1200, -5)), chunk(99.9, pt(1000, 90), pt(1200, -5))})
+	if o.Verdict != avsync.Fail || !strings.Contains(strings.Join(o.Reasons, ";"), "chunk 2: 1000 Hz at +90.0 ms") {
+		t.Errorf("a late chunk: %s %v", o.Verdict, o.Reasons)
+	}
+}

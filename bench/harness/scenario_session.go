@@ -82,7 +82,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	r.note("delivered fps: mean of the %d load viewers (composite and return feeds) from their video packets; worst: the new composite viewer's whole frames", vl.ev.Connected)
 	r.note("dropped frames: the mixer's count in the window; output_missing_frames: RTP timestamp gaps at the new viewer")
 	r.note("the bench process runs the viewers: its CPU is the load generator's, not the server's")
-	r.AV = measureAV(ctx, e.liveAVTargets(sid, points), o.AVSeconds, e.progress)
+	r.AV = measureAV(ctx, e.dir, e.liveAVTargets(sid, points), o.AVSeconds, e.progress)
 	// The archive is read only for its frames; the session's verdict
 	// above comes from the viewers and the mixer.
 	st, _ := e.server.API.Session(ctx, sid)
@@ -99,7 +99,7 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 			if err != nil {
 				r.note("A/V of the archive not measured: %v", err)
 			} else {
-				r.AV = append(r.AV, measureAV(ctx, targets, 0, e.progress)...)
+				r.AV = append(r.AV, measureAV(ctx, e.dir, targets, 0, e.progress)...)
 			}
 		}
 	}
