@@ -103,6 +103,11 @@ type GrowthFigures struct {
 	First  float64 `json:"first_third_mean"`
 	Last   float64 `json:"last_third_mean"`
 	Growth float64 `json:"growth"` // (last − first) / first
+	// PerViewer is what each viewer of the moment adds (least squares over
+	// the stretch); the thirds are compared at the stretch's mean number
+	// of viewers, so a third that happened to have more is not growth.
+	// Goroutines and fds only: a viewer's memory is not told from noise.
+	PerViewer float64 `json:"per_viewer,omitempty"`
 }
 
 // StretchFigures are one server process's resources after its warm-up.
@@ -149,14 +154,42 @@ func stretches(samples []ResourceSample, warmup, judgeSpan time.Duration) []Stre
 			pick := func(v func(ResourceSample) float64) GrowthFigures {
 				return growth(ss[:third], ss[len(ss)-third:], v)
 			}
-			f.Goroutines = pick(func(s ResourceSample) float64 { return s.Goroutines })
+			atViewers := func(v func(ResourceSample) float64) GrowthFigures {
+				b, mv := perViewer(ss, v)
+				g := pick(func(s ResourceSample) float64 { return v(s) - b*(float64(s.Viewers)-mv) })
+				g.PerViewer = b
+				return g
+			}
+			f.Goroutines = atViewers(func(s ResourceSample) float64 { return s.Goroutines })
 			f.RSS = pick(func(s ResourceSample) float64 { return s.RSS })
-			f.FDs = pick(func(s ResourceSample) float64 { return s.FDs })
+			f.FDs = atViewers(func(s ResourceSample) float64 { return s.FDs })
 			f.GoHeap = pick(func(s ResourceSample) float64 { return s.GoHeap })
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// perViewer fits v = a + b·viewers over ss and returns b and the mean
+// number of viewers; b is 0 when the viewers never changed.
+func perViewer(ss []ResourceSample, v func(ResourceSample) float64) (float64, float64) {
+	var mx, my float64
+	for _, s := range ss {
+		mx += float64(s.Viewers)
+		my += v(s)
+	}
+	n := float64(len(ss))
+	mx, my = mx/n, my/n
+	var cov, vx float64
+	for _, s := range ss {
+		dx := float64(s.Viewers) - mx
+		cov += dx * (v(s) - my)
+		vx += dx * dx
+	}
+	if vx == 0 {
+		return 0, mx
+	}
+	return cov / vx, mx
 }
 
 func growth(first, last []ResourceSample, v func(ResourceSample) float64) GrowthFigures {

@@ -62,6 +62,20 @@ func TestStretchesJudgeGrowth(t *testing.T) {
 			want:    []string{"process 1", "goroutines grew"},
 		},
 		{
+			name: "viewers come and go: not growth",
+			samples: func() []ResourceSample {
+				ss := processSamples(1, 0, 600, flat)
+				for i := range ss {
+					// More viewers, by chance, towards the end; each
+					// viewer's peer connection holds 23 goroutines.
+					ss[i].Viewers = 4 + int64(i*2/len(ss))
+					ss[i].Goroutines = 100 + 23*float64(ss[i].Viewers)
+				}
+				return ss
+			}(),
+			judged: []bool{true},
+		},
+		{
 			name:    "final stretch too short to say",
 			samples: append(processSamples(1, 0, 600, flat), processSamples(2, 610, 70, flat)...),
 			judged:  []bool{true, true},
