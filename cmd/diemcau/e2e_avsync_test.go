@@ -145,7 +145,9 @@ sessions:
 		checkAV(t, reps[1], avExpect{want: []int{0, 1, 2}, absent: []int{3}, grids: []int{4}})
 	})
 
+	var dark timeSpan // the cameras were away: no pattern to find
 	t.Run("cameras that drop and return keep sync", func(t *testing.T) {
+		dark.from = time.Now()
 		if !cam.Stop(10 * time.Second) {
 			t.Fatal("camsim did not stop within 10 s of SIGTERM")
 		}
@@ -153,6 +155,7 @@ sessions:
 		cam = proctest.Start(outer, binary, camArgs...) // the test's, not this step's: it runs on
 		camerasOnline(t, "cam1", "cam3", "cam5", "cam7")
 		pointsOnline(t, "xa-a", "xa-b", "xa-c", "xa-d")
+		dark.to = time.Now()
 		reps := measureRealtime(t, watch, []avTarget{
 			{name: "RTSP composite", url: rtspComposite, warmup: rtspWarmup},
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
@@ -199,7 +202,7 @@ sessions:
 			// (the added point, the cameras' drop): every point found
 			// must be in sync, and one at least must be there.
 			checkAV(t, rep, avExpect{grids: []int{3, 4}})
-			if len(rep.Points) == 0 {
+			if len(rep.Points) == 0 && !dark.overlaps(span.from, span.to) {
 				t.Errorf("%s: no point's flash and beep found\n%s", name, reportText(rep))
 			}
 			judged++
