@@ -1,7 +1,9 @@
 package gst
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -78,14 +80,20 @@ func avsyncVideo(p TestPicture, seconds int) (chain, branches string) {
 // seam: skip frames are dropped, then keep frames are the loop. The input's
 // beeps are placed so that, after the encoder's lead, they decode exactly
 // on each second of the kept frames.
-func avsyncAudio(codec AudioCodec, freq float64, seconds int, aacElement string) (chain, branches string, skip, keep int, err error) {
+//
+// The signal is made here as PCM and pushed through one appsrc (pcm, with
+// caps pcmCaps): an earlier launch line of one audiotestsrc per beep and
+// per silence, joined by concat and audiomixer, started ~20 streaming
+// threads per tone and once failed to reach PAUSED, with no error posted,
+// on a loaded CI machine.
+func avsyncAudio(codec AudioCodec, freq float64, seconds int, aacElement string) (chain string, pcm []byte, skip, keep int, err error) {
 	enc, err := audioEncoder(codec, aacElement)
 	if err != nil {
-		return "", "", 0, 0, err
+		return "", nil, 0, 0, err
 	}
 	spb := audioFrameSamples(codec)
 	if seconds*audioRate%spb != 0 {
-		return "", "", 0, 0, fmt.Errorf("audio %q: %d s is not whole %d-sample frames", codec, seconds, spb)
+		return "", nil, 0, 0, fmt.Errorf("audio %q: %d s is not whole %d-sample frames", codec, seconds, spb)
 	}
 	keep = seconds * audioRate / spb
 	skip = (audioRate + spb - 1) / spb
@@ -94,22 +102,31 @@ func avsyncAudio(codec AudioCodec, freq float64, seconds int, aacElement string)
 	phase := ((skip*spb-lead)%audioRate + audioRate) % audioRate
 	need := (skip+keep+2)*spb + lead // enough input for the kept frames and the encoder's flush
 	periods := (need - phase + audioRate - 1) / audioRate
+	pcm = avsyncPCM(freq, phase, periods)
+	return avsyncPCMSource + " ! audioconvert ! " + enc, pcm, skip, keep, nil
+}
 
-	caps := fmt.Sprintf("audio/x-raw,format=S16LE,layout=interleaved,rate=%d,channels=1", audioRate)
-	var b strings.Builder
-	if phase > 0 {
-		fmt.Fprintf(&b, " audiotestsrc num-buffers=1 samplesperbuffer=%d wave=silence ! %s ! apattern.", phase, caps)
+// avsyncPCMSource is the appsrc avsyncAudio's PCM goes into.
+const avsyncPCMSource = "appsrc name=apattern"
+
+// avsyncPCMCaps are the caps of avsyncPCM's samples.
+var avsyncPCMCaps = fmt.Sprintf("audio/x-raw,format=S16LE,layout=interleaved,rate=%d,channels=1", audioRate)
+
+// avsyncPCM is phase samples of silence, then periods seconds that each
+// start with a beep of freq (from sine phase 0, as every beep) and are
+// silent after it: mono S16LE at audioRate.
+func avsyncPCM(freq float64, phase, periods int) []byte {
+	n := phase + periods*audioRate
+	pcm := make([]byte, 2*n)
+	amp := avsyncVolume * math.MaxInt16
+	for p := range periods {
+		at := phase + p*audioRate
+		for i := range avsyncBeepSamples {
+			v := int16(math.Round(amp * math.Sin(2*math.Pi*freq*float64(i)/audioRate)))
+			binary.LittleEndian.PutUint16(pcm[2*(at+i):], uint16(v))
+		}
 	}
-	for range periods {
-		fmt.Fprintf(&b, " audiotestsrc num-buffers=1 samplesperbuffer=%d wave=sine freq=%g volume=%g ! %s ! apattern.",
-			avsyncBeepSamples, freq, avsyncVolume, caps)
-		fmt.Fprintf(&b, " audiotestsrc num-buffers=1 samplesperbuffer=%d wave=silence ! %s ! apattern.",
-			audioRate-avsyncBeepSamples, caps)
-	}
-	// audiomixer makes the pieces one stream with one segment: fed the
-	// concat's segments, an audio encoder drains at each and pads the
-	// piece to whole frames, which would move the beeps.
-	return "concat name=apattern ! audiomixer ! audioconvert ! " + enc, b.String(), skip, keep, nil
+	return pcm
 }
 
 // DefaultAVSyncFreq is the pattern's beep when LoopConfig.AudioFreq is 0:

@@ -103,6 +103,8 @@ type loopPlan struct {
 	// audioSkip coded audio frames are dropped, then audioKeep kept; a
 	// zero audioKeep keeps them all.
 	audioSkip, audioKeep int
+	// pcm, when set, is the sound pushed into the avsyncPCMSource appsrc.
+	pcm []byte
 }
 
 func planLoop(cfg LoopConfig, withVideo bool) (loopPlan, error) {
@@ -127,13 +129,11 @@ func planLoop(cfg LoopConfig, withVideo bool) (loopPlan, error) {
 			if freq <= 0 {
 				freq = DefaultAVSyncFreq
 			}
-			var ab string
 			var err error
-			audio, ab, pl.audioSkip, pl.audioKeep, err = avsyncAudio(cfg.Audio, freq, seconds, aacEncoder(HasElement))
+			audio, pl.pcm, pl.audioSkip, pl.audioKeep, err = avsyncAudio(cfg.Audio, freq, seconds, aacEncoder(HasElement))
 			if err != nil {
 				return pl, err
 			}
-			branches += ab
 		}
 	} else {
 		pl.gop = 2 * cfg.FPS
@@ -178,11 +178,27 @@ func encodeLoop(ctx context.Context, cfg LoopConfig, withVideo bool, log *slog.L
 	if cfg.Audio != AudioNone {
 		sinks = append(sinks, SinkConfig{Name: "audio", Lossless: true, OnSample: func(s Sample) { audio = append(audio, s) }})
 	}
-	run, err := NewRunner(RunnerConfig{Name: "loop-encoder", Launch: plan.launch, Sinks: sinks}, log)
+	var sources []SourceConfig
+	if plan.pcm != nil {
+		sources = append(sources, SourceConfig{Name: "apattern", Caps: avsyncPCMCaps, MaxBytes: uint64(2 * len(plan.pcm))})
+	}
+	run, err := NewRunner(RunnerConfig{Name: "loop-encoder", Launch: plan.launch, Sinks: sinks, Sources: sources}, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := run.Run(ctx); err != nil {
+	ran := make(chan struct{})
+	pushed := make(chan error, 1)
+	if plan.pcm != nil {
+		go func() { pushed <- pushPCM(run, plan.pcm, ran) }()
+	} else {
+		pushed <- nil
+	}
+	err = run.Run(ctx)
+	close(ran)
+	if perr := <-pushed; err == nil && perr != nil {
+		err = perr
+	}
+	if err != nil {
 		return nil, fmt.Errorf("encode loop: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -209,6 +225,29 @@ func encodeLoop(ctx context.Context, cfg LoopConfig, withVideo bool, log *slog.L
 		}
 	}
 	return l, nil
+}
+
+// pushPCM pushes pcm (avsyncPCMCaps) into run's pattern appsrc once the
+// pipeline plays, in 20 ms buffers stamped by sample count, then ends the
+// stream. It gives up when ran closes (the run ended before it could).
+func pushPCM(run *Runner, pcm []byte, ran <-chan struct{}) error {
+	select {
+	case <-run.Ready():
+	case <-ran:
+		return nil
+	}
+	src := run.Source("apattern")
+	const chunk = 2 * audioRate / 50
+	for off := 0; off < len(pcm); off += chunk {
+		end := min(off+chunk, len(pcm))
+		pts := time.Duration(off/2) * time.Second / audioRate
+		dur := time.Duration((end-off)/2) * time.Second / audioRate
+		if !src.Push(pcm[off:end], pts, dur) {
+			return fmt.Errorf("pattern sound: buffer at %v refused", pts)
+		}
+	}
+	src.EndOfStream()
+	return nil
 }
 
 func (l *Loop) addVideo(samples []Sample, fps, want int) error {
