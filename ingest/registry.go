@@ -21,7 +21,8 @@ var ErrNoSource = errors.New("no such source")
 type SourceConfig struct {
 	ID, Name, URL string
 	Transport     string // pull only: auto | tcp | udp
-	// AllowAnonymous: push only, accept encoders without credentials.
+	// AllowAnonymous: push and srt only, accept encoders without
+	// credentials (a passphrase for srt).
 	AllowAnonymous bool
 	// Feed is where the source writes; the registry sets it (a source made
 	// outside a registry leaves it nil and makes its own).
@@ -34,7 +35,7 @@ func (c SourceConfig) Kind() string {
 	switch scheme {
 	case "rtsp", "rtsps":
 		return "pull"
-	case "push", "sim":
+	case "push", "sim", "srt":
 		return scheme
 	}
 	return ""
@@ -56,8 +57,11 @@ func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, erro
 			return nil, fmt.Errorf("source %q: sim:// sources are not available in this build", cfg.ID)
 		}
 		return sim(cfg, log)
+	case "srt":
+		// Made by the factory of ingest/srt, which the registry holds.
+		return nil, fmt.Errorf("source %q: srt:// sources need the SRT listener (srt.listen)", cfg.ID)
 	}
-	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
+	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push://, srt:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
 }
 
 func schemeOnly(raw string) string {
@@ -79,10 +83,11 @@ type Registry struct {
 
 	change sync.Mutex // one Add, Update or Remove at a time
 
-	mu      sync.Mutex
-	sources map[string]*entry
-	ctx     context.Context
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	sources   map[string]*entry
+	factories map[string]Factory // kinds made outside this package (srt)
+	ctx       context.Context
+	wg        sync.WaitGroup
 }
 
 // entry is one source as it runs; a restart makes a new entry on the same
@@ -131,7 +136,13 @@ func (r *Registry) Add(cfg SourceConfig) (Source, error) {
 
 // newSource builds the source cfg names, writing to cfg.Feed.
 func (r *Registry) newSource(cfg SourceConfig) (Source, error) {
-	src, err := NewSource(cfg, r.sim, r.base)
+	var src Source
+	var err error
+	if f := r.factory(cfg.Kind()); f != nil {
+		src, err = f(cfg, r.base)
+	} else {
+		src, err = NewSource(cfg, r.sim, r.base)
+	}
 	if err != nil {
 		return nil, err
 	}

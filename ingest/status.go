@@ -63,4 +63,6 @@ type Status struct {
 	// AllowAnonymous: a push source that accepts encoders without
 	// credentials (its allow_anonymous).
 	AllowAnonymous bool `json:"allow_anonymous,omitempty"`
+	// SRT: an srt:// source's link figures (status_srt.go).
+	SRT *SRTStats `json:"srt,omitempty"`
 }
