@@ -37,7 +37,7 @@ func TestServesFiles(t *testing.T) {
 		{"index at root", "GET", "/", 200, "text/html; charset=utf-8", `<script type="module" src="/console/app.js">`},
 		{"head of root", "HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"script", "GET", "/console/app.js", 200, "text/javascript; charset=utf-8", "import"},
-		{"module", "GET", "/console/whep.js", 200, "text/javascript; charset=utf-8", "application/sdp"},
+		{"module", "GET", "/console/whep.js", 200, "text/javascript; charset=utf-8", "/watch/assets/rtc.js"},
 		{"style", "GET", "/console/console.css", 200, "text/css; charset=utf-8", ":root"},
 		{"unknown asset", "GET", "/console/nothing.js", 404, "", ""},
 		{"no directory listing", "GET", "/console/", 404, "", ""},

@@ -6,16 +6,28 @@ import (
 	"regexp"
 )
 
-// The viewer page is plain HTML, CSS and JavaScript embedded in the binary:
-// no build step, nothing fetched from elsewhere.
+// The viewer and join pages are plain HTML, CSS and JavaScript embedded in
+// the binary: no build step, nothing fetched from elsewhere. rtc.js is the
+// one WebRTC client (WHEP player, WHIP publisher) every page loads,
+// the operator console included.
 //
-//go:embed web/watch.html web/watch.js web/watch.css
+//go:embed web
 var pageFiles embed.FS
+
+// pageAssets are the files served under /watch/assets/, with their types.
+var pageAssets = map[string]string{
+	"watch.js":  "text/javascript; charset=utf-8",
+	"join.js":   "text/javascript; charset=utf-8",
+	"rtc.js":    "text/javascript; charset=utf-8",
+	"watch.css": "text/css; charset=utf-8",
+	"join.css":  "text/css; charset=utf-8",
+}
 
 var sessionID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func registerPage(handle func(pattern string, h http.Handler)) {
-	handle("GET /watch/{session}", http.HandlerFunc(serveWatchPage))
+	handle("GET /watch/{session}", servePage("web/watch.html"))
+	handle("GET /join/{session}", servePage("web/join.html"))
 	handle("GET /watch/assets/{file}", http.HandlerFunc(serveWatchAsset))
 }
 
@@ -30,27 +42,27 @@ func pageHeaders(w http.ResponseWriter, contentType string) {
 	h.Set("Content-Security-Policy", "default-src 'self'; media-src 'self' blob: mediastream:; img-src 'self' data:; frame-ancestors 'self'")
 }
 
-func serveWatchPage(w http.ResponseWriter, r *http.Request) {
-	if !sessionID.MatchString(r.PathValue("session")) {
-		http.Error(w, "no such session", http.StatusNotFound)
-		return
-	}
-	b, err := pageFiles.ReadFile("web/watch.html")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	pageHeaders(w, "text/html; charset=utf-8")
-	_, _ = w.Write(b)
+// servePage serves one page of a session; the page itself asks the server
+// what its token may do.
+func servePage(file string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !sessionID.MatchString(r.PathValue("session")) {
+			http.Error(w, "no such session", http.StatusNotFound)
+			return
+		}
+		b, err := pageFiles.ReadFile(file)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		pageHeaders(w, "text/html; charset=utf-8")
+		_, _ = w.Write(b)
+	})
 }
 
 func serveWatchAsset(w http.ResponseWriter, r *http.Request) {
-	types := map[string]string{
-		"watch.js":  "text/javascript; charset=utf-8",
-		"watch.css": "text/css; charset=utf-8",
-	}
 	name := r.PathValue("file")
-	ct, ok := types[name]
+	ct, ok := pageAssets[name]
 	if !ok {
 		http.NotFound(w, r)
 		return

@@ -1,7 +1,8 @@
 // Participant viewer: plays a session's composite over WHEP.
 // The invite token comes from the URL fragment (#token=…), which browsers
 // never send to the server, so it stays out of access logs.
-'use strict';
+import { WhepPlayer } from './rtc.js';
+
 (function () {
   const TEXT = {
     vi: {
@@ -53,13 +54,6 @@
   if (!TEXT[lang]) lang = 'vi';
   let state = 'connecting';
   let detail = '';
-  let pc = null;
-  let resource = null;
-  let retryTimer = null;
-  let attempt = 0;
-  let stopped = false;
-  let lastFrames = -1;
-  let stalledFor = 0;
 
   function t(key) { return TEXT[lang][key]; }
 
@@ -82,164 +76,12 @@
 
   function setState(s, d) {
     state = s;
-    detail = d || '';
+    // A 409 before the session starts says why; the words say it already.
+    detail = s === 'waiting' ? '' : (d || '');
     render();
   }
 
-  function parseLinks(header) {
-    const servers = [];
-    if (!header) return servers;
-    for (const part of header.split(/,(?=\s*<)/)) {
-      const m = part.match(/<([^>]+)>(.*)/);
-      if (!m || !/rel="?ice-server"?/.test(m[2])) continue;
-      const s = { urls: m[1] };
-      const user = m[2].match(/username="([^"]*)"/);
-      const cred = m[2].match(/credential="([^"]*)"/);
-      if (user) s.username = user[1];
-      if (cred) s.credential = cred[1];
-      servers.push(s);
-    }
-    return servers;
-  }
-
-  async function iceServers() {
-    try {
-      const res = await fetch(endpoint, { method: 'OPTIONS', headers: { Authorization: 'Bearer ' + token } });
-      return parseLinks(res.headers.get('Link'));
-    } catch (e) {
-      return [];
-    }
-  }
-
-  function gathered(conn, ms) {
-    if (conn.iceGatheringState === 'complete') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); resolve(); };
-      const timer = setTimeout(done, ms);
-      conn.addEventListener('icegatheringstatechange', () => {
-        if (conn.iceGatheringState === 'complete') done();
-      });
-    });
-  }
-
-  function teardown() {
-    if (resource) {
-      // keepalive lets the DELETE finish while the page unloads.
-      fetch(resource, { method: 'DELETE', keepalive: true, headers: { Authorization: 'Bearer ' + token } }).catch(() => {});
-      resource = null;
-    }
-    if (pc) {
-      pc.onconnectionstatechange = null;
-      pc.close();
-      pc = null;
-    }
-  }
-
-  function retry(s, d, seconds) {
-    teardown();
-    if (stopped) return;
-    setState(s, d);
-    clearTimeout(retryTimer);
-    const wait = seconds !== undefined ? seconds : Math.min(10, 2 ** Math.min(attempt, 4)) / 2;
-    attempt++;
-    retryTimer = setTimeout(connect, wait * 1000);
-  }
-
-  function fail(s, d) {
-    teardown();
-    stopped = true;
-    setState(s, d);
-  }
-
-  async function errorText(res) {
-    try {
-      const body = await res.json();
-      return (body.error && body.error.message) || res.statusText;
-    } catch (e) {
-      return res.statusText;
-    }
-  }
-
-  async function connect() {
-    clearTimeout(retryTimer);
-    teardown();
-    if (state !== 'reconnecting' && state !== 'waiting' && state !== 'busy') setState('connecting');
-    const conn = new RTCPeerConnection({ iceServers: await iceServers() });
-    pc = conn;
-    conn.addTransceiver('video', { direction: 'recvonly' });
-    conn.addTransceiver('audio', { direction: 'recvonly' });
-    const media = new MediaStream();
-    conn.ontrack = (ev) => {
-      media.addTrack(ev.track);
-      if (video.srcObject !== media) video.srcObject = media;
-      video.play().catch(() => {});
-    };
-    conn.onconnectionstatechange = () => {
-      if (pc !== conn) return;
-      switch (conn.connectionState) {
-        case 'connected':
-          attempt = 0;
-          setState('live');
-          break;
-        case 'disconnected':
-          setState('reconnecting');
-          // ICE often recovers from a short blip by itself; give it a moment.
-          setTimeout(() => { if (pc === conn && conn.connectionState === 'disconnected') retry('reconnecting'); }, 2500);
-          break;
-        case 'failed':
-        case 'closed':
-          retry('reconnecting');
-          break;
-      }
-    };
-    let res;
-    try {
-      await conn.setLocalDescription(await conn.createOffer());
-      await gathered(conn, 2000);
-      res = await fetch(endpoint, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/sdp', Authorization: 'Bearer ' + token },
-        body: conn.localDescription.sdp,
-      });
-    } catch (e) {
-      if (pc === conn) retry('reconnecting');
-      return;
-    }
-    if (pc !== conn) return;
-    if (res.status !== 201) {
-      const why = await errorText(res);
-      const after = parseInt(res.headers.get('Retry-After') || '', 10);
-      switch (res.status) {
-        case 401: case 403: return fail('unauthorized');
-        case 404: return retry('notfound', '', 10);
-        case 409: return retry('waiting', '', after || 5);
-        case 415: case 422: return fail('unplayable', why);
-        case 429: case 503: return retry('busy', '', after || 3);
-        default: return retry('error', why);
-      }
-    }
-    resource = new URL(res.headers.get('Location'), location.href).toString();
-    try {
-      await conn.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-    } catch (e) {
-      retry('error', String(e));
-    }
-  }
-
-  // A connection can stay up while pictures stop (the server restarted the
-  // stream); reconnect when no frame has been decoded for 8 s.
-  async function watchdog() {
-    if (!pc || state !== 'live') { stalledFor = 0; return; }
-    let frames = 0;
-    try {
-      (await pc.getStats()).forEach((r) => {
-        if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded || 0;
-      });
-    } catch (e) { return; }
-    stalledFor = frames === lastFrames ? stalledFor + 2 : 0;
-    lastFrames = frames;
-    if (stalledFor >= 8) { stalledFor = 0; retry('reconnecting'); }
-  }
+  const player = new WhepPlayer(video, endpoint, setState, () => token);
 
   $('unmute').addEventListener('click', () => {
     video.muted = !video.muted;
@@ -257,17 +99,16 @@
     localStorage.setItem('diemcau.lang', lang);
     render();
   });
-  window.addEventListener('online', () => { if (state !== 'live' && !stopped) connect(); });
-  window.addEventListener('pagehide', teardown);
+  window.addEventListener('online', () => { if (state !== 'live' && !player.stopped) player.connect(); });
+  window.addEventListener('pagehide', () => player.teardown());
 
   // For tests and for technicians at the browser console.
-  window.diemcau = { get pc() { return pc; }, get state() { return state; } };
+  window.diemcau = { get pc() { return player.pc; }, get state() { return state; } };
 
   render();
   if (!token) {
     setState('notoken');
   } else {
-    connect();
-    setInterval(watchdog, 2000);
+    player.start();
   }
 })();
