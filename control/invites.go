@@ -20,6 +20,9 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var req struct {
 		Name string `json:"name"`
+		// Point makes the invite a point's: its holder publishes that
+		// point's source over WHIP and watches its return feed.
+		Point string `json:"point"`
 	}
 	if e := decodeJSON(r, &req); e != nil {
 		writeError(w, e)
@@ -38,21 +41,35 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "session " + quote(id) + " has ended"})
 		return
 	}
+	if req.Point != "" && !sessionHasPoint(sess, req.Point) {
+		writeError(w, errBadRequest("point", "session "+quote(id)+" has no point "+quote(req.Point)))
+		return
+	}
 	token, hash, err := NewRandomToken()
 	if err != nil {
 		writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
 		return
 	}
-	inv, err := s.deps.Store.AddInvite(r.Context(), store.Invite{SessionID: id, Name: req.Name, TokenHash: hash})
+	inv, err := s.deps.Store.AddInvite(r.Context(), store.Invite{SessionID: id, Name: req.Name, Point: req.Point, TokenHash: hash})
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
 	// The token travels in the fragment, which browsers never send to a
 	// server, so it stays out of access logs and Referer headers.
-	join := (&url.URL{Scheme: requestScheme(r), Host: r.Host, Path: "/watch/" + id, Fragment: "token=" + token}).String()
+	// A point's invite opens the two-way join page; a viewer's the
+	// watch page.
+	page := "/watch/"
+	if inv.Point != "" {
+		page = "/join/"
+	}
+	join := (&url.URL{Scheme: requestScheme(r), Host: r.Host, Path: page + id, Fragment: "token=" + token}).String()
 	w.Header().Set("Location", "/api/v1/sessions/"+id+"/invites/"+inv.ID)
-	writeJSON(w, http.StatusCreated, map[string]any{"id": inv.ID, "name": inv.Name, "token": token, "url": join, "created_at": inv.CreatedAt})
+	out := map[string]any{"id": inv.ID, "name": inv.Name, "token": token, "url": join, "created_at": inv.CreatedAt}
+	if inv.Point != "" {
+		out["point"] = inv.Point
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func requestScheme(r *http.Request) string {
@@ -97,7 +114,9 @@ func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) {
 // grant: any operator credential may watch anything; an invite token only
 // its own session (sessionID empty: a single source, which invites do not
 // open), and only while the invite stands and the session has not ended.
-func (s *Server) AuthorizeWHEP(r *http.Request, sessionID string) (Grant, bool) {
+// A point's invite watches the composite and its own point's return feed
+// only, not the other points' (point is the return feed asked for, or "").
+func (s *Server) AuthorizeWHEP(r *http.Request, sessionID, point string) (Grant, bool) {
 	if p, ok := s.authenticate(r); ok {
 		return Grant{Token: p.Name}, true
 	}
@@ -112,5 +131,17 @@ func (s *Server) AuthorizeWHEP(r *http.Request, sessionID string) (Grant, bool) 
 	if err != nil || subtle.ConstantTimeCompare([]byte(inv.SessionID), []byte(sessionID)) != 1 {
 		return Grant{}, false
 	}
+	if inv.Point != "" && point != "" && point != inv.Point {
+		return Grant{}, false
+	}
 	return Grant{Invite: inv.ID, Session: inv.SessionID}, true
+}
+
+func sessionHasPoint(sess store.Session, point string) bool {
+	for _, p := range sess.Points {
+		if p.ID == point {
+			return true
+		}
+	}
+	return false
 }

@@ -48,7 +48,7 @@ func TestInvites(t *testing.T) {
 	whep := func(tok, session string) bool {
 		r := httptest.NewRequest("POST", "/whep/sessions/"+session, nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, ok := s.AuthorizeWHEP(r, session)
+		_, ok := s.AuthorizeWHEP(r, session, "")
 		return ok
 	}
 	tests := []struct {

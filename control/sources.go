@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"sort"
@@ -58,6 +59,17 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "source " + quote(src.ID) + " already exists", Field: "id"})
 		return
 	}
+	// A whip:// source gets its publish secret here, shown once in this
+	// answer (like an invite's token); only its hash is kept.
+	var secret string
+	if src.Kind() == "whip" {
+		tok, hash, err := NewRandomToken()
+		if err != nil {
+			writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()})
+			return
+		}
+		secret, src.PublishSHA256 = tok, hex.EncodeToString(hash[:])
+	}
 	if _, err := s.deps.Store.CreateSource(r.Context(), src); err != nil {
 		writeStoreError(w, err)
 		return
@@ -70,6 +82,13 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 	}
 	st, _ := s.deps.Sources.Status(src.ID)
 	w.Header().Set("Location", "/api/v1/sources/"+src.ID)
+	if secret != "" {
+		writeJSON(w, http.StatusCreated, struct {
+			ingest.Status
+			PublishSecret string `json:"publish_secret"`
+		}{st, secret})
+		return
+	}
 	writeJSON(w, http.StatusCreated, st)
 }
 

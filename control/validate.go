@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net/url"
@@ -29,7 +30,7 @@ var (
 	StartModes    = []string{store.StartLive, store.StartRehearsal, store.StartManual}
 	PointRoles    = []string{"province", "local", "central"}
 	Transports    = []string{"auto", "tcp", "udp"}
-	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim"}
+	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim", "whip"}
 )
 
 // Bounds of a session's planned duration: a session is a working day at
@@ -67,7 +68,7 @@ func ValidateSource(s *store.Source) []FieldError {
 	_, _, simErr := ingest.ParseSimURL(s.URL)
 	switch {
 	case err != nil || !slices.Contains(SourceSchemes, u.Scheme):
-		fe.add("url", "want rtsp://, rtsps://, push:// or sim:// (got %s)", schemeHint(s.URL))
+		fe.add("url", "want rtsp://, rtsps://, push://, whip:// or sim:// (got %s)", schemeHint(s.URL))
 	case (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "":
 		fe.add("url", "no host")
 	case u.Scheme == "push":
@@ -78,11 +79,24 @@ func ValidateSource(s *store.Source) []FieldError {
 			// Anyone reaching the RTSP port could publish into the record.
 			fe.add("url", "push:// needs the encoder's credentials (push://user:pass@), or allow_anonymous: true to let anyone who reaches the RTSP port publish")
 		}
+	case u.Scheme == "whip" && (u.User != nil || u.Host != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != ""):
+		// The secret is made by the server (or its hash given as
+		// publish_sha256), never written in a URL that the API shows.
+		fe.add("url", "write just whip://: publishers send the source's publish secret or a point invite as Bearer to POST /whip/ingest/%s", s.ID)
 	case u.Scheme == "sim" && simErr != nil:
 		// sim://NAME[?pattern=avsync]: a sim URL holds no secret to hide.
 		fe.add("url", "%v", simErr)
 	case s.AllowAnonymous:
 		fe.add("allow_anonymous", "only push:// sources take encoders without credentials")
+	}
+	if s.PublishSHA256 != "" {
+		if h, err := ParseTokenHash(s.PublishSHA256); err != nil {
+			fe.add("publish_sha256", "want the 64 hex digits of the publish secret's sha256 (sha256sum)")
+		} else if u == nil || u.Scheme != "whip" {
+			fe.add("publish_sha256", "only whip:// sources take a publish secret")
+		} else {
+			s.PublishSHA256 = hex.EncodeToString(h[:])
+		}
 	}
 	return fe
 }

@@ -35,7 +35,7 @@ func (c SourceConfig) Kind() string {
 	switch scheme {
 	case "rtsp", "rtsps":
 		return "pull"
-	case "push", "sim", "srt":
+	case "push", "sim", "srt", "whip":
 		return scheme
 	}
 	return ""
@@ -52,6 +52,8 @@ func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, erro
 		return NewPullSource(PullConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Transport: cfg.Transport, Feed: cfg.Feed}, log)
 	case "push":
 		return NewPushSource(PushConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, AllowAnonymous: cfg.AllowAnonymous, Feed: cfg.Feed}, log)
+	case "whip":
+		return NewWHIPSource(WHIPConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Feed: cfg.Feed}, log)
 	case "sim":
 		if sim == nil {
 			return nil, fmt.Errorf("source %q: sim:// sources are not available in this build", cfg.ID)
@@ -61,7 +63,7 @@ func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, erro
 		// Made by the factory of ingest/srt, which the registry holds.
 		return nil, fmt.Errorf("source %q: srt:// sources need the SRT listener (srt.listen)", cfg.ID)
 	}
-	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push://, srt:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
+	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push://, srt://, whip:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
 }
 
 func schemeOnly(raw string) string {

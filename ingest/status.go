@@ -63,6 +63,8 @@ type Status struct {
 	// AllowAnonymous: a push source that accepts encoders without
 	// credentials (its allow_anonymous).
 	AllowAnonymous bool `json:"allow_anonymous,omitempty"`
+	// Net: a whip:// source's network figures (whip_stats.go).
+	Net *NetStats `json:"net,omitempty"`
 	// SRT: an srt:// source's link figures (status_srt.go).
 	SRT *SRTStats `json:"srt,omitempty"`
 }

@@ -37,7 +37,7 @@ func rtspReadAuthorizer(api *control.Server) ingest.ReadAuthorizer {
 // that revoking it ends the viewer.
 func whepAuthorizer(api *control.Server) whep.Authorizer {
 	return func(r *http.Request, t whep.Target) (whep.Grant, bool) {
-		g, ok := api.AuthorizeWHEP(r, t.Session)
+		g, ok := api.AuthorizeWHEP(r, t.Session, t.Point)
 		return whep.Grant{Who: g.Who(), Invite: g.Invite, Session: g.Session}, ok
 	}
 }

@@ -118,6 +118,9 @@ type SourceConfig struct {
 	Transport string `mapstructure:"transport"`
 	// AllowAnonymous lets a push:// source without credentials be.
 	AllowAnonymous bool `mapstructure:"allow_anonymous"`
+	// PublishSHA256 is the hex sha256 of a whip:// source's publish
+	// secret (only the hash is written down, like auth.tokens).
+	PublishSHA256 string `mapstructure:"publish_sha256"`
 }
 
 // SessionConfig is one citizen-reception session and its points.

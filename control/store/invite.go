@@ -13,9 +13,13 @@ import (
 // Invite is a participant's join link for one session. Only the SHA-256 of
 // its token is kept: a copy of the database does not let anyone in.
 type Invite struct {
-	ID        string     `json:"id"`
-	SessionID string     `json:"session_id"`
-	Name      string     `json:"name"`
+	ID        string `json:"id"`
+	SessionID string `json:"session_id"`
+	Name      string `json:"name"`
+	// Point is the point of the session the invite was made for: its
+	// holder may publish that point's source over WHIP and watch its
+	// return feed. Empty: a viewer of the session.
+	Point     string     `json:"point,omitempty"`
 	TokenHash [32]byte   `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
@@ -45,6 +49,14 @@ func (s *Store) AddInvite(ctx context.Context, inv Invite) (Invite, error) {
 			return err
 		}
 		var n int
+		if inv.Point != "" {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM points WHERE session_id = ? AND id = ?`, inv.SessionID, inv.Point).Scan(&n); err != nil {
+				return fmt.Errorf("invite %q: read points: %w", inv.ID, err)
+			}
+			if n == 0 {
+				return invalidf("session %q: invite: no point %q", inv.SessionID, inv.Point)
+			}
+		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM invites WHERE id = ?`, inv.ID).Scan(&n); err != nil {
 			return fmt.Errorf("invite %q: read: %w", inv.ID, err)
 		}
@@ -58,8 +70,8 @@ func (s *Store) AddInvite(ctx context.Context, inv Invite) (Invite, error) {
 			// The token is random; a repeat means the caller reused one.
 			return fmt.Errorf("invite %q: token already belongs to another invite: %w", inv.ID, ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			inv.ID, inv.SessionID, inv.Name, inv.TokenHash[:], formatTime(inv.CreatedAt), formatTimePtr(inv.RevokedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.SessionID, inv.Name, inv.TokenHash[:], formatTime(inv.CreatedAt), formatTimePtr(inv.RevokedAt), inv.Point)
 		if err != nil {
 			return fmt.Errorf("invite %q: write: %w", inv.ID, err)
 		}
@@ -133,14 +145,14 @@ func (s *Store) FindInviteByTokenHash(ctx context.Context, hash [32]byte) (Invit
 	return inv, nil
 }
 
-const inviteColumns = `id, session_id, name, token_hash, created_at, revoked_at`
+const inviteColumns = `id, session_id, name, token_hash, created_at, revoked_at, point`
 
 func scanInvite(r rowScanner) (Invite, error) {
 	var inv Invite
 	var hash []byte
 	var created string
 	var revoked sql.NullString
-	if err := r.Scan(&inv.ID, &inv.SessionID, &inv.Name, &hash, &created, &revoked); err != nil {
+	if err := r.Scan(&inv.ID, &inv.SessionID, &inv.Name, &hash, &created, &revoked, &inv.Point); err != nil {
 		return Invite{}, err
 	}
 	if len(hash) != len(inv.TokenHash) {

@@ -91,3 +91,43 @@ func TestInvites(t *testing.T) {
 		t.Errorf("given created_at: %v, %v", c.CreatedAt, err)
 	}
 }
+
+func TestInviteForPoint(t *testing.T) {
+	ctx, s := sessionFixture(t)
+	for _, tc := range []struct {
+		name, point string
+		wantErr     error
+	}{
+		{"no point", "", nil},
+		{"a point of the session", "xa-a", nil},
+		{"a point the session lacks", "xa-b", ErrInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hash := sha256.Sum256([]byte("token " + tc.name))
+			inv, err := s.AddInvite(ctx, Invite{SessionID: "demo", Name: tc.name, Point: tc.point, TokenHash: hash})
+			wantErr(t, err, tc.wantErr)
+			if err != nil {
+				return
+			}
+			got, err := s.FindInviteByTokenHash(ctx, hash)
+			if err != nil || got.ID != inv.ID || got.Point != tc.point {
+				t.Fatalf("found %+v, %v; want point %q", got, err, tc.point)
+			}
+		})
+	}
+}
+
+func TestSourcePublishHash(t *testing.T) {
+	ctx, s := sessionFixture(t)
+	hash := "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+	if _, err := s.CreateSource(ctx, Source{ID: "whip-a", URL: "whip://", PublishSHA256: hash}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSource(ctx, "whip-a")
+	if err != nil || got.PublishSHA256 != hash {
+		t.Fatalf("GetSource = %+v, %v", got, err)
+	}
+	if _, err := s.CreateSource(ctx, Source{ID: "whip-b", URL: "whip://", PublishSHA256: "short"}); err == nil {
+		t.Fatal("a publish hash that is not 64 hex digits was stored")
+	}
+}

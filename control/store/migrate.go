@@ -114,6 +114,12 @@ func migrations() []string {
 		// 4: a push source may accept encoders without credentials only
 		// when it says so; 0 for every source before.
 		`ALTER TABLE sources ADD COLUMN allow_anonymous INTEGER NOT NULL DEFAULT 0 CHECK (allow_anonymous IN (0, 1));`,
+		// 5: WHIP ingest. An invite may be made for one point of its
+		// session ('' keeps the old rights: watch the session); a whip://
+		// source keeps the hex sha256 of its publish secret ('' when it has
+		// none, or for every other kind).
+		`ALTER TABLE invites ADD COLUMN point TEXT NOT NULL DEFAULT '';
+		ALTER TABLE sources ADD COLUMN publish_sha256 TEXT NOT NULL DEFAULT '' CHECK (publish_sha256 = '' OR length(publish_sha256) = 64);`,
 	}
 }
 

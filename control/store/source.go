@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,15 @@ type Source struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	// AllowAnonymous: a push:// source without credentials, on purpose.
 	AllowAnonymous bool `json:"allow_anonymous"`
+	// PublishSHA256 is the hex sha256 of a whip:// source's publish
+	// secret; never shown.
+	PublishSHA256 string `json:"-"`
+}
+
+// Kind is the source kind its URL's scheme names ("whip", "push", …).
+func (src Source) Kind() string {
+	scheme, _, _ := strings.Cut(src.URL, "://")
+	return scheme
 }
 
 func (src Source) validate() error {
@@ -146,14 +156,14 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	})
 }
 
-const sourceColumns = `id, name, url, transport, origin, created_at, updated_at, allow_anonymous`
+const sourceColumns = `id, name, url, transport, origin, created_at, updated_at, allow_anonymous, publish_sha256`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanSource(r rowScanner) (Source, error) {
 	var src Source
 	var created, updated string
-	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated, &src.AllowAnonymous); err != nil {
+	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated, &src.AllowAnonymous, &src.PublishSHA256); err != nil {
 		return Source{}, err
 	}
 	var err error
@@ -187,11 +197,11 @@ func putSource(ctx context.Context, tx *sql.Tx, src Source, now time.Time) (Sour
 	if err := src.validate(); err != nil {
 		return Source{}, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url,
 			transport = excluded.transport, origin = excluded.origin, updated_at = excluded.updated_at,
-			allow_anonymous = excluded.allow_anonymous`,
-		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now), src.AllowAnonymous)
+			allow_anonymous = excluded.allow_anonymous, publish_sha256 = excluded.publish_sha256`,
+		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now), src.AllowAnonymous, src.PublishSHA256)
 	if err != nil {
 		return Source{}, fmt.Errorf("source %q: write: %w", src.ID, err)
 	}
