@@ -26,9 +26,9 @@ func Path(t testing.TB) string {
 // NewAllocator starts the Chromium at path headless, with a fresh profile
 // in a temporary folder, set up to play WebRTC without a user: autoplay
 // without a gesture, and peer connections over loopback. Cancel it to end
-// the browser.
-func NewAllocator(ctx context.Context, t testing.TB, path string) (context.Context, context.CancelFunc) {
-	return chromedp.NewExecAllocator(ctx,
+// the browser. extra adds flags (e.g. a fake camera).
+func NewAllocator(ctx context.Context, t testing.TB, path string, extra ...chromedp.ExecAllocatorOption) (context.Context, context.CancelFunc) {
+	return chromedp.NewExecAllocator(ctx, append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -43,5 +43,5 @@ func NewAllocator(ctx context.Context, t testing.TB, path string) (context.Conte
 		// loopback ICE candidates, which Chromium ignores by default.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}, extra...)...)
 }

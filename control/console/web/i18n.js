@@ -77,6 +77,7 @@ const TEXT = {
     inviteLink: 'Liên kết tham dự (chỉ hiện một lần)', copy: 'Sao chép', copied: 'Đã sao chép', openLink: 'Mở',
     revoke: 'Thu hồi', revoked: 'Đã thu hồi', active: 'Còn hiệu lực', inactive: 'Hết hiệu lực',
     created: 'Tạo lúc', noInvites: 'Chưa có lời mời nào.', confirmRevoke: 'Thu hồi lời mời của {name}?',
+    invitePoint: 'Điểm cầu (gửi hình và tiếng)', watchOnly: '— chỉ xem —', point: 'Điểm cầu',
     // recordings
     recordings: 'Bản ghi', run: 'Lượt ghi', sealed: 'Đã niêm phong', signed: 'Có chữ ký', live: 'Đang ghi',
     verify: 'Kiểm tra toàn vẹn', vs_ok: 'Nguyên vẹn', vs_problems: 'Có vấn đề', vs_live: 'Đang ghi (chưa kiểm tra)',
@@ -160,6 +161,7 @@ const TEXT = {
     inviteLink: 'Join link (shown once)', copy: 'Copy', copied: 'Copied', openLink: 'Open',
     revoke: 'Revoke', revoked: 'Revoked', active: 'Active', inactive: 'Not valid',
     created: 'Created', noInvites: 'No invites yet.', confirmRevoke: 'Revoke the invite of {name}?',
+    invitePoint: 'Point (sends picture and sound)', watchOnly: '— watch only —', point: 'Point',
     recordings: 'Recordings', run: 'Run', sealed: 'Sealed', signed: 'Signed', live: 'Recording',
     verify: 'Integrity', vs_ok: 'Intact', vs_problems: 'Problems', vs_live: 'Recording (not checked)',
     vs_unchecked: 'Not checked', gaps: 'Signal gaps', interruptions: 'Interruptions', stream: 'Stream',

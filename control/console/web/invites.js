@@ -21,17 +21,29 @@ async function load() {
   render();
 }
 
+// renderPoints offers the session's points: an invite for a point opens
+// the two-way join page; without one, the viewer page.
+function renderPoints(sess) {
+  const select = $('#invite-point');
+  const points = (sess && sess.points) || [];
+  if (!changed(select, points.map((p) => [p.id, p.label]))) return;
+  const keep = select.value;
+  mount(select, [h('option', { value: '' }, t('watchOnly')),
+    ...points.map((p) => h('option', { value: p.id, selected: p.id === keep }, (p.label || p.id) + ' (' + p.id + ')'))]);
+}
+
 export function render() {
   const box = $('#invites-table');
   const sess = session();
   $('#invite-form').hidden = !sess;
+  renderPoints(sess);
   if (!sess) return mount(box, h('p', { class: 'empty' }, t('noSession')));
   if (!changed(box, [sess.id, list])) return;
   if (!list.length) return mount(box, h('p', { class: 'empty' }, t('noInvites')));
   mount(box, h('table', { class: 'data' },
-    h('thead', null, h('tr', null, ['name', 'created', 'state', 'actions'].map((k) => h('th', { scope: 'col' }, t(k))))),
+    h('thead', null, h('tr', null, ['name', 'point', 'created', 'state', 'actions'].map((k) => h('th', { scope: 'col' }, t(k))))),
     h('tbody', null, list.slice().reverse().map((inv) => h('tr', { dataset: { invite: inv.id } },
-      h('td', null, inv.name), h('td', null, fmtTime(inv.created_at)),
+      h('td', null, inv.name), h('td', null, inv.point || t('watchOnly')), h('td', null, fmtTime(inv.created_at)),
       h('td', null, inv.revoked_at ? badge('inv', 'revoked', t('revoked') + ' ' + fmtTime(inv.revoked_at))
         : badge('inv', inv.active ? 'active' : 'inactive', inv.active ? t('active') : t('inactive'))),
       h('td', { class: 'actions' }, inv.revoked_at ? null : h('button', { type: 'button', class: 'danger-outline', dataset: { key: 'revoke-' + inv.id },
@@ -59,7 +71,9 @@ async function create(ev) {
   showFormError(form, '');
   await busy(form.querySelector('[type=submit]'), async () => {
     try {
-      const inv = await api('POST', path(sess.id), { name: $('#invite-name').value.trim() });
+      const body = { name: $('#invite-name').value.trim() };
+      if ($('#invite-point').value) body.point = $('#invite-point').value;
+      const inv = await api('POST', path(sess.id), body);
       $('#invite-link').value = inv.url;
       $('#invite-open').href = inv.url;
       $('#invite-result').hidden = false;
