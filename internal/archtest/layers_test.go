@@ -1,0 +1,47 @@
+// Package archtest checks the module's layering with `go list`: the media
+// packages do not reach up into the control plane, and GStreamer is
+// reached through pipeline/gst alone (README.md, "How it works").
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// imports maps every package of the module to its direct imports.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "diemcau/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		m[f[0]] = f[1:]
+	}
+	return m
+}
+
+func under(pkg, root string) bool { return pkg == root || strings.HasPrefix(pkg, root+"/") }
+
+func TestLayers(t *testing.T) {
+	pkgs := imports(t)
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found %d packages; is the module root right?", len(pkgs))
+	}
+	media := []string{"diemcau/ingest", "diemcau/mixer", "diemcau/recorder", "diemcau/pipeline"}
+	for pkg, imps := range pkgs {
+		for _, imp := range imps {
+			for _, m := range media {
+				if under(pkg, m) && under(imp, "diemcau/control") {
+					t.Errorf("%s imports %s: media packages must not depend on the control plane", pkg, imp)
+				}
+			}
+			if strings.HasPrefix(imp, "github.com/go-gst/") && pkg != "diemcau/pipeline/gst" {
+				t.Errorf("%s imports %s: only diemcau/pipeline/gst speaks to GStreamer", pkg, imp)
+			}
+		}
+	}
+}
