@@ -220,8 +220,11 @@ func ffmpegArgs(o publishOpts) []string {
 		"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
 		"-t", fmt.Sprint(o.seconds),
 		"-c:v", vc, "-g", fmt.Sprint(o.fps), "-pix_fmt", "yuv420p"}
-	if vc == "libx264" {
+	switch vc {
+	case "libx264":
 		args = append(args, "-preset", "ultrafast", "-tune", "zerolatency")
+	case "libx265":
+		args = append(args, "-preset", "ultrafast", "-tune", "zerolatency", "-x265-params", "log-level=error")
 	}
 	switch o.audioCodec {
 	case "none":

@@ -18,9 +18,19 @@ func TestEncoderPublishes(t *testing.T) {
 	needFFmpeg(t)
 	cases := []struct {
 		name, url, streamID, passphrase string
+		videoCodec, audioCodec          string // ffmpeg's; "" libx264 and aac
+		wantVideo, wantAudio            pipeline.Codec
+		audioPerSecond                  float64 // frames
+		dropped                         string  // a track left out
 	}{
-		{"passphrase, access-control stream id", "srt://:" + testPassphrase + "@", "#!::r=ingest/cam,m=publish", testPassphrase},
-		{"anonymous, plain stream id", "srt://", "ingest/cam", ""},
+		{name: "passphrase, access-control stream id", url: "srt://:" + testPassphrase + "@", streamID: "#!::r=ingest/cam,m=publish", passphrase: testPassphrase,
+			wantVideo: pipeline.H264, wantAudio: pipeline.AAC, audioPerSecond: 48000.0 / 1024},
+		{name: "anonymous, plain stream id", url: "srt://", streamID: "ingest/cam",
+			wantVideo: pipeline.H264, wantAudio: pipeline.AAC, audioPerSecond: 48000.0 / 1024},
+		{name: "H.265 and Opus", url: "srt://:" + testPassphrase + "@", streamID: "ingest/cam", passphrase: testPassphrase,
+			videoCodec: "libx265", audioCodec: "libopus", wantVideo: pipeline.H265, wantAudio: pipeline.Opus, audioPerSecond: 50},
+		{name: "MP2 audio left out, picture kept", url: "srt://:" + testPassphrase + "@", streamID: "ingest/cam", passphrase: testPassphrase,
+			audioCodec: "mp2", wantVideo: pipeline.H264, dropped: "MPEG-1 audio (mp2)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,7 +42,8 @@ func TestEncoderPublishes(t *testing.T) {
 			var out string
 			go func() {
 				var err error
-				out, err = publish(t, publishOpts{addr: r.addr, streamID: tc.streamID, passphrase: tc.passphrase, seconds: seconds, fps: fps})
+				out, err = publish(t, publishOpts{addr: r.addr, streamID: tc.streamID, passphrase: tc.passphrase, seconds: seconds, fps: fps,
+					videoCodec: tc.videoCodec, audioCodec: tc.audioCodec})
 				done <- err
 			}()
 			proctest.Eventually(t, 5*time.Second, "source online", func() bool { return src.Status().State == ingest.StateOnline })
@@ -45,18 +56,24 @@ func TestEncoderPublishes(t *testing.T) {
 			}
 			proctest.Eventually(t, 5*time.Second, "source offline after the encoder left", func() bool { return src.Status().State == ingest.StateOffline })
 			video, audio := c.counts()
-			wantAudio := seconds * 48000 / 1024
+			wantAudio := int(seconds * tc.audioPerSecond)
 			t.Logf("sent %d video frames, ~%d audio frames; received %d video, %d audio", seconds*fps, wantAudio, video, audio)
 			c.checkVideo(t, seconds*fps, fps, 200*time.Millisecond)
-			if tail := int(200*time.Millisecond*48000/1024/time.Second) + 3; audio < wantAudio-tail || audio > wantAudio+2 {
+			// The latency, and the PES the muxer was still filling.
+			if tail := int(0.4*tc.audioPerSecond) + 3; audio < wantAudio-tail || audio > wantAudio+2 {
 				t.Errorf("audio frames: got %d, want about %d", audio, wantAudio)
 			}
 			c.mu.Lock()
 			tracks := c.tracks
 			c.mu.Unlock()
-			if len(tracks) != 2 || tracks[0].Codec != pipeline.H264 || tracks[0].Width != 320 || tracks[0].Height != 180 ||
-				tracks[1].Codec != pipeline.AAC || tracks[1].SampleRate != 48000 {
-				t.Errorf("tracks %+v", tracks)
+			if len(tracks) == 0 || tracks[0].Codec != tc.wantVideo || tracks[0].Width != 320 || tracks[0].Height != 180 {
+				t.Errorf("video track %+v", tracks)
+			}
+			if tc.wantAudio != "" && (len(tracks) != 2 || tracks[1].Codec != tc.wantAudio || tracks[1].SampleRate != 48000) {
+				t.Errorf("audio track %+v", tracks)
+			}
+			if tc.wantAudio == "" && len(tracks) != 1 {
+				t.Errorf("tracks %+v, want the picture only", tracks)
 			}
 			st = src.Status()
 			if st.SRT == nil || st.SRT.Connected || st.SRT.PacketsReceived == 0 {
@@ -64,6 +81,9 @@ func TestEncoderPublishes(t *testing.T) {
 			}
 			if !strings.Contains(st.Error, "encoder") {
 				t.Errorf("offline reason %q", st.Error)
+			}
+			if tc.dropped != "" && (st.SRT == nil || len(st.SRT.DroppedTracks) != 1 || st.SRT.DroppedTracks[0] != tc.dropped) {
+				t.Errorf("dropped tracks %+v, want %q", st.SRT, tc.dropped)
 			}
 		})
 	}

@@ -93,13 +93,24 @@ func (pub *publisher) serve(conn gosrt.Conn) {
 	dem, err := newDemuxer(pub, pub, pub.countError)
 	watchdog.Stop()
 	if err != nil {
-		reason := pub.reason(err)
-		if errors.Is(err, ErrUnsupported) {
-			reason = "encoder sends " + strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+" (found: ")
-			reason = strings.TrimSuffix(reason, ")") + ": set it to H.264 or H.265 video with AAC or Opus audio"
+		reason := pub.closeMsg.Load()
+		switch {
+		case reason != nil:
+		case errors.Is(err, ErrUnsupported):
+			msg := "encoder sends " + strings.TrimPrefix(err.Error(), ErrUnsupported.Error()+" (found: ")
+			msg = strings.TrimSuffix(msg, ")") + ": set it to H.264 or H.265 video with AAC or Opus audio"
+			reason = &msg
+		case errors.Is(err, io.EOF):
+			// Gone before its first program: nothing wrong with the source.
+			s.log.Info("encoder left before sending a program", "remote", pub.remote)
+			pub.finish("encoder disconnected")
+			return
+		default:
+			msg := fmt.Sprintf("the encoder's data is not MPEG-TS (%v): set it to send MPEG-TS over SRT", err)
+			reason = &msg
 		}
-		s.log.Warn("encoder refused", "remote", pub.remote, "reason", reason)
-		s.tracker.SetState(ingest.StateError, reason)
+		s.log.Warn("encoder refused", "remote", pub.remote, "reason", *reason)
+		s.tracker.SetState(ingest.StateError, *reason)
 		pub.finish("")
 		return
 	}
