@@ -30,7 +30,7 @@ var (
 	StartModes    = []string{store.StartLive, store.StartRehearsal, store.StartManual}
 	PointRoles    = []string{"province", "local", "central"}
 	Transports    = []string{"auto", "tcp", "udp"}
-	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim", "whip"}
+	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim", "whip", "srt"}
 )
 
 // Bounds of a session's planned duration: a session is a working day at
@@ -68,7 +68,7 @@ func ValidateSource(s *store.Source) []FieldError {
 	_, _, simErr := ingest.ParseSimURL(s.URL)
 	switch {
 	case err != nil || !slices.Contains(SourceSchemes, u.Scheme):
-		fe.add("url", "want rtsp://, rtsps://, push://, whip:// or sim:// (got %s)", schemeHint(s.URL))
+		fe.add("url", "want rtsp://, rtsps://, push://, srt://, whip:// or sim:// (got %s)", schemeHint(s.URL))
 	case (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "":
 		fe.add("url", "no host")
 	case u.Scheme == "push":
@@ -83,11 +83,17 @@ func ValidateSource(s *store.Source) []FieldError {
 		// The secret is made by the server (or its hash given as
 		// publish_sha256), never written in a URL that the API shows.
 		fe.add("url", "write just whip://: publishers send the source's publish secret or a point invite as Bearer to POST /whip/ingest/%s", s.ID)
+	case u.Scheme == "srt":
+		// srt://:PASSPHRASE@, checked as the encoders will (10 to 79
+		// characters); the URL is never echoed.
+		if _, perr := ingest.ParseSRTURL(s.URL, s.AllowAnonymous); perr != nil {
+			fe.add("url", "%v", perr)
+		}
 	case u.Scheme == "sim" && simErr != nil:
 		// sim://NAME[?pattern=avsync]: a sim URL holds no secret to hide.
 		fe.add("url", "%v", simErr)
 	case s.AllowAnonymous:
-		fe.add("allow_anonymous", "only push:// sources take encoders without credentials")
+		fe.add("allow_anonymous", "only push:// and srt:// sources take encoders without credentials")
 	}
 	if s.PublishSHA256 != "" {
 		if h, err := ParseTokenHash(s.PublishSHA256); err != nil {

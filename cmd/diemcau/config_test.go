@@ -129,7 +129,7 @@ func TestConfigProblemsNameTheKey(t *testing.T) {
 			[]string{"sources[1].url: push:// needs the encoder's credentials"}},
 		{"allow_anonymous on a camera", func(s string) string {
 			return strings.Replace(s, "stream1\"}", "stream1\", allow_anonymous: true}", 1)
-		}, []string{"sources[0].allow_anonymous: only push:// sources"}},
+		}, []string{"sources[0].allow_anonymous: only push:// and srt:// sources"}},
 		{"read_digest without read_user", func(s string) string {
 			return strings.Replace(s, `rtsp: {listen: ":9554"}`, `rtsp: {listen: ":9554", read_digest: true}`, 1)
 		}, []string{"rtsp.read_digest:"}},
