@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"diemcau/control/store"
 	"diemcau/ingest"
+	"diemcau/pipeline"
 )
 
 // FieldError is one problem with one field of a source or session, the field
@@ -21,8 +21,6 @@ type FieldError struct {
 }
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Message }
-
-var idPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
 
 // Choices offered for the enumerated fields.
 var (
@@ -57,8 +55,8 @@ func (fe *fieldErrors) choice(field, v string, choices []string) {
 // never echoed: it may hold a password.
 func ValidateSource(s *store.Source) []FieldError {
 	var fe fieldErrors
-	if !idPattern.MatchString(s.ID) {
-		fe.add("id", "%q: use a-z, 0-9 and - (at most 64)", s.ID)
+	if !pipeline.ValidID(s.ID) {
+		fe.add("id", "%q: use %s", s.ID, pipeline.IDRule)
 	}
 	if s.Transport == "" {
 		s.Transport = "auto"
@@ -121,8 +119,8 @@ func schemeHint(raw string) string {
 // them; sourceExists tells which source ids are known.
 func ValidateSession(s *store.Session, sourceExists func(string) bool) []FieldError {
 	var fe fieldErrors
-	if !idPattern.MatchString(s.ID) {
-		fe.add("id", "%q: use a-z, 0-9 and - (at most 64)", s.ID)
+	if !pipeline.ValidID(s.ID) {
+		fe.add("id", "%q: use %s", s.ID, pipeline.IDRule)
 	}
 	if s.Layout == "" {
 		s.Layout = "grid"
@@ -158,8 +156,8 @@ func ValidateSession(s *store.Session, sourceExists func(string) bool) []FieldEr
 	for i := range s.Points {
 		p := &s.Points[i]
 		key := fmt.Sprintf("points[%d]", i)
-		if !idPattern.MatchString(p.ID) {
-			fe.add(key+".id", "%q: use a-z, 0-9 and -", p.ID)
+		if !pipeline.ValidID(p.ID) {
+			fe.add(key+".id", "%q: use %s", p.ID, pipeline.IDRule)
 		} else if seen[p.ID] {
 			fe.add(key+".id", "duplicate point %q", p.ID)
 		}

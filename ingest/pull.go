@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,11 +27,9 @@ const (
 // again at Info: one line a minute instead of one per retry.
 const failureSummaryEvery = time.Minute
 
-var sourceIDPattern = regexp.MustCompile(`^[a-z0-9-]+$`)
-
 // PullConfig is one IP camera or encoder that diemcau pulls RTSP from.
 type PullConfig struct {
-	// ID names the source in the API and in paths: [a-z0-9-]+.
+	// ID names the source in the API and in paths (pipeline.ValidID).
 	ID string
 	// Name is shown to people; optional.
 	Name string
@@ -48,8 +45,8 @@ type PullConfig struct {
 
 // Validate names the first bad field.
 func (c PullConfig) Validate() error {
-	if !sourceIDPattern.MatchString(c.ID) {
-		return fmt.Errorf("id: %q must be lower-case letters, digits and dashes", c.ID)
+	if !pipeline.ValidID(c.ID) {
+		return fmt.Errorf("id: %q: want %s", c.ID, pipeline.IDRule)
 	}
 	if c.URL == "" {
 		return errors.New("url: missing")

@@ -42,7 +42,7 @@ type PushConfig struct {
 // password.
 func (c PushConfig) Validate() error {
 	if !validSourceID(c.ID) {
-		return fmt.Errorf("id: %q is not [a-z0-9-]+", c.ID)
+		return fmt.Errorf("id: %q: want %s", c.ID, pipeline.IDRule)
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -66,17 +66,7 @@ func (c PushConfig) Validate() error {
 	return nil
 }
 
-func validSourceID(id string) bool {
-	if id == "" {
-		return false
-	}
-	for _, r := range id {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			return false
-		}
-	}
-	return true
-}
+func validSourceID(id string) bool { return pipeline.ValidID(id) }
 
 // PushSource is a point whose encoder publishes to the RTSP server. Its
 // Stream lives as long as the source, across publisher reconnects; a

@@ -34,7 +34,7 @@ type Output struct {
 
 // Point is one studio taking part in the session.
 type Point struct {
-	ID    string // [a-z0-9-]+, unique in the session
+	ID    string // pipeline.ValidID, unique in the session
 	Label string // caption on its tile; default the ID
 	// Stream is the point's source; its video and audio are read with
 	// their own reader, from the last keyframe.
@@ -77,19 +77,6 @@ type Config struct {
 // own studio, the communes of a case and the central studios — with more
 // joining while the session runs.
 const DefaultMaxPoints = 16
-
-// validID reports whether s is a point id: [a-z0-9-]+ (CONTRACT.md).
-func validID(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
-			return false
-		}
-	}
-	return true
-}
 
 // Validate names the first bad field.
 func (c *Config) Validate() error {
@@ -144,8 +131,8 @@ func (c *Config) Validate() error {
 // validatePoint names p's first bad field ("id: …").
 func validatePoint(p Point) error {
 	switch {
-	case !validID(p.ID):
-		return fmt.Errorf("id: %q, want [a-z0-9-]+", p.ID)
+	case !pipeline.ValidID(p.ID):
+		return fmt.Errorf("id: %q, want %s", p.ID, pipeline.IDRule)
 	case p.Stream == nil:
 		return fmt.Errorf("stream: nil")
 	case p.Gain < 0 || p.Gain > 10:

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"diemcau/pipeline"
 )
 
 // SegmentInfo is one segment line of a manifest.
@@ -56,8 +58,8 @@ type RunInfo struct {
 // ListRuns reads the manifests of a session's runs, newest first. It does
 // not hash segments: Verify is "unchecked" (see Recorder.Recordings).
 func ListRuns(root, sessionID string) ([]RunInfo, error) {
-	if !nameRE.MatchString(sessionID) {
-		return nil, fmt.Errorf("session id %q: want [a-z0-9-]+", sessionID)
+	if !pipeline.ValidID(sessionID) {
+		return nil, fmt.Errorf("session id %q: want %s", sessionID, pipeline.IDRule)
 	}
 	entries, err := os.ReadDir(filepath.Join(root, sessionID))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"diemcau/pipeline"
 )
 
 // ErrBadPath is returned by OpenFile for a path that is malformed or leads
@@ -21,7 +23,7 @@ var ErrBadPath = errors.New("path not allowed")
 // gives an error matching fs.ErrNotExist. Only regular files are opened.
 func OpenFile(root, run, name string) (*os.File, error) {
 	session, stamp, ok := strings.Cut(run, "/")
-	if !ok || !nameRE.MatchString(session) || !stampRE.MatchString(stamp) {
+	if !ok || !pipeline.ValidID(session) || !stampRE.MatchString(stamp) {
 		return nil, fmt.Errorf("run %q: %w", run, ErrBadPath)
 	}
 	if !cleanRelative(name) {

@@ -24,10 +24,7 @@ var ErrClosed = errors.New("recorder closed")
 // stampLayout names a run folder after its UTC start.
 const stampLayout = "20060102T150405Z"
 
-var (
-	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	stampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`)
-)
+var stampRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`)
 
 // Recorder archives live runs under one root, repairs runs a crash left
 // unfinished, and applies retention.
@@ -144,8 +141,8 @@ func (r *Recorder) shutdown() {
 // {root}/{session}/{UTC start}/. streams are named "composite" or
 // "sources/{id}"; each is read from its last keyframe on.
 func (r *Recorder) StartRun(sessionID string, streams map[string]*pipeline.Stream) (*Run, error) {
-	if !nameRE.MatchString(sessionID) {
-		return nil, fmt.Errorf("recorder: session id %q: want [a-z0-9-]+", sessionID)
+	if !pipeline.ValidID(sessionID) {
+		return nil, fmt.Errorf("recorder: session id %q: want %s", sessionID, pipeline.IDRule)
 	}
 	if len(streams) == 0 {
 		return nil, fmt.Errorf("recorder: session %q: no streams to record", sessionID)
@@ -299,7 +296,7 @@ func validStreamName(name string) bool {
 		return true
 	}
 	id, ok := strings.CutPrefix(name, "sources/")
-	return ok && nameRE.MatchString(id)
+	return ok && pipeline.ValidID(id)
 }
 
 // runDirs lists the run folders of the archive: {root}/{session}/{stamp}.
@@ -310,7 +307,7 @@ func runDirs(root string) ([]string, error) {
 	}
 	var out []string
 	for _, s := range sessions {
-		if !s.IsDir() || !nameRE.MatchString(s.Name()) {
+		if !s.IsDir() || !pipeline.ValidID(s.Name()) {
 			continue
 		}
 		runs, err := os.ReadDir(filepath.Join(root, s.Name()))

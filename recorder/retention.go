@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"diemcau/pipeline"
 )
 
 // deletingSuffix marks a run folder retention is deleting: renamed first
@@ -95,7 +97,7 @@ func (r *Recorder) clearDeleting() {
 		return
 	}
 	for _, s := range sessions {
-		if !s.IsDir() || !nameRE.MatchString(s.Name()) {
+		if !s.IsDir() || !pipeline.ValidID(s.Name()) {
 			continue
 		}
 		sdir := filepath.Join(r.cfg.Root, s.Name())

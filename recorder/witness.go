@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"diemcau/pipeline"
 )
 
 // witnessTimeout bounds one report to the witness: a store that hangs must
@@ -71,7 +73,7 @@ func RunIDOf(dir string) (string, error) {
 		return "", err
 	}
 	session, stamp := filepath.Base(filepath.Dir(abs)), filepath.Base(abs)
-	if !nameRE.MatchString(session) || !stampRE.MatchString(stamp) {
+	if !pipeline.ValidID(session) || !stampRE.MatchString(stamp) {
 		return "", fmt.Errorf("%s is not a run folder ({session}/{YYYYMMDDTHHMMSSZ})", dir)
 	}
 	return session + "/" + stamp, nil

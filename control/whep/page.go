@@ -3,7 +3,8 @@ package whep
 import (
 	"embed"
 	"net/http"
-	"regexp"
+
+	"diemcau/pipeline"
 )
 
 // The viewer and join pages are plain HTML, CSS and JavaScript embedded in
@@ -22,8 +23,6 @@ var pageAssets = map[string]string{
 	"watch.css": "text/css; charset=utf-8",
 	"join.css":  "text/css; charset=utf-8",
 }
-
-var sessionID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func registerPage(handle func(pattern string, h http.Handler)) {
 	handle("GET /watch/{session}", servePage("web/watch.html"))
@@ -46,7 +45,7 @@ func pageHeaders(w http.ResponseWriter, contentType string) {
 // what its token may do.
 func servePage(file string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !sessionID.MatchString(r.PathValue("session")) {
+		if !pipeline.ValidID(r.PathValue("session")) {
 			http.Error(w, "no such session", http.StatusNotFound)
 			return
 		}
