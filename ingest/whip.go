@@ -23,6 +23,10 @@ var (
 
 const waitingForPublisher = "waiting for a WHIP publisher"
 
+// whipConnectTimeout: a publisher that has sent no picture this long after
+// its offer is dropped, freeing the source for another.
+const whipConnectTimeout = 15 * time.Second
+
 // WHIPConfig describes a source fed by a WebRTC publisher (a browser or an
 // encoder) through POST /whip/ingest/{ID}.
 type WHIPConfig struct {
@@ -152,7 +156,13 @@ func (w *WHIPSource) Run(ctx context.Context) error {
 				continue
 			}
 			pub.tick(now)
-			if idle := now.Sub(time.Unix(0, pub.lastPacket.Load())); idle >= publisherIdleTimeout {
+			// A publisher still connecting (ICE, DTLS, a TURN relay) gets
+			// longer than one that sent media and went silent.
+			limit := publisherIdleTimeout
+			if !pub.online.Load() {
+				limit = whipConnectTimeout
+			}
+			if idle := now.Sub(time.Unix(0, pub.lastPacket.Load())); idle >= limit {
 				pub.Close(fmt.Sprintf("no media from publisher for %s", idle.Round(100*time.Millisecond)))
 			}
 			if now.Sub(lastSummary) >= errorSummaryPeriod {
@@ -209,7 +219,11 @@ func (w *WHIPSource) left(pub *WHIPPublisher, reason string) {
 	w.stream.SetKeyframeRequester(nil)
 	pub.flushErrors()
 	w.log.Info("publisher gone", "remote", pub.remote, "reason", reason)
-	if running {
+	switch {
+	case !running:
+	case pub.online.Load() || w.tracker.LastFrame() != (time.Time{}):
 		w.tracker.SetState(StateOffline, reason)
+	default:
+		w.tracker.SetState(StateConnecting, waitingForPublisher+" (the last one left: "+reason+")")
 	}
 }

@@ -64,7 +64,29 @@ type whipTrack struct {
 	clock     srClock
 	skipTS    uint32 // video: the timestamp of a picture broken by a loss
 	skipping  bool
-	delivered uint64
+	jitter    interarrival
+}
+
+// interarrival is the RTP interarrival jitter of RFC 3550 (6.4.1), in ms.
+type interarrival struct {
+	have    bool
+	ts      uint32
+	arrival time.Time
+	j       float64
+}
+
+func (a *interarrival) add(ts uint32, arrival time.Time, rate int64) float64 {
+	if a.have && ts != a.ts {
+		transit := arrival.Sub(a.arrival).Seconds() - float64(int32(ts-a.ts))/float64(rate)
+		if transit < 0 {
+			transit = -transit
+		}
+		a.j += (transit*1000 - a.j) / 16
+	}
+	if !a.have || ts != a.ts {
+		a.have, a.ts, a.arrival = true, ts, arrival
+	}
+	return a.j
 }
 
 func newWHIPPublisher(src *WHIPSource, remote string, m WHIPMedia, end func(string), keyframe func()) (*WHIPPublisher, error) {
@@ -114,6 +136,9 @@ func (p *WHIPPublisher) Packet(video bool, pkt *rtp.Packet, arrival time.Time) {
 	}
 	p.stats.PacketsReceived++
 	p.rate.add(arrival, len(pkt.Payload))
+	if video {
+		p.stats.JitterMS = roundTo(t.jitter.add(pkt.Timestamp, arrival, t.clockRate), 1)
+	}
 	out, lost := t.reorder.push(pkt, arrival)
 	p.deliver(t, out, lost)
 }
@@ -201,11 +226,11 @@ func (p *WHIPPublisher) SenderReport(video bool, sr *rtcp.SenderReport, arrival 
 	}
 }
 
-// SetNetwork records what the endpoint measures: RTT (from the receiver
-// reports' round trip) and the interarrival jitter of the video.
-func (p *WHIPPublisher) SetNetwork(rttMS, jitterMS float64, nacks uint64) {
+// SetNetwork records what the endpoint measures: the round trip to the
+// publisher and the NACKs sent to it.
+func (p *WHIPPublisher) SetNetwork(rttMS float64, nacks uint64) {
 	p.mu.Lock()
-	p.stats.RTTMS, p.stats.JitterMS, p.stats.NACKsSent = roundTo(rttMS, 1), roundTo(jitterMS, 1), nacks
+	p.stats.RTTMS, p.stats.NACKsSent = roundTo(rttMS, 1), nacks
 	p.mu.Unlock()
 }
 

@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	rtspServer, sources, err := buildSources(ctx, cfg, st, log)
+	rtspServer, sources, srtServer, err := buildSources(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -153,6 +153,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	revoker := &connRevoker{rtsp: rtspServer}
 	api.SetRevoker(revoker)
 	api.Registry().MustRegister(newRTSPAuthCollector(rtspServer))
+	if srtServer != nil {
+		api.Registry().MustRegister(newSRTCollector(srtServer, sources))
+	}
 
 	wc, err := whepConfig(cfg)
 	if err != nil {
@@ -163,6 +166,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	revoker.viewers = viewers
+	viewers.EnableWHIP(whipSources(sources), whipAuthorizer(api))
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
@@ -173,6 +177,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return viewers.Run(ctx) })
 	g.Go(func() error { return api.Run(ctx) })
 	g.Go(func() error { return rtspServer.Run(ctx) })
+	g.Go(func() error { return runSRT(ctx, srtServer) })
 	g.Go(func() error { return sources.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
 	g.Go(func() error { return archive.Run(ctx) })

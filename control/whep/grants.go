@@ -49,7 +49,8 @@ func (s *Server) EndInvite(inviteID string) int {
 	if inviteID == "" {
 		return 0
 	}
-	return s.end(inviteID, "invite revoked", func(v *viewer) bool { return v.grant.Invite == inviteID })
+	n := s.end(inviteID, "invite revoked", func(v *viewer) bool { return v.grant.Invite == inviteID })
+	return n + s.endPublishers("invite revoked", func(p *publisher) bool { return p.grant.Invite == inviteID })
 }
 
 // EndSession ends, at once, every viewer of the session's composite and
@@ -58,7 +59,10 @@ func (s *Server) EndSession(sessionID string) int {
 	if sessionID == "" {
 		return 0
 	}
-	return s.end("", "session ended", func(v *viewer) bool {
+	n := s.end("", "session ended", func(v *viewer) bool {
 		return v.target.Session == sessionID || v.grant.Session == sessionID
 	})
+	// A point's publisher that came in with the session's invite goes with
+	// it; one with its source's publish secret is not the session's.
+	return n + s.endPublishers("session ended", func(p *publisher) bool { return p.grant.Session == sessionID })
 }

@@ -26,6 +26,7 @@ func (s *Server) Register(handle func(pattern string, h http.Handler)) {
 	handle("DELETE /whep/resources/{rid}", http.HandlerFunc(s.serveDelete))
 	handle("PATCH /whep/resources/{rid}", http.HandlerFunc(s.servePatch))
 	handle("OPTIONS /whep/", http.HandlerFunc(s.serveOptions))
+	s.registerWHIP(handle)
 	registerPage(handle)
 }
 

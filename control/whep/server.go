@@ -84,6 +84,10 @@ type Server struct {
 	// the revocation (see admit).
 	revoked map[string]struct{}
 	quota   quotas // per-invite and per-address counts (limits.go)
+	// whip: the publishers of whip:// sources (whip.go), sharing the ICE
+	// port, the caps and the revocation of viewers.
+	whip        whipState
+	whipRefused map[string]uint64
 }
 
 // New validates the config; the server opens its port in Run.
