@@ -30,7 +30,7 @@ type publisher struct {
 	grant   Grant
 	quota   quotaKey
 	srv     *Server
-	pc      *webrtc.PeerConnection // set before the publisher runs
+	pc      *webrtc.PeerConnection                // set before the publisher runs
 	pcRef   atomic.Pointer[webrtc.PeerConnection] // for keyframe requests, which may come first
 	ingest  *ingest.WHIPPublisher
 	created time.Time
