@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 
 	"diemcau/control/store"
+	srtin "diemcau/ingest/srt"
 )
 
 // Config is the whole configuration file of CONTRACT.md. Only cmd/ knows
@@ -21,6 +22,7 @@ import (
 type Config struct {
 	HTTP     HTTPConfig      `mapstructure:"http"`
 	RTSP     RTSPConfig      `mapstructure:"rtsp"`
+	SRT      SRTConfig       `mapstructure:"srt"` // config_srt.go
 	WebRTC   WebRTCConfig    `mapstructure:"webrtc"`
 	Auth     AuthConfig      `mapstructure:"auth"`
 	Pipeline PipelineConfig  `mapstructure:"pipeline"`
@@ -163,6 +165,8 @@ func defaults() map[string]any {
 		"rtsp.read_pass":      "",
 		"rtsp.read_digest":    false,
 		"rtsp.anonymous_read": false,
+		"srt.listen":          srtin.DefaultListen,
+		"srt.latency":         srtin.DefaultLatency.String(),
 		"webrtc.udp_port":     8189,
 		"webrtc.public_ips":   []string{},
 		"webrtc.ice_servers":  []string{},

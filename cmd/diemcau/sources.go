@@ -8,21 +8,26 @@ import (
 
 	"diemcau/control/store"
 	"diemcau/ingest"
+	srtin "diemcau/ingest/srt"
 )
 
 // buildSources makes the RTSP server and the source registry with every
 // source the store holds (the config's, loaded into it, and those created
 // through the API); each re-serves at /sources/{id}.
-func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, error) {
+func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, *srtin.Server, error) {
 	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass,
 		ReadDigest: cfg.RTSP.ReadDigest, AnonymousRead: cfg.RTSP.AnonymousRead, Limits: rtspLimits(cfg)}, log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("rtsp.listen: %w", err)
+		return nil, nil, nil, fmt.Errorf("rtsp.listen: %w", err)
 	}
 	reg := ingest.NewRegistry(log, srv, newSimSource)
+	srtServer, err := newSRTIngest(cfg, reg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	stored, err := st.ListSources(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, s := range stored {
 		if _, err := reg.Add(ingest.SourceConfig{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous}); err != nil {
@@ -30,7 +35,8 @@ func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.L
 			log.Error("source not started", "source", s.ID, "err", ingest.RedactError(err, s.URL))
 		}
 	}
-	return srv, reg, nil
+	warnAnonymousSRT(reg, log)
+	return srv, reg, srtServer, nil
 }
 
 // openStore opens the SQLite store and makes it agree with the config file.
