@@ -167,6 +167,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	revoker.viewers = viewers
 	viewers.EnableWHIP(whipSources(sources), whipAuthorizer(api))
+	api.Registry().MustRegister(newWHIPCollector(viewers, sources))
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
