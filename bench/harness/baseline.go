@@ -10,13 +10,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"diemcau/pipeline/gst"
 )
 
 // barePipeline is the composite's elements as one gst-launch-1.0 line: each
 // camera pulled, depayloaded, parsed, decoded and scaled into its tile of a
 // grid, the compositor at the output size and rate, the encoder, and a
 // sink that counts frames. No labels, clock, audio or RTSP re-serve: what
-// our server adds costs the difference.
+// our server adds costs the difference. The audio the server makes even
+// for points that send none (the full mix and one mix-minus per point,
+// encoded) runs beside it as bareAudio.
 func barePipeline(camBase string, n int, o Options, decoder, encoder string) string {
 	// The grid as the mixer draws it: as square as the count allows, a
 	// short last row centred, each picture letterboxed in its tile.
@@ -53,6 +57,13 @@ func bareEncoder(element string, o Options) string {
 		return fmt.Sprintf("openh264enc complexity=low rate-control=bitrate bitrate=%d", o.OutKbps*1000)
 	}
 	return element
+}
+
+// bareAudio is the composite's audio as the server builds it for n points
+// that send no sound, in gst-launch-1.0 syntax: with it the bare figure
+// carries the same audio work as the server's ("ours/bare+audio").
+func bareAudio(n int, o Options) string {
+	return gst.MixAudioLaunch(gst.MixSpec{Width: o.OutWidth, Height: o.OutHeight, FPS: o.FPS, Points: n})
 }
 
 func orDefault(s, d string) string {
@@ -99,15 +110,28 @@ func (e *env) runBaseline(ctx context.Context, camBase string, n int, decoder, e
 	if err := waitFor(ctx, time.Minute, "baseline frames", []*Proc{p}, func() bool { return count() > 0 }); err != nil {
 		return nil, err
 	}
+	audioLine := bareAudio(n, o)
+	ap, err := e.group.Start("gst-launch-audio", append([]string{launch, "-q"}, strings.Fields(audioLine)...), func(string) {})
+	if err != nil {
+		return nil, err
+	}
+	defer ap.Stop(5 * time.Second)
 	if err := e.sleep(ctx, o.Warmup, "baseline warming up"); err != nil {
 		return nil, err
 	}
-	pid := strconv.Itoa(p.PID())
+	if exited(ap) {
+		return nil, fmt.Errorf("bare audio: %w", ap.ExitError())
+	}
+	pid, apid := strconv.Itoa(p.PID()), strconv.Itoa(ap.PID())
+	a0, t0 := readCPU(apid), readThreads(pid)
 	c0, n0 := readCPU(pid), count()
 	deadline := time.Now().Add(o.Seconds)
 	for time.Now().Before(deadline) {
 		if exited(p) {
 			return nil, p.ExitError()
+		}
+		if exited(ap) {
+			return nil, fmt.Errorf("bare audio: %w", ap.ExitError())
 		}
 		select {
 		case <-ctx.Done():
@@ -116,14 +140,18 @@ func (e *env) runBaseline(ctx context.Context, camBase string, n int, decoder, e
 		}
 		e.progress("baseline measuring %.0f s left · %.2f cores", time.Until(deadline).Seconds(), cores(c0, readCPU(pid)))
 	}
-	c1, n1 := readCPU(pid), count()
+	c1, n1, t1 := readCPU(pid), count(), readThreads(pid)
+	a1 := readCPU(apid)
 	peak, _ := memStatus(pid)
 	win := c1.At.Sub(c0.At).Seconds()
 	return &Baseline{
-		Pipeline: "gst-launch-1.0 " + pipeline,
-		CPU:      cores(c0, c1),
-		PeakRSS:  peak,
-		FPS:      float64(n1-n0) / win,
-		WindowS:  win,
+		Pipeline:      "gst-launch-1.0 " + pipeline,
+		CPU:           cores(c0, c1),
+		PeakRSS:       peak,
+		FPS:           float64(n1-n0) / win,
+		WindowS:       win,
+		AudioPipeline: "gst-launch-1.0 " + audioLine,
+		AudioCPU:      cores(a0, a1),
+		Threads:       threadGroups(t0, t1),
 	}, nil
 }

@@ -232,7 +232,7 @@ decoder <b>{{.R.Decoder.Element}}</b>{{if .R.Decoder.Hardware}} (hardware){{end}
 <h2>Runs</h2>{{range .R.Runs}}<h3>{{.LoadName}}={{.Load}}: {{if .RealTime}}<span class="ok">real time</span>{{else}}<span class="bad">not real time</span>{{end}}</h3>
 {{if .NotRealTime}}<p>{{.NotRealTime}}</p>{{end}}
 <dl>{{range .Processes}}<dt>{{.Role}} (pid {{.PID}})</dt><dd>{{printf "%.3f" .CPU}} cores (user {{printf "%.3f" .CPUUser}}, system {{printf "%.3f" .CPUSys}}), peak RSS {{printf "%.0f" (mbf .PeakRSS)}} MB</dd>{{end}}
-{{with .Baseline}}<dt>bare gst-launch-1.0</dt><dd>{{printf "%.3f" .CPU}} cores, {{printf "%.1f" .FPS}} fps; ours/bare CPU {{printf "%.2f" .CPURatio}}<br><code>{{.Pipeline}}</code></dd>{{end}}</dl>
+{{with .Baseline}}<dt>bare gst-launch-1.0</dt><dd>{{printf "%.3f" .CPU}} cores, {{printf "%.1f" .FPS}} fps; ours/bare CPU {{printf "%.2f" .CPURatio}}; audio beside it {{printf "%.3f" .AudioCPU}} cores, ours/bare+audio {{printf "%.2f" .FairCPURatio}}<br><code>{{.Pipeline}}</code><br><code>{{.AudioPipeline}}</code></dd>{{end}}</dl>
 <ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>
 `))

@@ -18,9 +18,10 @@ type procRef struct {
 // read at begin and end, so the figure is exact for the window whatever
 // the sampling in between.
 type meter struct {
-	refs  []procRef
-	start []CPUSample
-	last  CPUSample // the server, at the previous tick
+	refs    []procRef
+	start   []CPUSample
+	threads []threadSample // per ref, at begin: the per-thread breakdown
+	last    CPUSample      // the server, at the previous tick
 }
 
 func (e *env) newMeter(extra ...procRef) *meter {
@@ -67,8 +68,12 @@ func (r procRef) memory(ctx context.Context) uint64 {
 
 func (m *meter) begin(ctx context.Context) {
 	m.start = make([]CPUSample, len(m.refs))
+	m.threads = make([]threadSample, len(m.refs))
 	for i, r := range m.refs {
 		m.start[i] = r.cpu(ctx)
+		if r.pid > 0 {
+			m.threads[i] = readThreads(strconv.Itoa(r.pid))
+		}
 	}
 	if len(m.start) > 0 {
 		m.last = m.start[0]
@@ -97,6 +102,8 @@ func (m *meter) end(ctx context.Context) []ProcessFigures {
 		f := ProcessFigures{Role: r.role, PID: r.pid, CPU: cores(a, now), PeakRSS: r.memory(ctx), From: "proc"}
 		if r.pid == 0 {
 			f.From = "metrics"
+		} else {
+			f.Threads = threadGroups(m.threads[i], readThreads(strconv.Itoa(r.pid)))
 		}
 		if a.Ok && now.Ok && wall > 0 {
 			f.CPUUser = (now.User - a.User).Seconds() / wall

@@ -77,6 +77,9 @@ type ProcessFigures struct {
 	// From: "proc" (/proc/PID) or "metrics" (a --target server's own
 	// process_* metrics, which give no peak RSS: the current one is shown).
 	From string `json:"from"`
+	// Threads is the CPU per group of like-named threads over the window
+	// (/proc/PID/task), the busiest first; absent for metrics.
+	Threads []ThreadGroup `json:"threads,omitempty"`
 }
 
 // Percentiles of a distribution, in milliseconds; nil where unmeasured.
@@ -109,8 +112,18 @@ type Baseline struct {
 	FPS      float64 `json:"fps"`
 	WindowS  float64 `json:"window_s"`
 	// CPURatio is our server's CPU over the bare pipeline's (camsim left
-	// out of both).
+	// out of both): pictures only, the figure before the audio was added.
 	CPURatio float64 `json:"cpu_ratio"`
+	// AudioPipeline is the server's audio for the same points (the full
+	// mix and a mix-minus per point, encoded), run beside the pictures'
+	// pipeline in its own gst-launch-1.0; AudioCPU its CPU.
+	AudioPipeline string  `json:"audio_pipeline"`
+	AudioCPU      float64 `json:"audio_cpu_cores"`
+	// FairCPURatio is our server's CPU over both bare pipelines': the
+	// same picture and audio work on both sides.
+	FairCPURatio float64 `json:"fair_cpu_ratio"`
+	// Threads is the pictures' pipeline's CPU per thread group.
+	Threads []ThreadGroup `json:"threads,omitempty"`
 }
 
 // Sample is one second of the window, for the progress line and the charts.

@@ -12,7 +12,8 @@ import (
 func runComposite(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Inputs, r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.Inputs, o.OutWidth, o.OutHeight, o.OutKbps
-	// No audio: the bare pipeline has none to compare with.
+	// No audio from the cameras: the server still mixes and encodes the
+	// silence of every point, and the bare audio line does the same.
 	cam, ids, err := e.startSources(ctx, r, o.Inputs, false)
 	if err != nil {
 		return err
@@ -42,6 +43,7 @@ func runComposite(ctx context.Context, e *env, r *Run) error {
 	}
 	if r.ServerCPU != nil && bl.CPU > 0 {
 		bl.CPURatio = *r.ServerCPU / bl.CPU
+		bl.FairCPURatio = *r.ServerCPU / (bl.CPU + bl.AudioCPU)
 	}
 	r.Baseline = bl
 	return nil

@@ -15,12 +15,12 @@ func (rep *Report) WriteTable(w io.Writer) {
 		rep.Scenario, m.CPUModel, m.Cores, float64(m.MemoryBytes)/(1<<30), m.GStreamer,
 		rep.Encoder.Element, hw(rep.Encoder.Hardware), rep.Decoder.Element, hw(rep.Decoder.Hardware), m.LoadAvg1)
 	rows := [][]string{{"load", "real time", "server CPU", "server RSS", "camsim CPU", "bench CPU", "fps", "worst fps",
-		"mixer fps", "dropped", "missing", "RTP lost", "lat p50/p95 ms", "frame gap p99 ms", "1st frame ms", "MB/s written", "fsync p99 ms", "ours/bare CPU", "load avg"}}
+		"mixer fps", "dropped", "missing", "RTP lost", "lat p50/p95 ms", "frame gap p99 ms", "1st frame ms", "MB/s written", "fsync p99 ms", "ours/bare CPU", "ours/bare+audio", "load avg"}}
 	for _, r := range rep.Runs {
 		rows = append(rows, []string{fmt.Sprintf("%s=%d", r.LoadName, r.Load), verdict(r), f2p(r.ServerCPU), mbU(r.ServerPeakRSS),
 			procCPU(r, "camsim"), procCPU(r, "bench"), f1p(r.DeliveredFPS), f1p(r.DeliveredFPSMin), f1p(r.MixerFPS),
 			uP(r.DroppedFrames), uP(r.OutputMissingFrames), uP(r.RTPLost), latency(r.LatencyMs), f1p(r.FrameIntervalMs.P99),
-			f0p(r.FirstFrameMs), mbps(r.BytesWrittenPerS), f1p(r.FsyncP99Ms), ratio(r.Baseline), f1p(&r.LoadAvg1)})
+			f0p(r.FirstFrameMs), mbps(r.BytesWrittenPerS), f1p(r.FsyncP99Ms), ratio(r.Baseline), fairRatio(r.Baseline), f1p(&r.LoadAvg1)})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, row := range dropEmptyColumns(rows) {
@@ -38,8 +38,15 @@ func (rep *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "%s=%d viewers: %d of %d connected in %.1f s, %.2f Mbit/s each, load generator %.2f cores, %d starved\n",
 				r.LoadName, r.Load, v.Connected, v.Total, v.ConnectS, v.MbpsEach, v.LoadGenCPU, v.Starved)
 		}
+		for _, p := range r.Processes {
+			if p.Role == "server" {
+				writeThreads(w, fmt.Sprintf("%s=%d server %.2f cores:", r.LoadName, r.Load, p.CPU), p.Threads)
+			}
+		}
 		if b := r.Baseline; b != nil {
-			fmt.Fprintf(w, "%s=%d bare gst-launch: %.2f cores, %.1f fps, peak RSS %s\n", r.LoadName, r.Load, b.CPU, b.FPS, mb(b.PeakRSS))
+			fmt.Fprintf(w, "%s=%d bare gst-launch: %.2f cores (pictures) + %.2f (audio), %.1f fps, peak RSS %s\n",
+				r.LoadName, r.Load, b.CPU, b.AudioCPU, b.FPS, mb(b.PeakRSS))
+			writeThreads(w, fmt.Sprintf("%s=%d bare pictures:", r.LoadName, r.Load), b.Threads)
 		}
 		writeSessionAV(w, r)
 	}
@@ -128,6 +135,13 @@ func ratio(b *Baseline) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f", b.CPURatio)
+}
+
+func fairRatio(b *Baseline) string {
+	if b == nil || b.FairCPURatio == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", b.FairCPURatio)
 }
 
 // dropEmptyColumns leaves out the columns no run has a figure in (the

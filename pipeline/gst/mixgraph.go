@@ -205,20 +205,51 @@ func mixLaunchCore(s MixSpec) string {
 	fmt.Fprintf(&b, " videotestsrc is-live=true pattern=black ! video/x-raw,width=16,height=16,framerate=%d/1 ! %s.sink_0",
 		s.FPS, mixCompositor)
 
-	// Audio: a live silence keeps each mixer producing while no point
-	// sends audio; the full mix feeds an Opus and an AAC encoder.
+	b.WriteString(mixAudioCore(s, appSinkLaunch))
+	return b.String()
+}
+
+// mixAudioCore is the audio of the core: a live silence keeps each mixer
+// producing while no point sends audio; the full mix feeds an Opus and an
+// AAC encoder, each ending in sink(name).
+func mixAudioCore(s MixSpec, sink func(name string) string) string {
+	var b strings.Builder
+	latency := s.Latency.Nanoseconds()
 	fmt.Fprintf(&b, " audiotestsrc is-live=true wave=silence samplesperbuffer=%d ! %s ! tee name=%s allow-not-linked=true",
 		MixAudioRate/50, MixAudioCaps, mixSilence)
 	fmt.Fprintf(&b, " audiomixer name=%s latency=%d ! %s ! tee name=%st", mixAll, latency, MixAudioCaps, mixAll)
 	fmt.Fprintf(&b, " %s. ! %s.sink_%%u", mixSilence, mixAll)
 	queue := fmt.Sprintf("queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream", time.Second.Nanoseconds())
-	fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! opusenc bitrate=%d frame-size=20"+
-		" ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
-		mixAll, queue, s.OpusBitrate, mixOpusAll)
+	fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! opusenc bitrate=%d frame-size=20 ! %s",
+		mixAll, queue, s.OpusBitrate, sink(mixOpusAll))
 	if s.AACEncoder != "" {
-		fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw"+
-			" ! appsink name=%s sync=false async=false wait-on-eos=false max-buffers=64 drop=true",
-			mixAll, queue, s.AACEncoder, s.AACBitrate, mixAACAll)
+		fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! %s bitrate=%d ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw ! %s",
+			mixAll, queue, s.AACEncoder, s.AACBitrate, sink(mixAACAll))
+	}
+	return b.String()
+}
+
+// appSinkLaunch is an encoded mix's way out of the pipeline.
+func appSinkLaunch(name string) string {
+	return "appsink name=" + name + " sync=false async=false wait-on-eos=false max-buffers=64 drop=true"
+}
+
+// MixAudioLaunch is the composite's audio alone in gst-launch-1.0 syntax,
+// as a Mix builds it at start for spec.Points points that send no sound
+// (every mixer fed the silence), each encoded mix ending in a fakesink:
+// the audio work of the benchmark's bare pipeline, so that its CPU
+// compares like with like with the server's.
+func MixAudioLaunch(spec MixSpec) string {
+	s := spec.withDefaults()
+	fake := func(name string) string { return "fakesink name=" + name + " sync=false async=false" }
+	present := make([]int, s.Points)
+	for i := range present {
+		present[i] = i
+	}
+	var b strings.Builder
+	b.WriteString(mixAudioCore(s, fake))
+	for _, i := range present {
+		b.WriteString(slotAudioLaunch(s, i, present, fake))
 	}
 	return b.String()
 }

@@ -125,8 +125,22 @@ func slotLaunch(s MixSpec, point int, present []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, " %s ! %s.%s", chainLaunch(slotVideo(point)), mixCompositor, mixVideoPad(point))
 	fmt.Fprintf(&b, " %s ! %s.%s", chainLaunch(slotSlate(s, point, 0)), mixCompositor, mixSlatePad(point, n))
+	b.WriteString(slotAudioLaunch(s, point, present, nil))
+	return b.String()
+}
+
+// slotAudioLaunch is point's audio and mix-minus in gst-launch syntax;
+// sink, when set, replaces the mix-minus appsink (MixAudioLaunch).
+func slotAudioLaunch(s MixSpec, point int, present []int, sink func(name string) string) string {
+	var b strings.Builder
 	fmt.Fprintf(&b, " %s", chainLaunch(slotAudio(point)))
-	fmt.Fprintf(&b, " %s", chainLaunch(slotMixMinus(s, point)))
+	mm := slotMixMinus(s, point)
+	if sink != nil {
+		last := len(mm) - 1
+		fmt.Fprintf(&b, " %s ! %s", chainLaunch(mm[:last]), sink(mm[last].name))
+	} else {
+		fmt.Fprintf(&b, " %s", chainLaunch(mm))
+	}
 	// Request pad to request pad: gst-launch needs one of the two named.
 	fmt.Fprintf(&b, " %s. ! %s.sink_%%u", mixAudioTee(point), mixAll)
 	fmt.Fprintf(&b, " %s. ! %s.sink_%%u", mixSilence, mixMinus(point))
