@@ -104,18 +104,15 @@ func (w *WHIPSource) Rename(name string) { w.tracker.SetName(name) }
 func (w *WHIPSource) Status() Status {
 	st := w.tracker.Status()
 	w.mu.Lock()
-	pub := w.pub
+	pub, published, last := w.pub, w.published, w.net
 	w.mu.Unlock()
 	if pub != nil {
 		n := pub.NetStats()
 		st.Net = &n
 		st.PacketsLost = n.PacketsLost
-	} else if w.published {
-		w.mu.Lock()
-		n := w.net
-		w.mu.Unlock()
-		st.Net = &n
-		st.PacketsLost = n.PacketsLost
+	} else if published {
+		st.Net = &last
+		st.PacketsLost = last.PacketsLost
 	}
 	return st
 }

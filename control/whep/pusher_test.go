@@ -1,0 +1,76 @@
+package whep
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"diemcau/ingest"
+)
+
+// TestPusher: a Pusher publishes a stream to the WHIP endpoint (H.264 and
+// Opus arrive at the whip:// source at the stream's rate); when the server
+// ends the connection and refuses the credential, it reports why and keeps
+// trying; once the credential works again it is back within its back-off.
+func TestPusher(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	src := startWHIPSources(t, ts, "xa-a")["xa-a"]
+	stream := feedStream(t, "program", clip, false)
+
+	if _, err := NewPusher(PusherConfig{Name: "bad", URL: "ftp://hub", Stream: stream}, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("an ftp:// URL was accepted")
+	}
+	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite, Stream: stream}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	waitState(t, src, ingest.StateOnline, 15*time.Second)
+	fc := countFrames(src.Stream())
+	const window = 2 * time.Second
+	time.Sleep(window)
+	fc.stop()
+	video, audio := fc.video.Load(), fc.audio.Load()
+	t.Logf("in %v: %d pictures, %d audio frames; pusher %+v", window, video, audio, p.Status())
+	if want := uint64(window.Seconds() * float64(clip.fps) * 0.8); video < want {
+		t.Errorf("%d pictures in %v, want at least %d", video, window, want)
+	}
+	if want := uint64(window.Seconds() * 50 * 0.8); audio < want {
+		t.Errorf("%d audio frames in %v, want at least %d", audio, window, want)
+	}
+	if st := p.Status(); st.State != "online" || st.Connects != 1 {
+		t.Errorf("status %+v, want online after one connect", st)
+	}
+
+	// The hub revokes the invite: the connection ends, and reconnecting is
+	// refused with the hub's reason.
+	if n := ts.srv.EndInvite("inv-p"); n != 1 {
+		t.Fatalf("EndInvite ended %d connections, want 1", n)
+	}
+	waitState(t, src, ingest.StateOffline, 3*time.Second)
+	waitFor(t, 10*time.Second, "the refusal in the pusher's status", func() bool {
+		st := p.Status()
+		return st.State == "offline" && strings.Contains(st.Error, "40")
+	})
+	t.Logf("refused: %s", p.Status().Error)
+
+	// The right comes back (a new invite, here the same one): online again.
+	ts.srv.mu.Lock()
+	delete(ts.srv.revoked, "inv-p")
+	ts.srv.mu.Unlock()
+	start := time.Now()
+	waitState(t, src, ingest.StateOnline, 15*time.Second)
+	t.Logf("back online %v after the credential worked again", time.Since(start).Round(10*time.Millisecond))
+	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	if st := p.Status(); st.Connects != 2 {
+		t.Errorf("connects %d, want 2", st.Connects)
+	}
+}
