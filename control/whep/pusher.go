@@ -222,11 +222,11 @@ func (p *Pusher) session(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	answer, resource, err := p.post(ctx, pc.LocalDescription().SDP)
+	answer, resource, err := offerTo(ctx, p.cfg.Client, p.cfg.URL, p.cfg.Token, pc.LocalDescription().SDP)
 	if err != nil {
 		return err
 	}
-	defer p.delete(resource)
+	defer deleteResource(p.cfg.Client, resource, p.cfg.Token)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("answer: %w", err)
 	}
@@ -258,17 +258,18 @@ func (p *Pusher) waitForVideo(ctx context.Context) error {
 	return nil
 }
 
-// post sends the offer and returns the answer and the resource URL.
-func (p *Pusher) post(ctx context.Context, offer string) (answer, resource string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, strings.NewReader(offer))
+// offerTo POSTs an SDP offer to a WHIP or WHEP endpoint and returns the
+// answer and the resource URL (RFC 9725's exchange, which WHEP shares).
+func offerTo(ctx context.Context, client *http.Client, endpoint, token, offer string) (answer, resource string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
 	if err != nil {
 		return "", "", err
 	}
 	req.Header.Set("Content-Type", "application/sdp")
-	if p.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.cfg.Token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := p.cfg.Client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return "", "", fmt.Errorf("POST offer: %w", redactURLError(err))
 	}
@@ -284,19 +285,19 @@ func (p *Pusher) post(ctx context.Context, offer string) (answer, resource strin
 	return string(body), loc.String(), nil
 }
 
-// delete ends the resource on the server (best effort: it times the
-// publisher out anyway).
-func (p *Pusher) delete(resource string) {
+// deleteResource ends a WHIP/WHEP resource on its server (best effort:
+// the server times a silent peer out anyway).
+func deleteResource(client *http.Client, resource, token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resource, nil)
 	if err != nil {
 		return
 	}
-	if p.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.cfg.Token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if res, err := p.cfg.Client.Do(req); err == nil {
+	if res, err := client.Do(req); err == nil {
 		res.Body.Close()
 	}
 }

@@ -1,0 +1,284 @@
+package whep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"diemcau/ingest"
+	"diemcau/pipeline"
+)
+
+// PullerURL is the form of a whep:// source: the remote WHEP endpoint,
+// with the Bearer token as the URL's password (shown as *** like every
+// credential in a source URL). whep:// is plain HTTP (a hub on the LAN
+// or in a test), wheps:// HTTPS.
+//
+//	wheps://:TOKEN@hub.example/whep/sessions/phien/points/xa-a
+const PullerURL = "wheps://:TOKEN@host/whep/…"
+
+// Puller is a source whose picture and sound are a remote WHEP stream: a
+// point node's return feed from its hub. It plays the stream like a
+// viewer, then hands the packets to an ingest.WHIPSource, which orders,
+// times and writes them like a WHIP publisher's, so the feed is shown,
+// re-served over RTSP and recorded like any source.
+type Puller struct {
+	src      *ingest.WHIPSource
+	endpoint string // without credentials
+	token    string
+	api      *webrtc.API
+	client   *http.Client
+	log      *slog.Logger
+}
+
+// NewPullerFactory makes whep:// and wheps:// sources (ingest.Factory).
+func NewPullerFactory() ingest.Factory {
+	return func(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
+		return NewPuller(cfg, log)
+	}
+}
+
+// NewPuller checks cfg.URL and makes the source; Run plays it.
+func NewPuller(cfg ingest.SourceConfig, log *slog.Logger) (*Puller, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "whep" && u.Scheme != "wheps") || u.Host == "" || !strings.HasPrefix(u.Path, "/whep/") {
+		return nil, fmt.Errorf("source %q: url: want %s", cfg.ID, PullerURL)
+	}
+	token, _ := u.User.Password()
+	u.User = nil
+	u.Scheme = map[string]string{"whep": "http", "wheps": "https"}[u.Scheme]
+	src, err := ingest.NewWHIPSource(ingest.WHIPConfig{ID: cfg.ID, Name: cfg.Name, URL: "whip://", Feed: cfg.Feed}, log)
+	if err != nil {
+		return nil, err
+	}
+	api, err := pullerAPI()
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
+	}
+	return &Puller{src: src, endpoint: u.String(), token: token, api: api,
+		client: &http.Client{Timeout: pushConnectTimeout},
+		log:    log.With("component", "whep-pull", "source", cfg.ID)}, nil
+}
+
+// pullerAPI offers what a diemcau WHEP server sends: H.264 in the usual
+// profiles (the server answers with the one its stream has) and Opus, with
+// NACKs and receiver reports so a lossy path is repaired.
+func pullerAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
+	for i, profile := range []string{"42e01f", "42001f", "4d001f", "64001f"} {
+		c := webrtc.RTPCodecParameters{PayloadType: webrtc.PayloadType(102 + 2*i), RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile}}
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
+		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(nackInterval))
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(gen)
+	rr, err := report.NewReceiverInterceptor(report.ReceiverInterval(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(rr)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// ID is the source id.
+func (p *Puller) ID() string { return p.src.ID() }
+
+// Stream is where the remote feed's frames go.
+func (p *Puller) Stream() *pipeline.Stream { return p.src.Stream() }
+
+// Status is the source's status, with the link's figures.
+func (p *Puller) Status() ingest.Status {
+	st := p.src.Status()
+	st.Transport = "webrtc (whep pull)"
+	return st
+}
+
+// Rename changes the name its status shows.
+func (p *Puller) Rename(name string) { p.src.Rename(name) }
+
+// Run plays the remote stream until ctx ends, reconnecting with back-off
+// (the first retries within a second: a hub restarting should cost a
+// point no more than that once it answers again).
+func (p *Puller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { _ = p.src.Run(ctx) })
+	wait := pushRetryMin
+	failures := 0
+	for ctx.Err() == nil {
+		started := time.Now()
+		err := p.play(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if time.Since(started) > 10*time.Second {
+			wait, failures = pushRetryMin, 0
+		}
+		failures++
+		if failures == 1 || failures%20 == 0 {
+			p.log.Warn("remote feed offline", "error", err, "retry_in", wait, "attempts", failures)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, pushRetryMax)
+	}
+	return nil
+}
+
+// play is one connection to the remote WHEP endpoint.
+func (p *Puller) play(ctx context.Context) error {
+	pc, err := p.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return fmt.Errorf("peer connection: %w", err)
+	}
+	defer pc.Close()
+	recv := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
+	vt, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, recv)
+	if err != nil {
+		return err
+	}
+	at, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, recv)
+	if err != nil {
+		return err
+	}
+	ended := make(chan string, 4)
+	end := func(reason string) {
+		select {
+		case ended <- reason:
+		default:
+		}
+	}
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+			end("connection " + s.String())
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("offer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	answer, resource, err := offerTo(ctx, p.client, p.endpoint, p.token, pc.LocalDescription().SDP)
+	if err != nil {
+		return err
+	}
+	defer deleteResource(p.client, resource, p.token)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("answer: %w", err)
+	}
+	media := ingest.WHIPMedia{VideoPT: negotiatedPT(vt)}
+	if pt := negotiatedPT(at); pt != 0 {
+		media.HasAudio, media.AudioPT = true, pt
+	}
+	if media.VideoPT == 0 {
+		return errors.New("the answer has no H.264 video")
+	}
+	var videoSSRC uint32
+	var ssrcMu sync.Mutex
+	keyframe := func() {
+		ssrcMu.Lock()
+		ssrc := videoSSRC
+		ssrcMu.Unlock()
+		if ssrc != 0 {
+			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		}
+	}
+	pub, err := p.src.Publish(p.endpoint, media, end, keyframe)
+	if err != nil {
+		return err
+	}
+	var readers sync.WaitGroup
+	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		video := tr.Kind() == webrtc.RTPCodecTypeVideo
+		if video {
+			ssrcMu.Lock()
+			videoSSRC = uint32(tr.SSRC())
+			ssrcMu.Unlock()
+			keyframe()
+		}
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				for _, pk := range pkts {
+					if sr, ok := pk.(*rtcp.SenderReport); ok {
+						pub.SenderReport(video, sr, now)
+					}
+				}
+			}
+		}()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			pub.Packet(video, pkt, time.Now())
+		}
+	})
+	p.log.Info("remote feed playing", "endpoint", p.endpoint)
+	var reason string
+	select {
+	case reason = <-ended:
+	case <-ctx.Done():
+		reason = "source stopped"
+	}
+	_ = pc.Close()
+	readers.Wait()
+	pub.Close(reason)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New(reason)
+}
+
+// negotiatedPT is the payload type the answer chose for a transceiver.
+func negotiatedPT(t *webrtc.RTPTransceiver) uint8 {
+	if t == nil || t.Receiver() == nil {
+		return 0
+	}
+	codecs := t.Receiver().GetParameters().Codecs
+	if len(codecs) == 0 {
+		return 0
+	}
+	return uint8(codecs[0].PayloadType)
+}
