@@ -119,6 +119,35 @@ func (s *session) checkTiles(t *testing.T, lost map[int]bool) {
 	}
 }
 
+// checkLayout checks that every visible tile of layout l shows its own
+// camera where no tile above covers it: each picture is scaled to its
+// tile as the layout changes.
+func (s *session) checkLayout(t *testing.T, l Layout, focus string) {
+	t.Helper()
+	f := 0
+	if focus != "" {
+		_, _ = fmt.Sscanf(focus, "p%d", &f)
+	}
+	pix := picture(t, s.outputs.snapshot(pipeline.Video), testW, testH)
+	tiles := Arrange(l, len(s.cams), f, testW, testH)
+	for i, tile := range tiles {
+		if !tile.Visible {
+			continue
+		}
+		x, y := tileProbe(tile.Rect)
+		covered := false
+		for j, o := range tiles {
+			covered = covered || (j != i && o.Visible && o.Z > tile.Z && o.Contains(x, y))
+		}
+		if covered {
+			continue
+		}
+		if got, want := meanRGB(pix, testW, x, y), testPatterns[i].rgb; colourDistance(got, want) > 60 {
+			t.Errorf("%s: tile %d %v at (%d,%d): %s, want about %s", l, i, tile.Rect, x, y, fmtRGB(got), fmtRGB(want))
+		}
+	}
+}
+
 // TestComposite runs four cameras into a 320x180 grid and checks, in one
 // session: size and frame rate; each tile's picture; a camera dying (its
 // tile shows the slate, the composite keeps its rate) and coming back; and
@@ -189,6 +218,7 @@ func TestComposite(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.waitFrames(t, ctx, 10)
+			s.checkLayout(t, c.l, c.focus)
 		}
 		v := s.videoSince(from)
 		if gap := maxGap(v); gap > switchGap {

@@ -56,6 +56,11 @@ func (m *Mix) applyTile(point int) {
 	if slate {
 		slateAlpha = 1
 	}
+	// The picture's size first: pictures already scaled to the old size
+	// are placed at the new one by the compositor until the branch has
+	// renegotiated (a frame or two).
+	m.setCaps(m.tileScalers[point], &m.tileCapsSet[point], tileCaps(t))
+	m.setCaps(m.slateScalers[point], &m.slateCapsSet[point], slateCaps(m.spec, slate))
 	m.setPad(m.videoPads[point], t, video)
 	st := t
 	st.Z += slateAboveTile
@@ -87,6 +92,16 @@ func (m *Mix) setPad(pad *gst.Pad, t MixTile, alpha float64) {
 	// Cameras keep their shape inside the tile; set every time because
 	// a pad is configured before its first placement too.
 	pad.SetArg("sizing-policy", "keep-aspect-ratio")
+}
+
+// setCaps gives a capsfilter new caps when they differ from those it has
+// (*set): the elements before it renegotiate at their next picture.
+func (m *Mix) setCaps(filter *gst.Element, set *string, caps string) {
+	if filter == nil || caps == *set {
+		return
+	}
+	filter.SetArg("caps", caps)
+	*set = caps
 }
 
 // propSetter is what elements and pads share for properties.

@@ -132,11 +132,14 @@ func mixLabel(i int) string       { return fmt.Sprintf("label%d", i) }
 func mixSlateText(i int) string   { return fmt.Sprintf("slate%d", i) }
 func mixVolume(i int) string      { return fmt.Sprintf("vol%d", i) }
 func mixVideoInlet(i int) string  { return fmt.Sprintf("vin%d", i) }
+func mixVideoScale(i int) string  { return fmt.Sprintf("vscale%d", i) }
+func mixVideoCaps(i int) string   { return fmt.Sprintf("vcaps%d", i) }
 func mixAudioInlet(i int) string  { return fmt.Sprintf("ain%d", i) }
 func mixMinusSink(i int) string   { return fmt.Sprintf("opusmm%d", i) }
 func mixMinus(i int) string       { return fmt.Sprintf("mm%d", i) }
 func mixAudioTee(i int) string    { return fmt.Sprintf("at%d", i) }
 func mixSlateSource(i int) string { return fmt.Sprintf("slatesrc%d", i) }
+func mixSlateCaps(i int) string   { return fmt.Sprintf("slatesrc%dcaps", i) }
 func mixVideoPad(i int) string    { return fmt.Sprintf("sink_%d", 1+i) }
 func mixSlatePad(i, n int) string { return fmt.Sprintf("sink_%d", 1+n+i) }
 

@@ -58,6 +58,8 @@ type Mix struct {
 	videoPads, slatePads        []*gst.Pad
 	labels, slateTexts, volumes []*gst.Element
 	vinlets, ainlets            []*gst.Element
+	tileScalers, slateScalers   []*gst.Element // capsfilters of each slot's picture and slate sizes
+	tileCapsSet, slateCapsSet   []string       // what each was last set to
 	watches                     []*padWatch
 	tiles                       []MixTile
 	slateOn                     []bool
@@ -105,6 +107,10 @@ func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
 		volumes:      make([]*gst.Element, n),
 		vinlets:      make([]*gst.Element, n),
 		ainlets:      make([]*gst.Element, n),
+		tileScalers:  make([]*gst.Element, n),
+		tileCapsSet:  make([]string, n),
+		slateScalers: make([]*gst.Element, n),
+		slateCapsSet: make([]string, n),
 		watches:      make([]*padWatch, n),
 		tiles:        make([]MixTile, n),
 		slateOn:      make([]bool, n),
@@ -198,6 +204,7 @@ func (m *Mix) lookupSlot(point int) error {
 	}{
 		{m.slateTexts, mixSlateText(point)}, {m.volumes, mixVolume(point)},
 		{m.vinlets, mixVideoInlet(point)}, {m.ainlets, mixAudioInlet(point)},
+		{m.tileScalers, mixVideoCaps(point)}, {m.slateScalers, mixSlateCaps(point)},
 	} {
 		e, err := m.element(x.name)
 		if err != nil {
@@ -213,6 +220,8 @@ func (m *Mix) lookupSlot(point int) error {
 func (m *Mix) slotReady(point int) {
 	m.present[point] = true
 	m.tiles[point], m.slateOn[point] = MixTile{}, false
+	m.tileCapsSet[point] = tileCaps(MixTile{}) // as the slot was made
+	m.slateCapsSet[point] = slateCaps(m.spec, false)
 	m.levels[point] = Level{}
 	m.setPad(m.videoPads[point], MixTile{}, 0)
 	m.setPad(m.slatePads[point], MixTile{}, 0)

@@ -57,16 +57,44 @@ func capsSpec(name, caps string) elemSpec {
 // slotVideo is where point's decoded pictures enter: a funnel, so that a
 // branch rebuilt at run time links to a fresh funnel pad, and until one
 // exists the funnel still answers the compositor's latency query (an
-// unlinked pad would fail it and stop the mixer from going live).
+// unlinked pad would fail it and stop the mixer from going live). Then
+// each picture is scaled once, in the branch's own thread, to its tile's
+// size (tileCaps, changed with the layout): the compositor only places
+// pictures. Left to it, the compositor converts and scales every input in
+// its one thread pool, which cost most of the server's CPU.
 func slotVideo(point int) []elemSpec {
-	return []elemSpec{{factory: "funnel", name: mixVideoInlet(point)}}
+	return []elemSpec{
+		{factory: "funnel", name: mixVideoInlet(point)},
+		{factory: "videoscale", name: mixVideoScale(point)},
+		capsSpec(mixVideoCaps(point), tileCaps(MixTile{})),
+	}
+}
+
+// hiddenTileSize is what a hidden tile's pictures are scaled to: the
+// compositor skips them, so they should cost next to nothing.
+const hiddenTileSize = 16
+
+// tileCaps is the picture a tile takes: its size, square pixels (the
+// scaler letterboxes a picture of another shape in black, as the
+// compositor did on its black background), the compositor's format.
+func tileCaps(t MixTile) string {
+	w, h := t.W, t.H
+	if !t.Visible || w < 2 || h < 2 {
+		w, h = hiddenTileSize, hiddenTileSize
+	}
+	return fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1", w, h)
 }
 
 // slotSlate is point's "signal lost" picture, always running and shown by
 // giving its compositor pad alpha 1. offset places its first picture on
 // the pipeline's running time when the slot joins a running composite.
+// While it is not shown its pictures are hiddenTileSize pixels square
+// (slateCaps): a live source keeps the compositor's pad fed, so the
+// slate goes up at once, and the N slates standing by cost next to
+// nothing instead of filling and overlaying N full pictures 30 times a
+// second.
 func slotSlate(s MixSpec, point int, offset time.Duration) []elemSpec {
-	sw, sh := mixSlateSize(s.Width, s.Height)
+	_, sh := mixSlateSize(s.Width, s.Height)
 	slateFont := fmt.Sprintf("%s Bold %d", s.Font, mixSlateFont(sh))
 	src := elemSpec{factory: "videotestsrc", name: mixSlateSource(point), props: []string{
 		"is-live=true", "pattern=solid-color", fmt.Sprintf("foreground-color=%d", s.SlateColor),
@@ -76,12 +104,23 @@ func slotSlate(s MixSpec, point int, offset time.Duration) []elemSpec {
 	}
 	return []elemSpec{
 		src,
-		capsSpec(mixSlateSource(point)+"caps", fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%d/1", sw, sh, s.FPS)),
+		capsSpec(mixSlateCaps(point), slateCaps(s, false)),
 		{factory: "textoverlay", name: mixSlateText(point), props: []string{
 			"text=", "font-desc=" + slateFont, "halignment=center", "valignment=center", "line-alignment=center",
 			"shaded-background=false", "wait-text=false",
 		}},
 	}
+}
+
+// slateCaps is the slate's picture: shown, a grid tile's size
+// (mixSlateSize), scaled into the tile by the compositor; standing by, a
+// speck.
+func slateCaps(s MixSpec, shown bool) string {
+	w, h := hiddenTileSize, hiddenTileSize
+	if shown {
+		w, h = mixSlateSize(s.Width, s.Height)
+	}
+	return fmt.Sprintf("video/x-raw,width=%d,height=%d,framerate=%d/1", w, h, s.FPS)
 }
 
 // slotAudio is where point's decoded audio enters: funnel → level (its

@@ -193,6 +193,8 @@ func (m *Mix) teardown(point int, els []*gst.Element) {
 	}
 	m.videoPads[point], m.slatePads[point] = nil, nil
 	m.slateTexts[point], m.volumes[point], m.vinlets[point], m.ainlets[point] = nil, nil, nil, nil
+	m.tileScalers[point], m.tileCapsSet[point] = nil, ""
+	m.slateScalers[point], m.slateCapsSet[point] = nil, ""
 }
 
 // makeChain makes the elements of specs, adds them to the pipeline and
