@@ -13,7 +13,7 @@ import (
 // Role is what a credential may do.
 type Role string
 
-// Roles of CONTRACT.md, from most to least powerful.
+// Roles of docs/api.md, from most to least powerful.
 const (
 	RoleAdmin    Role = "admin"
 	RoleOperator Role = "operator"

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// apiError is the error shape of CONTRACT.md:
+// apiError is the error shape of docs/api.md:
 // {"error": {"code": "...", "message": "...", "field": "..."}}.
 type apiError struct {
 	Status  int    `json:"-"`

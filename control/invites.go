@@ -105,7 +105,7 @@ func (s *Server) handleDeleteInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Checked only when a viewer connects: those already watching are
-	// ended here (CONTRACT: within 2 s).
+	// ended here (docs/api.md: within 2 s).
 	s.endInvite(inv.SessionID, inv.ID)
 	w.WriteHeader(http.StatusNoContent)
 }

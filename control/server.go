@@ -1,5 +1,5 @@
 // Package control is diemcau's HTTP control plane: the JSON API of
-// CONTRACT.md, auth, health, metrics and the web pages. WHEP lives in
+// docs/api.md, auth, health, metrics and the web pages. WHEP lives in
 // control/whep.
 package control
 
@@ -22,7 +22,7 @@ import (
 	"diemcau/ingest/connlimit"
 )
 
-// maxBody is the largest request body the API reads (CONTRACT.md: 413 above).
+// maxBody is the largest request body the API reads (docs/api.md: 413 above).
 const maxBody = 1 << 20
 
 // Config is the control plane's.

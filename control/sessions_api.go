@@ -24,8 +24,8 @@ type pointView struct {
 	soundView
 }
 
-// sessionView is a session with its runtime status (CONTRACT.md "Session
-// status fields").
+// sessionView is a session with its runtime status (docs/api.md, "Session
+// status").
 type sessionView struct {
 	store.Session
 	Points    []pointView              `json:"points"`

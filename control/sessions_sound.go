@@ -8,7 +8,7 @@ import (
 	"diemcau/control/sessions"
 )
 
-// levelView is a point's sound level (CONTRACT.md: level {peak_dbfs,
+// levelView is a point's sound level (docs/api.md: level {peak_dbfs,
 // rms_dbfs}), measured in the composite before the operator's gain and
 // mute, of its loudest channel over the last 100 ms.
 type levelView struct {

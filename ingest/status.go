@@ -35,7 +35,7 @@ type AudioInfo struct {
 	Channels   int    `json:"channels"`
 }
 
-// Status is the state and counters of one source, as CONTRACT.md lists them.
+// Status is the state and counters of one source, as docs/api.md lists them.
 // URL never carries credentials.
 type Status struct {
 	ID          string     `json:"id"`

@@ -14,7 +14,7 @@ import (
 	"diemcau/pipeline/gst"
 )
 
-// Output defaults (CONTRACT.md, sessions[].output).
+// Output defaults (docs/configuration.md, sessions[].output).
 const (
 	DefaultWidth       = 1280
 	DefaultHeight      = 720

@@ -52,7 +52,7 @@ func (c *controls) focusIndex() int {
 	return 0
 }
 
-// PointUpdate changes some of a point's settings (CONTRACT.md: PATCH
+// PointUpdate changes some of a point's settings (docs/api.md: PATCH
 // …/points/{point}); nil fields are left as they are.
 type PointUpdate struct {
 	Gain  *float64 // linear, 0..10

@@ -15,7 +15,7 @@ const decoderTrialTimeout = 2 * time.Second
 
 // decoderFailed is called when a point's H.264 branch failed. A hardware
 // decoder that fails at run time (a lost device, a session limit) gives
-// way to the next candidate in DESIGN.md's order for every branch built
+// way to the next candidate in docs/architecture.md's order for every branch built
 // from now on, and the failed branch is rebuilt at once rather than after
 // its back-off: the point's picture comes back within a second or so. A
 // software decoder failing means the stream itself is bad: nothing to

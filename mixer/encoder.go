@@ -20,7 +20,7 @@ const (
 
 // runEncoder keeps one encoder running for the composite. When it fails (a
 // hardware session limit, a lost device, a stall) the next candidate in
-// DESIGN.md's order takes over — the composite runs on meanwhile and only
+// docs/architecture.md's order takes over — the composite runs on meanwhile and only
 // the pictures in between are lost.
 func (m *Mixer) runEncoder(ctx context.Context, mix *gst.Mix) error {
 	o := m.cfg.Output

@@ -8,7 +8,7 @@ import (
 // Layout names how the points share the composite picture.
 type Layout string
 
-// Layouts an operator can choose (CONTRACT.md: PUT …/layout).
+// Layouts an operator can choose (docs/api.md: PUT …/layout).
 const (
 	// Grid gives every point an equal tile, for any number of points.
 	Grid Layout = "grid"

@@ -8,7 +8,7 @@ import (
 )
 
 // Stats describe a running composite, for metrics and the session status
-// (CONTRACT.md: mixer {fps, encoder, dropped}).
+// (docs/api.md, session status: mixer {fps, encoder, dropped}).
 type Stats struct {
 	// FPS is the composite pictures encoded per second, over the last second.
 	FPS float64

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Defaults of CONTRACT.md's archive.* keys, and of the settings it does not
-// name.
+// Defaults of the archive.* keys (docs/configuration.md), and of the
+// settings that are not keys.
 const (
 	DefaultSegment    = 5 * time.Minute
 	DefaultPart       = time.Second
@@ -28,7 +28,7 @@ type Config struct {
 	// part being gathered.
 	Part time.Duration
 	// Fsync syncs every fragment and manifest line to disk (archive.fsync,
-	// default true in CONTRACT.md; set it from the config).
+	// default true in docs/configuration.md; set it from the config).
 	Fsync bool
 	// Retention deletes whole runs whose last write is older than this
 	// (archive.retention); 0 keeps forever. A live run is never deleted.
@@ -48,7 +48,7 @@ type Config struct {
 	SweepEvery time.Duration
 }
 
-// DefaultConfig is CONTRACT.md's archive section.
+// DefaultConfig is the archive section's defaults (docs/configuration.md).
 func DefaultConfig() Config {
 	return Config{
 		Root:       "./archive",

@@ -1,7 +1,7 @@
 // Package recorder writes the archive of live runs: fragmented MP4 segments
 // in pure Go (mediacommon's fmp4, no re-encode), a manifest whose lines form
 // a sha256 hash chain, and the tools that check, copy, list, serve and
-// expire what was written. See CONTRACT.md, "Archive on disk".
+// expire what was written. See docs/archive.md.
 //
 // # Layout
 //

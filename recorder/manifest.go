@@ -22,7 +22,7 @@ const manifestFormat = 1
 // previous line's bytes (without its newline; "" on the first line), so an
 // edit, removal or reordering of any line breaks the chain.
 
-// segmentLine is CONTRACT.md's segment line, fields in its order.
+// segmentLine is the segment line of docs/archive.md, fields in its order.
 type segmentLine struct {
 	Seq        int    `json:"seq"`
 	Stream     string `json:"stream"`

@@ -48,7 +48,7 @@ type StreamStatus struct {
 }
 
 // RunStatus is what a session's status shows of its recording; Active, Run,
-// Bytes and Segments are CONTRACT.md's recording fields.
+// Bytes and Segments are the recording fields of docs/api.md.
 type RunStatus struct {
 	Active      bool           `json:"active"`
 	Run         string         `json:"run"` // "{session}/{stamp}"

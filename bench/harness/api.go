@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// API is a client of the server's control plane (CONTRACT.md), the only
+// API is a client of the server's control plane (docs/api.md), the only
 // way the bench drives it, so the same code measures a server it started
 // and a --target.
 type API struct {

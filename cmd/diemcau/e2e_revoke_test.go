@@ -25,7 +25,7 @@ import (
 )
 
 // revokeGrace is how long a viewer or reader may outlive its right
-// (CONTRACT.md: ended within 2 s).
+// (docs/api.md: ended within 2 s).
 const revokeGrace = 2 * time.Second
 
 // watcher is one connection under test: a WHEP viewer or an RTSP reader,

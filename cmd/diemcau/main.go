@@ -1,6 +1,6 @@
 // Command diemcau is the media server of an online citizen-reception
 // session: RTSP in, one GStreamer composite, WebRTC (WHEP) and RTSP out, and a
-// tamper-evident MP4 archive. See README.md and CONTRACT.md.
+// tamper-evident MP4 archive. See README.md and docs/.
 package main
 
 import (

@@ -24,7 +24,7 @@ func (m *mediaInfo) info() control.Info {
 	return control.Info{Version: version, GStreamer: m.gstreamer, Encoder: m.encoder, Decoder: m.decoder}
 }
 
-// probeMedia chooses the encoder and decoder by trial (DESIGN.md rule 6),
+// probeMedia chooses the encoder and decoder by trial (docs/architecture.md rule 6),
 // honouring pipeline.encoder/decoder. A failure is logged, not fatal:
 // ingest, re-serve and recording of single feeds work without a codec; only
 // the composite needs one.

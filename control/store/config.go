@@ -50,7 +50,7 @@ func (s *Store) LoadConfig(ctx context.Context, sources []Source, sessions []Ses
 		for _, sess := range sessions {
 			sess.Origin = OriginConfig
 			if sess.Start == "" {
-				sess.Start = StartLive // CONTRACT.md: the default for sessions in the config file
+				sess.Start = StartLive // docs/configuration.md: the default for sessions in the config file
 			}
 			inConfigSession[sess.ID] = true
 			cur, err := getSession(ctx, tx, sess.ID)

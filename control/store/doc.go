@@ -21,7 +21,7 @@
 //
 // # Entities and methods
 //
-// The structs carry the snake_case JSON names of CONTRACT.md. Times come
+// The structs carry the snake_case JSON names of docs/api.md. Times come
 // back in UTC; timestamps the store sets (CreatedAt, UpdatedAt) use its
 // clock.
 //

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Session states (CONTRACT.md "Session status fields").
+// Session states (docs/api.md, "Session status").
 const (
 	StateIdle      = "idle"
 	StateRehearsal = "rehearsal"

@@ -16,7 +16,7 @@ const (
 	OriginAPI    = "api"
 )
 
-// Source is a camera or encoder feed (CONTRACT.md "sources").
+// Source is a camera or encoder feed (docs/configuration.md "sources").
 type Source struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`

@@ -91,7 +91,7 @@ type Config struct {
 	TCPWriteBuffer int
 }
 
-// Validate names the first bad field (with the config key of CONTRACT.md
+// Validate names the first bad field (with the config key of docs/configuration.md
 // where there is one).
 func (c Config) Validate() error {
 	if c.UDPPort < 0 || c.UDPPort > 65535 {

@@ -18,7 +18,7 @@ var (
 )
 
 // httpError is an answer other than 201, in the JSON error shape of
-// CONTRACT.md: {"error": {"code", "message", "field"}}.
+// docs/api.md: {"error": {"code", "message", "field"}}.
 type httpError struct {
 	Status     int    `json:"-"`
 	Code       string `json:"code"`

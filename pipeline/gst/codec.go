@@ -47,7 +47,7 @@ type Candidate struct {
 // SPS/PPS repeated before each IDR, so a reader can join at any keyframe.
 const h264Out = "h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au"
 
-// Encoders lists the H.264 encoders in the order auto tries them (DESIGN.md
+// Encoders lists the H.264 encoders in the order auto tries them (docs/architecture.md
 // rule 6). Each fragment takes raw video in system memory, uploads it where
 // the element needs its own memory, and ends in h264Out.
 func Encoders() []Candidate {

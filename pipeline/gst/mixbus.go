@@ -8,7 +8,7 @@ import (
 )
 
 // The composite's bus and state changes: what the owner polls, and the
-// bounded waits of DESIGN.md rules 1 and 3.
+// bounded waits of docs/architecture.md rules 1 and 3.
 
 // DumpGraph writes the pipeline as a Graphviz file into
 // $GST_DEBUG_DUMP_DOT_DIR, when set, for diagnosing a stuck composite.
@@ -70,7 +70,7 @@ func waitEOS(bus *gst.Bus, timeout time.Duration) bool {
 
 // changeState sets an element's state and waits for it, bounded; the wait
 // runs on its own goroutine so that a call stuck in native code cannot hang
-// the owner (DESIGN.md rule 1).
+// the owner (docs/architecture.md rule 1).
 func changeState(e *gst.Element, s gst.State, timeout time.Duration) error {
 	done := make(chan error, 1)
 	go func() {
