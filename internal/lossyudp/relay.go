@@ -1,0 +1,111 @@
+// Package lossyudp is a UDP relay that loses a share of the datagrams each
+// way: a lossy WAN link between one caller and a server, for tests and
+// benchmarks of SRT (and anything else over UDP).
+package lossyudp
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Relay forwards datagrams between the last caller that sent to Addr and
+// the server, dropping Loss of them in each direction.
+type Relay struct {
+	conn    *net.UDPConn // callers send here
+	up      *net.UDPConn // towards the server
+	loss    float64
+	dropped atomic.Uint64
+	passed  atomic.Uint64
+
+	mu     sync.Mutex
+	caller *net.UDPAddr
+	wg     sync.WaitGroup
+}
+
+// Start relays from a loopback port to server, losing loss (0 to 1) of the
+// datagrams each way. Close it when done.
+func Start(server string, loss float64) (*Relay, error) {
+	if loss < 0 || loss >= 1 {
+		return nil, fmt.Errorf("lossyudp: loss %v: want 0 to 1", loss)
+	}
+	sa, err := net.ResolveUDPAddr("udp", server)
+	if err != nil {
+		return nil, fmt.Errorf("lossyudp: %w", err)
+	}
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("lossyudp: %w", err)
+	}
+	up, err := net.DialUDP("udp", nil, sa)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("lossyudp: %w", err)
+	}
+	r := &Relay{conn: c, up: up, loss: loss}
+	r.wg.Add(2)
+	go r.fromCaller()
+	go r.fromServer()
+	return r, nil
+}
+
+// Addr is where callers send.
+func (r *Relay) Addr() string { return r.conn.LocalAddr().String() }
+
+// Dropped and Passed count datagrams, both directions together.
+func (r *Relay) Dropped() uint64 { return r.dropped.Load() }
+
+// Passed counts the datagrams forwarded.
+func (r *Relay) Passed() uint64 { return r.passed.Load() }
+
+// Close stops the relay and waits for it.
+func (r *Relay) Close() {
+	r.conn.Close()
+	r.up.Close()
+	r.wg.Wait()
+}
+
+func (r *Relay) drop() bool {
+	if rand.Float64() < r.loss {
+		r.dropped.Add(1)
+		return true
+	}
+	r.passed.Add(1)
+	return false
+}
+
+func (r *Relay) fromCaller() {
+	defer r.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := r.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		r.caller = from
+		r.mu.Unlock()
+		if !r.drop() {
+			_, _ = r.up.Write(buf[:n])
+		}
+	}
+}
+
+func (r *Relay) fromServer() {
+	defer r.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, err := r.up.Read(buf)
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		caller := r.caller
+		r.mu.Unlock()
+		if caller != nil && !r.drop() {
+			_, _ = r.conn.WriteToUDP(buf[:n], caller)
+		}
+	}
+}
