@@ -51,6 +51,8 @@ type WHIPPublisher struct {
 
 	mu          sync.Mutex // one packet at a time: tracks come on their own goroutines
 	start       time.Time  // first packet of any track
+	lastKeyReq  time.Time
+	pictures    bool // a picture has reached the stream
 	errReported uint64
 	stats       NetStats
 	rate        rateWindow
@@ -154,7 +156,17 @@ func (p *WHIPPublisher) tick(now time.Time) {
 		}
 	}
 	p.rate.roll(now)
+	// Until the first picture, keep asking: the PLI sent at the start may
+	// have been lost, and a publisher's next keyframe may be seconds away.
+	if !p.pictures && p.stats.PacketsReceived > 0 && now.Sub(p.lastKeyReq) >= keyRequestGap {
+		p.lastKeyReq = now
+		go p.keyframe()
+	}
 }
+
+// keyRequestGap spaces the keyframe requests made while waiting for the
+// first picture and after losses.
+const keyRequestGap = 500 * time.Millisecond
 
 // deliver decodes packets in order. lost counts the packets given up on
 // before them: a video picture that lost a packet is dropped whole (its
@@ -166,9 +178,7 @@ func (p *WHIPPublisher) deliver(t *whipTrack, pkts []reorderedPacket, lost int) 
 			if t.video {
 				p.stats.PicturesDropped++
 				t.skipping, t.skipTS = true, rp.pkt.Timestamp
-				if p.online.Load() {
-					p.requestKeyframe()
-				}
+				p.requestKeyframe()
 			}
 		}
 		if t.skipping {
@@ -199,6 +209,9 @@ func (p *WHIPPublisher) write(frames []*pipeline.Frame) {
 		src.log.Info("publisher online", "remote", p.remote, "tracks", describeTracks(p.dep.Tracks()))
 	}
 	for _, f := range frames {
+		if f.Track != nil && f.Track.Kind() == pipeline.Video {
+			p.pictures = true
+		}
 		src.clock.shift(f)
 		src.stream.Write(f)
 		src.tracker.Frame(f)
@@ -206,6 +219,11 @@ func (p *WHIPPublisher) write(frames []*pipeline.Frame) {
 }
 
 func (p *WHIPPublisher) requestKeyframe() {
+	now := time.Now()
+	if now.Sub(p.lastKeyReq) < keyRequestGap {
+		return
+	}
+	p.lastKeyReq = now
 	p.stats.KeyframeRequests++
 	go p.keyframe() // the peer connection writes RTCP; never under p.mu
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"diemcau/bench/whipclient"
 	"diemcau/ingest"
 	"diemcau/pipeline"
 )
@@ -107,12 +108,12 @@ func TestWHIPPublish(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	c, res, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipOpts{})
+	c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(c.resource, "/whip/resources/") || res.header.Get("Content-Type") != "application/sdp" || !strings.Contains(res.body, "H264") {
-		t.Fatalf("answer: Location %q, %q\n%s", c.resource, res.header.Get("Content-Type"), res.body)
+	if !strings.HasPrefix(c.Resource, "/whip/resources/") || !strings.Contains(c.Answer, "H264") {
+		t.Fatalf("answer: Location %q\n%s", c.Resource, c.Answer)
 	}
 	waitState(t, src, ingest.StateOnline, 10*time.Second)
 	fc := countFrames(src.Stream())
@@ -130,11 +131,11 @@ func TestWHIPPublish(t *testing.T) {
 	if st := src.Status(); st.Video == nil || st.Video.Codec != "h264" || st.Audio == nil || st.Audio.Codec != "opus" {
 		t.Errorf("status video %+v audio %+v", st.Video, st.Audio)
 	}
-	if c.plis.Load() == 0 {
+	if c.PLIs() == 0 {
 		t.Error("no keyframe request at publish start")
 	}
 
-	status, err := c.unpublish(ctx)
+	status, err := unpublish(c)
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("DELETE: %d %v", status, err)
 	}
@@ -142,7 +143,7 @@ func TestWHIPPublish(t *testing.T) {
 		t.Errorf("offline %v after DELETE", d)
 	}
 
-	c2, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", pointInvite, whipOpts{})
+	c2, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", pointInvite, whipclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +153,11 @@ func TestWHIPPublish(t *testing.T) {
 	}
 	// A publisher that vanishes (no DELETE, no ICE goodbye) is dropped by
 	// its silence within 2 s.
-	c2.cancel()
+	c2.Vanish()
 	if d := waitState(t, src, ingest.StateOffline, 4*time.Second); d > 2500*time.Millisecond {
 		t.Errorf("offline %v after the publisher went silent", d)
 	}
-	c2.stop()
+	_, _ = unpublish(c2)
 	waitFor(t, 10*time.Second, "publishers to be gone", func() bool { return ts.srv.Publishers() == 0 && ts.srv.Stats().Connecting == 0 })
 }
 
@@ -178,11 +179,11 @@ func TestWHIPRevoke(t *testing.T) {
 			ts.srv.mu.Lock()
 			delete(ts.srv.revoked, "inv-p") // each case publishes with the same invite
 			ts.srv.mu.Unlock()
-			c, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", pointInvite, whipOpts{})
+			c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", pointInvite, whipclient.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.stop()
+			defer unpublish(c)
 			waitState(t, src, ingest.StateOnline, 10*time.Second)
 			if n := tc.end(); n != 1 {
 				t.Errorf("ended %d connections, want 1", n)
@@ -202,11 +203,11 @@ func TestWHIPRefusals(t *testing.T) {
 	src := startWHIPSources(t, ts, "xa-a", "xa-b")["xa-a"]
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	live, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipOpts{})
+	live, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer live.stop()
+	defer unpublish(live)
 	waitState(t, src, ingest.StateOnline, 10*time.Second)
 	good := whipOfferSDP(t, false)
 	for _, tc := range []struct {
@@ -242,11 +243,11 @@ func TestWHIPRefusals(t *testing.T) {
 		t.Fatalf("the live publisher's source is %s after the refusals", st.State)
 	}
 	// The server still takes a good publisher.
-	c, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-b", publishSecret, whipOpts{})
+	c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-b", publishSecret, whipclient.Options{})
 	if err != nil {
 		t.Fatalf("a good publisher after the refusals: %v", err)
 	}
-	c.stop()
+	_, _ = unpublish(c)
 }
 
 // TestWHIPFlood: offers beyond the connecting caps are refused with 429
@@ -286,11 +287,11 @@ func TestWHIPFlood(t *testing.T) {
 		ts.srv.lookupPublisher(rid).close("test")
 	}
 	waitFor(t, 10*time.Second, "flood reaped", func() bool { return ts.srv.Publishers() == 0 })
-	c, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/after", publishSecret, whipOpts{})
+	c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/after", publishSecret, whipclient.Options{})
 	if err != nil {
 		t.Fatalf("a publisher after the flood: %v", err)
 	}
-	c.stop()
+	_, _ = unpublish(c)
 }
 
 // TestWHIPLossy: through a relay that loses 5 % of the packets and
@@ -303,18 +304,18 @@ func TestWHIPLossy(t *testing.T) {
 	clip := loadClip(t, false)
 	ts := startServer(t, Config{})
 	src := startWHIPSources(t, ts, "xa-a")["xa-a"]
-	relay, err := newLossyRelay(ts.srv.UDPAddrs()[0].(*net.UDPAddr), 0.05, 50*time.Millisecond)
+	relay, err := whipclient.NewRelay(ts.srv.UDPAddrs()[0].(*net.UDPAddr), 0.05, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer relay.close()
+	defer relay.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, _, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipOpts{relay: relay})
+	c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/xa-a", publishSecret, whipclient.Options{Relay: relay})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.stop()
+	defer unpublish(c)
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
 	fc := countFrames(src.Stream())
 	const window = 4 * time.Second
@@ -328,9 +329,10 @@ func TestWHIPLossy(t *testing.T) {
 	fc.stop()
 	net := *src.Status().Net
 	kept := float64(fc.video.Load()) / (window.Seconds() * float64(clip.fps))
+	t.Logf("path %s; relay %s, server %s", c.Path(), relay.Addr(), ts.srv.UDPAddrs()[0])
 	t.Logf("relay dropped %d, passed %d; pictures kept %.0f %%, audio frames %d; publisher saw %d NACKs, %d PLIs; status %+v",
-		relay.dropped.Load(), relay.passed.Load(), 100*kept, fc.audio.Load(), c.nacks.Load(), c.plis.Load(), net)
-	if net.NACKsSent == 0 || c.nacks.Load() == 0 {
+		relay.Dropped(), relay.Passed(), 100*kept, fc.audio.Load(), c.NACKs(), c.PLIs(), net)
+	if net.NACKsSent == 0 || c.NACKs() == 0 {
 		t.Error("no NACKs under 5 % loss")
 	}
 	if kept < 0.7 {
