@@ -101,6 +101,23 @@ func (o *outputs) closeReturn(slot int) {
 // returnFeed is slot's return feed, or nil.
 func (o *outputs) returnFeed(slot int) *pipeline.Stream { return o.returns[slot].Load() }
 
+// listened reports whether anyone reads slot's return feed.
+func (o *outputs) listened(slot int) bool {
+	r := o.returns[slot].Load()
+	return r != nil && r.Stats().Readers > 0
+}
+
+// updateListeners has the composite encode each point's mix-minus only
+// while its return feed has a reader (a point's decoder, a WHEP viewer):
+// checked every tick, so a new listener's sound starts within one.
+func (m *Mixer) updateListeners(mix *gst.Mix) {
+	for i := range m.cfg.MaxPoints {
+		if mix.HasPoint(i) {
+			mix.SetMixMinusListened(i, m.out.listened(i))
+		}
+	}
+}
+
 // writeVideo sends one encoded composite picture to every stream. A new
 // track (first SPS, or another encoder after a fallback) is published first.
 func (o *outputs) writeVideo(f *pipeline.Frame) {

@@ -106,6 +106,7 @@ func (m *Mixer) own(ctx context.Context, mix *gst.Mix, feeders *sync.WaitGroup) 
 			}
 			m.updateSignals(mix, run, applied, now)
 			m.updateSounds(mix, run, applied, now)
+			m.updateListeners(mix)
 			m.updateStats(mix, run, applied.order, now)
 			if raw, _ := mix.RawCounts(); raw != lastRaw {
 				lastRaw, lastRawAt = raw, now

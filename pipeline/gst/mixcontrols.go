@@ -45,6 +45,17 @@ func (m *Mix) SetVolume(point int, gain float64, mute bool) {
 	m.set(m.volumes[point], "mute", mute)
 }
 
+// SetMixMinusListened encodes point's mix-minus while someone listens to
+// its return feed, and stops encoding it when nobody does. The first
+// sound reaches a new listener at the mixer's next buffer (10 ms).
+func (m *Mix) SetMixMinusListened(point int, on bool) {
+	if !m.HasPoint(point) || m.mmListened[point] == on || m.mmValves[point] == nil {
+		return
+	}
+	m.set(m.mmValves[point], "drop", !on)
+	m.mmListened[point] = on
+}
+
 func (m *Mix) applyTile(point int) {
 	t := m.tiles[point]
 	slate := m.slateOn[point] && t.Visible

@@ -137,6 +137,7 @@ func mixVideoCaps(i int) string   { return fmt.Sprintf("vcaps%d", i) }
 func mixAudioInlet(i int) string  { return fmt.Sprintf("ain%d", i) }
 func mixMinusSink(i int) string   { return fmt.Sprintf("opusmm%d", i) }
 func mixMinus(i int) string       { return fmt.Sprintf("mm%d", i) }
+func mixMinusValve(i int) string  { return fmt.Sprintf("mm%dvalve", i) }
 func mixAudioTee(i int) string    { return fmt.Sprintf("at%d", i) }
 func mixSlateSource(i int) string { return fmt.Sprintf("slatesrc%d", i) }
 func mixSlateCaps(i int) string   { return fmt.Sprintf("slatesrc%dcaps", i) }
@@ -239,7 +240,8 @@ func appSinkLaunch(name string) string {
 
 // MixAudioLaunch is the composite's audio alone in gst-launch-1.0 syntax,
 // as a Mix builds it at start for spec.Points points that send no sound
-// (every mixer fed the silence), each encoded mix ending in a fakesink:
+// (every mixer fed the silence) and whose return feeds nobody listens to,
+// each encoded mix ending in a fakesink:
 // the audio work of the benchmark's bare pipeline, so that its CPU
 // compares like with like with the server's.
 func MixAudioLaunch(spec MixSpec) string {

@@ -60,6 +60,8 @@ type Mix struct {
 	vinlets, ainlets            []*gst.Element
 	tileScalers, slateScalers   []*gst.Element // capsfilters of each slot's picture and slate sizes
 	tileCapsSet, slateCapsSet   []string       // what each was last set to
+	mmValves                    []*gst.Element // before each mix-minus's encoder
+	mmListened                  []bool         // whether each valve is open
 	watches                     []*padWatch
 	tiles                       []MixTile
 	slateOn                     []bool
@@ -111,6 +113,8 @@ func NewMix(spec MixSpec, sinks MixSinks, log *slog.Logger) (*Mix, error) {
 		tileCapsSet:  make([]string, n),
 		slateScalers: make([]*gst.Element, n),
 		slateCapsSet: make([]string, n),
+		mmValves:     make([]*gst.Element, n),
+		mmListened:   make([]bool, n),
 		watches:      make([]*padWatch, n),
 		tiles:        make([]MixTile, n),
 		slateOn:      make([]bool, n),
@@ -205,6 +209,7 @@ func (m *Mix) lookupSlot(point int) error {
 		{m.slateTexts, mixSlateText(point)}, {m.volumes, mixVolume(point)},
 		{m.vinlets, mixVideoInlet(point)}, {m.ainlets, mixAudioInlet(point)},
 		{m.tileScalers, mixVideoCaps(point)}, {m.slateScalers, mixSlateCaps(point)},
+		{m.mmValves, mixMinusValve(point)},
 	} {
 		e, err := m.element(x.name)
 		if err != nil {
@@ -222,6 +227,7 @@ func (m *Mix) slotReady(point int) {
 	m.tiles[point], m.slateOn[point] = MixTile{}, false
 	m.tileCapsSet[point] = tileCaps(MixTile{}) // as the slot was made
 	m.slateCapsSet[point] = slateCaps(m.spec, false)
+	m.mmListened[point] = true // its valve starts open
 	m.levels[point] = Level{}
 	m.setPad(m.videoPads[point], MixTile{}, 0)
 	m.setPad(m.slatePads[point], MixTile{}, 0)

@@ -140,13 +140,19 @@ func slotAudio(point int) []elemSpec {
 
 // slotMixMinus is point's return audio: everyone but the point, Opus. The
 // mixer starts at its first input, so one added to a running composite
-// does not first make up the time it missed.
+// does not first make up the time it missed. The valve keeps the mix from
+// the Opus encoder while nobody listens to the point's return feed
+// (SetMixMinusListened; open until the owner says otherwise): N encoders
+// of mixes nobody hears were a large share of the audio's cost. Sticky
+// events pass while it is shut, so the encoder is negotiated and starts at
+// the first buffer after it opens.
 func slotMixMinus(s MixSpec, point int) []elemSpec {
 	return []elemSpec{
 		{factory: "audiomixer", name: mixMinus(point), props: []string{
 			fmt.Sprintf("latency=%d", s.Latency.Nanoseconds()), "start-time-selection=first",
 		}},
 		capsSpec(mixMinus(point)+"caps", MixAudioCaps),
+		{factory: "valve", name: mixMinusValve(point), props: []string{"drop=false", "drop-mode=forward-sticky-events"}},
 		{factory: "audioconvert", name: mixMinus(point) + "conv"},
 		{factory: "opusenc", name: mixMinus(point) + "enc", props: []string{fmt.Sprintf("bitrate=%d", s.OpusBitrate), "frame-size=20"}},
 		{factory: "appsink", name: mixMinusSink(point), props: []string{
@@ -175,6 +181,12 @@ func slotAudioLaunch(s MixSpec, point int, present []int, sink func(name string)
 	fmt.Fprintf(&b, " %s", chainLaunch(slotAudio(point)))
 	mm := slotMixMinus(s, point)
 	if sink != nil {
+		// The bench's composite: nobody listens to the return feeds.
+		for i := range mm {
+			if mm[i].name == mixMinusValve(point) {
+				mm[i].props = []string{"drop=true", "drop-mode=forward-sticky-events"}
+			}
+		}
 		last := len(mm) - 1
 		fmt.Fprintf(&b, " %s ! %s", chainLaunch(mm[:last]), sink(mm[last].name))
 	} else {

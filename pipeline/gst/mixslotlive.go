@@ -195,6 +195,7 @@ func (m *Mix) teardown(point int, els []*gst.Element) {
 	m.slateTexts[point], m.volumes[point], m.vinlets[point], m.ainlets[point] = nil, nil, nil, nil
 	m.tileScalers[point], m.tileCapsSet[point] = nil, ""
 	m.slateScalers[point], m.slateCapsSet[point] = nil, ""
+	m.mmValves[point], m.mmListened[point] = nil, false
 }
 
 // makeChain makes the elements of specs, adds them to the pipeline and

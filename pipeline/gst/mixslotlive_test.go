@@ -104,6 +104,21 @@ func TestMixPointsJoinAndLeave(t *testing.T) {
 				t.Errorf("remaining point's mix-minus: %d frames in 1 s", got)
 			}
 		}},
+		{"a mix-minus nobody listens to is not encoded", func(t *testing.T) {
+			mix.SetMixMinusListened(1, false)
+			time.Sleep(200 * time.Millisecond) // what was in flight
+			before := mm[1].Load()
+			time.Sleep(time.Second)
+			if got := mm[1].Load() - before; got != 0 {
+				t.Errorf("unheard mix-minus: %d frames in 1 s", got)
+			}
+			mix.SetMixMinusListened(1, true)
+			before = mm[1].Load()
+			time.Sleep(time.Second)
+			if got := mm[1].Load() - before; got < 20 {
+				t.Errorf("heard again: %d frames in 1 s", got)
+			}
+		}},
 		{"reuse a freed slot", func(t *testing.T) {
 			if err := mix.AddPoint(0); err != nil {
 				t.Fatal(err)
