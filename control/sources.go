@@ -117,6 +117,9 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		apply(&src.URL, req.URL)
 		apply(&src.Transport, req.Transport)
 		apply(&src.AllowAnonymous, req.AllowAnonymous)
+		if src.Kind() != "whip" {
+			src.PublishSHA256 = "" // a secret to publish where nobody publishes over WHIP
+		}
 		if fieldErrs = ValidateSource(src); len(fieldErrs) > 0 {
 			return errInvalidPatch
 		}
