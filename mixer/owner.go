@@ -44,7 +44,7 @@ type pointRun struct {
 	joinAt   time.Time // a failed join is retried from then
 }
 
-// own is the owner goroutine of the composite pipeline (DESIGN.md rule 1):
+// own is the owner goroutine of the composite pipeline (docs/architecture.md rule 1):
 // every change to it — points joining and leaving, tiles, labels, slates,
 // volumes, input branches — happens here. Feeders it starts are counted in
 // feeders. It returns when ctx ends (nil) or the composite fails.
