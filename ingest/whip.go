@@ -69,6 +69,7 @@ type WHIPSource struct {
 	pub       *WHIPPublisher
 	published bool
 	net       NetStats // the last publisher's figures, kept after it leaves
+	lostGone  uint64   // packets lost by the publishers that left: packets_lost never goes back
 }
 
 // NewWHIPSource validates cfg; it starts nothing.
@@ -104,15 +105,15 @@ func (w *WHIPSource) Rename(name string) { w.tracker.SetName(name) }
 func (w *WHIPSource) Status() Status {
 	st := w.tracker.Status()
 	w.mu.Lock()
-	pub, published, last := w.pub, w.published, w.net
+	pub, published, n, lost := w.pub, w.published, w.net, w.lostGone
 	w.mu.Unlock()
 	if pub != nil {
-		n := pub.NetStats()
+		n = pub.NetStats()
+		lost += n.PacketsLost
+	}
+	if published {
 		st.Net = &n
-		st.PacketsLost = n.PacketsLost
-	} else if published {
-		st.Net = &last
-		st.PacketsLost = last.PacketsLost
+		st.PacketsLost = lost
 	}
 	return st
 }
@@ -211,6 +212,7 @@ func (w *WHIPSource) left(pub *WHIPPublisher, reason string) {
 	}
 	w.pub = nil
 	w.net = pub.NetStats()
+	w.lostGone += w.net.PacketsLost
 	running := w.running
 	w.mu.Unlock()
 	w.stream.SetKeyframeRequester(nil)
