@@ -271,8 +271,9 @@ func (p *publisher) run(ctx context.Context) {
 	s.dropLocked(p.quota, connected)
 	s.mu.Unlock()
 	n := p.ingest.NetStats()
-	s.log.Info("publisher left", "publisher", p.id, "source", p.source, "grant", p.grant.Who, "reason", reason,
-		"published", time.Since(p.created).Round(time.Second), "packets", n.PacketsReceived, "lost", n.PacketsLost, "nacks", p.nacks.Load())
+	s.log.Info("publisher left", "publisher", p.id, "source", p.source, "grant", p.grant.Who, "remote", p.remote, "reason", reason,
+		"published", time.Since(p.created).Round(time.Second), "packets", n.PacketsReceived, "lost", n.PacketsLost,
+		"nacks", p.nacks.Load(), "keyframe_requests", p.plis.Load())
 }
 
 func (p *publisher) wait(ctx context.Context) string {
