@@ -28,7 +28,7 @@ var (
 	StartModes    = []string{store.StartLive, store.StartRehearsal, store.StartManual}
 	PointRoles    = []string{"province", "local", "central"}
 	Transports    = []string{"auto", "tcp", "udp"}
-	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim", "whip", "srt"}
+	SourceSchemes = []string{"rtsp", "rtsps", "push", "sim", "whip", "srt", "whep", "wheps"}
 )
 
 // Bounds of a session's planned duration: a session is a working day at
@@ -66,7 +66,7 @@ func ValidateSource(s *store.Source) []FieldError {
 	_, _, simErr := ingest.ParseSimURL(s.URL)
 	switch {
 	case err != nil || !slices.Contains(SourceSchemes, u.Scheme):
-		fe.add("url", "want rtsp://, rtsps://, push://, srt://, whip:// or sim:// (got %s)", schemeHint(s.URL))
+		fe.add("url", "want rtsp://, rtsps://, push://, srt://, whip://, whep(s):// or sim:// (got %s)", schemeHint(s.URL))
 	case (u.Scheme == "rtsp" || u.Scheme == "rtsps") && u.Host == "":
 		fe.add("url", "no host")
 	case u.Scheme == "push":
@@ -87,6 +87,11 @@ func ValidateSource(s *store.Source) []FieldError {
 		if _, perr := ingest.ParseSRTURL(s.URL, s.AllowAnonymous); perr != nil {
 			fe.add("url", "%v", perr)
 		}
+	case (u.Scheme == "whep" || u.Scheme == "wheps") && (u.Host == "" || (u.Path != "" && u.Path != "/" && !strings.HasPrefix(u.Path, "/whep/"))):
+		// A remote WHEP stream, e.g. a point node's return feed from its
+		// hub; the token, if any, is the URL's password; without a path,
+		// the stream the invite in the password is for.
+		fe.add("url", "want wheps://:TOKEN@host/whep/… (a WHEP endpoint; whep:// for plain http), or wheps://:INVITE@host for the invite's own feed")
 	case u.Scheme == "sim" && simErr != nil:
 		// sim://NAME[?pattern=avsync]: a sim URL holds no secret to hide.
 		fe.add("url", "%v", simErr)

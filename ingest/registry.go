@@ -37,6 +37,8 @@ func (c SourceConfig) Kind() string {
 		return "pull"
 	case "push", "sim", "srt", "whip":
 		return scheme
+	case "whep", "wheps":
+		return "whep"
 	}
 	return ""
 }
@@ -62,6 +64,9 @@ func NewSource(cfg SourceConfig, sim SimFactory, log *slog.Logger) (Source, erro
 	case "srt":
 		// Made by the factory of ingest/srt, which the registry holds.
 		return nil, fmt.Errorf("source %q: srt:// sources need the SRT listener (srt.listen)", cfg.ID)
+	case "whep":
+		// Made by the factory of control/whep (a WebRTC client).
+		return nil, fmt.Errorf("source %q: whep:// sources need the WebRTC client, which this registry lacks", cfg.ID)
 	}
 	return nil, fmt.Errorf("source %q: url: want rtsp://, rtsps://, push://, srt://, whip:// or sim:// (got %q)", cfg.ID, schemeOnly(cfg.URL))
 }

@@ -74,10 +74,22 @@ func (l archiveLedger) SaveVerify(ctx context.Context, run, fingerprint string, 
 	return l.st.PutRunVerify(ctx, store.RunVerify{Run: run, Fingerprint: fingerprint, State: st.State, Result: b, CheckedAt: st.CheckedAt})
 }
 
-// sessionRecorder lets the session runtime start archive runs.
-type sessionRecorder struct{ rec *recorder.Recorder }
+// sessionRecorder lets the session runtime start archive runs. extra, if
+// set, adds streams that are not the session's points (a point node's
+// return feed, recorded with its program).
+type sessionRecorder struct {
+	rec   *recorder.Recorder
+	extra func(sessionID string) map[string]*pipeline.Stream
+}
 
 func (s sessionRecorder) StartRun(sessionID string, streams map[string]*pipeline.Stream) (sessions.Recording, error) {
+	if s.extra != nil {
+		for name, st := range s.extra(sessionID) {
+			if _, ok := streams[name]; !ok {
+				streams[name] = st
+			}
+		}
+	}
 	run, err := s.rec.StartRun(sessionID, streams)
 	if err != nil {
 		return nil, err

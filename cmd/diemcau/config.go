@@ -23,6 +23,7 @@ type Config struct {
 	HTTP     HTTPConfig      `mapstructure:"http"`
 	RTSP     RTSPConfig      `mapstructure:"rtsp"`
 	SRT      SRTConfig       `mapstructure:"srt"` // config_srt.go
+	Hub      HubConfig       `mapstructure:"hub"` // config_outputs.go: set on a point node
 	WebRTC   WebRTCConfig    `mapstructure:"webrtc"`
 	Auth     AuthConfig      `mapstructure:"auth"`
 	Pipeline PipelineConfig  `mapstructure:"pipeline"`
@@ -135,6 +136,8 @@ type SessionConfig struct {
 	Start    string        `mapstructure:"start"`
 	Duration time.Duration `mapstructure:"duration"` // planned length, for the disk check; 0: not given
 	Points   []PointConfig `mapstructure:"points"`
+	// Outputs publish the running session to WHIP servers (config_outputs.go).
+	Outputs []SessionOutputConfig `mapstructure:"outputs"`
 }
 
 // OutputConfig is the composite's picture and bitrate.
@@ -167,6 +170,10 @@ func defaults() map[string]any {
 		"rtsp.anonymous_read": false,
 		"srt.listen":          srtin.DefaultListen,
 		"srt.latency":         srtin.DefaultLatency.String(),
+		"hub.url":             "",
+		"hub.point":           "",
+		"hub.token":           "",
+		"hub.program":         "",
 		"webrtc.udp_port":     8189,
 		"webrtc.public_ips":   []string{},
 		"webrtc.ice_servers":  []string{},
@@ -238,6 +245,7 @@ func parseConfig(file string, yaml []byte, flags map[string]*pflag.Flag) (*Confi
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, &ConfigError{File: file, Problems: errs}
 	}
+	cfg.applyHub()
 	return cfg, nil
 }
 

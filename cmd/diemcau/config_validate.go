@@ -53,6 +53,7 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.secretFileProblems()...)
 	errs = append(errs, c.limitProblems()...)
 	errs = append(errs, c.srtProblems()...)
+	errs = append(errs, c.outputProblems()...)
 	if c.WebRTC.UDPPort < 0 || c.WebRTC.UDPPort > 65535 {
 		bad("webrtc.udp_port", "%d is not a port", c.WebRTC.UDPPort)
 	}

@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			_, err := st.UpdateSessionState(ctx, id, state, at)
 			return err
 		},
-		Recorder: sessionRecorder{archive},
+		Recorder: sessionRecorder{rec: archive, extra: hubRecording(cfg, sources)},
 		Mixer:    mixerFactory(media, log),
 		Serve: func(path string, s *pipeline.Stream) func() {
 			if err := rtspServer.Serve(path, s); err != nil {
@@ -181,6 +181,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return runSRT(ctx, srtServer) })
 	g.Go(func() error { return sources.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
+	g.Go(func() error { return runOutputs(ctx, cfg, mgr, log) })
 	g.Go(func() error { return archive.Run(ctx) })
 	g.Go(func() error { return checker.Run(ctx) })
 	g.Go(func() error { return auditPruner.Run(ctx) })

@@ -180,7 +180,7 @@ func startChangeHarness(t *testing.T) *changeHarness {
 			_, err := st.UpdateSessionState(ctx, id, state, at)
 			return err
 		},
-		Recorder: sessionRecorder{archive},
+		Recorder: sessionRecorder{rec: archive},
 		Mixer:    mixerFactory(media, log),
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"diemcau/control/store"
+	"diemcau/control/whep"
 	"diemcau/ingest"
 	srtin "diemcau/ingest/srt"
 )
@@ -25,6 +26,9 @@ func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.L
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// whep:// sources play a remote WHEP stream: a point node's return
+	// feed from its hub.
+	reg.SetFactory("whep", whep.NewPullerFactory())
 	stored, err := st.ListSources(ctx)
 	if err != nil {
 		return nil, nil, nil, err

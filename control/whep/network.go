@@ -115,6 +115,9 @@ func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
 	return n, nil
 }
 
+// tcpMuxCloseWait bounds the wait for pion's ICE-TCP mux to close.
+const tcpMuxCloseWait = 2 * time.Second
+
 func (n *network) close() {
 	var errs []error
 	if n.udpMux != nil {
@@ -125,7 +128,18 @@ func (n *network) close() {
 		}
 	}
 	if n.tcpMux != nil {
-		errs = append(errs, n.tcpMux.Close())
+		// pion's TCP mux waits for every connection it made to close, and
+		// one it replaced in its table (a browser's second ICE-TCP attempt
+		// from the same address) is never closed: Close then waits
+		// forever, and so would the server's shutdown. Bound the wait.
+		done := make(chan error, 1)
+		go func() { done <- n.tcpMux.Close() }()
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-time.After(tcpMuxCloseWait):
+			errs = append(errs, fmt.Errorf("ICE-TCP mux: still closing after %v; left behind", tcpMuxCloseWait))
+		}
 	}
 	if n.tcpLn != nil {
 		_ = n.tcpLn.Close()

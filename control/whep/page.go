@@ -17,16 +17,19 @@ var pageFiles embed.FS
 
 // pageAssets are the files served under /watch/assets/, with their types.
 var pageAssets = map[string]string{
-	"watch.js":  "text/javascript; charset=utf-8",
-	"join.js":   "text/javascript; charset=utf-8",
-	"rtc.js":    "text/javascript; charset=utf-8",
-	"watch.css": "text/css; charset=utf-8",
-	"join.css":  "text/css; charset=utf-8",
+	"watch.js":    "text/javascript; charset=utf-8",
+	"join.js":     "text/javascript; charset=utf-8",
+	"rtc.js":      "text/javascript; charset=utf-8",
+	"watch.css":   "text/css; charset=utf-8",
+	"join.css":    "text/css; charset=utf-8",
+	"display.js":  "text/javascript; charset=utf-8",
+	"display.css": "text/css; charset=utf-8",
 }
 
 func registerPage(handle func(pattern string, h http.Handler)) {
 	handle("GET /watch/{session}", servePage("web/watch.html"))
 	handle("GET /join/{session}", servePage("web/join.html"))
+	handle("GET /display", servePage("web/display.html"))
 	handle("GET /watch/assets/{file}", http.HandlerFunc(serveWatchAsset))
 }
 
@@ -45,7 +48,7 @@ func pageHeaders(w http.ResponseWriter, contentType string) {
 // what its token may do.
 func servePage(file string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !pipeline.ValidID(r.PathValue("session")) {
+		if id := r.PathValue("session"); id != "" && !pipeline.ValidID(id) {
 			http.Error(w, "no such session", http.StatusNotFound)
 			return
 		}

@@ -27,6 +27,7 @@ func TestPagesAndAssets(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/watch/demo", `src="/watch/assets/watch.js"`},
 		{"/join/demo", `src="/watch/assets/join.js"`},
+		{"/display", `src="/watch/assets/display.js"`},
 	} {
 		res, body := get(tc.path)
 		if res.StatusCode != 200 || !strings.Contains(body, tc.want) {
@@ -45,8 +46,8 @@ func TestPagesAndAssets(t *testing.T) {
 
 	web, _ := fs.Sub(pageFiles, "web")
 	ref := regexp.MustCompile(`(?:src|href)="/watch/assets/([^"]+)"|from '\./([^']+)'`)
-	seen := map[string]bool{"watch.html": true, "join.html": true}
-	queue := []string{"watch.html", "join.html"}
+	seen := map[string]bool{"watch.html": true, "join.html": true, "display.html": true}
+	queue := []string{"watch.html", "join.html", "display.html"}
 	for len(queue) > 0 {
 		name := queue[0]
 		queue = queue[1:]

@@ -2,8 +2,10 @@ package whep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,10 +26,13 @@ import (
 // PullerURL is the form of a whep:// source: the remote WHEP endpoint,
 // with the Bearer token as the URL's password (shown as *** like every
 // credential in a source URL). whep:// is plain HTTP (a hub on the LAN
-// or in a test), wheps:// HTTPS.
+// or in a test), wheps:// HTTPS. Without a path, the token is an invite
+// of a diemcau hub, which says where its feed is (GET /api/v1/invite):
+// a point invite's is the point's return feed.
 //
 //	wheps://:TOKEN@hub.example/whep/sessions/phien/points/xa-a
-const PullerURL = "wheps://:TOKEN@host/whep/…"
+//	wheps://:POINT-INVITE@hub.example
+const PullerURL = "wheps://:TOKEN@host/whep/… or wheps://:INVITE@host"
 
 // Puller is a source whose picture and sound are a remote WHEP stream: a
 // point node's return feed from its hub. It plays the stream like a
@@ -53,7 +58,8 @@ func NewPullerFactory() ingest.Factory {
 // NewPuller checks cfg.URL and makes the source; Run plays it.
 func NewPuller(cfg ingest.SourceConfig, log *slog.Logger) (*Puller, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "whep" && u.Scheme != "wheps") || u.Host == "" || !strings.HasPrefix(u.Path, "/whep/") {
+	if err != nil || (u.Scheme != "whep" && u.Scheme != "wheps") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/" && !strings.HasPrefix(u.Path, "/whep/")) {
 		return nil, fmt.Errorf("source %q: url: want %s", cfg.ID, PullerURL)
 	}
 	token, _ := u.User.Password()
@@ -175,7 +181,9 @@ func (p *Puller) play(ctx context.Context) error {
 		}
 	}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
+		// Disconnected too: ICE calls a path failed only after 25 s, and a
+		// hub that restarts is back long before.
+		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed || s == webrtc.PeerConnectionStateDisconnected {
 			end("connection " + s.String())
 		}
 	})
@@ -193,7 +201,11 @@ func (p *Puller) play(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	answer, resource, err := offerTo(ctx, p.client, p.endpoint, p.token, pc.LocalDescription().SDP)
+	endpoint, err := p.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	answer, resource, err := offerTo(ctx, p.client, endpoint, p.token, pc.LocalDescription().SDP)
 	if err != nil {
 		return err
 	}
@@ -269,6 +281,37 @@ func (p *Puller) play(ctx context.Context) error {
 		return nil
 	}
 	return errors.New(reason)
+}
+
+// resolve is the WHEP endpoint to play: the URL's, or, for a URL without a
+// path, the one the hub gives for the invite.
+func (p *Puller) resolve(ctx context.Context) (string, error) {
+	u, _ := url.Parse(p.endpoint)
+	if u.Path != "" && u.Path != "/" {
+		return p.endpoint, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+"/api/v1/invite", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	res, err := p.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("ask the hub for the invite's feed: %w", redactURLError(err))
+	}
+	defer res.Body.Close()
+	var inv struct {
+		WHEP string `json:"whep"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("ask the hub for the invite's feed: %s: %s", res.Status, firstLine(body))
+	}
+	if err := json.Unmarshal(body, &inv); err != nil || !strings.HasPrefix(inv.WHEP, "/whep/") {
+		return "", fmt.Errorf("ask the hub for the invite's feed: no whep path in its answer")
+	}
+	u.Path = inv.WHEP
+	return u.String(), nil
 }
 
 // negotiatedPT is the payload type the answer chose for a transceiver.

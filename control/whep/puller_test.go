@@ -20,7 +20,7 @@ func TestPuller(t *testing.T) {
 	ts.resolver.sessions["demo"] = feedStream(t, "demo", clip, false)
 	host := strings.TrimPrefix(ts.http.URL, "http://")
 
-	for _, bad := range []string{"whep://" + host, "http://" + host + "/whep/sessions/demo", "whep:///whep/sessions/demo"} {
+	for _, bad := range []string{"whep://" + host + "/api/v1/sources", "http://" + host + "/whep/sessions/demo", "whep:///whep/sessions/demo"} {
 		if _, err := NewPuller(ingest.SourceConfig{ID: "hub", URL: bad}, slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("%s accepted", bad)
 		}

@@ -24,11 +24,13 @@ import (
 	"diemcau/pipeline"
 )
 
-// Pusher timing.
+// Pusher and Puller timing. Retries cap at a second: a point must be back
+// within two seconds of its hub answering again, and one small request a
+// second to a hub that is down costs nothing.
 const (
 	pushConnectTimeout = 10 * time.Second
 	pushRetryMin       = 500 * time.Millisecond
-	pushRetryMax       = 5 * time.Second
+	pushRetryMax       = time.Second
 	pushMTU            = maxPayload
 )
 
@@ -140,8 +142,7 @@ func (p *Pusher) setState(state string, err error) {
 }
 
 // Run publishes until ctx ends, reconnecting after each failure with a
-// back-off that starts short (a hub restart should cost a second or two)
-// and caps at pushRetryMax.
+// back-off from pushRetryMin to pushRetryMax.
 func (p *Pusher) Run(ctx context.Context) error {
 	wait := pushRetryMin
 	var failures int
