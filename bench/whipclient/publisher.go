@@ -43,6 +43,10 @@ type Options struct {
 	Relay *Relay
 	// NoAudio sends video only (also when the clip has no Opus).
 	NoAudio bool
+	// KeepTiming leaves the clip's picture in step with its sound when a
+	// PLI comes (the lip-sync pattern); by default the clip jumps to its
+	// first keyframe at once, as a browser's encoder answers a PLI.
+	KeepTiming bool
 }
 
 // Publisher is one WHIP publisher.
@@ -163,7 +167,7 @@ func Publish(ctx context.Context, api *webrtc.API, url, token string, clip *Clip
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.send(sendCtx, clip, vt, at, audio)
+		p.send(sendCtx, clip, vt, at, audio, !o.KeepTiming)
 	}()
 	return p, nil
 }
@@ -189,7 +193,7 @@ func (p *Publisher) readRTCP(sender *webrtc.RTPSender) {
 // send writes the clip in real time: every keyframe with its parameter
 // sets in front, and the clip's first keyframe at once after a PLI, as a
 // browser's encoder answers one.
-func (p *Publisher) send(ctx context.Context, clip *Clip, vt, at *webrtc.TrackLocalStaticSample, audio bool) {
+func (p *Publisher) send(ctx context.Context, clip *Clip, vt, at *webrtc.TrackLocalStaticSample, audio, keyOnPLI bool) {
 	frame := time.Second / time.Duration(clip.FPS)
 	const audioStep = 20 * time.Millisecond
 	start := time.Now()
@@ -205,7 +209,7 @@ func (p *Publisher) send(ctx context.Context, clip *Clip, vt, at *webrtc.TrackLo
 		case <-time.After(time.Until(start.Add(min(vpts, apts)))):
 		}
 		if vpts <= apts {
-			if p.wantKey.Swap(false) {
+			if p.wantKey.Swap(false) && keyOnPLI {
 				ci = 0
 			}
 			i := ci % len(clip.AUs)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"diemcau/bench/whipclient"
 	"diemcau/internal/proctest"
+	"diemcau/pipeline/gst"
 )
 
 // TestWHIPEndToEnd: a point's laptop publishes H.264 and Opus over WHIP
@@ -186,4 +189,63 @@ sessions:
 			t.Fatal("server did not stop within 15 s of SIGTERM")
 		}
 	})
+}
+
+// TestWHIPAVSync: the lip-sync pattern published over WHIP reads in sync
+// on the source's re-serve: the publisher's two tracks, timed from their
+// RTP clocks and lined up by its sender reports, keep picture and sound
+// together.
+func TestWHIPAVSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: starts processes")
+	}
+	gst.Init()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	loop, err := gst.EncodeLoop(ctx, gst.LoopConfig{TestPicture: gst.TestPicture{Width: 320, Height: 180, FPS: 30, Pattern: gst.PatternAVSync},
+		BitrateKbps: 300, Audio: gst.AudioOpus}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Skipf("cannot encode the avsync loop here: %v", err)
+	}
+	clip := &whipclient.Clip{SPS: loop.Video.SPS, PPS: loop.Video.PPS, FPS: 30}
+	for _, f := range loop.VideoFrames {
+		clip.AUs, clip.Keys = append(clip.AUs, f.NALUs), append(clip.Keys, f.Key)
+	}
+	for _, f := range loop.AudioFrames {
+		clip.Opus = append(clip.Opus, f.Payload)
+	}
+	dir := t.TempDir()
+	rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePort(t)
+	const secret = "avsync-publish-secret"
+	cfg := fmt.Sprintf(`
+http: {listen: "127.0.0.1:%d"}
+rtsp: {listen: "127.0.0.1:%d", read_user: xem, read_pass: "d0c-k1n"}
+webrtc: {udp_port: 0}
+archive: {root: %q, min_free: 0}
+store: %q
+sources:
+  - {id: xa, url: "whip://", publish_sha256: %q}
+`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(secret))
+	cfgFile := filepath.Join(dir, "diemcau.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
+	srv.WaitLine(t, "webrtc listening", 60*time.Second)
+	api, err := whipclient.NewAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := whipclient.Publish(ctx, api, fmt.Sprintf("http://127.0.0.1:%d/whip/ingest/xa", httpPort), secret, clip, whipclient.Options{KeepTiming: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(ctx)
+	srv.WaitLine(t, "publisher online", 30*time.Second)
+	time.Sleep(2 * time.Second) // past the sender reports of both tracks
+	code, rep, out := probeAV(t, "--seconds", "6", fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sources/xa", rtspPort))
+	if code != 0 || rep.Offset == nil || math.Abs(rep.Offset.Median) > 20 || rep.Audio == nil || rep.Audio.Present < 95 {
+		t.Fatalf("exit %d, want 0 with the offset within ±20 ms and ≥ 95 %% of the sound\n%s", code, out)
+	}
+	t.Logf("A/V offset median %.1f ms, sound present %.0f %%", rep.Offset.Median, rep.Audio.Present)
 }
