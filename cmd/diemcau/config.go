@@ -17,8 +17,8 @@ import (
 	srtin "diemcau/ingest/srt"
 )
 
-// Config is the whole configuration file of CONTRACT.md. Only cmd/ knows
-// viper; each package gets its own Config built from this one.
+// Config is the whole configuration file (docs/configuration.md). Only
+// cmd/ knows viper; each package gets its own Config built from this one.
 type Config struct {
 	HTTP     HTTPConfig      `mapstructure:"http"`
 	RTSP     RTSPConfig      `mapstructure:"rtsp"`
@@ -156,8 +156,8 @@ type PointConfig struct {
 	Label  string `mapstructure:"label"`
 }
 
-// defaults are the values of CONTRACT.md's sample file. Every scalar key
-// has one so that DIEMCAU_* environment variables reach it.
+// defaults are the values of docs/configuration.md and the sample file.
+// Every scalar key has one so that DIEMCAU_* environment variables reach it.
 func defaults() map[string]any {
 	return map[string]any{
 		"http.listen":         ":8080",

@@ -140,8 +140,9 @@ func (c *Config) Validate() []error {
 	return errs
 }
 
-// applyDemo is the embedded demo of CONTRACT.md: four synthetic points in one
-// live, recorded session, so `diemcau serve` shows everything at once.
+// applyDemo is the embedded demo (docs/configuration.md): four synthetic
+// points in one live, recorded session, so `diemcau serve` shows everything
+// at once.
 func applyDemo(c *Config) {
 	record := true
 	points := []struct{ id, name, role string }{
