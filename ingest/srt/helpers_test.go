@@ -108,7 +108,8 @@ type counter struct {
 	lastVideo    time.Duration
 	backwards    int
 	lastDTS      time.Duration
-	maxGap       time.Duration // largest step between consecutive video PTS
+	maxGap       time.Duration   // largest step between consecutive video PTS
+	pts          []time.Duration // every video frame's, relative to the first
 	tracks       []*pipeline.Track
 }
 
@@ -130,7 +131,9 @@ func countFrames(t *testing.T, s *pipeline.Stream) *counter {
 			case pipeline.Video:
 				if c.video == 0 {
 					c.firstVideo = f.PTS
-				} else {
+				}
+				c.pts = append(c.pts, f.PTS-c.firstVideo)
+				if c.video > 0 {
 					if f.DTS < c.lastDTS {
 						c.backwards++
 					}
@@ -176,6 +179,24 @@ func (c *counter) checkVideo(t *testing.T, want, fps int, latency time.Duration)
 	if c.backwards != 0 {
 		t.Errorf("%d video DTS went back", c.backwards)
 	}
+}
+
+// missingBefore counts the frames of the first window of the stream (fps
+// frames a second from the first frame) that never arrived: the measure
+// of loss while the encoder was still sending, free of what its hang-up
+// takes.
+func (c *counter) missingBefore(window time.Duration, fps int) (missing, want int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	frame := time.Second / time.Duration(fps)
+	want = int(window / frame)
+	got := map[int]bool{}
+	for _, p := range c.pts {
+		if i := int((p + frame/2) / frame); i < want {
+			got[i] = true
+		}
+	}
+	return want - len(got), want
 }
 
 func (c *counter) counts() (video, audio int) {

@@ -125,8 +125,9 @@ func TestGarbageCaller(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	conn.Close()
+	proctest.Eventually(t, 3*time.Second, "source in error", func() bool { return src.Status().State == ingest.StateError })
 	st := src.Status()
-	if st.State != ingest.StateError || !strings.Contains(st.Error, "MPEG-TS") {
+	if !strings.Contains(st.Error, "MPEG-TS") {
 		t.Fatalf("after garbage: %s %q", st.State, st.Error)
 	}
 	t.Logf("garbage caller: %s", st.Error)
