@@ -87,9 +87,10 @@ func (s *Source) Status() ingest.Status {
 	}
 	if last != nil {
 		st.SRT = last
-		// SRT's count: most of these were then retransmitted in time;
-		// srt.packets_dropped are the ones that were not.
-		st.PacketsLost = last.PacketsLost
+		// What a camera's packets_lost means: holes left in the stream.
+		// SRT's own loss count (srt.packets_lost) is mostly repaired by
+		// retransmission; the packets it gave up on are its drops.
+		st.PacketsLost = last.PacketsDropped
 	}
 	return st
 }
