@@ -60,6 +60,7 @@ func (s *Server) sessionRoutes() {
 	s.handleFunc("DELETE /api/v1/sessions/{id}/invites/{iid}", s.audited(op, pathTarget("id", "iid"), s.handleDeleteInvite))
 	s.handleFunc("GET /api/v1/audit", s.require(op, s.handleAudit))
 	s.handleFunc("GET /api/v1/invite", s.handleInviteSelf) // the invite token is its own credential
+	s.handleFunc("POST /api/v1/invite/report", s.handleNodeReport)
 	if s.deps.Sessions != nil {
 		s.handleFunc("POST /api/v1/sessions/{id}/start", s.audited(op, id, s.handleStartSession))
 		s.handleFunc("POST /api/v1/sessions/{id}/stop", s.audited(op, id, s.handleStopSession))

@@ -115,6 +115,7 @@ type Server struct {
 	conns        atomic.Pointer[connlimit.Listener] // the listener's limits, once Run listens
 	connCounters connCounters                       // other listeners' refusals, for /metrics
 	denied       deniedLog                          // 401 and 403, audited as a summary (audit_denied.go)
+	nodes        nodeReports                        // point nodes' own reports (node_reports.go)
 }
 
 // New builds the server and its routes; it listens only in Run.

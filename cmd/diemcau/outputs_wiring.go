@@ -24,7 +24,7 @@ const outputPoll = 500 * time.Millisecond
 
 // runOutputs publishes every session's outputs while the session runs and,
 // on a point node, links it to its hub. It returns when ctx ends.
-func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, log *slog.Logger) error {
+func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, reg *ingest.Registry, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	for _, s := range cfg.Sessions {
 		for i, o := range s.Outputs {
@@ -35,7 +35,9 @@ func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, log *sl
 	}
 	if cfg.Hub.URL != "" {
 		program, _ := cfg.hubProgram() // checked at load
-		wg.Go(func() { runHubLink(ctx, cfg.Hub, program, mgr, log.With("component", "hub-link")) })
+		hlog := log.With("component", "hub-link")
+		wg.Go(func() { runHubLink(ctx, cfg.Hub, program, mgr, hlog) })
+		wg.Go(func() { reportToHub(ctx, cfg, program, reg, mgr, hlog) })
 	}
 	wg.Wait()
 	return nil

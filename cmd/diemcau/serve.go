@@ -111,12 +111,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	probe := probeSource(sources, rtspServer)
+	nodeReports := func(string, string) (checks.NodeReport, bool) { return checks.NodeReport{}, false }
 	checker, err := checks.New(checks.Config{ArchiveRoot: cfg.Archive.Root, MinFree: int64(cfg.Archive.MinFree)}, log, checks.Deps{
 		Store:   st,
 		Source:  sources.Status,
 		Probe:   probe,
 		Encoder: func() (string, bool) { return media.encoder.Element, media.encoder.Hardware },
 		Sound:   checkSound(mgr),
+		// The API, made below, keeps the point nodes' reports.
+		Node: func(sessionID, point string) (checks.NodeReport, bool) { return nodeReports(sessionID, point) },
 	})
 	if err != nil {
 		return err
@@ -147,6 +150,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	nodeReports = api.NodeReport
 	// RTSP readers log in with the API's tokens and invites; ending an
 	// invite or a session ends what it let in, RTSP and WHEP alike.
 	rtspServer.SetReadAuthorizer(rtspReadAuthorizer(api))
@@ -181,7 +185,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return runSRT(ctx, srtServer) })
 	g.Go(func() error { return sources.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
-	g.Go(func() error { return runOutputs(ctx, cfg, mgr, log) })
+	g.Go(func() error { return runOutputs(ctx, cfg, mgr, sources, log) })
 	g.Go(func() error { return archive.Run(ctx) })
 	g.Go(func() error { return checker.Run(ctx) })
 	g.Go(func() error { return auditPruner.Run(ctx) })

@@ -75,6 +75,9 @@ type Deps struct {
 	// Sound is a point's sound as a running session's composite hears it;
 	// false when the session is not running. nil: no sound check.
 	Sound func(sessionID, pointID string) (Sound, bool)
+	// Node is the latest report of the point node at a point, if the
+	// point is one (node.go). nil: no point nodes.
+	Node func(sessionID, pointID string) (NodeReport, bool)
 }
 
 // Checker runs checks on demand and on schedule.
@@ -159,6 +162,7 @@ func (c *Checker) checkPoints(ctx context.Context, sess store.Session) ([]store.
 			defer wg.Done()
 			out[i], kbps[i] = c.checkPoint(ctx, p)
 			c.checkSound(sess.ID, &out[i])
+			c.checkNode(sess.ID, &out[i])
 		}()
 	}
 	wg.Wait()
