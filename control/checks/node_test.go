@@ -15,7 +15,12 @@ func TestCheckNode(t *testing.T) {
 	const gb = 1 << 30
 	fresh := time.Now()
 	healthy := NodeReport{Sources: []NodeSource{{ID: "cam", State: "online"}}, DiskFreeBytes: 100 * gb, DiskNeedBytes: 10 * gb, Recording: true, ReceivedAt: fresh}
-	with := func(f func(*NodeReport)) NodeReport { r := healthy; r.Sources = append([]NodeSource(nil), r.Sources...); f(&r); return r }
+	with := func(f func(*NodeReport)) NodeReport {
+		r := healthy
+		r.Sources = append([]NodeSource(nil), r.Sources...)
+		f(&r)
+		return r
+	}
 	tests := []struct {
 		name    string
 		rep     NodeReport
