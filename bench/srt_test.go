@@ -188,17 +188,22 @@ func BenchmarkIngestSRTvsPush(b *testing.B) {
 
 // BenchmarkSRTLoss: the share of the clip's video frames that reach the
 // stream through a link losing 1, 5 and 10 % of its datagrams each way,
-// with the default 200 ms latency; one 10 s clip per run.
+// with the default 200 ms latency, on loopback and on a 50 ms round trip;
+// one 10 s clip per run.
 //
 //	go test -run '^$' -bench SRTLoss -benchtime 1x ./bench/
 func BenchmarkSRTLoss(b *testing.B) {
 	clip := srtClip(b)
-	for _, loss := range []float64{0.01, 0.05, 0.10} {
-		b.Run(fmt.Sprintf("%.0f%%", 100*loss), func(b *testing.B) {
+	for _, c := range []struct {
+		loss  float64
+		delay time.Duration // each way
+	}{{0.01, 0}, {0.05, 0}, {0.10, 0}, {0.01, 25 * time.Millisecond}, {0.05, 25 * time.Millisecond}, {0.10, 25 * time.Millisecond}} {
+		loss := c.loss
+		b.Run(fmt.Sprintf("%.0f%%/rtt%s", 100*loss, 2*c.delay), func(b *testing.B) {
 			var kept, dropped, retrans, lost float64
 			for range b.N {
 				rig := startIngestRig(b, 1)
-				relay, err := lossyudp.Start(rig.srtAddr, loss)
+				relay, err := lossyudp.StartDelayed(rig.srtAddr, loss, c.delay)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Relay forwards datagrams between the last caller that sent to Addr and
@@ -17,6 +18,9 @@ type Relay struct {
 	conn    *net.UDPConn // callers send here
 	up      *net.UDPConn // towards the server
 	loss    float64
+	delay   time.Duration // added to every datagram, each way
+	upQ     *delayed      // towards the server
+	downQ   *delayed      // towards the caller
 	dropped atomic.Uint64
 	passed  atomic.Uint64
 
@@ -27,7 +31,11 @@ type Relay struct {
 
 // Start relays from a loopback port to server, losing loss (0 to 1) of the
 // datagrams each way. Close it when done.
-func Start(server string, loss float64) (*Relay, error) {
+func Start(server string, loss float64) (*Relay, error) { return StartDelayed(server, loss, 0) }
+
+// StartDelayed is Start with every datagram held for delay each way: a
+// path whose round trip is 2 × delay.
+func StartDelayed(server string, loss float64, delay time.Duration) (*Relay, error) {
 	if loss < 0 || loss >= 1 {
 		return nil, fmt.Errorf("lossyudp: loss %v: want 0 to 1", loss)
 	}
@@ -44,7 +52,14 @@ func Start(server string, loss float64) (*Relay, error) {
 		c.Close()
 		return nil, fmt.Errorf("lossyudp: %w", err)
 	}
-	r := &Relay{conn: c, up: up, loss: loss}
+	r := &Relay{conn: c, up: up, loss: loss, delay: delay}
+	r.upQ = r.newDelayed(func(b []byte) { _, _ = r.up.Write(b) })
+	r.downQ = r.newDelayed(func(b []byte) {
+		r.mu.Lock()
+		caller := r.caller
+		r.mu.Unlock()
+		_, _ = r.conn.WriteToUDP(b, caller)
+	})
 	r.wg.Add(2)
 	go r.fromCaller()
 	go r.fromServer()
@@ -76,8 +91,46 @@ func (r *Relay) drop() bool {
 	return false
 }
 
+// delayed is one direction's queue of held datagrams, sent in order: a
+// path delays, it does not reorder.
+type delayed struct {
+	q chan held
+}
+
+type held struct {
+	due time.Time
+	b   []byte
+}
+
+func (r *Relay) newDelayed(write func([]byte)) *delayed {
+	d := &delayed{q: make(chan held, 4096)}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for h := range d.q {
+			time.Sleep(time.Until(h.due))
+			write(h.b)
+		}
+	}()
+	return d
+}
+
+// send writes b now, or queues a copy for the delay.
+func (r *Relay) send(d *delayed, b []byte, write func([]byte)) {
+	if r.delay <= 0 {
+		write(b)
+		return
+	}
+	select {
+	case d.q <- held{due: time.Now().Add(r.delay), b: append([]byte(nil), b...)}:
+	default: // a full queue loses the datagram, as a router's does
+		r.dropped.Add(1)
+	}
+}
+
 func (r *Relay) fromCaller() {
 	defer r.wg.Done()
+	defer close(r.upQ.q)
 	buf := make([]byte, 65536)
 	for {
 		n, from, err := r.conn.ReadFromUDP(buf)
@@ -88,13 +141,14 @@ func (r *Relay) fromCaller() {
 		r.caller = from
 		r.mu.Unlock()
 		if !r.drop() {
-			_, _ = r.up.Write(buf[:n])
+			r.send(r.upQ, buf[:n], func(b []byte) { _, _ = r.up.Write(b) })
 		}
 	}
 }
 
 func (r *Relay) fromServer() {
 	defer r.wg.Done()
+	defer close(r.downQ.q)
 	buf := make([]byte, 65536)
 	for {
 		n, err := r.up.Read(buf)
@@ -105,7 +159,7 @@ func (r *Relay) fromServer() {
 		caller := r.caller
 		r.mu.Unlock()
 		if caller != nil && !r.drop() {
-			_, _ = r.conn.WriteToUDP(buf[:n], caller)
+			r.send(r.downQ, buf[:n], func(b []byte) { _, _ = r.conn.WriteToUDP(b, caller) })
 		}
 	}
 }
