@@ -176,12 +176,15 @@ sessions:
 		}
 	})
 
-	t.Run("passphrase never logged", func(t *testing.T) {
+	t.Run("passphrase never logged, clean stop", func(t *testing.T) {
 		if out := srv.Output(); strings.Contains(out, pass) || strings.Contains(out, "not-the-passphrase") {
 			t.Error("a passphrase reached the log")
 		}
 		if !srv.Stop(15 * time.Second) {
 			t.Fatal("server did not stop within 15 s of SIGTERM")
+		}
+		if err := srv.Err(); err != nil || strings.Contains(srv.Output(), "DATA RACE") {
+			t.Fatalf("server exit: %v (a race is exit status 66)", err)
 		}
 	})
 }
