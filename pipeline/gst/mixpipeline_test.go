@@ -21,7 +21,7 @@ func TestMixLaunchNamesEveryControl(t *testing.T) {
 	}{
 		{"two points", MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, []string{
 			"compositor name=comp", "framerate=30/1", "label0", "label1", "slate0", "slate1",
-			"funnel name=vin0 ! videoscale name=vscale0 ! capsfilter name=vcaps0", "vcaps1 caps=\"video/x-raw,format=I420,width=16,height=16,pixel-aspect-ratio=1/1\" ! comp.sink_2", "comp.sink_3", "comp.sink_4",
+			"funnel name=vin0 ! videoscale name=vscale0 ! capsfilter name=vcaps0", "vcaps1 caps=\"video/x-raw,format=I420,width=16,height=16,pixel-aspect-ratio=1/1\" caps-change-mode=delayed ! comp.sink_2", "comp.sink_3", "comp.sink_4",
 			"funnel name=ain1 ! level name=lvl1 interval=100000000 post-messages=true ! volume name=vol1 ! tee name=at1", "appsink name=opusmm0", "appsink name=opusmm1",
 			"at0. ! mm1.sink_%u", "at1. ! mm0.sink_%u", "at0. ! mixall.sink_%u", "silence. ! mm1.sink_%u",
 			"Noto Sans", "clockoverlay",

@@ -54,6 +54,16 @@ func capsSpec(name, caps string) elemSpec {
 	return elemSpec{factory: "capsfilter", name: name, props: []string{"caps=" + caps}}
 }
 
+// resizeSpec is a capsfilter whose caps change while pictures flow (a
+// tile's or a slate's size). Delayed: it still takes the previous caps
+// until the new ones arrive, or a source that negotiated just before the
+// change fails with not-negotiated — and stops the composite.
+func resizeSpec(name, caps string) elemSpec {
+	e := capsSpec(name, caps)
+	e.props = append(e.props, "caps-change-mode=delayed")
+	return e
+}
+
 // slotVideo is where point's decoded pictures enter: a funnel, so that a
 // branch rebuilt at run time links to a fresh funnel pad, and until one
 // exists the funnel still answers the compositor's latency query (an
@@ -66,7 +76,7 @@ func slotVideo(point int) []elemSpec {
 	return []elemSpec{
 		{factory: "funnel", name: mixVideoInlet(point)},
 		{factory: "videoscale", name: mixVideoScale(point)},
-		capsSpec(mixVideoCaps(point), tileCaps(MixTile{})),
+		resizeSpec(mixVideoCaps(point), tileCaps(MixTile{})),
 	}
 }
 
@@ -104,7 +114,7 @@ func slotSlate(s MixSpec, point int, offset time.Duration) []elemSpec {
 	}
 	return []elemSpec{
 		src,
-		capsSpec(mixSlateCaps(point), slateCaps(s, false)),
+		resizeSpec(mixSlateCaps(point), slateCaps(s, false)),
 		{factory: "textoverlay", name: mixSlateText(point), props: []string{
 			"text=", "font-desc=" + slateFont, "halignment=center", "valignment=center", "line-alignment=center",
 			"shaded-background=false", "wait-text=false",
