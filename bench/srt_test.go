@@ -144,15 +144,18 @@ func waitOnline(b *testing.B, reg *ingest.Registry, ids []string) {
 }
 
 // BenchmarkIngestSRTvsPush: the server's CPU per ingested 720p 2 Mbit/s
-// stream (H.264 + AAC), four streams at once, RTSP push against SRT with
+// stream (H.264 + AAC), one and four streams at once, RTSP push against SRT with
 // AES (the same clip; ffmpeg sends it with -c copy from its own process).
 //
 //	go test -run '^$' -bench IngestSRTvsPush -benchtime 8x ./bench/
 func BenchmarkIngestSRTvsPush(b *testing.B) {
 	clip := srtClip(b)
-	const n = 4
-	for _, kind := range []string{"push", "srt"} {
-		b.Run(kind, func(b *testing.B) {
+	for _, c := range []struct {
+		kind string
+		n    int
+	}{{"push", 1}, {"srt", 1}, {"push", 4}, {"srt", 4}} {
+		kind, n := c.kind, c.n
+		b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 			rig := startIngestRig(b, n)
 			addr := rig.rtspAddr
 			if kind == "srt" {
@@ -180,8 +183,8 @@ func BenchmarkIngestSRTvsPush(b *testing.B) {
 			}
 			b.StopTimer()
 			cpu, wall := processCPU()-cpu0, time.Since(wall0)
-			b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/n, "%core/stream")
-			b.ReportMetric(float64(frames()-frames0)/wall.Seconds()/n, "frames/s/stream")
+			b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(n), "%core/stream")
+			b.ReportMetric(float64(frames()-frames0)/wall.Seconds()/float64(n), "frames/s/stream")
 		})
 	}
 }
