@@ -224,6 +224,9 @@ func (s *Server) Run(ctx context.Context) error {
 		// the address is known before any client connects.
 		Listen:       func(string, string) (net.Listener, error) { return l.tcp, nil },
 		ListenPacket: l.packetConn,
+		// The server sends its own (server_reports.go): gortsplib's carry a
+		// malformed NTP time.
+		DisableRTCPSenderReports: true,
 	}
 	if l.rtp != nil {
 		srv.UDPRTPAddress = l.rtp.LocalAddr().String()

@@ -48,6 +48,7 @@ type outStream struct {
 	packetizers []*Packetizer     // by track index; nil for a track RTSP cannot carry
 	seen        []*pipeline.Track // last track pointer accepted per index; pump only
 	clock       senderClock       // pump only
+	reports     []*srTrack        // by track index: what the sender reports say (server_reports.go)
 }
 
 // senderClock maps frame times to the wall clock of the RTCP sender
@@ -117,6 +118,7 @@ func (p *servedPath) newOutStream(tracks []*pipeline.Track) (*outStream, error) 
 		tracks:      tracks,
 		packetizers: make([]*Packetizer, len(tracks)),
 		seen:        make([]*pipeline.Track, len(tracks)),
+		reports:     make([]*srTrack, len(tracks)),
 	}
 	desc := &description.Session{Title: p.name}
 	var skipped []string
@@ -128,6 +130,7 @@ func (p *servedPath) newOutStream(tracks []*pipeline.Track) (*outStream, error) 
 		}
 		out.packetizers[i] = pk
 		out.seen[i] = t
+		out.reports[i] = &srTrack{clock: pk.Format().ClockRate()}
 		desc.Medias = append(desc.Medias, pk.Media())
 	}
 	if len(desc.Medias) == 0 {
@@ -226,12 +229,33 @@ func (p *servedPath) pump(ctx context.Context) {
 		}
 		r.Close()
 	}()
+	reports, stopReports := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.report(reports) })
+	defer func() { stopReports(); wg.Wait() }()
 	for {
 		f, err := r.Read(ctx)
 		if err != nil {
 			return
 		}
 		p.writeFrame(f)
+	}
+}
+
+// report sends the sender reports of the path's tracks every
+// senderReportPeriod while readers play.
+func (p *servedPath) report(ctx context.Context) {
+	tick := time.NewTicker(senderReportPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if out := p.snapshot(); out != nil {
+				out.sendReports(now)
+			}
+		}
 	}
 }
 
@@ -267,6 +291,7 @@ func (p *servedPath) writeFrame(f *pipeline.Frame) {
 	}
 	ntp := out.clock.ntp(f)
 	media := pk.Media()
+	now := time.Now()
 	for _, pkt := range pkts {
 		err := out.ss.WritePacketRTPWithNTP(media, pkt, ntp)
 		if err != nil {
@@ -276,6 +301,8 @@ func (p *servedPath) writeFrame(f *pipeline.Frame) {
 			}
 			return
 		}
+		// gortsplib has set the packet's SSRC: the reports use it.
+		out.reports[f.Track.Index].wrote(pkt, ntp, f.PTS == f.DTS, now)
 	}
 }
 

@@ -19,10 +19,11 @@ import (
 )
 
 // Warm-ups of the live reads (see avsync.Options.Warmup): an RTSP reader
-// is lined up by the server's first sender report, 10 s into the read; a
-// WHEP viewer's picture starts at the composite's last keyframe (2 s).
+// is lined up by the server's first sender report, within a second of the
+// read; a WHEP viewer's picture starts at the composite's last keyframe
+// (2 s).
 const (
-	rtspWarmup = 11 * time.Second
+	rtspWarmup = 3 * time.Second
 	whepWarmup = 3 * time.Second
 	avSeconds  = 5 // flashes per point measured on a live output
 )
@@ -125,9 +126,7 @@ sessions:
 			{name: "return feed of xa-a", url: whepComposite + "/points/xa-a", token: token, warmup: whepWarmup},
 		})
 		three := avExpect{want: []int{0, 1, 2}, grids: []int{3}}
-		// The RTSP composite reads out of the limit after its first sender
-		// report (an open defect, bench/README.md): logged, not judged.
-		t.Logf("RTSP composite (not judged, open defect): %+v", reps[0])
+		checkAV(t, reps[0], three)
 		checkAV(t, reps[1], three)
 		// Studio xa-a hears the others, never itself.
 		checkAV(t, reps[2], avExpect{want: []int{1, 2}, absent: []int{0}, grids: []int{3}})
@@ -162,8 +161,9 @@ sessions:
 			{name: "RTSP composite", url: rtspComposite, warmup: rtspWarmup},
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
 		})
-		t.Logf("RTSP composite (not judged, open defect): %+v", reps[0])
-		checkAV(t, reps[1], avExpect{want: []int{0, 1, 2, 3}, grids: []int{4}})
+		four := avExpect{want: []int{0, 1, 2, 3}, grids: []int{4}}
+		checkAV(t, reps[0], four)
+		checkAV(t, reps[1], four)
 	})
 
 	if status, body := a.call("POST", "/api/v1/sessions/phien/stop", ""); status != 200 || body["state"] != "ended" {
