@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
+	"diemcau/ingest/rtcpsr"
 	"diemcau/pipeline"
 )
 
@@ -48,7 +49,7 @@ type outStream struct {
 	packetizers []*Packetizer     // by track index; nil for a track RTSP cannot carry
 	seen        []*pipeline.Track // last track pointer accepted per index; pump only
 	clock       senderClock       // pump only
-	reports     []*srTrack        // by track index: what the sender reports say (server_reports.go)
+	reports     []*rtcpsr.Track   // by track index: what the sender reports say (server_reports.go)
 }
 
 // senderClock maps frame times to the wall clock of the RTCP sender
@@ -118,7 +119,7 @@ func (p *servedPath) newOutStream(tracks []*pipeline.Track) (*outStream, error) 
 		tracks:      tracks,
 		packetizers: make([]*Packetizer, len(tracks)),
 		seen:        make([]*pipeline.Track, len(tracks)),
-		reports:     make([]*srTrack, len(tracks)),
+		reports:     make([]*rtcpsr.Track, len(tracks)),
 	}
 	desc := &description.Session{Title: p.name}
 	var skipped []string
@@ -130,7 +131,7 @@ func (p *servedPath) newOutStream(tracks []*pipeline.Track) (*outStream, error) 
 		}
 		out.packetizers[i] = pk
 		out.seen[i] = t
-		out.reports[i] = &srTrack{clock: pk.Format().ClockRate()}
+		out.reports[i] = rtcpsr.NewTrack(pk.Format().ClockRate())
 		desc.Medias = append(desc.Medias, pk.Media())
 	}
 	if len(desc.Medias) == 0 {
@@ -243,9 +244,9 @@ func (p *servedPath) pump(ctx context.Context) {
 }
 
 // report sends the sender reports of the path's tracks every
-// senderReportPeriod while readers play.
+// rtcpsr.Period while readers play.
 func (p *servedPath) report(ctx context.Context) {
-	tick := time.NewTicker(senderReportPeriod)
+	tick := time.NewTicker(rtcpsr.Period)
 	defer tick.Stop()
 	for {
 		select {
@@ -302,7 +303,7 @@ func (p *servedPath) writeFrame(f *pipeline.Frame) {
 			return
 		}
 		// gortsplib has set the packet's SSRC: the reports use it.
-		out.reports[f.Track.Index].wrote(pkt, ntp, f.PTS == f.DTS, now)
+		out.reports[f.Track.Index].Wrote(pkt, ntp, f.PTS == f.DTS, now)
 	}
 }
 

@@ -45,6 +45,7 @@ type camera struct {
 	server  *gortsplib.Server
 	desc    func() *description.Session
 	stream  *gortsplib.ServerStream // nil: not ready, or dropped
+	reports streamReports           // the stream's sender reports (reports.go)
 	readers int                     // sessions playing
 	fault   Fault
 
@@ -76,6 +77,7 @@ func (c *camera) openStreamLocked() error {
 		return fmt.Errorf("camsim %s: stream: %w", c.name, err)
 	}
 	c.stream = st
+	c.reports = newStreamReports(st.Desc)
 	c.updateLocked()
 	return nil
 }
@@ -253,11 +255,11 @@ func (s *loopSender) run(ctx context.Context) {
 
 		now := time.Since(s.epoch)
 		for pl.Video.Time(nv) <= now {
-			s.cam.countWrite(video.WriteFrame(stream, nv, s.epoch.Add(pl.Video.Time(nv))))
+			s.cam.countWrite(video.WriteFrame(s.cam.writer(stream), nv, s.epoch.Add(pl.Video.Time(nv))))
 			nv++
 		}
 		for audio != nil && s.audio.Time(na) <= now {
-			s.cam.countWrite(audio.WriteFrame(stream, na, s.epoch.Add(s.audio.Time(na))))
+			s.cam.countWrite(audio.WriteFrame(s.cam.writer(stream), na, s.epoch.Add(s.audio.Time(na))))
 			na++
 		}
 	}

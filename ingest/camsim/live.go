@@ -77,7 +77,7 @@ func (s *liveSender) onFrame(f *pipeline.Frame) {
 func (s *liveSender) send(st *gortsplib.ServerStream, m *description.Media, pkts []*rtp.Packet, ts uint32, wall time.Time) {
 	for _, p := range pkts {
 		p.Timestamp = ts
-		if err := st.WritePacketRTPWithNTP(m, p, wall); err != nil {
+		if err := s.cam.writer(st).WritePacketRTPWithNTP(m, p, wall); err != nil {
 			s.cam.countWrite(0, err)
 			return
 		}

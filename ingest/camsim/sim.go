@@ -112,6 +112,8 @@ func (s *Sim) Run(ctx context.Context) error {
 		UDPRTPAddress:  s.cfg.UDPRTPAddress,
 		UDPRTCPAddress: s.cfg.UDPRTCPAddress,
 		WriteQueueSize: 1024, // a 720p IDR is ~100 packets; leave room for several
+		// The cameras send their own (reports.go).
+		DisableRTCPSenderReports: true,
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
 			if err == nil {
@@ -148,6 +150,13 @@ func (s *Sim) Run(ctx context.Context) error {
 	}()
 
 	start := time.Now()
+	for _, c := range s.cams {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			c.report(ctx)
+		}()
+	}
 	for i, c := range s.cams {
 		if loop != nil {
 			if err := c.publish(srv, loop.Description); err != nil {
