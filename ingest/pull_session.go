@@ -164,13 +164,18 @@ func runPullSession(ctx context.Context, sc pullSessionConfig, log *slog.Logger,
 	}
 	h.tracks(dep.Tracks())
 
-	if h.senderReport != nil {
-		c.OnPacketRTCPAny(func(_ *description.Media, pkt rtcp.Packet) {
-			if sr, ok := pkt.(*rtcp.SenderReport); ok {
-				h.senderReport(sr, time.Now())
+	align := newTrackAligner(dep.Medias(), func(m *description.Media, by time.Duration) {
+		log.Info("tracks lined up by the camera's sender reports", "media", string(m.Type), "moved_by", by.Round(100*time.Microsecond))
+	})
+	c.OnPacketRTCPAny(func(m *description.Media, pkt rtcp.Packet) {
+		if sr, ok := pkt.(*rtcp.SenderReport); ok {
+			now := time.Now()
+			align.senderReport(m, sr, now)
+			if h.senderReport != nil {
+				h.senderReport(sr, now)
 			}
-		})
-	}
+		}
+	})
 	c.OnPacketRTPAny(func(m *description.Media, _ format.Format, pkt *rtp.Packet) {
 		// Arrival time, not the camera's NTP: many cameras' clocks are off
 		// by minutes, and the mixer places frames by arrival anyway.
@@ -180,6 +185,7 @@ func runPullSession(ctx context.Context, sc pullSessionConfig, log *slog.Logger,
 		if !ok {
 			return // before the first packet the timeline can start from
 		}
+		pts = align.align(m, pkt, pts)
 		mu.Lock()
 		defer mu.Unlock()
 		frames := dep.HandlePacket(m, pkt, pts, now)
