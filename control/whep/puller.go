@@ -187,32 +187,15 @@ func (p *Puller) play(ctx context.Context) error {
 			end("connection " + s.String())
 		}
 	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fmt.Errorf("offer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("offer: %w", err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(3 * time.Second):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	endpoint, err := p.resolve(ctx)
 	if err != nil {
 		return err
 	}
-	answer, resource, err := offerTo(ctx, p.client, endpoint, p.token, pc.LocalDescription().SDP)
+	resource, err := negotiate(ctx, pc, p.client, endpoint, p.token)
 	if err != nil {
 		return err
 	}
 	defer deleteResource(p.client, resource, p.token)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return fmt.Errorf("answer: %w", err)
-	}
 	media := ingest.WHIPMedia{VideoPT: negotiatedPT(vt)}
 	if pt := negotiatedPT(at); pt != 0 {
 		media.HasAudio, media.AudioPT = true, pt

@@ -209,28 +209,11 @@ func (p *Pusher) session(ctx context.Context) error {
 		}
 	})
 
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fmt.Errorf("offer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("offer: %w", err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(3 * time.Second): // send what was gathered
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	answer, resource, err := offerTo(ctx, p.cfg.Client, p.cfg.URL, p.cfg.Token, pc.LocalDescription().SDP)
+	resource, err := negotiate(ctx, pc, p.cfg.Client, p.cfg.URL, p.cfg.Token)
 	if err != nil {
 		return err
 	}
 	defer deleteResource(p.cfg.Client, resource, p.cfg.Token)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		return fmt.Errorf("answer: %w", err)
-	}
 	select {
 	case <-connected:
 	case <-failed:
@@ -257,6 +240,35 @@ func (p *Pusher) waitForVideo(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// negotiate makes pc's offer, gathers its candidates (3 s at most: what
+// was gathered goes), POSTs it to endpoint and sets the answer; it returns
+// the resource to DELETE at the end.
+func negotiate(ctx context.Context, pc *webrtc.PeerConnection, client *http.Client, endpoint, token string) (string, error) {
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", fmt.Errorf("offer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	answer, resource, err := offerTo(ctx, client, endpoint, token, pc.LocalDescription().SDP)
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		deleteResource(client, resource, token)
+		return "", fmt.Errorf("answer: %w", err)
+	}
+	return resource, nil
 }
 
 // offerTo POSTs an SDP offer to a WHIP or WHEP endpoint and returns the
