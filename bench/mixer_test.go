@@ -243,6 +243,10 @@ func bareLaunch(clip, tone string) string {
 			1+i, t.X, 1+i, t.Y, 1+i, t.W, 1+i, t.H, 1+i, t.Z, 1+i, 1+compInputs+i)
 		l = strings.Replace(l, fmt.Sprintf(`name=label%d silent=true text=""`, i),
 			fmt.Sprintf(`name=label%d silent=false text="Điểm cầu %d" deltax=%d deltay=%d`, i, i, t.X+4, t.Y+t.H-4-compH), 1)
+		// Each picture scaled to its tile before the compositor, as the
+		// mixer sets it once the layout is applied.
+		l = strings.Replace(l, fmt.Sprintf(`name=vcaps%d caps="video/x-raw,format=I420,width=16,height=16,`, i),
+			fmt.Sprintf(`name=vcaps%d caps="video/x-raw,format=I420,width=%d,height=%d,`, i, t.W, t.H), 1)
 		l = strings.Replace(l, fmt.Sprintf("funnel name=vin%d", i),
 			fmt.Sprintf("filesrc location=%s ! h264parse ! avdec_h264 ! videoconvert ! clocksync", clip), 1)
 		l = strings.Replace(l, fmt.Sprintf("funnel name=ain%d", i),
@@ -250,6 +254,9 @@ func bareLaunch(clip, tone string) string {
 				tone, gst.MixAudioCaps), 1)
 	}
 	l = strings.Replace(l, "compositor name=comp", "compositor name=comp"+pads.String(), 1)
+	// Nobody reads the mixer's return feeds here, so it encodes no
+	// mix-minus; neither does the bare pipeline.
+	l = regexp.MustCompile(`(name=mm[0-9]+valve) drop=false`).ReplaceAllString(l, "$1 drop=true")
 	var x264 string
 	for _, c := range gst.Encoders() {
 		if c.Name == "x264" {
