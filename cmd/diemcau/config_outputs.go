@@ -45,17 +45,31 @@ const hubSourceID = "hub"
 // source with the invite as its password and no path, which plays what the
 // invite is for (the point's return feed) wherever the hub says it is.
 func (c *Config) applyHub() {
-	if c.Hub.URL == "" {
+	src, ok := c.hubSource()
+	if !ok {
 		return
+	}
+	for _, s := range c.Sources {
+		if s.ID == hubSourceID {
+			return // applied already
+		}
+	}
+	c.Sources = append(c.Sources, src)
+}
+
+// hubSource is the return feed's source of a point node.
+func (c *Config) hubSource() (SourceConfig, bool) {
+	if c.Hub.URL == "" {
+		return SourceConfig{}, false
 	}
 	u, err := url.Parse(c.Hub.URL)
 	if err != nil {
-		return // refused by outputProblems
+		return SourceConfig{}, false // refused by outputProblems
 	}
 	u.Scheme = map[string]string{"http": "whep", "https": "wheps"}[u.Scheme]
 	u.User = url.UserPassword("", c.Hub.Token)
 	u.Path = ""
-	c.Sources = append(c.Sources, SourceConfig{ID: hubSourceID, Name: "Tín hiệu trả về từ tỉnh", URL: u.String()})
+	return SourceConfig{ID: hubSourceID, Name: "Tín hiệu trả về từ tỉnh", URL: u.String()}, true
 }
 
 // outputProblems checks sessions[].outputs and hub.
@@ -89,8 +103,9 @@ func (c *Config) outputProblems() []error {
 	if _, err := c.hubProgram(); err != nil {
 		errs = append(errs, err)
 	}
+	own, _ := c.hubSource()
 	for i, s := range c.Sources {
-		if s.ID == hubSourceID {
+		if s.ID == hubSourceID && s != own {
 			errs = append(errs, fmt.Errorf("sources[%d].id: %q is the return feed of a point node (hub.url is set)", i, hubSourceID))
 		}
 	}
