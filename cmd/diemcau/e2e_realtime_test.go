@@ -109,10 +109,15 @@ func (w *realtimeWatch) mixer(ctx context.Context) (*mixerStatus, error) {
 	return s.Mixer, nil
 }
 
+// busyAfter stretches each busy span past its end: the mixer's fps is
+// measured over the last second, and the pictures an overloaded
+// compositor made late come out for a while after the load has passed.
+const busyAfter = 2 * time.Second
+
 func (w *realtimeWatch) note(from, to time.Time, why string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.busy = append(w.busy, timeSpan{from, to})
+	w.busy = append(w.busy, timeSpan{from, to.Add(busyAfter)})
 	w.why = append(w.why, fmt.Sprintf("%s at %s", why, to.Format("15:04:05.0")))
 }
 
