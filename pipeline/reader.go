@@ -79,6 +79,25 @@ func (r *Reader) TryRead() *Frame {
 	return r.popLocked()
 }
 
+// Poll is Read without waiting: the next queued frame; nil and no error
+// when none is queued; ErrStreamClosed once the stream is closed and the
+// queue drained, ErrReaderClosed after Close. For readers that wait on
+// Wake alongside other work.
+func (r *Reader) Poll() (*Frame, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrReaderClosed
+	}
+	if f := r.popLocked(); f != nil {
+		return f, nil
+	}
+	if r.streamDone {
+		return nil, ErrStreamClosed
+	}
+	return nil, nil
+}
+
 func (r *Reader) popLocked() *Frame {
 	if r.n == 0 {
 		return nil

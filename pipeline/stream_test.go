@@ -290,3 +290,25 @@ func TestConcurrentWritersReadersRace(t *testing.T) {
 	s.Close()
 	wg.Wait()
 }
+
+// TestReaderPoll: Poll never waits; it tells an empty queue from a closed
+// stream or reader.
+func TestReaderPoll(t *testing.T) {
+	s := NewStream("poll")
+	r := s.NewReader(ReaderConfig{Name: "t"})
+	if f, err := r.Poll(); f != nil || err != nil {
+		t.Fatalf("empty: %v %v", f, err)
+	}
+	s.Write(&Frame{PTS: 1})
+	if f, err := r.Poll(); f == nil || f.PTS != 1 || err != nil {
+		t.Fatalf("queued: %v %v", f, err)
+	}
+	s.Close()
+	if _, err := r.Poll(); err != ErrStreamClosed {
+		t.Fatalf("closed stream: %v", err)
+	}
+	r.Close()
+	if _, err := r.Poll(); err != ErrReaderClosed {
+		t.Fatalf("closed reader: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package recorder
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,9 +34,8 @@ type streamRecorder struct {
 	stream *pipeline.Stream
 	reader *pipeline.Reader
 	log    *slog.Logger
-	poll   context.Context // already cancelled: Read without waiting
-	quit   chan struct{}   // closed by RemoveStream
-	done   chan struct{}   // closed when loop has returned
+	quit   chan struct{} // closed by RemoveStream
+	done   chan struct{} // closed when loop has returned
 
 	// Guarded by run.mu.
 	leaving bool // RemoveStream has begun
@@ -79,15 +77,12 @@ type streamRecorder struct {
 // same name's earlier time in the run, removed: its numbering and counts go
 // on rather than start again, so no file is written twice.
 func newStreamRecorder(run *Run, name string, s *pipeline.Stream, since time.Time, prev *streamRecorder) *streamRecorder {
-	poll, cancel := context.WithCancel(context.Background())
-	cancel()
 	sr := &streamRecorder{
 		run:       run,
 		name:      name,
 		stream:    s,
 		reader:    s.NewReader(pipeline.ReaderConfig{Name: "recorder " + run.id + " " + name, FromKeyframe: true}),
 		log:       run.log.With("stream", name),
-		poll:      poll,
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		state:     StateWaiting,
@@ -140,8 +135,8 @@ func (s *streamRecorder) loop(stop <-chan struct{}) {
 // it reports whether the stream is closed.
 func (s *streamRecorder) drain(limit int) bool {
 	for ; limit != 0; limit-- {
-		f, err := s.reader.Read(s.poll)
-		if errors.Is(err, pipeline.ErrStreamClosed) || errors.Is(err, pipeline.ErrReaderClosed) {
+		f, err := s.reader.Poll()
+		if err != nil {
 			s.streamClosed()
 			return true
 		}

@@ -2,7 +2,6 @@ package whep
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -168,9 +167,6 @@ const framesPerRound = 4
 
 func (b *broadcaster) run(ctx context.Context) {
 	defer b.reader.Close()
-	// A context that is already done makes Reader.Read return at once.
-	drained, cancel := context.WithCancel(context.Background())
-	cancel()
 	more := false
 	for {
 		var nack *nackRequest
@@ -200,7 +196,7 @@ func (b *broadcaster) run(ctx context.Context) {
 		}
 		b.startViewers()
 		var ended bool
-		ended, more = b.drain(drained, framesPerRound)
+		ended, more = b.drain(framesPerRound)
 		for queued := true; queued; {
 			select {
 			case n := <-b.nacks:
@@ -219,11 +215,14 @@ func (b *broadcaster) run(ctx context.Context) {
 
 // drain writes up to limit queued frames; it reports whether the stream
 // ended and whether frames are left.
-func (b *broadcaster) drain(drained context.Context, limit int) (ended, more bool) {
+func (b *broadcaster) drain(limit int) (ended, more bool) {
 	for range limit {
-		f, err := b.reader.Read(drained)
+		f, err := b.reader.Poll()
 		if err != nil {
-			return errors.Is(err, pipeline.ErrStreamClosed) || errors.Is(err, pipeline.ErrReaderClosed), false
+			return true, false
+		}
+		if f == nil {
+			return false, false
 		}
 		b.writeFrame(f)
 	}
