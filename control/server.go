@@ -94,6 +94,9 @@ type Deps struct {
 	Probe Prober
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
+	// Outputs are the state of a session's publishing to WHIP servers
+	// (sessions[].outputs, a point node's link to its hub); nil: none.
+	Outputs func(sessionID string) []OutputStatus
 	// Revoker ends viewers and readers when their invite or session ends;
 	// nil: nothing to end.
 	Revoker Revoker
@@ -140,6 +143,21 @@ func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 // SetViewers installs the count of a session's WHEP viewers (the WHEP
 // server is made after the API, whose auth it uses). Call before Run.
 func (s *Server) SetViewers(fn func(sessionID string) int) { s.deps.Viewers = fn }
+
+// SetOutputs installs what reports a session's outputs. Call before Run.
+func (s *Server) SetOutputs(fn func(sessionID string) []OutputStatus) { s.deps.Outputs = fn }
+
+// OutputStatus is one WHIP output of a session as its status shows it.
+type OutputStatus struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	State string `json:"state"` // connecting, online, offline; idle while the session is not running
+	Error string `json:"error,omitempty"`
+	// Since is when it entered its state; zero while idle.
+	Since      *time.Time `json:"since,omitempty"`
+	Connects   uint64     `json:"connects"`
+	FramesSent uint64     `json:"frames_sent"`
+}
 
 // Registry is where components register their Prometheus collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }

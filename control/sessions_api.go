@@ -33,6 +33,7 @@ type sessionView struct {
 	Viewers   int                      `json:"viewers"`
 	Recording sessions.RecordingStatus `json:"recording"`
 	Mixer     *sessions.CompositeStats `json:"mixer,omitempty"`
+	Outputs   []OutputStatus           `json:"outputs,omitempty"`
 	Error     string                   `json:"error,omitempty"`
 }
 
@@ -57,6 +58,9 @@ func (s *Server) viewSession(sess store.Session) sessionView {
 	}
 	if s.deps.Viewers != nil {
 		v.Viewers = s.deps.Viewers(sess.ID)
+	}
+	if s.deps.Outputs != nil {
+		v.Outputs = s.deps.Outputs(sess.ID)
 	}
 	return v
 }

@@ -111,6 +111,17 @@ sessions:
 	}
 	online(hub, "xa-a", 60*time.Second)
 	online(node, hubSourceID, 60*time.Second)
+	// The node's session status shows its link to the hub.
+	proctest.Eventually(t, 10*time.Second, "the node's output to the hub online in its status", func() bool {
+		_, s := node.call("GET", "/api/v1/sessions/chuong-trinh", "")
+		for _, o := range asList(s["outputs"]) {
+			om, _ := o.(map[string]any)
+			if om["name"] == "hub" && om["state"] == "online" && strings.HasSuffix(fmt.Sprint(om["url"]), "/whip/ingest/xa-a") {
+				return true
+			}
+		}
+		return false
+	})
 	if u, _ := node.source(hubSourceID)["url"].(string); strings.Contains(u, invite) {
 		t.Errorf("the node shows its invite in the source URL: %q", u)
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"diemcau/control"
 	"diemcau/control/sessions"
 	"diemcau/control/whep"
 	"diemcau/ingest"
@@ -22,21 +23,75 @@ import (
 // session started or restarted goes out within it.
 const outputPoll = 500 * time.Millisecond
 
+// outputSet is every output of the server, by session, for the sessions'
+// status.
+type outputSet struct {
+	mu        sync.Mutex
+	bySession map[string][]*outputSlot
+}
+
+// outputSlot is one output and the pusher it runs while its session runs.
+type outputSlot struct {
+	name, url string
+	mu        sync.Mutex
+	current   *whep.Pusher
+}
+
+func (o *outputSet) add(sessionID, name, url string) *outputSlot {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.bySession == nil {
+		o.bySession = map[string][]*outputSlot{}
+	}
+	s := &outputSlot{name: name, url: url}
+	o.bySession[sessionID] = append(o.bySession[sessionID], s)
+	return s
+}
+
+func (s *outputSlot) set(p *whep.Pusher) {
+	s.mu.Lock()
+	s.current = p
+	s.mu.Unlock()
+}
+
+// status is the session's outputs for its status (control.Deps.Outputs).
+func (o *outputSet) status(sessionID string) []control.OutputStatus {
+	o.mu.Lock()
+	slots := o.bySession[sessionID]
+	o.mu.Unlock()
+	var out []control.OutputStatus
+	for _, s := range slots {
+		s.mu.Lock()
+		p, url := s.current, s.url
+		s.mu.Unlock()
+		st := control.OutputStatus{Name: s.name, URL: url, State: "idle"}
+		if p != nil {
+			ps := p.Status()
+			since := ps.Since
+			st.State, st.Error, st.Since, st.Connects, st.FramesSent = ps.State, ps.Error, &since, ps.Connects, ps.FramesSent
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // runOutputs publishes every session's outputs while the session runs and,
 // on a point node, links it to its hub. It returns when ctx ends.
-func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, reg *ingest.Registry, log *slog.Logger) error {
+func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, reg *ingest.Registry, set *outputSet, log *slog.Logger) error {
 	var wg sync.WaitGroup
 	for _, s := range cfg.Sessions {
 		for i, o := range s.Outputs {
 			point, _ := outputPoint(o.Stream, s) // checked at load
 			pc := whep.PusherConfig{Name: fmt.Sprintf("%s/outputs[%d]", s.ID, i), URL: o.WHIP, Token: o.Token}
-			wg.Go(func() { superviseOutput(ctx, mgr, s.ID, point, pc, log) })
+			slot := set.add(s.ID, pc.Name, pc.URL)
+			wg.Go(func() { superviseOutput(ctx, mgr, s.ID, point, pc, slot, log) })
 		}
 	}
 	if cfg.Hub.URL != "" {
 		program, _ := cfg.hubProgram() // checked at load
 		hlog := log.With("component", "hub-link")
-		wg.Go(func() { runHubLink(ctx, cfg.Hub, program, mgr, hlog) })
+		slot := set.add(program, "hub", strings.TrimSuffix(cfg.Hub.URL, "/"))
+		wg.Go(func() { runHubLink(ctx, cfg.Hub, program, mgr, slot, hlog) })
 		wg.Go(func() { reportToHub(ctx, cfg, program, reg, mgr, hlog) })
 	}
 	wg.Wait()
@@ -45,7 +100,7 @@ func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, reg *in
 
 // superviseOutput runs a Pusher on the session's stream while the session
 // runs, and a new one when the session restarts (a new stream).
-func superviseOutput(ctx context.Context, mgr *sessions.Manager, sessionID, point string, pc whep.PusherConfig, log *slog.Logger) {
+func superviseOutput(ctx context.Context, mgr *sessions.Manager, sessionID, point string, pc whep.PusherConfig, slot *outputSlot, log *slog.Logger) {
 	var cur *pipeline.Stream
 	var stop func()
 	defer func() {
@@ -64,6 +119,7 @@ func superviseOutput(ctx context.Context, mgr *sessions.Manager, sessionID, poin
 			if stop != nil {
 				stop()
 				stop = nil
+				slot.set(nil)
 			}
 			cur = s
 			if s != nil {
@@ -73,6 +129,7 @@ func superviseOutput(ctx context.Context, mgr *sessions.Manager, sessionID, poin
 				if err != nil {
 					log.Error("output not started", "output", pc.Name, "error", err)
 				} else {
+					slot.set(p)
 					octx, cancel := context.WithCancel(ctx)
 					done := make(chan struct{})
 					go func() { defer close(done); _ = p.Run(octx) }()
@@ -102,7 +159,7 @@ type hubInvite struct {
 // also proves the link); a hub down at start, or restarting, is picked up
 // within a second or two of answering. The return feed is the source
 // "hub" (applyHub), which plays and reconnects on its own.
-func runHubLink(ctx context.Context, hub HubConfig, program string, mgr *sessions.Manager, log *slog.Logger) {
+func runHubLink(ctx context.Context, hub HubConfig, program string, mgr *sessions.Manager, slot *outputSlot, log *slog.Logger) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	wait := 500 * time.Millisecond
 	var inv hubInvite
@@ -128,7 +185,10 @@ func runHubLink(ctx context.Context, hub HubConfig, program string, mgr *session
 	}
 	log.Info("linked to hub", "hub", hub.URL, "session", inv.Session, "point", inv.Point, "program", program)
 	pub, _ := url.Parse(strings.TrimSuffix(hub.URL, "/") + inv.WHIP)
-	superviseOutput(ctx, mgr, program, "", whep.PusherConfig{Name: "hub", URL: pub.String(), Token: hub.Token}, log)
+	slot.mu.Lock()
+	slot.url = pub.String() // the point's source, now known
+	slot.mu.Unlock()
+	superviseOutput(ctx, mgr, program, "", whep.PusherConfig{Name: "hub", URL: pub.String(), Token: hub.Token}, slot, log)
 }
 
 // askHub reads the invite's own view from the hub.

@@ -175,6 +175,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
+	outputs := &outputSet{}
+	api.SetOutputs(outputs.status)
 	checker.SetWebRTC(webrtcCheck(api, viewers, checkToken, st, mgr, sources))
 	addConnCounters(api, rtspServer, viewers)
 
@@ -185,7 +187,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	g.Go(func() error { return runSRT(ctx, srtServer) })
 	g.Go(func() error { return sources.Run(ctx) })
 	g.Go(func() error { return mgr.Run(ctx) })
-	g.Go(func() error { return runOutputs(ctx, cfg, mgr, sources, log) })
+	g.Go(func() error { return runOutputs(ctx, cfg, mgr, sources, outputs, log) })
 	g.Go(func() error { return archive.Run(ctx) })
 	g.Go(func() error { return checker.Run(ctx) })
 	g.Go(func() error { return auditPruner.Run(ctx) })
