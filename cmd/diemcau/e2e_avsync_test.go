@@ -132,12 +132,23 @@ sessions:
 		checkAV(t, reps[2], avExpect{want: []int{1, 2}, absent: []int{0}, grids: []int{3}})
 	})
 
+	// relayout is when the grid went from three tiles to four: a segment
+	// that holds both layouts has a point's flashes in two places, which
+	// the meter cannot pair by tile.
+	var relayout timeSpan
 	t.Run("a point added mid-run keeps sync", func(t *testing.T) {
+		relayout.from = time.Now()
+		defer func() {
+			if relayout.to.IsZero() { // failed before the new tile showed
+				relayout.to = time.Now()
+			}
+		}()
 		patch := `{"points":[{"id":"xa-a","source":"cam1"},{"id":"xa-b","source":"cam3"},{"id":"xa-c","source":"cam5"},{"id":"xa-d","source":"cam7"}]}`
 		if status, body := a.call("PATCH", "/api/v1/sessions/phien", patch); status != 200 || body["state"] != "live" {
 			t.Fatalf("adding a point to the live session: %d %v", status, body)
 		}
 		pointsOnline(t, "xa-d")
+		relayout.to = time.Now()
 		reps := measureRealtime(t, watch, []avTarget{
 			{name: "WHEP composite", url: whepComposite, token: token, warmup: whepWarmup},
 			{name: "return feed of the new point", url: whepComposite + "/points/xa-d", token: token, warmup: whepWarmup},
@@ -190,6 +201,10 @@ sessions:
 			}
 			if why := watch.busyIn(span.from, span.to); why != "" {
 				t.Logf("%s: not judged, the composite was not made in real time then (%s)", name, why)
+				continue
+			}
+			if relayout.overlaps(span.from, span.to) {
+				t.Logf("%s: not judged, it holds the change from three tiles to four", name)
 				continue
 			}
 			rep := measureFile(t, seg)
