@@ -88,8 +88,15 @@ func offsetsTo(beeps, flashes []time.Duration) []float64 {
 	return out
 }
 
+// nearTie is the offset step (ms) within which candidates rank by pairs.
+const nearTie = 20.0
+
+// exclusiveNear (ms): a pairing further off than this takes a region only
+// once every tone has had its chance at one of its own.
+const exclusiveNear = 125.0
+
 // pairUp matches each beep group with a flashing region: the pairings with
-// the most pairs and then the smallest offset first, one region per tone
+// the smallest offset (to nearTie) and then the most pairs first, one region per tone
 // while there are regions left (points flashing at different moments),
 // shared after that (points flashing together). It returns a PointOffset
 // per matched tone and every pair's offset.
@@ -109,17 +116,30 @@ func pairUp(regions []*region, bs []beep) (points []PointOffset, all []float64) 
 			}
 		}
 	}
+	// Nearest first, in steps of nearTie, then the most pairs. Every
+	// candidate already pairs most of its tone's beeps; what tells a
+	// point's own tile from a neighbour's is the offset: the neighbours
+	// flash a quarter second apart (camsim's phases), a point's own
+	// picture within the sync limits. Ranking by pairs first let a tone
+	// with one pair more in a neighbour's tile (or a codec's ghost tone)
+	// take a region first and push a point onto its neighbour's flash.
 	slices.SortStableFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(len(b.offs), len(a.offs)); c != 0 {
+		if c := cmp.Compare(math.Round(math.Abs(median(a.offs))/nearTie), math.Round(math.Abs(median(b.offs))/nearTie)); c != 0 {
 			return c
 		}
-		return cmp.Compare(math.Abs(median(a.offs)), math.Abs(median(b.offs)))
+		return cmp.Compare(len(b.offs), len(a.offs))
 	})
 	chosen := map[int]cand{}
 	used := map[int]bool{}
 	for _, shared := range []bool{false, true} {
 		for _, c := range cands {
 			if _, done := chosen[c.tone]; done || (!shared && used[c.reg]) {
+				continue
+			}
+			// A region of its own goes only to a near pairing: a far one
+			// (a neighbour's flash) must not take a free region before
+			// the tone's own, held by a ghost tone, is offered shared.
+			if !shared && math.Abs(median(c.offs)) > exclusiveNear {
 				continue
 			}
 			chosen[c.tone], used[c.reg] = c, true
