@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"diemcau/ingest/rtcpsr"
 )
 
 // The camera's wall clock against the server's, from RTCP sender reports.
@@ -31,10 +33,7 @@ var unsetClockBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ntpTime is an RTCP 64-bit NTP timestamp (32.32 fixed point seconds since
 // 1900) as a time.
-func ntpTime(v uint64) time.Time {
-	secs, frac := v>>32, v&0xFFFFFFFF
-	return ntpEpoch.Add(time.Duration(secs)*time.Second + time.Duration(frac*uint64(time.Second)>>32))
-}
+func ntpTime(v uint64) time.Time { return rtcpsr.NTPTime(v) }
 
 // offsetEstimator estimates a camera's wall clock minus the server's from
 // the sender reports it sends. A report's NTP time minus its arrival is

@@ -8,6 +8,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"diemcau/ingest/rtcpsr"
 )
 
 // Sender report timing: the first soon after a track starts (a browser
@@ -169,10 +171,4 @@ func (s *senderReports) reports(now time.Time) []rtcp.Packet {
 }
 
 // ntpTime is t as a 64-bit NTP timestamp (seconds since 1900, 32.32).
-func ntpTime(t time.Time) uint64 {
-	const unixToNTP = 2208988800
-	ns := t.UnixNano()
-	sec := uint64(ns/int64(time.Second)) + unixToNTP
-	frac := uint64(ns%int64(time.Second)) << 32 / uint64(time.Second)
-	return sec<<32 | frac
-}
+func ntpTime(t time.Time) uint64 { return rtcpsr.NTPTimestamp(t) }
