@@ -29,6 +29,8 @@ type trackAligner struct {
 	mu     sync.Mutex
 	ref    *description.Media // the video: the others move to it
 	tracks map[*description.Media]*alignTrack
+	// pending counts the tracks still to place (all but the reference).
+	pending int
 	// shifted is called once per track moved, for the log.
 	shifted func(m *description.Media, by time.Duration)
 }
@@ -59,6 +61,11 @@ func newTrackAligner(medias []*description.Media, shifted func(*description.Medi
 		a.tracks[m] = &alignTrack{clock: int64(m.Formats[0].ClockRate())}
 		if m.Type == description.MediaTypeVideo && a.ref == nil {
 			a.ref = m
+		}
+	}
+	for m, t := range a.tracks {
+		if a.ref != nil && m != a.ref && t.clock > 0 {
+			a.pending++
 		}
 	}
 	return a
@@ -147,6 +154,9 @@ func (a *trackAligner) align(m *description.Media, pkt *rtp.Packet, pts int64) i
 	if t == nil || t.clock <= 0 || a.ref == nil {
 		return pts
 	}
+	if a.pending == 0 {
+		return pts + t.shift // every track placed: nothing more to learn
+	}
 	ref := a.tracks[a.ref]
 	if m != a.ref && !t.done && t.haveSR && ref.haveSR && (t.format == formatUnknown || ref.format == formatUnknown) {
 		a.settle(t, ref)
@@ -158,6 +168,7 @@ func (a *trackAligner) align(m *description.Media, pkt *rtp.Packet, pts int64) i
 	}
 	if m != a.ref && !t.done && t.haveOff && ref.haveOff {
 		t.done = true
+		a.pending--
 		// The PTS this track should have is its wall time on the
 		// reference's wall-to-PTS mapping.
 		by := t.wallOff - ref.wallOff

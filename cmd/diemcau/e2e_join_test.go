@@ -48,17 +48,7 @@ func TestJoinPage(t *testing.T) {
 
 	rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePort(t)
 	const token = "join-e2e-token"
-	cfg := fmt.Sprintf(`
-http: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d"}
-srt: {listen: ""}
-webrtc: {udp_port: 0}
-archive: {root: %q, segment: 4s, part: 500ms, min_free: 0}
-store: %q
-auth:
-  tokens:
-    - {name: tech, role: admin, sha256: %q}
-sources:
+	cfg := e2eServerHead(httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), token) + fmt.Sprintf(`sources:
   - {id: tinh, url: "sim://tinh"}
   - {id: xa-a, url: "whip://", publish_sha256: %q}
 sessions:
@@ -69,7 +59,7 @@ sessions:
     points:
       - {id: tinh, source: tinh, label: "Tỉnh"}
       - {id: xa-a, source: xa-a, label: "Xã A"}
-`, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(token), sha256Hex("unused-publish-secret"))
+`, sha256Hex("unused-publish-secret"))
 	cfgFile := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -224,4 +214,21 @@ func evalIn[T any](tab context.Context, expr string) (T, error) {
 	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// e2eServerHead is the start of an end-to-end test's config: loopback
+// ports, SRT off, any WebRTC port, short archive segments in the test's
+// folder, and one admin token.
+func e2eServerHead(httpPort, rtspPort int, archive, store, token string) string {
+	return fmt.Sprintf(`
+http: {listen: "127.0.0.1:%d"}
+rtsp: {listen: "127.0.0.1:%d"}
+srt: {listen: ""}
+webrtc: {udp_port: 0}
+archive: {root: %q, segment: 4s, part: 500ms, min_free: 0}
+store: %q
+auth:
+  tokens:
+    - {name: tech, role: admin, sha256: %q}
+`, httpPort, rtspPort, archive, store, sha256Hex(token))
 }

@@ -39,17 +39,7 @@ func TestPointNode(t *testing.T) {
 	nodeHTTP, nodeRTSP := proctest.FreePort(t), proctest.FreePortPair(t)
 
 	hubCfg := filepath.Join(dir, "hub.yaml")
-	writeFile(t, hubCfg, fmt.Sprintf(`
-http: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d"}
-srt: {listen: ""}
-webrtc: {udp_port: 0}
-archive: {root: %q, segment: 4s, part: 500ms, min_free: 0}
-store: %q
-auth:
-  tokens:
-    - {name: tech, role: admin, sha256: %q}
-sources:
+	writeFile(t, hubCfg, e2eServerHead(hubHTTP, hubRTSP, filepath.Join(dir, "hub-archive"), filepath.Join(dir, "hub.db"), hubToken)+fmt.Sprintf(`sources:
   - {id: tinh, url: "sim://tinh"}
   - {id: xa-a, url: "whip://", publish_sha256: %q}
 sessions:
@@ -60,7 +50,7 @@ sessions:
     points:
       - {id: tinh, source: tinh, label: "Tỉnh"}
       - {id: xa-a, source: xa-a, label: "Xã A"}
-`, hubHTTP, hubRTSP, filepath.Join(dir, "hub-archive"), filepath.Join(dir, "hub.db"), sha256Hex(hubToken), sha256Hex("unused-publish-secret")))
+`, sha256Hex("unused-publish-secret")))
 	startHub := func() *proctest.Process {
 		p := proctest.Start(t, binary, "serve", "--config", hubCfg)
 		p.WaitLine(t, "msg=serving", 90*time.Second)
@@ -75,17 +65,7 @@ sessions:
 	}
 
 	nodeCfg := filepath.Join(dir, "node.yaml")
-	writeFile(t, nodeCfg, fmt.Sprintf(`
-http: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d"}
-srt: {listen: ""}
-webrtc: {udp_port: 0}
-archive: {root: %q, segment: 4s, part: 500ms, min_free: 0}
-store: %q
-auth:
-  tokens:
-    - {name: tech, role: admin, sha256: %q}
-hub: {url: "%s", point: xa-a, token: %q}
+	writeFile(t, nodeCfg, e2eServerHead(nodeHTTP, nodeRTSP, filepath.Join(dir, "node-archive"), filepath.Join(dir, "node.db"), nodeToken)+fmt.Sprintf(`hub: {url: "%s", point: xa-a, token: %q}
 sources:
   - {id: cam, url: "sim://xa-a-cam"}
   - {id: cam2, url: "rtsp://127.0.0.1:%d/khong-co", transport: tcp}
@@ -96,7 +76,7 @@ sessions:
     points:
       - {id: cam, source: cam}
       - {id: cam2, source: cam2}
-`, nodeHTTP, nodeRTSP, filepath.Join(dir, "node-archive"), filepath.Join(dir, "node.db"), sha256Hex(nodeToken), hub.base, invite, proctest.FreePort(t)))
+`, hub.base, invite, proctest.FreePort(t)))
 	nodeProc := proctest.Start(t, binary, "serve", "--config", nodeCfg)
 	nodeProc.WaitLine(t, "msg=serving", 90*time.Second)
 	node := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", nodeHTTP), token: nodeToken}

@@ -217,8 +217,22 @@ func (p *Puller) play(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// readers are this connection's track readers (pion's OnTrack
+	// goroutines and their RTCP readers): all have returned before the
+	// publisher is closed. closed keeps a late OnTrack from joining once
+	// the wait began.
 	var readers sync.WaitGroup
+	var readersMu sync.Mutex
+	closed := false
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		readersMu.Lock()
+		if closed {
+			readersMu.Unlock()
+			return
+		}
+		readers.Add(2)
+		readersMu.Unlock()
+		defer readers.Done()
 		video := tr.Kind() == webrtc.RTPCodecTypeVideo
 		if video {
 			ssrcMu.Lock()
@@ -226,7 +240,6 @@ func (p *Puller) play(ctx context.Context) error {
 			ssrcMu.Unlock()
 			keyframe()
 		}
-		readers.Add(1)
 		go func() {
 			defer readers.Done()
 			for {
@@ -258,6 +271,9 @@ func (p *Puller) play(ctx context.Context) error {
 		reason = "source stopped"
 	}
 	_ = pc.Close()
+	readersMu.Lock()
+	closed = true
+	readersMu.Unlock()
 	readers.Wait()
 	pub.Close(reason)
 	if ctx.Err() != nil {

@@ -176,6 +176,10 @@ func (p *Pusher) session(ctx context.Context) error {
 		return err
 	}
 	p.setState("connecting", nil)
+	// The RTCP readers end when the connection closes; the session waits
+	// for them (deferred first, so it runs after the Close below).
+	var rtcpReaders sync.WaitGroup
+	defer rtcpReaders.Wait()
 	pc, err := p.api.NewPeerConnection(webrtc.Configuration{ICEServers: p.cfg.ICEServers})
 	if err != nil {
 		return fmt.Errorf("peer connection: %w", err)
@@ -194,7 +198,8 @@ func (p *Pusher) session(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("add %s: %w", tr.Kind(), err)
 		}
-		go p.readRTCP(t.Sender())
+		sender := t.Sender()
+		rtcpReaders.Go(func() { p.readRTCP(sender) })
 	}
 	failed := make(chan struct{})
 	var once sync.Once
