@@ -120,6 +120,10 @@ const stopShortfall = 150 * time.Millisecond
 // frames at under minSoundRate of the codec's rate over the picture's
 // length (a run's last segment, last, may also lack stopShortfall at its
 // end). Segments under a second are only checked for having sound at all.
+// tinySegment: a segment this short (one picture at 30 fps) may start no
+// AAC frame (21.3 ms) once the sound sits half a frame after the pictures.
+const tinySegment = 50 * time.Millisecond
+
 func checkSegmentSound(t *testing.T, seg string, last bool) segmentSound {
 	t.Helper()
 	s := probeSound(t, seg)
@@ -130,6 +134,12 @@ func checkSegmentSound(t *testing.T, seg string, last bool) segmentSound {
 	switch {
 	case last && s.videoDuration <= stopShortfall.Seconds():
 		// A run's last moments: all of its sound was still in the encoders.
+	case s.audioFrames == 0 && s.videoDuration < tinySegment.Seconds():
+		// One picture long (a run's first keyframe doubled, an open
+		// defect): shorter than an AAC frame plus the half output frame
+		// the mix's sound is placed after the pictures, it need not hold
+		// the start of a sound frame.
+		t.Logf("%s: one picture (%.2f s), no sound frame starts in it", seg, s.videoDuration)
 	case s.audioFrames == 0:
 		t.Errorf("%s: no sound (%.2f s of picture)", seg, s.videoDuration)
 	case s.holes+s.overlaps > 0:
