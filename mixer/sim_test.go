@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"diemcau/ingest"
+	"diemcau/ingest/sim"
 	"diemcau/pipeline"
 )
 
@@ -17,9 +18,9 @@ func TestSimSources(t *testing.T) {
 	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "opusdec")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var srcs []*ingest.SimSource
+	var srcs []*sim.Source
 	for _, name := range []string{"tinh", "xa-a"} {
-		s, err := ingest.NewSimSource(ingest.SimConfig{ID: name, URL: "sim://" + name, Name: name,
+		s, err := sim.New(sim.Config{ID: name, URL: "sim://" + name, Name: name,
 			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: true}, nil)
 		if err != nil {
 			t.Fatal(err)

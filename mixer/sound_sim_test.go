@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"diemcau/ingest"
+	"diemcau/ingest/sim"
 )
 
 // TestSilentPoint mixes two of the server's sim:// sources, one with its
@@ -26,12 +26,12 @@ func TestSilentPoint(t *testing.T) {
 	wantPeak := 20 * math.Log10(0.3)
 	wantRMS := wantPeak - 10*math.Log10(2)
 
-	var srcs []*ingest.SimSource
+	var srcs []*sim.Source
 	for _, c := range []struct {
 		name  string
 		audio bool
 	}{{"tinh", true}, {"xa-a", false}} {
-		s, err := ingest.NewSimSource(ingest.SimConfig{ID: c.name, URL: "sim://" + c.name, Name: c.name,
+		s, err := sim.New(sim.Config{ID: c.name, URL: "sim://" + c.name, Name: c.name,
 			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: c.audio}, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"diemcau/bench/whipclient"
 	"diemcau/internal/proctest"
+	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
 
@@ -202,7 +203,7 @@ func TestWHIPAVSync(t *testing.T) {
 	gst.Init()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	loop, err := gst.EncodeLoop(ctx, gst.LoopConfig{TestPicture: gst.TestPicture{Width: 320, Height: 180, FPS: 30, Pattern: gst.PatternAVSync},
+	loop, err := gst.EncodeLoop(ctx, gst.LoopConfig{TestPicture: gst.TestPicture{Width: 320, Height: 180, FPS: 30, Pattern: pipeline.PatternAVSync},
 		BitrateKbps: 300, Audio: gst.AudioOpus}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Skipf("cannot encode the avsync loop here: %v", err)

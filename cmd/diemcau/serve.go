@@ -19,6 +19,7 @@ import (
 	"diemcau/control/store"
 	"diemcau/control/whep"
 	"diemcau/ingest"
+	"diemcau/ingest/sim"
 	"diemcau/pipeline"
 )
 
@@ -243,7 +244,7 @@ func startSessions(ctx context.Context, cfg *Config, st *store.Store, mgr *sessi
 
 // newSimSource makes sim:// sources at the demo's picture size.
 func newSimSource(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
-	return ingest.NewSimSource(ingest.SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Audio: true, Feed: cfg.Feed}, log)
+	return sim.New(sim.Config{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Audio: true, Feed: cfg.Feed}, log)
 }
 
 // operatorTokens turns the configured hashes into credentials; with none

@@ -14,6 +14,7 @@ import (
 	"diemcau/control/sessions"
 	"diemcau/control/store"
 	"diemcau/ingest"
+	"diemcau/ingest/sim"
 	"diemcau/internal/proctest"
 	"diemcau/recorder"
 )
@@ -143,7 +144,7 @@ func startChangeHarness(t *testing.T) *changeHarness {
 		t.Fatal(err)
 	}
 	sim := func(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
-		return ingest.NewSimSource(ingest.SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Width: 320, Height: 180, FPS: 15, BitrateKbps: 200, Audio: true, Feed: cfg.Feed}, log)
+		return sim.New(sim.Config{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Width: 320, Height: 180, FPS: 15, BitrateKbps: 200, Audio: true, Feed: cfg.Feed}, log)
 	}
 	reg := ingest.NewRegistry(log, nil, sim)
 	for _, id := range []string{"tinh", "xa-a"} {

@@ -13,6 +13,7 @@ import (
 	"diemcau/ingest"
 	"diemcau/ingest/avsync"
 	"diemcau/ingest/camsim"
+	"diemcau/ingest/sim"
 )
 
 // The pattern, read back by ffmpeg from the project's own outputs, is in
@@ -110,7 +111,7 @@ func TestMeasureCamsimOverRTSP(t *testing.T) {
 func TestMeasureSimSourceReserved(t *testing.T) {
 	needFFmpeg(t)
 	log := slog.New(slog.DiscardHandler)
-	src, err := ingest.NewSimSource(ingest.SimConfig{ID: "tinh", URL: "sim://tinh?pattern=avsync", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300}, log)
+	src, err := sim.New(sim.Config{ID: "tinh", URL: "sim://tinh?pattern=avsync", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestMeasureSimSourceReserved(t *testing.T) {
 	}
 }
 
-func waitOnline(t *testing.T, src *ingest.SimSource) {
+func waitOnline(t *testing.T, src *sim.Source) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for src.Status().State != ingest.StateOnline {

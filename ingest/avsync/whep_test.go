@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"diemcau/control/whep"
-	"diemcau/ingest"
 	"diemcau/ingest/avsync"
+	"diemcau/ingest/sim"
 	"diemcau/pipeline"
 )
 
@@ -36,7 +36,7 @@ func bearer(r *http.Request, _ whep.Target) (whep.Grant, bool) {
 func TestMeasureOverWHEP(t *testing.T) {
 	needFFmpeg(t)
 	log := slog.New(slog.DiscardHandler)
-	src, err := ingest.NewSimSource(ingest.SimConfig{ID: "tinh", URL: "sim://tinh?pattern=avsync", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300}, log)
+	src, err := sim.New(sim.Config{ID: "tinh", URL: "sim://tinh?pattern=avsync", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

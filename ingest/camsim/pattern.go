@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
 
-// PatternAVSync is Config.Pattern's lip-sync pattern (see gst.PatternAVSync).
-const PatternAVSync = gst.PatternAVSync
+// PatternAVSync is Config.Pattern's lip-sync pattern (see pipeline.PatternAVSync).
+const PatternAVSync = pipeline.PatternAVSync
 
 // patternTones is how many distinct beeps the cameras have; camera
 // PatternTones+1 sounds like camera 1 again. Each tone is one more loop to

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"diemcau/pipeline"
 )
 
 // TestEncodeLoopAVSync checks the pattern loop's shape: whole seconds of
@@ -21,17 +23,17 @@ func TestEncodeLoopAVSync(t *testing.T) {
 	}{
 		{
 			name:        "opus at 30 fps",
-			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30, Label: "cam1", Pattern: PatternAVSync}, BitrateKbps: 300, Audio: AudioOpus},
+			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30, Label: "cam1", Pattern: pipeline.PatternAVSync}, BitrateKbps: 300, Audio: AudioOpus},
 			wantSeconds: 2,
 		},
 		{
 			name:        "aac rounds up to 8 s",
-			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 25, Pattern: PatternAVSync}, BitrateKbps: 200, Audio: AudioAAC, Seconds: 3},
+			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 25, Pattern: pipeline.PatternAVSync}, BitrateKbps: 200, Audio: AudioAAC, Seconds: 3},
 			wantSeconds: 8,
 		},
 		{
 			name:        "a second camera's tone alone",
-			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30, Pattern: PatternAVSync}, BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 1100},
+			cfg:         LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30, Pattern: pipeline.PatternAVSync}, BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 1100},
 			tonesOnly:   true,
 			wantSeconds: 2,
 		},

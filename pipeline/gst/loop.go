@@ -20,7 +20,7 @@ type LoopConfig struct {
 	BitrateKbps int
 	// Seconds of video. Default 2. Rounded up to whole GOPs of 2*FPS frames,
 	// so the loop starts with an IDR and repeats without a broken GOP. With
-	// PatternAVSync the GOP is one second and the loop whole seconds of
+	// pipeline.PatternAVSync the GOP is one second and the loop whole seconds of
 	// whole audio frames (AAC: a multiple of 8 s).
 	Seconds int
 	// Audio adds a sine tone in that codec; AudioNone for video only.
@@ -114,7 +114,7 @@ func planLoop(cfg LoopConfig, withVideo bool) (loopPlan, error) {
 		seconds = 2
 	}
 	var video, audio, branches string
-	if cfg.Pattern == PatternAVSync {
+	if cfg.Pattern == pipeline.PatternAVSync {
 		// One GOP a second, starting at the flash, so a replay can start
 		// on any second and keep the pattern's phase.
 		seconds = avsyncLoopSeconds(seconds, cfg.Audio)

@@ -35,7 +35,7 @@ type TestPicture struct {
 	Font string
 	// Pattern is a videotestsrc pattern. Default DefaultPattern, moving
 	// sideways so that P-frames carry something, like a real camera.
-	// PatternAVSync is the lip-sync pattern instead (flash + beep, loops
+	// pipeline.PatternAVSync is the lip-sync pattern instead (flash + beep, loops
 	// only).
 	Pattern string
 }

@@ -1,4 +1,4 @@
-package ingest
+package sim
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 
 	"go.uber.org/goleak"
 
+	"diemcau/ingest"
 	"diemcau/pipeline"
 )
 
 // sim320 makes sim sources at the tests' picture size, on the registry's
 // feed.
-func sim320(cfg SourceConfig, log *slog.Logger) (Source, error) {
-	return NewSimSource(SimConfig{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Width: 320, Height: 180, FPS: 15, BitrateKbps: 200, Audio: true, Feed: cfg.Feed}, log)
+func sim320(cfg ingest.SourceConfig, log *slog.Logger) (ingest.Source, error) {
+	return New(Config{ID: cfg.ID, Name: cfg.Name, URL: cfg.URL, Width: 320, Height: 180, FPS: 15, BitrateKbps: 200, Audio: true, Feed: cfg.Feed}, log)
 }
 
 // feedWatch reads a feed the way the composite and the archive do: one
@@ -54,8 +55,8 @@ func (w *feedWatch) frames(n int, within time.Duration) {
 // settings that cannot make a source change nothing.
 func TestRegistryUpdateKeepsTheFeed(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
-	reg := NewRegistry(slog.New(slog.DiscardHandler), nil, sim320)
-	first, err := reg.Add(SourceConfig{ID: "tinh", Name: "UBND Tỉnh", URL: "sim://tinh"})
+	reg := ingest.NewRegistry(slog.New(slog.DiscardHandler), nil, sim320)
+	first, err := reg.Add(ingest.SourceConfig{ID: "tinh", Name: "UBND Tỉnh", URL: "sim://tinh"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +79,14 @@ func TestRegistryUpdateKeepsTheFeed(t *testing.T) {
 
 	steps := []struct {
 		name    string
-		cfg     SourceConfig
+		cfg     ingest.SourceConfig
 		wantErr bool
 		restart bool
 	}{
-		{"rename", SourceConfig{ID: "tinh", Name: "UBND Tỉnh (mới)", URL: "sim://tinh"}, false, false},
-		{"new url", SourceConfig{ID: "tinh", Name: "UBND Tỉnh (mới)", URL: "sim://tinh-moi"}, false, true},
-		{"bad url", SourceConfig{ID: "tinh", Name: "x", URL: "http://nope"}, true, false},
-		{"unknown id", SourceConfig{ID: "khong-co", URL: "sim://x"}, true, false},
+		{"rename", ingest.SourceConfig{ID: "tinh", Name: "UBND Tỉnh (mới)", URL: "sim://tinh"}, false, false},
+		{"new url", ingest.SourceConfig{ID: "tinh", Name: "UBND Tỉnh (mới)", URL: "sim://tinh-moi"}, false, true},
+		{"bad url", ingest.SourceConfig{ID: "tinh", Name: "x", URL: "http://nope"}, true, false},
+		{"unknown id", ingest.SourceConfig{ID: "khong-co", URL: "sim://x"}, true, false},
 	}
 	current := first
 	for _, st := range steps {
@@ -110,7 +111,7 @@ func TestRegistryUpdateKeepsTheFeed(t *testing.T) {
 				current = src
 			}
 			got, _ := reg.Status("tinh")
-			if got.State != StateOnline || (err == nil && got.Name != st.cfg.Name) {
+			if got.State != ingest.StateOnline || (err == nil && got.Name != st.cfg.Name) {
 				t.Fatalf("status %s %q", got.State, got.Name)
 			}
 		})

@@ -1,34 +1,37 @@
-package ingest
+// Package sim is the sim://NAME source: a synthetic camera inside the
+// server, encoded once with GStreamer and replayed in real time. It sits
+// apart from ingest so that ingest, and the control plane above it, build
+// without cgo.
+package sim
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"diemcau/ingest"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
 
-// Defaults of SimConfig: a small picture, enough for the embedded demo.
+// Defaults of Config: a small picture, enough for the embedded demo.
 const (
-	DefaultSimWidth       = 640
-	DefaultSimHeight      = 360
-	DefaultSimFPS         = 25
-	DefaultSimBitrateKbps = 800
-	// simMaxLag is how far a sim source may fall behind the wall clock
+	DefaultWidth       = 640
+	DefaultHeight      = 360
+	DefaultFPS         = 25
+	DefaultBitrateKbps = 800
+	// maxLag is how far a sim source may fall behind the wall clock
 	// (the process was descheduled) before it skips ahead rather than burst.
-	simMaxLag = 2 * time.Second
+	maxLag = 2 * time.Second
 )
 
-// SimConfig configures a sim://NAME source: a synthetic camera inside the
+// Config configures a sim://NAME source: a synthetic camera inside the
 // server. Zero picture fields take the defaults above.
-type SimConfig struct {
+type Config struct {
 	ID   string
 	Name string // display name; burnt into the picture when set
 	URL  string // sim://NAME or sim://NAME?pattern=avsync
@@ -41,11 +44,11 @@ type SimConfig struct {
 	AudioFreq float64
 	// Feed is where the frames go (the registry's, kept across restarts);
 	// nil: the source makes its own.
-	Feed *Feed
+	Feed *ingest.Feed
 }
 
 // Validate names the first bad field.
-func (c *SimConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.ID == "":
 		return errors.New("id: empty")
@@ -60,134 +63,97 @@ func (c *SimConfig) Validate() error {
 	case c.AudioFreq < 0 || c.AudioFreq > 20000:
 		return fmt.Errorf("audio_freq: %g Hz, want 20..20000", c.AudioFreq)
 	}
-	if _, _, err := ParseSimURL(c.URL); err != nil {
+	if _, _, err := ingest.ParseSimURL(c.URL); err != nil {
 		return fmt.Errorf("url: %w", err)
 	}
 	return nil
 }
 
 // simName is the NAME of sim://NAME.
-func (c *SimConfig) simName() string {
-	name, _, _ := ParseSimURL(c.URL)
+func (c *Config) simName() string {
+	name, _, _ := ingest.ParseSimURL(c.URL)
 	return name
 }
 
-// SimToneHz is the tone of a sim source called name: 200–1995 Hz in 5 Hz
-// steps, a whole number of cycles in any whole-second loop, so the sine
-// does not click at the loop seam.
-func SimToneHz(name string) float64 {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return float64(200 + h.Sum32()%360*5)
-}
-
-// ParseSimURL reads sim://NAME[?pattern=avsync]: NAME names the point (and
-// picks its tone); the only query is pattern, whose one value is avsync (a
-// white flash and a beep at the start of every second, see gst.PatternAVSync).
-func ParseSimURL(raw string) (name, pattern string, err error) {
-	rest, ok := strings.CutPrefix(raw, "sim://")
-	if !ok {
-		return "", "", fmt.Errorf("%q: want sim://NAME", raw)
-	}
-	name, query, _ := strings.Cut(rest, "?")
-	if name == "" || strings.ContainsAny(name, "/#") {
-		return "", "", fmt.Errorf("%q: want sim://NAME, NAME without / or #", raw)
-	}
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return "", "", fmt.Errorf("%q: query: %w", raw, err)
-	}
-	for k, v := range q {
-		switch {
-		case k != "pattern":
-			return "", "", fmt.Errorf("%q: unknown query %q, want pattern=%s", raw, k, gst.PatternAVSync)
-		case len(v) != 1 || v[0] != gst.PatternAVSync:
-			return "", "", fmt.Errorf("%q: pattern=%s, want pattern=%s", raw, strings.Join(v, ","), gst.PatternAVSync)
-		}
-		pattern = v[0]
-	}
-	return name, pattern, nil
-}
-
-// SimSource is a sim:// source: it encodes a test loop once when it starts
+// Source is a sim:// source: it encodes a test loop once when it starts
 // and then writes it into its Stream in real time, forever, with PTS that
 // keep growing across loop iterations.
-type SimSource struct {
-	cfg     SimConfig
-	pattern string // "" or gst.PatternAVSync
+type Source struct {
+	cfg     Config
+	pattern string // "" or pipeline.PatternAVSync
 	log     *slog.Logger
 	stream  *pipeline.Stream
-	clock   *timeline // a restarted source's loop starts at zero again
-	tracker *Tracker
+	feed    *ingest.Feed // its clock: a restarted source's loop starts at zero again
+	tracker *ingest.Tracker
 	keyReq  atomic.Bool
 }
 
-// NewSimSource validates cfg; the loop is encoded in Run.
-func NewSimSource(cfg SimConfig, log *slog.Logger) (*SimSource, error) {
+// New validates cfg; the loop is encoded in Run.
+func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
 	}
 	if cfg.Width == 0 || cfg.Height == 0 {
-		cfg.Width, cfg.Height = DefaultSimWidth, DefaultSimHeight
+		cfg.Width, cfg.Height = DefaultWidth, DefaultHeight
 	}
 	if cfg.FPS == 0 {
-		cfg.FPS = DefaultSimFPS
+		cfg.FPS = DefaultFPS
 	}
 	if cfg.BitrateKbps == 0 {
-		cfg.BitrateKbps = DefaultSimBitrateKbps
+		cfg.BitrateKbps = DefaultBitrateKbps
 	}
 	if cfg.AudioFreq == 0 {
-		cfg.AudioFreq = SimToneHz(cfg.simName())
+		cfg.AudioFreq = ingest.SimToneHz(cfg.simName())
 	}
-	_, pattern, _ := ParseSimURL(cfg.URL)
+	_, pattern, _ := ingest.ParseSimURL(cfg.URL)
 	if pattern != "" {
 		cfg.Audio = true // the pattern is picture and sound
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	feed, _ := feedOf(cfg.Feed, cfg.ID)
-	s := &SimSource{
+	feed := ingest.FeedFor(cfg.Feed, cfg.ID)
+	s := &Source{
 		cfg:     cfg,
 		pattern: pattern,
 		log:     log.With("component", "ingest", "source", cfg.ID, "kind", "sim"),
-		stream:  feed.stream,
-		clock:   &feed.clock,
-		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
+		stream:  feed.Stream(),
+		feed:    feed,
+		tracker: ingest.NewTracker(cfg.ID, cfg.Name, cfg.URL),
 	}
 	return s, nil
 }
 
 // ID is the source id.
-func (s *SimSource) ID() string { return s.cfg.ID }
+func (s *Source) ID() string { return s.cfg.ID }
 
 // Stream is where the frames go; it outlives Run.
-func (s *SimSource) Stream() *pipeline.Stream { return s.stream }
+func (s *Source) Stream() *pipeline.Stream { return s.stream }
 
 // Status is the tracker's snapshot.
-func (s *SimSource) Status() Status { return s.tracker.Status() }
+func (s *Source) Status() ingest.Status { return s.tracker.Status() }
 
 // Rename changes the name the status shows; the source goes on. The name
 // burnt into the picture is the one the loop was encoded with.
-func (s *SimSource) Rename(name string) { s.tracker.SetName(name) }
+func (s *Source) Rename(name string) { s.tracker.SetName(name) }
 
 // Run encodes the loop and plays it until ctx ends. A loop that cannot be
 // encoded (a missing plugin) leaves the source in the error state until ctx
 // ends: the server goes on without this point.
-func (s *SimSource) Run(ctx context.Context) error {
+func (s *Source) Run(ctx context.Context) error {
 	// A viewer's PLI restarts the picture at its GOP: the loop has an IDR
 	// there, so a keyframe costs nothing. Installed here, not in New: a
 	// registry's feed belongs to the source that runs on it.
 	s.stream.SetKeyframeRequester(func() { s.keyReq.Store(true) })
-	s.clock.reconnect()
-	s.tracker.SetState(StateConnecting, "")
+	s.feed.Reconnect()
+	s.tracker.SetState(ingest.StateConnecting, "")
 	loop, err := gst.EncodeLoop(ctx, s.loopConfig(), s.log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		s.log.Error("sim source cannot encode its loop", "error", err)
-		s.tracker.SetState(StateError, err.Error())
+		s.tracker.SetState(ingest.StateError, err.Error())
 		<-ctx.Done()
 		return nil
 	}
@@ -197,15 +163,15 @@ func (s *SimSource) Run(ctx context.Context) error {
 	}
 	s.stream.SetTracks(tracks)
 	s.tracker.SetTracks(tracks)
-	s.tracker.SetState(StateOnline, "")
+	s.tracker.SetState(ingest.StateOnline, "")
 	s.log.Info("sim source online", "size", fmt.Sprintf("%dx%d", loop.Video.Width, loop.Video.Height),
 		"fps", s.cfg.FPS, "audio_hz", s.cfg.AudioFreq, "pattern", s.pattern, "loop", loop.Duration())
 	s.play(ctx, loop)
-	s.tracker.SetState(StateOffline, "stopped")
+	s.tracker.SetState(ingest.StateOffline, "stopped")
 	return nil
 }
 
-func (s *SimSource) loopConfig() gst.LoopConfig {
+func (s *Source) loopConfig() gst.LoopConfig {
 	label := s.cfg.Name
 	if label == "" {
 		label = s.cfg.simName()
@@ -226,7 +192,7 @@ func (s *SimSource) loopConfig() gst.LoopConfig {
 
 // play writes frame nv of the endless replay when the wall clock reaches
 // its PTS; audio likewise.
-func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
+func (s *Source) play(ctx context.Context, loop *gst.Loop) {
 	start := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -244,7 +210,7 @@ func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
 		case <-timer.C:
 		}
 		now := time.Since(start)
-		if now-next > simMaxLag {
+		if now-next > maxLag {
 			nv = now.Nanoseconds() * int64(s.cfg.FPS) / int64(time.Second)
 			if nAudio > 0 {
 				na = now.Nanoseconds() * int64(loop.Audio.SampleRate) / int64(loop.AudioFrameSamples) / int64(time.Second)
@@ -273,9 +239,8 @@ func (s *SimSource) play(ctx context.Context, loop *gst.Loop) {
 	}
 }
 
-func (s *SimSource) write(f *pipeline.Frame) {
-	s.clock.shift(f)
-	s.stream.Write(f)
+func (s *Source) write(f *pipeline.Frame) {
+	s.feed.Write(f)
 	s.tracker.Frame(f)
 }
 

@@ -1,4 +1,4 @@
-package ingest
+package sim
 
 import (
 	"context"
@@ -8,30 +8,31 @@ import (
 
 	"go.uber.org/goleak"
 
+	"diemcau/ingest"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
 
-func TestSimConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		name  string
-		cfg   SimConfig
+		cfg   Config
 		field string
 	}{
-		{"ok", SimConfig{ID: "tinh", URL: "sim://tinh"}, ""},
-		{"no id", SimConfig{URL: "sim://tinh"}, "id"},
-		{"not sim", SimConfig{ID: "a", URL: "rtsp://x/y"}, "url"},
-		{"no name", SimConfig{ID: "a", URL: "sim://"}, "url"},
-		{"odd size", SimConfig{ID: "a", URL: "sim://a", Width: 641, Height: 360}, "size"},
-		{"fps", SimConfig{ID: "a", URL: "sim://a", FPS: 240}, "fps"},
-		{"tone", SimConfig{ID: "a", URL: "sim://a", AudioFreq: -1}, "audio_freq"},
-		{"the avsync pattern", SimConfig{ID: "a", URL: "sim://a?pattern=avsync"}, ""},
-		{"another pattern", SimConfig{ID: "a", URL: "sim://a?pattern=smpte"}, "url"},
-		{"an unknown query", SimConfig{ID: "a", URL: "sim://a?fps=60"}, "url"},
+		{"ok", Config{ID: "tinh", URL: "sim://tinh"}, ""},
+		{"no id", Config{URL: "sim://tinh"}, "id"},
+		{"not sim", Config{ID: "a", URL: "rtsp://x/y"}, "url"},
+		{"no name", Config{ID: "a", URL: "sim://"}, "url"},
+		{"odd size", Config{ID: "a", URL: "sim://a", Width: 641, Height: 360}, "size"},
+		{"fps", Config{ID: "a", URL: "sim://a", FPS: 240}, "fps"},
+		{"tone", Config{ID: "a", URL: "sim://a", AudioFreq: -1}, "audio_freq"},
+		{"the avsync pattern", Config{ID: "a", URL: "sim://a?pattern=avsync"}, ""},
+		{"another pattern", Config{ID: "a", URL: "sim://a?pattern=smpte"}, "url"},
+		{"an unknown query", Config{ID: "a", URL: "sim://a?fps=60"}, "url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewSimSource(tc.cfg, nil)
+			_, err := New(tc.cfg, nil)
 			if tc.field == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -45,53 +46,10 @@ func TestSimConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseSimURL(t *testing.T) {
-	tests := []struct {
-		url, name, pattern string
-		ok                 bool
-	}{
-		{"sim://tinh", "tinh", "", true},
-		{"sim://xa-a?pattern=avsync", "xa-a", "avsync", true},
-		{"sim://xa-a?pattern=avsync&pattern=avsync", "", "", false},
-		{"sim://?pattern=avsync", "", "", false},
-		{"sim://a/b", "", "", false},
-		{"sim://a?pattern=ball", "", "", false},
-		{"sim://a?x=1", "", "", false},
-		{"rtsp://a", "", "", false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.url, func(t *testing.T) {
-			name, pattern, err := ParseSimURL(tc.url)
-			if (err == nil) != tc.ok || name != tc.name || pattern != tc.pattern {
-				t.Fatalf("got %q %q %v, want %q %q ok=%v", name, pattern, err, tc.name, tc.pattern, tc.ok)
-			}
-		})
-	}
-}
-
-// TestSimToneHz: the demo's points sound different, and every tone is a
-// whole number of cycles per second (no click at the loop seam).
-func TestSimToneHz(t *testing.T) {
-	seen := map[float64]string{}
-	for _, name := range []string{"tinh", "xa-a", "xa-b", "trung-uong"} {
-		hz := SimToneHz(name)
-		if hz < 200 || hz > 2000 || hz != float64(int(hz)) {
-			t.Errorf("%s: %g Hz", name, hz)
-		}
-		if other, dup := seen[hz]; dup {
-			t.Errorf("%s and %s share %g Hz", name, other, hz)
-		}
-		seen[hz] = name
-		if SimToneHz(name) != hz {
-			t.Errorf("%s: tone not stable", name)
-		}
-	}
-}
-
-// TestSimSourcePlays: frames reach the stream in real time with PTS that
+// TestSourcePlays: frames reach the stream in real time with PTS that
 // keep growing across the 2 s loop, keyframes at each GOP, and the tracker
 // reports the source online.
-func TestSimSourcePlays(t *testing.T) {
+func TestSourcePlays(t *testing.T) {
 	for _, e := range []string{"x264enc", "opusenc"} {
 		if !gst.HasElement(e) {
 			t.Skipf("GStreamer element %s is not installed", e)
@@ -100,11 +58,11 @@ func TestSimSourcePlays(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 
-	src, err := NewSimSource(SimConfig{ID: "xa-a", Name: "UBND xã A", URL: "sim://xa-a", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300, Audio: true}, nil)
+	src, err := New(Config{ID: "xa-a", Name: "UBND xã A", URL: "sim://xa-a", Width: 320, Height: 180, FPS: 25, BitrateKbps: 300, Audio: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := src.Status(); st.State != StateConnecting || st.URL != "sim://xa-a" {
+	if st := src.Status(); st.State != ingest.StateConnecting || st.URL != "sim://xa-a" {
 		t.Fatalf("before Run: %+v", st)
 	}
 	reader := src.Stream().NewReader(pipeline.ReaderConfig{Name: "test"})
@@ -155,7 +113,7 @@ func TestSimSourcePlays(t *testing.T) {
 		}
 	}
 	st := src.Status()
-	if st.State != StateOnline || st.Video == nil || st.Video.Width != 320 || st.Video.Height != 180 ||
+	if st.State != ingest.StateOnline || st.Video == nil || st.Video.Width != 320 || st.Video.Height != 180 ||
 		st.Audio == nil || st.Audio.Codec != "opus" || st.Frames < 60 || st.LastFrameAt == nil {
 		t.Errorf("status: %+v video %+v audio %+v", st, st.Video, st.Audio)
 	}
@@ -176,12 +134,12 @@ func TestSimSourcePlays(t *testing.T) {
 	}
 }
 
-// TestSimSourceStopsWhileEncoding: cancelling during the encode returns
+// TestSourceStopsWhileEncoding: cancelling during the encode returns
 // promptly and cleanly.
-func TestSimSourceStopsWhileEncoding(t *testing.T) {
+func TestSourceStopsWhileEncoding(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-	src, err := NewSimSource(SimConfig{ID: "a", URL: "sim://a"}, nil)
+	src, err := New(Config{ID: "a", URL: "sim://a"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +148,7 @@ func TestSimSourceStopsWhileEncoding(t *testing.T) {
 	if err := src.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := src.Status().State; st == StateOnline {
+	if st := src.Status().State; st == ingest.StateOnline {
 		t.Fatalf("state %s after a cancelled start", st)
 	}
 }
