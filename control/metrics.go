@@ -81,7 +81,7 @@ func (s *Server) newMetricsHandler() http.Handler {
 		reg.MustRegister(newSourceCollector(s.deps.Sources))
 	}
 	if s.deps.Store != nil {
-		reg.MustRegister(newSessionCollector(s))
+		reg.MustRegister(newSessionCollector(s), newLinkCollector(s))
 	}
 	if s.deps.Recordings != nil {
 		root := s.deps.Recordings.Root()

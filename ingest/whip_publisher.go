@@ -56,6 +56,7 @@ type WHIPPublisher struct {
 	errReported uint64
 	stats       NetStats
 	rate        rateWindow
+	path        pathLoss // the wire's loss, before retransmissions (whip_pathloss.go)
 }
 
 type whipTrack struct {
@@ -138,6 +139,7 @@ func (p *WHIPPublisher) Packet(video bool, pkt *rtp.Packet, arrival time.Time) {
 	}
 	p.stats.PacketsReceived++
 	p.rate.add(arrival, len(pkt.Payload))
+	p.path.add(video, pkt.SequenceNumber)
 	if video {
 		p.stats.JitterMS = roundTo(t.jitter.add(pkt.Timestamp, arrival, t.clockRate), 1)
 	}
@@ -156,6 +158,7 @@ func (p *WHIPPublisher) tick(now time.Time) {
 		}
 	}
 	p.rate.roll(now)
+	p.path.roll(now)
 	// Until the first picture, keep asking: the PLI sent at the start may
 	// have been lost, and a publisher's next keyframe may be seconds away.
 	if !p.pictures && p.stats.PacketsReceived > 0 && now.Sub(p.lastKeyReq) >= keyRequestGap {
@@ -261,6 +264,8 @@ func (p *WHIPPublisher) NetStats() NetStats {
 	if total := n.PacketsReceived + n.PacketsLost; total > 0 {
 		n.LossPct = roundTo(100*float64(n.PacketsLost)/float64(total), 2)
 	}
+	_, n.PathLost = p.path.totals()
+	n.PathLossPct = roundTo(p.path.share(), 2)
 	return n
 }
 

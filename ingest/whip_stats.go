@@ -9,6 +9,13 @@ type NetStats struct {
 	// (their retransmission did not come in time).
 	PacketsLost uint64  `json:"packets_lost"`
 	LossPct     float64 `json:"loss_pct"`
+	// PathLost are packets that did not arrive when due (a gap in the
+	// sequence numbers), before retransmission repaired most of them: the
+	// loss on the path itself.
+	PathLost uint64 `json:"path_lost"`
+	// PathLossPct is PathLost's share of the packets due over the last
+	// 10 s.
+	PathLossPct float64 `json:"path_loss_pct"`
 	// JitterMS is the video's RTP interarrival jitter (RFC 3550).
 	JitterMS float64 `json:"jitter_ms"`
 	// RTTMS is the round trip to the publisher, from its RTCP receiver

@@ -27,7 +27,7 @@ const plannedFallback = 4 * time.Hour
 // reportToHub sends the node's report to its hub until ctx ends: its
 // cameras, its disk against the planned session, its recording. The hub's
 // check of the point includes it (checks.NodeReport).
-func reportToHub(ctx context.Context, cfg *Config, program string, reg *ingest.Registry, mgr *sessions.Manager, log *slog.Logger) {
+func reportToHub(ctx context.Context, cfg *Config, program string, reg *ingest.Registry, mgr *sessions.Manager, link *outputSlot, log *slog.Logger) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	endpoint := strings.TrimSuffix(cfg.Hub.URL, "/") + "/api/v1/invite/report"
 	failures := 0
@@ -35,6 +35,7 @@ func reportToHub(ctx context.Context, cfg *Config, program string, reg *ingest.R
 	defer tick.Stop()
 	for {
 		rep := nodeReport(cfg, program, reg, mgr)
+		rep.Link = nodeLink(cfg, program, link, reg)
 		if err := postReport(ctx, client, endpoint, cfg.Hub.Token, rep); err != nil {
 			failures++
 			if failures == 1 || failures%60 == 0 {
@@ -81,6 +82,29 @@ func nodeReport(cfg *Config, program string, reg *ingest.Registry, mgr *sessions
 		rep.Recording = live.Recording.Active
 	}
 	return rep
+}
+
+// nodeLink is the node's link as it measures it: the program going out
+// (the hub output's own figures) and the return feed coming in (the
+// source "hub").
+func nodeLink(cfg *Config, program string, slot *outputSlot, reg *ingest.Registry) *checks.NodeLink {
+	l := &checks.NodeLink{Send: checks.NodeLeg{State: "idle"}, Return: checks.NodeLeg{State: "offline"}}
+	for _, s := range cfg.Sessions {
+		if s.ID == program {
+			l.ProgramKbps = s.Output.Bitrate
+		}
+	}
+	slot.mu.Lock()
+	p := slot.current
+	slot.mu.Unlock()
+	if p != nil {
+		ps, k := p.Status(), p.Link()
+		l.Send = checks.NodeLeg{State: ps.State, Error: ps.Error, BitrateKbps: k.BitrateKbps, LossPct: k.LossPct, RTTMS: k.RTTMS, JitterMS: k.JitterMS}
+	}
+	if rf := returnFeed(reg); rf != nil {
+		l.Return = checks.NodeLeg{State: string(rf.State), Error: rf.Error, BitrateKbps: rf.BitrateKbps, LossPct: rf.PathLossPct, RTTMS: rf.RTTMS, JitterMS: rf.JitterMS}
+	}
+	return l
 }
 
 func postReport(ctx context.Context, client *http.Client, endpoint, token string, rep checks.NodeReport) error {

@@ -35,6 +35,9 @@ type outputSlot struct {
 	name, url string
 	mu        sync.Mutex
 	current   *whep.Pusher
+	// returnFeed, on a point node's link to its hub, reads the return
+	// feed's source; nil for other outputs.
+	returnFeed func() *control.ReturnFeed
 }
 
 func (o *outputSet) add(sessionID, name, url string) *outputSlot {
@@ -62,17 +65,35 @@ func (o *outputSet) status(sessionID string) []control.OutputStatus {
 	var out []control.OutputStatus
 	for _, s := range slots {
 		s.mu.Lock()
-		p, url := s.current, s.url
+		p, url, rf := s.current, s.url, s.returnFeed
 		s.mu.Unlock()
 		st := control.OutputStatus{Name: s.name, URL: url, State: "idle"}
 		if p != nil {
 			ps := p.Status()
 			since := ps.Since
 			st.State, st.Error, st.Since, st.Connects, st.FramesSent = ps.State, ps.Error, &since, ps.Connects, ps.FramesSent
+			link := control.OutputLink(p.Link())
+			st.Link = &link
+		}
+		if rf != nil {
+			st.ReturnFeed = rf()
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// returnFeed is a point node's return feed as its source "hub" has it.
+func returnFeed(reg *ingest.Registry) *control.ReturnFeed {
+	st, ok := reg.Status(hubSourceID)
+	if !ok {
+		return nil
+	}
+	rf := &control.ReturnFeed{State: st.State, Error: st.Error}
+	if st.Net != nil {
+		rf.NetStats = *st.Net
+	}
+	return rf
 }
 
 // runOutputs publishes every session's outputs while the session runs and,
@@ -91,8 +112,11 @@ func runOutputs(ctx context.Context, cfg *Config, mgr *sessions.Manager, reg *in
 		program, _ := cfg.hubProgram() // checked at load
 		hlog := log.With("component", "hub-link")
 		slot := set.add(program, "hub", strings.TrimSuffix(cfg.Hub.URL, "/"))
+		slot.mu.Lock()
+		slot.returnFeed = func() *control.ReturnFeed { return returnFeed(reg) }
+		slot.mu.Unlock()
 		wg.Go(func() { runHubLink(ctx, cfg.Hub, program, mgr, slot, hlog) })
-		wg.Go(func() { reportToHub(ctx, cfg, program, reg, mgr, hlog) })
+		wg.Go(func() { reportToHub(ctx, cfg, program, reg, mgr, slot, hlog) })
 	}
 	wg.Wait()
 	return nil

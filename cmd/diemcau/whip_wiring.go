@@ -42,12 +42,15 @@ type whipCollector struct {
 	srv                                              *whep.Server
 	sources                                          *ingest.Registry
 	loss, jitter, rtt, bitrate, nacks, plis, refused *prometheus.Desc
+	pathLoss                                         *prometheus.Desc
 }
 
 func newWHIPCollector(srv *whep.Server, sources *ingest.Registry) *whipCollector {
 	l := []string{"source"}
 	return &whipCollector{srv: srv, sources: sources,
-		loss:    prometheus.NewDesc("diemcau_whip_loss_ratio", "Share of a WHIP publisher's RTP packets lost after retransmission (0-1).", l, nil),
+		loss: prometheus.NewDesc("diemcau_whip_loss_ratio", "Share of a WHIP publisher's RTP packets lost after retransmission (0-1).", l, nil),
+		pathLoss: prometheus.NewDesc("diemcau_whip_path_loss_ratio",
+			"Share of a WebRTC source's RTP packets that did not arrive when due over the last 10 s, before retransmission repaired most (0-1).", l, nil),
 		jitter:  prometheus.NewDesc("diemcau_whip_jitter_seconds", "RTP interarrival jitter of a WHIP publisher's video.", l, nil),
 		rtt:     prometheus.NewDesc("diemcau_whip_rtt_seconds", "Round trip to a WHIP publisher.", l, nil),
 		bitrate: prometheus.NewDesc("diemcau_whip_bitrate_kbps", "What a WHIP publisher sends, kbit/s of RTP payload.", l, nil),
@@ -58,7 +61,7 @@ func newWHIPCollector(srv *whep.Server, sources *ingest.Registry) *whipCollector
 }
 
 func (c *whipCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.loss, c.jitter, c.rtt, c.bitrate, c.nacks, c.plis, c.refused} {
+	for _, d := range []*prometheus.Desc{c.loss, c.pathLoss, c.jitter, c.rtt, c.bitrate, c.nacks, c.plis, c.refused} {
 		ch <- d
 	}
 }
@@ -70,6 +73,7 @@ func (c *whipCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.loss, prometheus.GaugeValue, n.LossPct/100, st.ID)
+		ch <- prometheus.MustNewConstMetric(c.pathLoss, prometheus.GaugeValue, n.PathLossPct/100, st.ID)
 		ch <- prometheus.MustNewConstMetric(c.jitter, prometheus.GaugeValue, n.JitterMS/1000, st.ID)
 		ch <- prometheus.MustNewConstMetric(c.rtt, prometheus.GaugeValue, n.RTTMS/1000, st.ID)
 		ch <- prometheus.MustNewConstMetric(c.bitrate, prometheus.GaugeValue, n.BitrateKbps, st.ID)

@@ -162,7 +162,7 @@ func (c *Checker) checkPoints(ctx context.Context, sess store.Session) ([]store.
 			defer wg.Done()
 			out[i], kbps[i] = c.checkPoint(ctx, p)
 			c.checkSound(sess.ID, &out[i])
-			c.checkNode(sess.ID, &out[i])
+			c.checkNode(sess, &out[i])
 		}()
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"diemcau/control/store"
+	"diemcau/ingest"
 )
 
 // NodeReport is what a point node (a commune's own diemcau) tells its hub
@@ -19,6 +20,9 @@ type NodeReport struct {
 	DiskNeedBytes int64  `json:"disk_need_bytes"`
 	Recording     bool   `json:"recording"`
 	Version       string `json:"version,omitempty"`
+	// Link is the node's link to the hub as the node measures it; absent
+	// from a node that does not measure it.
+	Link *NodeLink `json:"link,omitempty"`
 	// ReceivedAt is set by the hub when the report arrives.
 	ReceivedAt time.Time `json:"received_at"`
 }
@@ -34,12 +38,13 @@ type NodeSource struct {
 // it reports every few seconds while its link is up.
 const nodeStale = 30 * time.Second
 
-// checkNode adds a point node's own report to its point's check.
-func (c *Checker) checkNode(sessionID string, pc *store.PointCheck) {
+// checkNode adds a point node's own report to its point's check: its
+// cameras, disk, recording and link (node_link.go).
+func (c *Checker) checkNode(sess store.Session, pc *store.PointCheck) {
 	if c.deps.Node == nil {
 		return
 	}
-	rep, ok := c.deps.Node(sessionID, pc.PointID)
+	rep, ok := c.deps.Node(sess.ID, pc.PointID)
 	if !ok {
 		return // not a point node: a camera or an encoder
 	}
@@ -65,6 +70,12 @@ func (c *Checker) checkNode(sessionID string, pc *store.PointCheck) {
 	if !rep.Recording {
 		note(store.VerdictWarn, "point node: not recording its own program")
 	}
+	var st ingest.Status
+	have := false
+	if c.deps.Source != nil {
+		st, have = c.deps.Source(pc.Source)
+	}
+	checkNodeLink(sess, rep.Link, st, have, note)
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

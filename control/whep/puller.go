@@ -44,6 +44,7 @@ type Puller struct {
 	endpoint string // without credentials
 	token    string
 	api      *webrtc.API
+	link     *linkMeter // counts the NACKs sent
 	client   *http.Client
 	log      *slog.Logger
 }
@@ -69,19 +70,21 @@ func NewPuller(cfg ingest.SourceConfig, log *slog.Logger) (*Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := pullerAPI()
+	link := newLinkMeter()
+	api, err := pullerAPI(link)
 	if err != nil {
 		return nil, fmt.Errorf("source %q: %w", cfg.ID, err)
 	}
-	return &Puller{src: src, endpoint: u.String(), token: token, api: api,
+	return &Puller{src: src, endpoint: u.String(), token: token, api: api, link: link,
 		client: &http.Client{Timeout: pushConnectTimeout},
 		log:    log.With("component", "whep-pull", "source", cfg.ID)}, nil
 }
 
 // pullerAPI offers what a diemcau WHEP server sends: H.264 in the usual
 // profiles (the server answers with the one its stream has) and Opus, with
-// NACKs and receiver reports so a lossy path is repaired.
-func pullerAPI() (*webrtc.API, error) {
+// NACKs and receiver reports so a lossy path is repaired. link comes
+// first, next to the transport, where it sees the NACKs sent.
+func pullerAPI(link *linkMeter) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}}
 	for i, profile := range []string{"42e01f", "42001f", "4d001f", "64001f"} {
@@ -97,6 +100,7 @@ func pullerAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
+	ir.Add(link)
 	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(nackInterval))
 	if err != nil {
 		return nil, err
@@ -264,11 +268,22 @@ func (p *Puller) play(ctx context.Context) error {
 		}
 	})
 	p.log.Info("remote feed playing", "endpoint", p.endpoint)
+	// The round trip and the NACKs go into the source's figures once a
+	// second; loss, jitter and bitrate the publisher counts itself.
+	stats := time.NewTicker(time.Second)
+	defer stats.Stop()
 	var reason string
-	select {
-	case reason = <-ended:
-	case <-ctx.Done():
-		reason = "source stopped"
+wait:
+	for {
+		select {
+		case reason = <-ended:
+			break wait
+		case <-ctx.Done():
+			reason = "source stopped"
+			break wait
+		case <-stats.C:
+			pub.SetNetwork(pairRTTMS(pc), p.link.Stats().NACKsSent)
+		}
 	}
 	_ = pc.Close()
 	readersMu.Lock()

@@ -73,6 +73,7 @@ type Pusher struct {
 
 	mu     sync.Mutex
 	status PusherStatus
+	link   *linkMeter
 
 	frames, keyframes atomic.Uint64
 }
@@ -104,13 +105,15 @@ func NewPusher(cfg PusherConfig, log *slog.Logger) (*Pusher, error) {
 		return nil, fmt.Errorf("output %q: %w", cfg.Name, err)
 	}
 	ir := &interceptor.Registry{}
+	link := newLinkMeter() // first: it sees what the others add (link_meter.go)
+	ir.Add(link)
 	// NACK answers, sender reports (the far end lines sound up with
 	// picture by them) and congestion feedback.
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("output %q: %w", cfg.Name, err)
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))
-	p := &Pusher{cfg: cfg, log: log.With("component", "whip-out", "output", cfg.Name), api: api}
+	p := &Pusher{cfg: cfg, log: log.With("component", "whip-out", "output", cfg.Name), api: api, link: link}
 	p.status = PusherStatus{State: "connecting", Since: time.Now()}
 	return p, nil
 }

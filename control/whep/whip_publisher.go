@@ -318,14 +318,7 @@ func (p *publisher) wait(ctx context.Context) string {
 // rttMS is the round trip of the selected ICE candidate pair, from ICE's
 // own consent checks: a receive-only peer sends no sender reports, so
 // RTCP cannot time the path here.
-func (p *publisher) rttMS() float64 {
-	for _, st := range p.pc.GetStats() {
-		if cp, ok := st.(webrtc.ICECandidatePairStats); ok && cp.Nominated && cp.CurrentRoundTripTime > 0 {
-			return cp.CurrentRoundTripTime * 1000
-		}
-	}
-	return 0
-}
+func (p *publisher) rttMS() float64 { return pairRTTMS(p.pc) }
 
 // rtcpCounter counts the NACKs and PLIs the publisher's connection sends.
 type rtcpCounter struct{ p *publisher }
