@@ -34,10 +34,7 @@ func (r *Registry) factory(kind string) Factory {
 
 // FeedFor returns f, or a feed of its own for a source made outside a
 // registry.
-func FeedFor(f *Feed, id string) *Feed {
-	feed, _ := feedOf(f, id)
-	return feed
-}
+func FeedFor(f *Feed, id string) *Feed { return feedOf(f, id) }
 
 // Reconnect is called before each new connection of the feed's source: its
 // timestamps then continue after the last frame, plus the time away.

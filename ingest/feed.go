@@ -8,6 +8,14 @@ import "diemcau/pipeline"
 // settings (another url or transport) writes on where the old one stopped,
 // and the composite, the archive, the re-serve and viewers read on without
 // attaching again, as after a camera's reconnect.
+//
+// A source never closes its feed's stream. The registry, which makes the
+// feed, closes it in Remove, once the source's Run has returned: readers
+// then see pipeline.ErrStreamClosed, which means "this point is gone". At
+// shutdown it closes nothing: every reader ends with its own context, and
+// a close would read to the recorder as the point leaving (a gap line). A
+// source made outside a registry (tests, benchmarks) has a feed of its own
+// that nobody closes; its readers end with their context.
 type Feed struct {
 	stream *pipeline.Stream
 	clock  timeline
@@ -19,11 +27,11 @@ func NewFeed(id string) *Feed { return &Feed{stream: pipeline.NewStream(id)} }
 // Stream is the feed's stream.
 func (f *Feed) Stream() *pipeline.Stream { return f.stream }
 
-// feedOf returns the feed a source writes to, and whether the source made
-// it (and so ends it when it stops).
-func feedOf(f *Feed, id string) (feed *Feed, own bool) {
+// feedOf returns the feed a source writes to: the registry's, or one of
+// its own for a source made outside a registry.
+func feedOf(f *Feed, id string) *Feed {
 	if f != nil {
-		return f, false
+		return f
 	}
-	return NewFeed(id), true
+	return NewFeed(id)
 }

@@ -39,7 +39,7 @@ type PullConfig struct {
 	// Transport is auto (default), tcp or udp.
 	Transport string
 	// Feed is where the frames go (the registry's, kept across restarts);
-	// nil: the source makes its own and closes it when Run returns.
+	// nil: the source makes its own (see Feed: nobody closes it).
 	Feed *Feed
 }
 
@@ -80,7 +80,6 @@ type PullSource struct {
 	cfg     PullConfig
 	log     *slog.Logger
 	stream  *pipeline.Stream
-	ownFeed bool // the stream is the source's own: Run closes it
 	tracker *Tracker
 
 	// mu serialises frames of all medias: gortsplib delivers UDP medias on
@@ -107,12 +106,11 @@ func NewPullSource(cfg PullConfig, log *slog.Logger) (*PullSource, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	feed, own := feedOf(cfg.Feed, cfg.ID)
+	feed := feedOf(cfg.Feed, cfg.ID)
 	p := &PullSource{
 		cfg:     cfg,
 		log:     log.With("component", "ingest", "source", cfg.ID),
 		stream:  feed.stream,
-		ownFeed: own,
 		clock:   &feed.clock,
 		tracker: NewTracker(cfg.ID, cfg.Name, cfg.URL),
 	}
@@ -138,13 +136,8 @@ func (p *PullSource) Rename(name string) { p.tracker.SetName(name) }
 func (p *PullSource) Tracker() *Tracker { return p.tracker }
 
 // Run connects and reconnects until ctx ends. It returns nil then, after
-// every goroutine it started has stopped, and closes the stream when it is
-// the source's own: readers drain it and see pipeline.ErrStreamClosed. A
-// registry's feed is the registry's to close.
+// every goroutine it started has stopped; the stream stays open (see Feed).
 func (p *PullSource) Run(ctx context.Context) error {
-	if p.ownFeed {
-		defer p.stream.Close()
-	}
 	p.log.Info("pulling", "url", RedactURL(p.cfg.URL), "transport", p.cfg.Transport)
 	delay := retryMin
 	for {

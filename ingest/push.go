@@ -96,7 +96,7 @@ func NewPushSource(cfg PushConfig, log *slog.Logger) (*PushSource, error) {
 		log = slog.Default()
 	}
 	u, _ := url.Parse(cfg.URL)
-	feed, _ := feedOf(cfg.Feed, cfg.ID)
+	feed := feedOf(cfg.Feed, cfg.ID)
 	p := &PushSource{
 		id:      cfg.ID,
 		name:    cfg.Name,

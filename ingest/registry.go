@@ -215,7 +215,8 @@ func (r *Registry) Remove(id string) error {
 }
 
 // Run starts every source added so far and those added later, and returns
-// when ctx ends and all of them have stopped.
+// when ctx ends and all of them have stopped. It leaves their streams open:
+// readers end with their own context (see Feed).
 func (r *Registry) Run(ctx context.Context) error {
 	r.mu.Lock()
 	r.ctx = ctx

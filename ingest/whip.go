@@ -80,7 +80,7 @@ func NewWHIPSource(cfg WHIPConfig, log *slog.Logger) (*WHIPSource, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	feed, _ := feedOf(cfg.Feed, cfg.ID)
+	feed := feedOf(cfg.Feed, cfg.ID)
 	w := &WHIPSource{
 		id:      cfg.ID,
 		log:     log.With("component", "whip-ingest", "source", cfg.ID),
