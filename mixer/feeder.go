@@ -46,7 +46,7 @@ func (m *Mixer) feed(ctx context.Context, point int, gen uint64, id string, stre
 		key       [2]string
 		requested [2]string
 		lastVideo time.Duration = -1
-		waitKey   bool
+		gate      pipeline.KeyGate
 	)
 	for {
 		f, err := r.Read(ctx)
@@ -74,14 +74,13 @@ func (m *Mixer) feed(ctx context.Context, point int, gen uint64, id string, stre
 		}
 		if kind == pipeline.Video {
 			if lastVideo >= 0 && now-lastVideo > resyncGap {
-				waitKey = true
+				gate.Lose()
 			}
 			lastVideo = now
-			if waitKey && !f.Key {
+			if !gate.Pass(f.Key) {
 				m.feedDropped[point].Add(1)
 				continue
 			}
-			waitKey = false
 		}
 		stamp := pace.place(f.PTS, now, k)
 		dts := stamp

@@ -15,7 +15,7 @@ type Reader struct {
 	mu         sync.Mutex
 	ring       []*Frame
 	head, n    int
-	resync     bool // dropping video until the next keyframe
+	gate       KeyGate // video after a full queue waits for a keyframe
 	streamDone bool
 	closed     bool
 
@@ -37,17 +37,14 @@ func (r *Reader) push(f *Frame) {
 		return
 	}
 	video := f.Track != nil && f.Track.Kind() == Video
-	if r.resync && video {
-		if !f.Key {
-			r.mu.Unlock()
-			r.dropped.Add(1)
-			return
-		}
-		r.resync = false
+	if video && !r.gate.Pass(f.Key) {
+		r.mu.Unlock()
+		r.dropped.Add(1)
+		return
 	}
 	if r.n == len(r.ring) {
 		if video {
-			r.resync = true
+			r.gate.Lose()
 		}
 		r.mu.Unlock()
 		r.dropped.Add(1)

@@ -248,7 +248,7 @@ func (s *Stream) NewReader(cfg ReaderConfig) *Reader {
 		} else {
 			// No usable cache: wait for the next keyframe rather than hand
 			// the decoder frames it cannot use.
-			r.resync = true
+			r.gate.Lose()
 		}
 	}
 	s.readers = append(s.readers, r)

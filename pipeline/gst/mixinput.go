@@ -98,10 +98,10 @@ const inputQueueBytes = 512 << 10
 type MixInput struct {
 	kind pipeline.Kind
 
-	mu      sync.Mutex
-	src     *gst.Element // the running branch's appsrc; nil without one
-	format  string       // its InputFormat.Key
-	needKey bool
+	mu     sync.Mutex
+	src    *gst.Element // the running branch's appsrc; nil without one
+	format string       // its InputFormat.Key
+	gate   pipeline.KeyGate
 
 	pushed, dropped atomic.Uint64
 }
@@ -117,21 +117,20 @@ func (in *MixInput) Push(format string, data []byte, pts, dts, dur time.Duration
 		return NoBranch
 	}
 	video := in.kind == pipeline.Video
-	if video && in.needKey && !key {
+	if video && !in.gate.Pass(key) {
 		in.dropped.Add(1)
 		return Dropped
 	}
 	switch pushBytes(in.src, data, pts, dts, dur, key || !video, inputQueueBytes) {
 	case pushQueued:
-		in.needKey = false
 		in.pushed.Add(1)
 		return Pushed
 	case pushFull:
-		in.needKey = video
+		in.gate.Lose()
 		in.dropped.Add(1)
 		return Dropped
 	default:
-		in.needKey = video
+		in.gate.Lose()
 		in.dropped.Add(1)
 		return NoBranch
 	}
@@ -142,7 +141,8 @@ func (in *MixInput) Counts() (pushed, dropped uint64) { return in.pushed.Load(),
 
 func (in *MixInput) attach(src *gst.Element, format string) {
 	in.mu.Lock()
-	in.src, in.format, in.needKey = src, format, true
+	in.src, in.format = src, format
+	in.gate.Lose() // a new decoder starts at a keyframe
 	in.mu.Unlock()
 }
 
