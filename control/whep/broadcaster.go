@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/pipeline"
@@ -36,9 +35,10 @@ type binding struct {
 	pt     uint8
 	w      webrtc.TrackLocalWriter
 	viewer *viewer
+	shard  *shard      // the sender that writes to it
 	armed  atomic.Bool // the viewer connected
 
-	// Owned by the broadcaster goroutine.
+	// Owned by the shard's goroutine.
 	state    bindState
 	rtxLeft  int
 	rtxSince time.Time
@@ -54,9 +54,12 @@ type nackRequest struct {
 	seqs []uint16
 }
 
-// broadcaster serves one stream to all its viewers: one goroutine owns one
-// pipeline.Reader, packetises each frame once into the stream's rings and
-// writes the packets to every viewer, batching the UDP sends.
+// broadcaster serves one stream to all its viewers. One goroutine owns the
+// stream's pipeline.Reader and packetises each frame once into the stream's
+// rings; the viewers are spread over Config.Senders shards (shard.go), each
+// a goroutine that writes the shared packets to its own viewers, so a
+// stream's fan-out uses every core. The writer never waits for a shard: a
+// shard that falls behind skips ahead and counts what its viewers lost.
 type broadcaster struct {
 	stream    *pipeline.Stream
 	composite bool
@@ -70,20 +73,15 @@ type broadcaster struct {
 	videoTrack, audioTrack *pipeline.Track
 	lastPTS                time.Duration
 	havePTS                bool
-	hdr                    rtp.Header
 	clock                  mediaClock // for the viewers' sender reports
 
-	mu       sync.Mutex
-	bindings []*binding
-	snap     atomic.Pointer[[]*binding]
-
-	wake  chan struct{}
-	nacks chan nackRequest
-	stop  chan struct{}
+	shards []*shard
+	mu     sync.Mutex // the shards' viewer counts
+	stop   chan struct{}
 
 	viewers int // guarded by the Server's mu
 
-	frames, packets, sends, rtx, rtxMiss, sendErrors, keyRequests atomic.Uint64
+	frames, packets, rtx, rtxMiss, sendErrors, keyRequests atomic.Uint64
 }
 
 func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Logger, g *batchGroup) *broadcaster {
@@ -95,58 +93,45 @@ func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Lo
 		reader:    s.NewReader(pipeline.ReaderConfig{Name: "whep", FromKeyframe: true}),
 		// Random starts, as RFC 3550 asks, so a stream restarted at the
 		// same viewer does not look like a replay to SRTP.
-		video:     newRing(cfg.VideoRing, uint16(rand.Uint32()), maxPayload),
-		audio:     newRing(cfg.AudioRing, uint16(rand.Uint32()), 256),
+		video:     newRing(cfg.VideoRing, uint16(rand.Uint32())),
+		audio:     newRing(cfg.AudioRing, uint16(rand.Uint32())),
 		videoBase: rand.Uint32(),
 		audioBase: rand.Uint32(),
-		wake:      make(chan struct{}, 1),
-		nacks:     make(chan nackRequest, 256),
 		stop:      make(chan struct{}),
 	}
-	b.snap.Store(&[]*binding{})
-	b.hdr.Version = 2
+	for i := range max(cfg.Senders, 1) {
+		b.shards = append(b.shards, newShard(b, i%len(g.holds)))
+	}
 	return b
 }
 
-func (b *broadcaster) addBinding(bd *binding) {
+// assign picks the shard a new viewer's tracks go to: the one with the
+// fewest viewers.
+func (b *broadcaster) assign() *shard {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.bindings = append(b.bindings, bd)
-	b.publishLocked()
-}
-
-func (b *broadcaster) removeBinding(bd *binding) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i, x := range b.bindings {
-		if x == bd {
-			b.bindings = append(b.bindings[:i], b.bindings[i+1:]...)
-			break
+	best := b.shards[0]
+	for _, sh := range b.shards[1:] {
+		if sh.viewers < best.viewers {
+			best = sh
 		}
 	}
-	b.publishLocked()
+	best.viewers++
+	return best
 }
 
-// publishLocked hands the fan-out a fresh copy, so it reads the list
-// without a lock while viewers come and go.
-func (b *broadcaster) publishLocked() {
-	s := make([]*binding, len(b.bindings))
-	copy(s, b.bindings)
-	b.snap.Store(&s)
-}
-
-func (b *broadcaster) poke() {
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
+func (b *broadcaster) unassign(sh *shard) {
+	b.mu.Lock()
+	sh.viewers--
+	b.mu.Unlock()
 }
 
 // nack queues a retransmission request from a viewer's RTCP reader; the
-// broadcaster goroutine, which owns the rings, answers it.
+// viewer's shard answers it from the stream's ring.
 func (b *broadcaster) nack(bd *binding, seqs []uint16) {
 	select {
-	case b.nacks <- nackRequest{b: bd, seqs: seqs}:
+	case bd.shard.nacks <- nackRequest{b: bd, seqs: seqs}:
+		bd.shard.poke()
 	default:
 		b.rtxMiss.Add(uint64(len(seqs)))
 	}
@@ -160,73 +145,44 @@ func (b *broadcaster) keyframe() {
 	}
 }
 
-// framesPerRound bounds the frames written between two looks at joining
-// viewers and NACKs: a broadcaster that has fallen behind (a busy machine)
-// would otherwise drain its queue forever and never start a new viewer.
-const framesPerRound = 4
-
+// run packetises the stream until it ends, ctx ends or the last viewer
+// leaves; it returns once every shard has stopped.
 func (b *broadcaster) run(ctx context.Context) {
 	defer b.reader.Close()
-	more := false
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, sh := range b.shards {
+		wg.Go(func() { sh.run(ctx) })
+	}
+	defer wg.Wait()
+	defer cancel()
 	for {
-		var nack *nackRequest
-		if more {
-			select {
-			case <-ctx.Done():
-				return
-			case <-b.stop:
-				return
-			default:
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return
-			case <-b.stop:
-				return
-			case <-b.reader.Wake():
-			case <-b.wake:
-			case n := <-b.nacks:
-				nack = &n
-			}
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.stop:
+			return
+		case <-b.reader.Wake():
 		}
-		b.group.Hold()
-		if nack != nil {
-			b.retransmit(*nack)
-		}
-		b.startViewers()
-		var ended bool
-		ended, more = b.drain(framesPerRound)
-		for queued := true; queued; {
-			select {
-			case n := <-b.nacks:
-				b.retransmit(n)
-			default:
-				queued = false
-			}
-		}
-		b.group.Release()
-		if ended {
+		if b.drain() {
 			b.kickAll("the stream ended")
 			return
 		}
 	}
 }
 
-// drain writes up to limit queued frames; it reports whether the stream
-// ended and whether frames are left.
-func (b *broadcaster) drain(limit int) (ended, more bool) {
-	for range limit {
+// drain packetises every queued frame; true when the stream ended.
+func (b *broadcaster) drain() (ended bool) {
+	for {
 		f, err := b.reader.Poll()
 		if err != nil {
-			return true, false
+			return true
 		}
 		if f == nil {
-			return false, false
+			return false
 		}
 		b.writeFrame(f)
 	}
-	return false, true
 }
 
 func (b *broadcaster) writeFrame(f *pipeline.Frame) {
@@ -234,7 +190,6 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 	if t == nil {
 		return
 	}
-	defer b.frames.Add(1) // after the fan-out: benchmarks wait on it
 	b.clock.note(f.PTS, time.Now())
 	switch t.Kind() {
 	case pipeline.Video:
@@ -255,9 +210,7 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 			return
 		}
 		b.lastPTS, b.havePTS = f.PTS, true
-		first := b.video.next
-		n := packetizeH264(b.video, f, b.videoBase+rtpTime(f.PTS, 90000))
-		b.fanOut(b.video, pipeline.Video, first, n)
+		b.packets.Add(uint64(packetizeH264(b.video, f, b.videoBase+rtpTime(f.PTS, 90000))))
 	case pipeline.Audio:
 		if t != b.audioTrack {
 			if old := b.audioTrack; old != nil && old.Codec != t.Codec {
@@ -265,9 +218,15 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 			}
 			b.audioTrack = t
 		}
-		first := b.audio.next
-		n := packetizeAudio(b.audio, f, b.audioBase+rtpTime(f.PTS, t.ClockRate()))
-		b.fanOut(b.audio, pipeline.Audio, first, n)
+		b.packets.Add(uint64(packetizeAudio(b.audio, f, b.audioBase+rtpTime(f.PTS, t.ClockRate()))))
+	default:
+		return
+	}
+	b.frames.Add(1)
+	for _, sh := range b.shards {
+		if len(*sh.snap.Load()) > 0 {
+			sh.poke()
+		}
 	}
 }
 
@@ -293,135 +252,13 @@ func profileOf(t *pipeline.Track) byte {
 	return 0
 }
 
-// fanOut sends packets [first, first+n) of a ring to every live binding of
-// that kind: the loop the whole design exists to keep short. A viewer's
-// packets of one frame go out back to back so the socket can coalesce them
-// into one GSO send.
-func (b *broadcaster) fanOut(r *ring, kind pipeline.Kind, first uint16, n int) {
-	b.packets.Add(uint64(n))
-	for _, bd := range *b.snap.Load() {
-		if bd.kind != kind {
-			continue
-		}
-		for i := range n {
-			p := &r.slots[int(first+uint16(i))&r.mask]
-			switch bd.state {
-			case bindLive:
-			case bindWaitKey:
-				if !p.keyStart {
-					continue
-				}
-				bd.state = bindLive
-			default:
-				continue
-			}
-			b.send(bd, p)
-		}
-	}
-}
-
-// send writes one shared packet to one viewer; false when it did not go
-// (the viewer's SRTP is not ready yet, or its connection closed).
-func (b *broadcaster) send(bd *binding, p *packet) bool {
-	h := &b.hdr
-	h.PayloadType = bd.pt
-	h.SSRC = bd.ssrc
-	h.SequenceNumber = p.seq
-	h.Timestamp = p.ts
-	h.Marker = p.marker
-	n, err := bd.w.WriteRTP(h, p.payload)
-	if err != nil {
-		bd.state = bindDead
-		bd.failed.Add(1)
-		msg := err.Error()
-		bd.lastErr.Store(&msg)
-		b.sendErrors.Add(1)
-		return false
-	}
-	if n == 0 {
-		bd.notReady.Add(1)
-		return false
-	}
-	bd.sent.Add(1)
-	b.sends.Add(1)
-	return true
-}
-
-// startViewers begins sending to bindings whose viewer has connected: a
-// video binding gets the packets since the last keyframe from the ring, so
-// its first picture comes at once; without one, it waits for the next
-// keyframe, which is asked for.
-func (b *broadcaster) startViewers() {
-	for _, bd := range *b.snap.Load() {
-		if bd.state != bindIdle || !bd.armed.Load() {
-			continue
-		}
-		if bd.kind == pipeline.Audio {
-			bd.state = bindLive
-			continue
-		}
-		if b.composite {
-			b.keyframe()
-		}
-		from, ok := b.video.gop()
-		if !ok {
-			bd.state = bindWaitKey
-			b.keyframe()
-			continue
-		}
-		if from == b.video.next {
-			bd.state = bindWaitKey
-			continue
-		}
-		started := true
-		for seq := from; seq != b.video.next; seq++ {
-			if !b.send(bd, b.video.get(seq)) {
-				started = false
-				break
-			}
-		}
-		if started {
-			bd.state = bindLive
-		}
-		// Otherwise SRTP was not ready yet (try again on the next frame),
-		// or the connection closed (the binding is dead).
-	}
-}
-
-func (b *broadcaster) retransmit(req nackRequest) {
-	bd := req.b
-	if bd.state != bindLive {
-		return
-	}
-	r := b.video
-	if bd.kind == pipeline.Audio {
-		r = b.audio
-	}
-	now := time.Now()
-	if now.Sub(bd.rtxSince) >= time.Second {
-		bd.rtxSince, bd.rtxLeft = now, rtxPerSecond
-	}
-	for _, seq := range req.seqs {
-		p := r.get(seq)
-		if p == nil || bd.rtxLeft <= 0 {
-			b.rtxMiss.Add(1)
-			continue
-		}
-		bd.rtxLeft--
-		if b.send(bd, p) {
-			bd.rtx.Add(1)
-			b.rtx.Add(1)
-		}
-	}
-}
-
 // kickAll ends every viewer of the stream, with the reason in the log.
 func (b *broadcaster) kickAll(reason string) {
-	seen := map[*viewer]bool{}
-	for _, bd := range *b.snap.Load() {
-		if v := bd.viewer; v != nil && !seen[v] {
-			seen[v] = true
-			v.close(reason)
+	for _, sh := range b.shards {
+		for _, bd := range *sh.snap.Load() {
+			if v := bd.viewer; v != nil {
+				v.close(reason) // once per viewer: close is idempotent
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ const (
 	DefaultVideoRing          = 4096 // packets: about 20 s of 2 Mbps, 5 s of 8 Mbps
 	DefaultAudioRing          = 512  // packets: about 10 s of 20 ms frames
 	DefaultTCPWriteBuffer     = 512 << 10
+	maxSenders                = 256
 )
 
 // ICEServer is a STUN or TURN server handed to viewers (webrtc.ice_servers).
@@ -89,6 +91,11 @@ type Config struct {
 	// it that viewer loses packets instead of slowing the others.
 	// Default 512 KiB.
 	TCPWriteBuffer int
+	// Senders is how many goroutines write one stream's packets to its
+	// viewers, the viewers spread evenly over them (webrtc.senders).
+	// Default: one per core (GOMAXPROCS); 1 is the single sender of
+	// earlier versions, kept for comparison.
+	Senders int
 }
 
 // Validate names the first bad field (with the config key of docs/configuration.md
@@ -133,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.TCPWriteBuffer < 0 {
 		return errors.New("whep.tcp_write_buffer: must not be negative")
+	}
+	if c.Senders < 0 || c.Senders > maxSenders {
+		return fmt.Errorf("webrtc.senders: %d is not between 0 (one per core) and %d", c.Senders, maxSenders)
 	}
 	return nil
 }
@@ -207,6 +217,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TCPWriteBuffer == 0 {
 		c.TCPWriteBuffer = DefaultTCPWriteBuffer
+	}
+	if c.Senders == 0 {
+		c.Senders = min(runtime.GOMAXPROCS(0), maxSenders)
 	}
 	return c
 }

@@ -63,6 +63,7 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 		target:    t,
 		srv:       s,
 		bc:        res.bc,
+		shard:     res.bc.assign(),
 		quota:     res.quota,
 		pc:        pc,
 		created:   time.Now(),
@@ -71,6 +72,7 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 	}
 	fail := func(status int, code, format string, args ...any) (*viewer, string, *httpError) {
 		_ = pc.Close()
+		res.bc.unassign(v.shard)
 		return nil, "", errorf(status, code, format, args...)
 	}
 	kinds := []pipeline.Kind{pipeline.Video}

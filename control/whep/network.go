@@ -43,7 +43,7 @@ func openNetwork(cfg Config, log *slog.Logger) (*network, error) {
 var errTCPPortTaken = errors.New("the TCP port of the same number is taken")
 
 func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
-	n := &network{group: &batchGroup{}, port: cfg.UDPPort}
+	n := &network{group: newBatchGroup(cfg.Senders), port: cfg.UDPPort}
 	pionLog := pionLogs{log: log}
 	var muxes []ice.UDPMux
 	loopback := false

@@ -27,18 +27,16 @@ func rtpTime(d time.Duration, clock int) uint32 {
 }
 
 // packetizeH264 splits one access unit into RTP packets (RFC 6184, single
-// NAL unit and FU-A) in the ring and returns how many it wrote. It runs once
-// per frame for all viewers.
+// NAL unit and FU-A) in the ring, publishes them and returns how many it
+// wrote. It runs once per frame for all viewers.
 func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
-	start := r.next
 	first := true
 	emit := func(nalu []byte) {
 		if len(nalu) == 0 {
 			return
 		}
 		if len(nalu) <= maxPayload {
-			p := r.add(ts, first && f.Key)
-			p.payload = append(p.payload, nalu...)
+			r.add(ts, first && f.Key, nil, nalu)
 			first = false
 			return
 		}
@@ -54,9 +52,7 @@ func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
 			if n == len(data) {
 				fu |= 0x40
 			}
-			p := r.add(ts, first && f.Key)
-			p.payload = append(p.payload, indicator, fu)
-			p.payload = append(p.payload, data[:n]...)
+			r.add(ts, first && f.Key, []byte{indicator, fu}, data[:n])
 			first = false
 			data = data[n:]
 		}
@@ -73,11 +69,7 @@ func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
 		}
 		emit(u)
 	}
-	n := int(uint16(r.next - start))
-	if n > 0 {
-		r.slots[int(r.next-1)&r.mask].marker = true
-	}
-	return n
+	return r.publish(true)
 }
 
 func hasNALType(nalus [][]byte, typ byte) bool {
@@ -89,7 +81,7 @@ func hasNALType(nalus [][]byte, typ byte) bool {
 	return false
 }
 
-// packetizeAudio writes one audio frame: Opus is one packet per frame
+// packetizeAudio writes and publishes one audio frame: Opus is one packet per frame
 // (RFC 7587); G.711 is split on sample boundaries if it is long.
 func packetizeAudio(r *ring, f *pipeline.Frame, ts uint32) int {
 	data := f.Payload
@@ -97,18 +89,14 @@ func packetizeAudio(r *ring, f *pipeline.Frame, ts uint32) int {
 		return 0
 	}
 	if f.Track == nil || f.Track.Codec == pipeline.Opus {
-		p := r.add(ts, false)
-		p.payload = append(p.payload, data...)
-		return 1
+		r.add(ts, false, nil, data)
+		return r.publish(false)
 	}
-	n := 0
 	for len(data) > 0 {
 		c := min(len(data), maxPayload)
-		p := r.add(ts, false)
-		p.payload = append(p.payload, data[:c]...)
+		r.add(ts, false, nil, data[:c])
 		ts += uint32(c) // one byte per sample in G.711
 		data = data[c:]
-		n++
 	}
-	return n
+	return r.publish(false)
 }

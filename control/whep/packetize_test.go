@@ -32,7 +32,7 @@ func TestPacketizeH264RoundTrip(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRing(64, 65530, maxPayload) // wraps during the frame
+			r := newRing(64, 65530) // wraps during the frame
 			first := r.next
 			n := packetizeH264(r, &tc.frame, 1234)
 			var got [][]byte
@@ -77,7 +77,7 @@ func TestPacketizeH264RoundTrip(t *testing.T) {
 }
 
 func TestPacketizeAudio(t *testing.T) {
-	r := newRing(64, 0, maxPayload)
+	r := newRing(64, 0)
 	opus := &pipeline.Frame{Track: &pipeline.Track{Codec: pipeline.Opus}, Payload: []byte{1, 2, 3}}
 	if n := packetizeAudio(r, opus, 10); n != 1 || !bytes.Equal(r.get(0).payload, []byte{1, 2, 3}) {
 		t.Fatalf("opus: %d packets", n)
@@ -113,10 +113,18 @@ func TestRTPTime(t *testing.T) {
 }
 
 func TestRingForgetsOverwrittenPackets(t *testing.T) {
-	r := newRing(64, 100, maxPayload)
-	r.add(0, true)
+	r := newRing(64, 100)
+	r.add(0, true, nil, []byte{1})
+	if r.get(100) != nil {
+		t.Error("a packet not yet published is returned")
+	}
+	r.publish(true)
+	if from, ok := r.gop(); !ok || from != 100 {
+		t.Errorf("gop() = %d, %v; want 100, true", from, ok)
+	}
 	for range 70 {
-		r.add(0, false)
+		r.add(0, false, nil, []byte{2})
+		r.publish(true)
 	}
 	if r.get(100) != nil {
 		t.Error("packet 100 was overwritten but is still returned")
@@ -124,10 +132,10 @@ func TestRingForgetsOverwrittenPackets(t *testing.T) {
 	if _, ok := r.gop(); ok {
 		t.Error("the keyframe left the ring but gop() still offers it")
 	}
-	if p := r.get(r.next - 1); p == nil {
-		t.Error("newest packet missing")
+	if p := r.get(r.published() - 1); p == nil || p.payload[0] != 2 || !p.marker {
+		t.Error("newest packet missing or not marked")
 	}
-	if r.get(r.next) != nil {
+	if r.get(r.published()) != nil {
 		t.Error("a packet not yet written is returned")
 	}
 }

@@ -3,13 +3,15 @@
 // single feeds passed through, plus the participants' viewer page.
 //
 // The cost of a viewer is kept to what cannot be shared. Each stream has one
-// broadcaster goroutine that packetises a frame once into the stream's ring
-// and writes the packets to every viewer, changing only SSRC and payload
-// type; the ring also answers every viewer's NACKs and gives a new viewer the
-// packets since the last keyframe. Writes to the one UDP port are batched
-// into sendmmsg while a frame fans out, a viewer's packets of a frame
-// coalesced into one UDP GSO send where the kernel can. What remains per
-// viewer is pion's peer connection and one SRTP encryption per packet.
+// broadcaster goroutine that packetises a frame once into the stream's ring;
+// the stream's viewers are spread over one sender goroutine per core
+// (shards), each writing the shared packets to its viewers, changing only
+// SSRC and payload type. The ring also answers every viewer's NACKs and
+// gives a new viewer the packets since the last keyframe. Writes to the one
+// UDP port are batched into sendmmsg, one batch per sender, a viewer's
+// packets of a frame coalesced into one UDP GSO send where the kernel can.
+// What remains per viewer is pion's peer connection and one SRTP encryption
+// per packet.
 package whep
 
 import (
@@ -171,8 +173,14 @@ type Stats struct {
 	Sends                        uint64 // packets written to viewers
 	Retransmits, RetransmitMiss  uint64
 	SendErrors, KeyframeRequests uint64
-	Datagrams, Syscalls          uint64 // batched UDP datagrams and the sendmmsg calls that sent them
-	DirectWrites, SocketErrors   uint64
+	// Dropped: packets not written to a viewer because its stream's
+	// sender had fallen behind (a starved core, a stalled viewer) and
+	// skipped ahead. Pending: packets published that a sender with viewers
+	// has not written yet (benchmarks wait for 0).
+	Dropped, Pending           uint64
+	Senders                    int    // per stream (webrtc.senders)
+	Datagrams, Syscalls        uint64 // batched UDP datagrams and the sendmmsg calls that sent them
+	DirectWrites, SocketErrors uint64
 }
 
 // Stats returns the counters now.
@@ -181,8 +189,14 @@ func (s *Server) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.gone
 	st.Viewers, st.Connecting, st.Streams = len(s.viewers), s.connecting, len(s.streams)
+	st.Senders = s.cfg.Senders
 	for _, b := range s.streams {
 		addBroadcasterStats(&st, b)
+		for _, sh := range b.shards {
+			if len(*sh.snap.Load()) > 0 {
+				st.Pending += sh.pending()
+			}
+		}
 	}
 	if s.net != nil {
 		g := s.net.group
@@ -195,7 +209,10 @@ func (s *Server) Stats() Stats {
 func addBroadcasterStats(st *Stats, b *broadcaster) {
 	st.Frames += b.frames.Load()
 	st.Packets += b.packets.Load()
-	st.Sends += b.sends.Load()
+	for _, sh := range b.shards {
+		st.Sends += sh.sends.Load()
+		st.Dropped += sh.dropped.Load()
+	}
 	st.Retransmits += b.rtx.Load()
 	st.RetransmitMiss += b.rtxMiss.Load()
 	st.SendErrors += b.sendErrors.Load()
@@ -284,8 +301,13 @@ func (s *Server) broadcasterEnded(b *broadcaster) {
 		delete(s.streams, b.stream)
 	}
 	addBroadcasterStats(&s.gone, b)
+	var sends, dropped uint64
+	for _, sh := range b.shards {
+		sends += sh.sends.Load()
+		dropped += sh.dropped.Load()
+	}
 	s.log.Debug("stream idle", "stream", b.stream.Name(), "frames", b.frames.Load(), "packets", b.packets.Load(),
-		"sends", b.sends.Load(), "retransmits", b.rtx.Load(), "retransmit_misses", b.rtxMiss.Load(), "send_errors", b.sendErrors.Load())
+		"sends", sends, "dropped", dropped, "retransmits", b.rtx.Load(), "retransmit_misses", b.rtxMiss.Load(), "send_errors", b.sendErrors.Load())
 }
 
 func (s *Server) markReordered(t *pipeline.Track) {
@@ -321,6 +343,8 @@ func (s *Server) removeViewer(v *viewer, reason string) {
 	s.dropLocked(v.quota, connected)
 	s.leaveLocked(v.bc)
 	s.mu.Unlock()
+	v.unroute()
+	v.bc.unassign(v.shard)
 	var sent, rtx, lost, failed, notReady uint64
 	var lastErr string
 	for _, t := range v.tracks {
