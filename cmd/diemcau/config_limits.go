@@ -36,6 +36,9 @@ type WebRTCLimitsConfig struct {
 	MaxViewersPerToken int `mapstructure:"max_viewers_per_token"`
 	MaxViewersPerIP    int `mapstructure:"max_viewers_per_ip"`
 	MaxConnectingPerIP int `mapstructure:"max_connecting_per_ip"`
+	// Senders: goroutines writing one stream to its viewers; 0 is one per
+	// core. Not a cap: here because it is sized to the machine as they are.
+	Senders int `mapstructure:"senders"`
 }
 
 // limitDefaults are the limit keys' defaults, so that DIEMCAU_* variables
@@ -56,6 +59,7 @@ func limitDefaults() map[string]any {
 		"webrtc.max_viewers_per_token": whep.DefaultMaxViewersPerToken,
 		"webrtc.max_viewers_per_ip":    whep.DefaultMaxViewersPerIP,
 		"webrtc.max_connecting_per_ip": whep.DefaultMaxConnectingPerIP,
+		"webrtc.senders":               0,
 	}
 }
 
@@ -85,6 +89,7 @@ func whepLimits(cfg *Config, c *whep.Config) {
 	l := cfg.WebRTC.WebRTCLimitsConfig
 	c.MaxViewers, c.MaxConnecting = l.MaxViewers, l.MaxConnecting
 	c.MaxViewersPerToken, c.MaxViewersPerIP, c.MaxConnectingPerIP = l.MaxViewersPerToken, l.MaxViewersPerIP, l.MaxConnectingPerIP
+	c.Senders = l.Senders
 }
 
 // limitProblems checks the limit keys the way the servers will, at load,
