@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// scenario is one of relay, composite, record, session.
+// scenario is one of relay, composite, record, session, nodes.
 type scenario struct {
 	name   string
 	params []string // sweepable loads; the first is the one a run reports
@@ -26,7 +26,7 @@ type scenario struct {
 }
 
 // Scenarios lists the scenario names.
-func Scenarios() []string { return []string{"relay", "composite", "record", "session"} }
+func Scenarios() []string { return []string{"relay", "composite", "record", "session", "nodes"} }
 
 func lookup(name string) (scenario, bool) {
 	switch name {
@@ -38,6 +38,8 @@ func lookup(name string) (scenario, bool) {
 		return scenario{name, []string{"streams"}, runRecord}, true
 	case "session":
 		return scenario{name, []string{"points", "viewers"}, runSession}, true
+	case "nodes":
+		return scenario{name, []string{"nodes"}, runNodes}, true
 	}
 	return scenario{}, false
 }

@@ -41,8 +41,9 @@ type Options struct {
 	Encoder, Decoder string
 
 	// The load of each scenario: relay (cameras, viewers per camera),
-	// composite (inputs), record (streams), session (points, viewers).
-	Cameras, Viewers, Inputs, Streams, Points int
+	// composite (inputs), record (streams), session (points, viewers),
+	// nodes (point nodes).
+	Cameras, Viewers, Inputs, Streams, Points, Nodes int
 
 	// Sweep is "PARAM=V1,V2,…": one run per value of that load.
 	Sweep string
@@ -79,6 +80,7 @@ func (o *Options) defaults() {
 	def(&o.Inputs, 4)
 	def(&o.Streams, 8)
 	def(&o.Points, 4)
+	def(&o.Nodes, 2)
 	if o.Warmup <= 0 {
 		o.Warmup = 5 * time.Second
 	}
@@ -129,6 +131,8 @@ func (o *Options) load(name string) *int {
 		return &o.Streams
 	case "points":
 		return &o.Points
+	case "nodes":
+		return &o.Nodes
 	}
 	return nil
 }

@@ -176,6 +176,8 @@ type Run struct {
 	// AV is the lip sync and sound of each output, measured with the
 	// avsync pattern (session).
 	AV []OutputAV `json:"av"`
+	// Nodes: a hub and its point nodes, each its own process (nodes).
+	Nodes *NodeFigures `json:"nodes"`
 
 	Viewers  *ViewerFigures `json:"viewers"`
 	Encoder  string         `json:"encoder"`

@@ -98,6 +98,13 @@ func (e *env) startServer(ctx context.Context) (*Server, error) {
 // startServerOnce returns the server it started even on error, so the
 // caller can stop it.
 func (e *env) startServerOnce(ctx context.Context) (*Server, error) {
+	return e.launchServer(ctx, "server", e.dir, "")
+}
+
+// launchServer runs `diemcau serve` named name, its config, store and
+// (without --archive) archive in dir, with extra appended to the
+// generated config (a point node's hub, sources and sessions).
+func (e *env) launchServer(ctx context.Context, name, dir, extra string) (*Server, error) {
 	o := e.opts
 	ports, err := freePorts()
 	if err != nil {
@@ -110,7 +117,7 @@ func (e *env) startServerOnce(ctx context.Context) (*Server, error) {
 	sum := sha256.Sum256([]byte(token))
 	archive := o.ArchiveDir
 	if archive == "" {
-		archive = filepath.Join(e.dir, "archive")
+		archive = filepath.Join(dir, "archive")
 	}
 	// Every load viewer and reader comes from 127.0.0.1: the per-address
 	// caps, which are there for real networks, are lifted; the totals stay.
@@ -123,12 +130,12 @@ auth:
 pipeline: {encoder: %q, decoder: %q}
 archive: {root: %q, segment: 5m, part: 1s, fsync: true, min_free: 0}
 store: %q
-`, httpPort, rtspPort, udpPort, hex.EncodeToString(sum[:]), o.Encoder, o.Decoder, archive, filepath.Join(e.dir, "diemcau.db"))
-	cfgPath := filepath.Join(e.dir, "diemcau.yaml")
+`, httpPort, rtspPort, udpPort, hex.EncodeToString(sum[:]), o.Encoder, o.Decoder, archive, filepath.Join(dir, "diemcau.db")) + extra
+	cfgPath := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	p, err := e.group.Start("server", []string{o.Binary, "serve", "--config", cfgPath}, nil)
+	p, err := e.group.Start(name, []string{o.Binary, "serve", "--config", cfgPath}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +148,7 @@ store: %q
 		pid:         p.PID(),
 		ArchiveRoot: archive,
 	}
-	e.progress("server: starting (choosing codecs by trial)")
+	e.progress("%s: starting (choosing codecs by trial)", name)
 	if err := waitFor(ctx, 2*time.Minute, "server ready", []*Proc{p}, func() bool { return s.API.Ready(ctx) }); err != nil {
 		return s, err
 	}

@@ -52,6 +52,8 @@ func TestScenarioSmoke(t *testing.T) {
 		{"record", Options{Streams: 1}, cat(composite, archive)},
 		{"session", Options{Points: 1, Viewers: 1, AVSeconds: 3 * time.Second}, cat(composite, archive, viewers,
 			[]string{"end_to_end.composite_ms.p50", "end_to_end.passthrough_ms.p50", "end_to_end.composite_flashes", "av"})},
+		{"nodes", Options{Nodes: 2}, cat(composite, []string{"nodes.return_feed_ms.p50", "nodes.return_feed_ms.p95", "nodes.hub_composite_ms.p50",
+			"nodes.return_flashes", "nodes.cpu_per_node_cores", "nodes.peak_rss_per_node_bytes", "nodes.per_node"})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.scenario, func(t *testing.T) {

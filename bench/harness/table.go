@@ -49,6 +49,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 			writeThreads(w, fmt.Sprintf("%s=%d bare pictures:", r.LoadName, r.Load), b.Threads)
 		}
 		writeSessionAV(w, r)
+		writeNodes(w, r)
 	}
 	if s := rep.Sweep; s != nil {
 		if s.Carries > 0 {

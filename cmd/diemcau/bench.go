@@ -24,7 +24,7 @@ func newBenchCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench SCENARIO",
-		Short: "Measure what this machine carries: relay, composite, record or session",
+		Short: "Measure what this machine carries: relay, composite, record, session or nodes",
 		Long: `bench runs a load scenario against the real server and prints a table.
 
 Each run starts its own camsim and "diemcau serve" on loopback (or measures a
@@ -39,6 +39,10 @@ everything it started.
              one return feed per point (--points, --viewers); the cameras send
              the avsync pattern, which times camera → WHEP viewer (p50/p95)
              and each output's A/V offset and sound (--av-seconds)
+  nodes      a hub and N point nodes, each its own "diemcau serve": node i
+             sends camera i to the hub over WHIP and plays its return feed
+             back (WHEP); camera → hub composite → the node's return feed,
+             p50/p95, and CPU per node (--nodes)
   soak       a live session under faults for --duration (SIGKILLs, camera
              drops, viewers and points coming and going), judged against
              limits: see diemcau bench soak --help
@@ -51,7 +55,8 @@ or lost). --json and --html write every figure, with the machine.`,
   diemcau bench relay --sweep viewers=50,100,200,300
   diemcau bench record --sweep streams=8,16,32 --archive /srv/archive-test
   diemcau bench session --points 4 --viewers 20 --target http://127.0.0.1:8080 --token T
-  diemcau bench session --quick --json session.json`,
+  diemcau bench session --quick --json session.json
+  diemcau bench nodes --sweep nodes=2,4,8 --size 320x180 --fps 15 --bitrate 300 --out-bitrate 500`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: harness.Scenarios(),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,7 +95,8 @@ or lost). --json and --html write every figure, with the machine.`,
 	f.IntVar(&o.Inputs, "inputs", 4, "composite: points in the composite")
 	f.IntVar(&o.Streams, "streams", 8, "record: points archived")
 	f.IntVar(&o.Points, "points", 4, "session: points")
-	f.StringVar(&o.Sweep, "sweep", "", "PARAM=V1,V2,…: one run per value (inputs, viewers, cameras, streams or points)")
+	f.IntVar(&o.Nodes, "nodes", 2, "nodes: point nodes")
+	f.StringVar(&o.Sweep, "sweep", "", "PARAM=V1,V2,…: one run per value (inputs, viewers, cameras, streams, points or nodes)")
 	f.StringVar(&size, "size", "1280x720", "cameras' picture size WxH")
 	f.StringVar(&output, "output", "", "the composite's size WxH (default: --size)")
 	f.IntVar(&o.FPS, "fps", 30, "frames per second of the cameras and the composite")
