@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -102,6 +104,32 @@ sessions:
 		}
 		return false
 	})
+	// Both legs' figures, measured: the program going out (its link) and
+	// the return feed coming in, in the node's status and metrics.
+	var hubOut map[string]any
+	proctest.Eventually(t, 20*time.Second, "the node's link figures both ways", func() bool {
+		_, s := node.call("GET", "/api/v1/sessions/chuong-trinh", "")
+		for _, o := range asList(s["outputs"]) {
+			if om, _ := o.(map[string]any); om["name"] == "hub" {
+				hubOut = om
+			}
+		}
+		link, _ := hubOut["link"].(map[string]any)
+		ret, _ := hubOut["return_feed"].(map[string]any)
+		num := func(m map[string]any, k string) float64 { f, _ := m[k].(float64); return f }
+		return num(link, "bitrate_kbps") > 100 && num(link, "rtt_ms") > 0 && num(link, "packets_sent") > 0 &&
+			ret["state"] == "online" && num(ret, "bitrate_kbps") > 100 && num(ret, "rtt_ms") > 0
+	})
+	t.Logf("the node's link: out %v; return feed %v", hubOut["link"], hubOut["return_feed"])
+	metrics := scrape(t, node.base)
+	for _, m := range []string{`diemcau_link_bitrate_kbps{direction="out",output="hub",session="chuong-trinh"}`,
+		`diemcau_link_rtt_seconds{direction="in",output="hub",session="chuong-trinh"}`,
+		`diemcau_link_loss_ratio{direction="in",output="hub",session="chuong-trinh"}`,
+		`diemcau_whip_path_loss_ratio{source="hub"}`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("the node's /metrics lacks %s", m)
+		}
+	}
 	if u, _ := node.source(hubSourceID)["url"].(string); strings.Contains(u, invite) {
 		t.Errorf("the node shows its invite in the source URL: %q", u)
 	}
@@ -145,6 +173,13 @@ sessions:
 				reasons := fmt.Sprint(pm["reasons"])
 				if pm["verdict"] == "fail" && strings.Contains(reasons, "point node: camera cam2 is") {
 					t.Logf("hub check of xa-a: %s %s", pm["verdict"], reasons)
+					// Loopback loses nothing, and both legs are up: the
+					// link itself gives no reason.
+					for _, bad := range []string{"lost on the way", "to the hub is", "from the hub is", "round trip", "under half"} {
+						if strings.Contains(reasons, bad) {
+							t.Errorf("the hub's check finds fault with a clean loopback link (%q): %s", bad, reasons)
+						}
+					}
 					return true
 				}
 			}
@@ -251,6 +286,18 @@ func toneLevel(t *testing.T, file string, hz float64) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
+}
+
+// scrape reads a server's /metrics.
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
 }
 
 func writeFile(t *testing.T, path, body string) {
