@@ -136,6 +136,7 @@ func (l *linkInterceptor) BindRTCPReader(r interceptor.RTCPReader) interceptor.R
 func (m *linkMeter) sent(h *rtp.Header, payload int, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rollLocked(now) // before counting: the first sample is the connection's start
 	m.bytes += uint64(h.MarshalSize() + payload)
 	s := m.streams[h.SSRC]
 	if s == nil {
@@ -148,7 +149,6 @@ func (m *linkMeter) sent(h *rtp.Header, payload int, now time.Time) {
 	s.have, s.highest = true, h.SequenceNumber
 	s.sent++
 	s.nacked[h.SequenceNumber/64] &^= 1 << (h.SequenceNumber % 64)
-	m.rollLocked(now)
 }
 
 // wrote notes our sender reports (their times, for the round trip) and
