@@ -94,9 +94,11 @@ func TestLinkFigures(t *testing.T) {
 			if in.BitrateKbps < 200 {
 				t.Errorf("in: %.0f kbit/s received, want the clip's 300-odd", in.BitrateKbps)
 			}
+			// The relay's hold is a floor; a busy machine adds its own
+			// scheduling on top, not tens of ms in the usual case.
 			rtt := 2 * delay.Seconds() * 1000
 			for what, got := range map[string]float64{"out (RTCP)": out.RTTMS, "in (ICE)": in.RTTMS} {
-				if got < rtt*0.9 || got > rtt+60 {
+				if got < rtt*0.9 || got > rtt+150 {
 					t.Errorf("%s: round trip %.1f ms, want about %.0f", what, got, rtt)
 				}
 			}
