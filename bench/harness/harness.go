@@ -31,7 +31,7 @@ func Scenarios() []string { return []string{"relay", "composite", "record", "ses
 func lookup(name string) (scenario, bool) {
 	switch name {
 	case "relay":
-		return scenario{name, []string{"viewers", "cameras"}, runRelay}, true
+		return scenario{name, []string{"viewers", "cameras", "senders"}, runRelay}, true
 	case "composite":
 		return scenario{name, []string{"inputs"}, runComposite}, true
 	case "record":

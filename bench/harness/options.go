@@ -45,6 +45,14 @@ type Options struct {
 	// nodes (point nodes).
 	Cameras, Viewers, Inputs, Streams, Points, Nodes int
 
+	// StepViewers (relay): viewers added after the first window, for a
+	// second window in the same run; the server's CPU and memory per
+	// viewer are then the slope between the two loads.
+	StepViewers int
+	// Senders is the started server's webrtc.senders (relay sweeps it to
+	// compare one sender per stream with one per core). 0: its default.
+	Senders int
+
 	// Sweep is "PARAM=V1,V2,…": one run per value of that load.
 	Sweep string
 	// NoBaseline skips composite's bare gst-launch pipeline.
@@ -133,6 +141,8 @@ func (o *Options) load(name string) *int {
 		return &o.Points
 	case "nodes":
 		return &o.Nodes
+	case "senders":
+		return &o.Senders
 	}
 	return nil
 }

@@ -178,6 +178,8 @@ type Run struct {
 	AV []OutputAV `json:"av"`
 	// Nodes: a hub and its point nodes, each its own process (nodes).
 	Nodes *NodeFigures `json:"nodes"`
+	// Step: relay's second window with more viewers, and the slope.
+	Step *RelayStep `json:"step"`
 
 	Viewers  *ViewerFigures `json:"viewers"`
 	Encoder  string         `json:"encoder"`

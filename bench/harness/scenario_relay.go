@@ -7,7 +7,9 @@ import (
 
 // runRelay: cameras × viewers of passthrough WHEP (POST /whep/sources/ID),
 // the viewers run by bench/relay's load generator in this process, and one
-// more viewer, joining last, counts whole frames and times its first.
+// more viewer, joining last, counts whole frames and times its first. With
+// StepViewers, more viewers join after the window and a second one
+// measures the slope (relay_step.go).
 func runRelay(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	total := o.Cameras * o.Viewers
@@ -52,6 +54,9 @@ func runRelay(ctx context.Context, e *env, r *Run) error {
 	r.note("dropped frames: RTP timestamp gaps at the reference viewer; the WHEP server does not publish per-viewer drops")
 	r.note("latency: not measured for passthrough (no mixer)")
 	r.note("the bench process runs the viewers: its CPU is the load generator's, not the server's")
+	if o.StepViewers > 0 {
+		return relayStep(ctx, e, r, paths, vl)
+	}
 	return nil
 }
 

@@ -50,6 +50,7 @@ func (rep *Report) WriteTable(w io.Writer) {
 		}
 		writeSessionAV(w, r)
 		writeNodes(w, r)
+		writeRelayStep(w, r)
 	}
 	if s := rep.Sweep; s != nil {
 		if s.Carries > 0 {
