@@ -25,7 +25,8 @@ const hubReportEvery = 5 * time.Second
 const plannedFallback = 4 * time.Hour
 
 // reportToHub sends the node's report to its hub until ctx ends: its
-// cameras, its disk against the planned session, its recording. The hub's
+// cameras, its disk against the planned session, its recording and its
+// link both ways as measured (link, the hub output's slot). The hub's
 // check of the point includes it (checks.NodeReport).
 func reportToHub(ctx context.Context, cfg *Config, program string, reg *ingest.Registry, mgr *sessions.Manager, link *outputSlot, log *slog.Logger) {
 	client := &http.Client{Timeout: 5 * time.Second}
