@@ -2,7 +2,6 @@ package control
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"diemcau/ingest/connlimit"
+	"diemcau/internal/testkit"
 )
 
 // startLimited runs a control server with limits and, besides the API, a
@@ -28,25 +28,7 @@ func startLimited(t *testing.T, l Limits) (*Server, string) {
 	}
 	s.Handle("POST /test/slow", http.HandlerFunc(slowHandler))
 	s.Handle("GET /test/slow", http.HandlerFunc(slowHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	select {
-	case <-s.Listening():
-	case <-time.After(5 * time.Second):
-		t.Fatal("server did not listen")
-	}
+	testkit.Start(t, "server", s.Run).WaitReady(s.Listening(), 5*time.Second)
 	return s, s.Addr().String()
 }
 

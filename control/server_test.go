@@ -1,7 +1,6 @@
 package control
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,25 +42,7 @@ func startServer(t *testing.T, deps Deps) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
-	select {
-	case <-s.Listening():
-	case <-time.After(5 * time.Second):
-		t.Fatal("server did not listen")
-	}
+	testkit.Start(t, "server", s.Run).WaitReady(s.Listening(), 5*time.Second)
 	return "http://" + s.Addr().String()
 }
 

@@ -20,6 +20,7 @@ import (
 	"diemcau/pipeline"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // testLogger sends a component's logs to the test log.
@@ -42,20 +43,7 @@ func runSource(t *testing.T, cfg PullConfig) *PullSource {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return within 10 s of cancel")
-		}
-	})
+	testkit.Start(t, "source", src.Run)
 	return src
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/pion/rtp"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -33,20 +34,7 @@ func runPush(t *testing.T, srv *testServer, id, url string) *PushSource {
 	if err := srv.Serve("sources/"+id, p.Stream()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("push source Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("push source Run did not return")
-		}
-	})
+	testkit.Start(t, "push source", p.Run)
 	return p
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -73,27 +74,7 @@ func startServerWith(t *testing.T, log *slog.Logger, cfg ServerConfig) *testServ
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return 20 s after its context ended")
-		}
-	})
-	select {
-	case <-srv.Listening():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server not listening after 10 s")
-	}
+	testkit.Start(t, "server", srv.Run).WaitReady(srv.Listening(), 10*time.Second)
 	return &testServer{Server: srv, url: "rtsp://" + srv.Addr().String(), log: log}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"diemcau/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -29,20 +31,7 @@ func startRecorder(t testing.TB, cfg Config, opts ...Option) *Recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("recorder.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("recorder.Run did not return")
-		}
-	})
+	testkit.Start(t, "recorder", rec.Run)
 	return rec
 }
 

@@ -14,6 +14,7 @@ import (
 	"diemcau/ingest/avsync"
 	"diemcau/ingest/camsim"
 	"diemcau/ingest/sim"
+	"diemcau/internal/testkit"
 )
 
 // The pattern, read back by ffmpeg from the project's own outputs, is in
@@ -31,22 +32,7 @@ func runCamsim(t *testing.T, cfg camsim.Config) *camsim.Sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("camsim: %v", err)
-		}
-	})
-	select {
-	case <-sim.Ready():
-	case err := <-done:
-		t.Fatalf("camsim: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("camsim not ready in 60 s")
-	}
+	testkit.Start(t, "sim", sim.Run).WaitReady(sim.Ready(), 60*time.Second)
 	return sim
 }
 

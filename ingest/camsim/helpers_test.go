@@ -1,7 +1,6 @@
 package camsim
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline/gst"
 )
 
@@ -57,22 +57,7 @@ func startSim(t *testing.T, cfg Config) *Sim {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("camsim Run: %v", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("camsim ended before ready: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("camsim not ready after 60 s")
-	}
+	testkit.Start(t, "camsim", s.Run).WaitReady(s.Ready(), 60*time.Second)
 	return s
 }
 

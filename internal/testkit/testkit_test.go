@@ -1,0 +1,93 @@
+package testkit
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeT records failures instead of failing, so the failure paths can be
+// checked; Fatalf stops its goroutine as testing's does.
+type fakeT struct {
+	testing.TB
+	failed   atomic.Bool
+	cleanups []func()
+}
+
+func (f *fakeT) Helper()               {}
+func (f *fakeT) Errorf(string, ...any) { f.failed.Store(true) }
+func (f *fakeT) Fatalf(string, ...any) { f.failed.Store(true); panic(errStop) }
+func (f *fakeT) Cleanup(fn func())     { f.cleanups = append(f.cleanups, fn) }
+func (f *fakeT) Logf(string, ...any)   {}
+func (f *fakeT) Failed() bool          { return f.failed.Load() }
+func (f *fakeT) end() {
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
+}
+
+var errStop = errors.New("fatal")
+
+// run calls fn as a test body would, turning Fatalf's stop into a return.
+func (f *fakeT) run(fn func()) {
+	defer func() {
+		if r := recover(); r != nil && r != errStop {
+			panic(r)
+		}
+	}()
+	fn()
+}
+
+func TestStart(t *testing.T) {
+	tests := []struct {
+		name     string
+		run      func(ctx context.Context) error
+		ready    bool // close the ready channel
+		wantFail bool
+	}{
+		{"stops with its test", func(ctx context.Context) error { <-ctx.Done(); return nil }, true, false},
+		{"an error from Run fails the test", func(ctx context.Context) error { <-ctx.Done(); return errors.New("boom") }, true, true},
+		{"returning before ready fails the test", func(context.Context) error { return errors.New("no port") }, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeT{}
+			ready := make(chan struct{})
+			if tc.ready {
+				close(ready)
+			}
+			ft.run(func() {
+				r := Start(ft, "component", tc.run)
+				r.WaitReady(ready, 2*time.Second)
+			})
+			ft.end()
+			if ft.Failed() != tc.wantFail {
+				t.Fatalf("failed = %v, want %v", ft.Failed(), tc.wantFail)
+			}
+		})
+	}
+}
+
+func TestEventually(t *testing.T) {
+	var n atomic.Int32
+	Eventually(t, 5*time.Second, "the third poll", func() bool { return n.Add(1) >= 3 })
+	ft := &fakeT{}
+	ft.run(func() { Eventually(ft, 100*time.Millisecond, "never", func() bool { return false }) })
+	if !ft.Failed() {
+		t.Fatal("Eventually did not fail on a condition that never holds")
+	}
+}
+
+func TestLoggerQuietUntilFailure(t *testing.T) {
+	ft := &fakeT{}
+	log := Logger(ft)
+	log.Info("kept")
+	ft.end()
+	log.Info("after the end: dropped, no panic")
+}
