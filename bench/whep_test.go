@@ -42,18 +42,21 @@ func loadGen(b *testing.B) []string {
 // BenchmarkWHEPFanOut is the cost of one 2 Mbps P-frame (7 RTP packets,
 // packetised once) reaching N real WebRTC viewers: header rewrite, SRTP and
 // the batched UDP write per viewer, plus the allocations on that path. The
-// viewers run in another process.
+// viewers run in another process. senders=1 is one sender per stream (the
+// design before shards); senders=0 is one per core, the default. "cores"
+// is the server process's CPU over the loop: above 1 only where the
+// shards have cores to spread over.
 func BenchmarkWHEPFanOut(b *testing.B) {
 	cases := []struct {
-		viewers int
-		gso     bool
-	}{{1, true}, {10, true}, {50, true}, {50, false}}
+		viewers, senders int
+		gso              bool
+	}{{1, 0, true}, {10, 0, true}, {50, 0, true}, {50, 0, false}, {200, 1, true}, {200, 0, true}}
 	for _, tc := range cases {
 		n := tc.viewers
-		b.Run(fmt.Sprintf("viewers=%d/gso=%v", n, tc.gso), func(b *testing.B) {
+		b.Run(fmt.Sprintf("viewers=%d/gso=%v/senders=%d", n, tc.gso, tc.senders), func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			h, err := relay.Start(ctx, relay.Config{Viewers: n, ManualFeed: true, NoAudio: true, DisableGSO: !tc.gso, LoadGen: loadGen(b)}, benchLog())
+			h, err := relay.Start(ctx, relay.Config{Viewers: n, ManualFeed: true, NoAudio: true, DisableGSO: !tc.gso, Senders: tc.senders, LoadGen: loadGen(b)}, benchLog())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -65,22 +68,27 @@ func BenchmarkWHEPFanOut(b *testing.B) {
 			write := func() {
 				before := h.Server.Stats().Frames
 				h.WriteFrame()
-				for h.Server.Stats().Frames == before {
+				for {
+					st := h.Server.Stats()
+					if st.Frames != before && st.Pending == 0 {
+						break
+					}
 					time.Sleep(5 * time.Microsecond)
 				}
 			}
-			// Fill the stream's ring once: its slots are allocated on first
-			// use and reused after, which is the steady state measured.
+			// Fill the stream's ring once, as in a running stream.
 			for range 600 {
 				write()
 			}
 			st0 := h.Server.Stats()
+			cpu0 := relay.ProcessCPU()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				write()
 			}
 			b.StopTimer()
+			b.ReportMetric((relay.ProcessCPU()-cpu0)/b.Elapsed().Seconds(), "cores")
 			st := h.Server.Stats()
 			sends := st.Sends - st0.Sends
 			if sends == 0 {

@@ -49,6 +49,9 @@ type Config struct {
 	// ManualFeed leaves the cameras silent so a benchmark writes frames
 	// itself (Harness.WriteFrame).
 	ManualFeed bool
+	// Senders is the server's whep.Config.Senders: 0 one per core, 1 one
+	// sender per stream.
+	Senders int
 }
 
 func (c *Config) defaults() {
@@ -135,6 +138,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Harness, error) 
 		// Generous: hundreds of handshakes on a busy two-core machine.
 		ConnectTimeout: time.Minute,
 		DisableGSO:     cfg.DisableGSO,
+		Senders:        cfg.Senders,
 	}, log, res, func(r *http.Request, _ whep.Target) (whep.Grant, bool) {
 		return whep.Grant{Who: "token bench"}, r.Header.Get("Authorization") == "Bearer "+h.token
 	})
@@ -457,3 +461,7 @@ func memory() (heap, rss uint64) {
 	}
 	return heap, rss
 }
+
+// ProcessCPU is this process's CPU time so far, in seconds (benchmarks
+// that run the server in process).
+func ProcessCPU() float64 { return processCPU() }
