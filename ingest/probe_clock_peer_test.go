@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // clockCamera is an RTSP camera (gortsplib) whose clocks are off: its RTP
@@ -197,7 +198,7 @@ func TestProbeClockThroughReserve(t *testing.T) {
 		t.Skip("ffmpeg not installed")
 	}
 	checkLeaks(t)
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	for i, tc := range []struct {
 		name     string
 		setpts   string // the filter that skews the timestamps; "" none

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,23 +22,11 @@ import (
 	"diemcau/internal/testkit"
 )
 
-// testLogger sends a component's logs to the test log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // runSource starts a pull source and stops it (and checks it stopped) at
 // the end of the test.
 func runSource(t *testing.T, cfg PullConfig) *PullSource {
 	t.Helper()
-	src, err := NewPullSource(cfg, testLogger(t))
+	src, err := NewPullSource(cfg, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

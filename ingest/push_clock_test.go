@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
+
 	"github.com/bluenviron/gortsplib/v4"
 )
 
@@ -15,7 +17,7 @@ import (
 func TestPushSourceClockOffset(t *testing.T) {
 	checkLeaks(t)
 	clip := loadClip(t, clipSpec{})
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	for i, tc := range []struct {
 		name string
 		skew clockSkew

@@ -141,7 +141,7 @@ func waitOnline(ctx context.Context, t *testing.T, p *PushSource) Status {
 // the source goes offline.
 func TestPushFFmpeg(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	cases := []struct {
 		name      string
 		id        string
@@ -206,7 +206,7 @@ func TestPushRefusals(t *testing.T) {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	enc1 := runPush(t, srv, "enc1", "push://")
 	enc2 := runPush(t, srv, "enc2", "push://enc:right@")
 	enc3 := runPush(t, srv, "enc3", "push://")
@@ -266,7 +266,7 @@ func TestPushReconnect(t *testing.T) {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	p := runPush(t, srv, "enc1", "push://")
 
 	// Watch the stream's video timeline across the reconnect.
@@ -357,7 +357,7 @@ func TestPushReconnect(t *testing.T) {
 func TestPushPublisherGone(t *testing.T) {
 	checkLeaks(t)
 	clip := loadClip(t, clipSpec{})
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	cases := []struct {
 		name   string
 		end    func(c *gortsplib.Client)

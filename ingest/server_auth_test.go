@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -143,7 +144,7 @@ func TestReadChallenge(t *testing.T) {
 		{"read_digest", ServerConfig{Listen: "127.0.0.1:0", ReadUser: "xem", ReadPass: "k1n", ReadDigest: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startServerWith(t, testLog(t), tc.cfg)
+			srv := startServerWith(t, testkit.Logger(t), tc.cfg)
 			srv.SetReadAuthorizer(testAuthorizer)
 			serveClips(ctx, t, srv, "sessions/demo")
 			host := strings.TrimPrefix(srv.url, "rtsp://")
@@ -215,7 +216,7 @@ func TestEndGrantEndsReaders(t *testing.T) {
 	checkLeaks(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	srv := startServerWith(t, testLog(t), ServerConfig{Listen: "127.0.0.1:0"})
+	srv := startServerWith(t, testkit.Logger(t), ServerConfig{Listen: "127.0.0.1:0"})
 	srv.SetReadAuthorizer(testAuthorizer)
 	serveClips(ctx, t, srv, "sessions/demo", "sessions/other")
 	host := strings.TrimPrefix(srv.url, "rtsp://")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"diemcau/ingest/connlimit"
+	"diemcau/internal/testkit"
 )
 
 // TestServerIdleFlood: 3000 TCP connections that never send a request (a
@@ -41,7 +42,7 @@ func TestServerIdleFlood(t *testing.T) {
 	fdLimit := openFDs(t) + flood + maxConns + 300
 	limitFDs(t, fdLimit)
 
-	srv := startServerWith(t, testLog(t), ServerConfig{
+	srv := startServerWith(t, testkit.Logger(t), ServerConfig{
 		Listen: "127.0.0.1:0", UDPRTPAddress: udpDisabled, ReadUser: "xem", ReadPass: "xem-pass",
 		Limits: ServerLimits{MaxConns: maxConns, MaxConnsPerIP: flood / addrs, FirstRequestTimeout: deadline},
 	})
@@ -199,7 +200,7 @@ func limitFDs(t *testing.T, n int) {
 func TestServerRequestDeadline(t *testing.T) {
 	checkLeaks(t)
 	const deadline = time.Second
-	srv := startServerWith(t, testLog(t), ServerConfig{Listen: "127.0.0.1:0", Limits: ServerLimits{FirstRequestTimeout: deadline}})
+	srv := startServerWith(t, testkit.Logger(t), ServerConfig{Listen: "127.0.0.1:0", Limits: ServerLimits{FirstRequestTimeout: deadline}})
 	p := runPush(t, srv, "cam", "push://enc:s3cret@")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

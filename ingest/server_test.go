@@ -19,6 +19,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -29,7 +30,7 @@ func TestServerReservesStream(t *testing.T) {
 	clip := loadClip(t, clipSpec{audio: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	stream := pipeline.NewStream("clip")
 	if err := srv.Serve("/sources/clip", stream); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestServerReservesToFFprobe(t *testing.T) {
 	clip := loadClip(t, clipSpec{audio: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	stream := pipeline.NewStream("clip")
 	if err := srv.Serve("sessions/demo", stream); err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestServerReaderCredentials(t *testing.T) {
 // TestServerDescribeRefusals: each refusal has the right code and says why.
 func TestServerDescribeRefusals(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	if err := srv.Serve("sources/empty", pipeline.NewStream("empty")); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestServerTrackChange(t *testing.T) {
 	clip := loadClip(t, clipSpec{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	stream := pipeline.NewStream("chg")
 	if err := srv.Serve("sources/chg", stream); err != nil {
 		t.Fatal(err)
@@ -364,7 +365,7 @@ func TestServerConfigValidate(t *testing.T) {
 // number (made even) and RTCP the next.
 func TestServerUDPPortPair(t *testing.T) {
 	checkLeaks(t)
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	udp := srv.UDPAddr()
 	if udp == nil {
 		t.Fatal("no UDP address")
@@ -385,7 +386,7 @@ func TestServerKeyframeOnJoin(t *testing.T) {
 	clip := loadClip(t, clipSpec{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv := startServer(t, testLog(t))
+	srv := startServer(t, testkit.Logger(t))
 	stream := pipeline.NewStream("demo")
 	var mu sync.Mutex
 	requests := 0
@@ -414,8 +415,8 @@ func TestServerKeyframeOnJoin(t *testing.T) {
 // TestServerPortInUse: Run fails at once, naming the address.
 func TestServerPortInUse(t *testing.T) {
 	checkLeaks(t)
-	first := startServer(t, testLog(t))
-	srv, err := NewServer(ServerConfig{Listen: first.Addr().String()}, testLog(t))
+	first := startServer(t, testkit.Logger(t))
+	srv, err := NewServer(ServerConfig{Listen: first.Addr().String()}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

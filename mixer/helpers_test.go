@@ -1,10 +1,8 @@
 package mixer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -24,17 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func testLog(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
-}
 
 func needTools(t *testing.T, elements ...string) {
 	t.Helper()

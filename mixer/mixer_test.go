@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
@@ -39,7 +40,7 @@ func startSessionWith(t *testing.T, ctx context.Context, cams []*camera, edit fu
 	if edit != nil {
 		edit(&cfg)
 	}
-	m, err := New(cfg, testLog(t), reg)
+	m, err := New(cfg, testkit.Logger(t), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"diemcau/ingest"
 	"diemcau/ingest/sim"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -31,7 +32,7 @@ func TestSimSources(t *testing.T) {
 		Layout: Speaker, Points: []Point{
 			{ID: "tinh", Label: "UBND Tỉnh", Stream: srcs[0].Stream()},
 			{ID: "xa-a", Label: "UBND xã A", Stream: srcs[1].Stream()},
-		}}, testLog(t), nil)
+		}}, testkit.Logger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"diemcau/ingest/sim"
+	"diemcau/internal/testkit"
 )
 
 // TestSilentPoint mixes two of the server's sim:// sources, one with its
@@ -38,7 +39,7 @@ func TestSilentPoint(t *testing.T) {
 		}
 		srcs = append(srcs, s)
 	}
-	logs := newCountingHandler(testLog(t).Handler())
+	logs := newCountingHandler(testkit.Logger(t).Handler())
 	m, err := New(Config{Session: "sound", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
 		SilentAfter: silentAfter, Points: []Point{
 			{ID: "tinh", Stream: srcs[0].Stream()},

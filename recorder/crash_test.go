@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // helperEnv, set to an archive root, makes TestCrashHelper record there
@@ -30,7 +32,7 @@ func TestCrashHelper(t *testing.T) {
 		t.Skip("helper process for TestCrashRepair")
 	}
 	c := makeClip(t, "320x180", 4, "aac")
-	rec, err := New(Config{Root: root, Segment: crashSegment, Part: crashPart, Fsync: true, GapTimeout: time.Minute}, testLogger(t))
+	rec, err := New(Config{Root: root, Segment: crashSegment, Part: crashPart, Fsync: true, GapTimeout: time.Minute}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -21,7 +22,7 @@ func TestNewFoldersSynced(t *testing.T) {
 	for _, fsync := range []bool{false, true} {
 		t.Run(map[bool]string{false: "fsync off", true: "fsync on"}[fsync], func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "archive")
-			rec, err := New(Config{Root: root, Fsync: fsync, GapTimeout: time.Minute}, testLogger(t))
+			rec, err := New(Config{Root: root, Fsync: fsync, GapTimeout: time.Minute}, testkit.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func TestRetentionRacesRunStart(t *testing.T) {
 		clock = clock.Add(time.Second) // every run its own stamp
 		return clock
 	}
-	rec, err := New(Config{Root: root, Retention: time.Hour, GapTimeout: time.Minute}, testLogger(t), WithClock(now))
+	rec, err := New(Config{Root: root, Retention: time.Hour, GapTimeout: time.Minute}, testkit.Logger(t), WithClock(now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // Recordings shows a live run as live, a stopped one verified, and notices
@@ -43,7 +45,7 @@ func TestRecordingsVerifyState(t *testing.T) {
 func TestShutdownSealsLiveRuns(t *testing.T) {
 	c := makeClip(t, "320x180", 2, "")
 	root := t.TempDir()
-	rec, err := New(Config{Root: root, GapTimeout: time.Minute}, testLogger(t))
+	rec, err := New(Config{Root: root, GapTimeout: time.Minute}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

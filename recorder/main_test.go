@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -20,14 +19,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
 // startRecorder runs a recorder until the test ends.
 func startRecorder(t testing.TB, cfg Config, opts ...Option) *Recorder {
 	t.Helper()
-	rec, err := New(cfg, testLogger(t), opts...)
+	rec, err := New(cfg, testkit.Logger(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

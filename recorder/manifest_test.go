@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // The prft box must give back the start the manifest line states, to the
@@ -37,7 +39,7 @@ func TestRepairLeavesSealedRunsAlone(t *testing.T) {
 	f.WriteString(`{"gap":`)
 	f.Close()
 	before, _ := os.ReadFile(p)
-	rec, err := New(Config{Root: root}, testLogger(t))
+	rec, err := New(Config{Root: root}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -34,7 +35,7 @@ func TestRetention(t *testing.T) {
 	// The live run's clock says it started long ago: only liveness saves it.
 	var skew atomic.Int64
 	skew.Store(int64(-96 * time.Hour))
-	rec, err := New(Config{Root: root, Retention: 24 * time.Hour, GapTimeout: time.Minute}, testLogger(t),
+	rec, err := New(Config{Root: root, Retention: 24 * time.Hour, GapTimeout: time.Minute}, testkit.Logger(t),
 		WithClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"diemcau/internal/testkit"
 )
 
 // memWitness is the store's part, in memory.
@@ -191,7 +193,7 @@ func TestRepairNeverSealsOverTampering(t *testing.T) {
 			if tc.witness {
 				opts = append(opts, WithWitness(w))
 			}
-			rec, err := New(Config{Root: root, SigningKey: keyFile}, testLogger(t), opts...)
+			rec, err := New(Config{Root: root, SigningKey: keyFile}, testkit.Logger(t), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package camsim
 
 import (
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -19,17 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func testLog(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
-}
 
 func needElements(t *testing.T, names ...string) {
 	t.Helper()
@@ -53,7 +41,7 @@ func startSim(t *testing.T, cfg Config) *Sim {
 	if cfg.BitrateKbps == 0 {
 		cfg.BitrateKbps = 300
 	}
-	s, err := New(cfg, testLog(t))
+	s, err := New(cfg, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -49,7 +50,7 @@ func TestEncodeLoopAVSync(t *testing.T) {
 			if tc.tonesOnly {
 				encode = EncodeToneLoop
 			}
-			l, err := encode(ctx, tc.cfg, testLog(t))
+			l, err := encode(ctx, tc.cfg, testkit.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

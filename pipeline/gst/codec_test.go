@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 func TestEncoderFragments(t *testing.T) {
@@ -73,12 +75,12 @@ func TestRealRegistry(t *testing.T) {
 	needElements(t, "x264enc", "avdec_h264")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	reg := NewRegistry(testLog(t))
-	enc, err := SelectEncoder(ctx, reg, "auto", EncoderParams{Width: 320, Height: 180, FPS: 30, BitrateKbps: 500}, testLog(t))
+	reg := NewRegistry(testkit.Logger(t))
+	enc, err := SelectEncoder(ctx, reg, "auto", EncoderParams{Width: 320, Height: 180, FPS: 30, BitrateKbps: 500}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := SelectDecoder(ctx, reg, "auto", testLog(t))
+	dec, err := SelectDecoder(ctx, reg, "auto", testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

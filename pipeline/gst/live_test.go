@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -16,7 +17,7 @@ func TestLiveEncoder(t *testing.T) {
 	enc, err := NewLiveEncoder(LiveConfig{
 		TestPicture: TestPicture{Width: 320, Height: 180, FPS: 15, Label: "cam1", Clock: true},
 		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600,
-	}, testLog(t), func(f *pipeline.Frame) {
+	}, testkit.Logger(t), func(f *pipeline.Frame) {
 		mu.Lock()
 		defer mu.Unlock()
 		if f.Track.Kind() == pipeline.Video {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -43,7 +44,7 @@ func TestEncodeLoop(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			l, err := EncodeLoop(ctx, tc.cfg, testLog(t))
+			l, err := EncodeLoop(ctx, tc.cfg, testkit.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 func TestMarkupText(t *testing.T) {
@@ -45,7 +47,7 @@ func litPixels(t *testing.T, text string) int {
 			frame = s.Data
 			mu.Unlock()
 		}}},
-	}, testLog(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestLabelRendersAsText(t *testing.T) {
 // are escaped.
 func TestMixLabelEscaped(t *testing.T) {
 	needElements(t, "compositor", "audiomixer", "opusenc", "textoverlay")
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testLog(t))
+	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -43,7 +44,7 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 	needElements(t, "x264enc", "compositor", "identity")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testLog(t))
+	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 		frames = append(frames, f)
 		mu.Unlock()
 	}
-	enc, err := NewVideoEncoder(broken, p, onFrame, testLog(t))
+	enc, err := NewVideoEncoder(broken, p, onFrame, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 		t.Fatalf("the composite stopped with its encoder (%d pictures, then %d)", raw, after)
 	}
 
-	x264, err := NewVideoEncoder(Choice{Name: "x264", Element: "x264enc"}, p, onFrame, testLog(t))
+	x264, err := NewVideoEncoder(Choice{Name: "x264", Element: "x264enc"}, p, onFrame, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

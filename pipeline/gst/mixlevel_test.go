@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -24,16 +25,16 @@ func TestMixLevels(t *testing.T) {
 	wantPeak := 20 * math.Log10(amplitude)
 	wantRMS := wantPeak - 10*math.Log10(2)
 	withSound, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testLog(t))
+		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pictureOnly, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300}, testLog(t))
+		BitrateKbps: 300}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{}, testLog(t))
+	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -110,7 +111,7 @@ func TestMixSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testLog(t))
+		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestMixSmoke(t *testing.T) {
 				mm0.Add(1)
 			}
 		},
-	}, testLog(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestMixSmoke(t *testing.T) {
 	}
 	var encoded atomic.Int64
 	enc, err := NewVideoEncoder(x264, EncoderParams{Width: 320, Height: 180, FPS: 30, BitrateKbps: 300},
-		func(f *pipeline.Frame) { encoded.Add(1) }, testLog(t))
+		func(f *pipeline.Frame) { encoded.Add(1) }, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

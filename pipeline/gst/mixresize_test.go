@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -18,11 +19,11 @@ func TestMixResizeUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300}, testLog(t))
+		BitrateKbps: 300}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{}, testLog(t))
+	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

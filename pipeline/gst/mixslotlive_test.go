@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -20,14 +21,14 @@ func TestMixPointsJoinAndLeave(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testLog(t))
+		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mm [3]atomic.Int64
 	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{
 		MixMinus: func(p int, _ Sample) { mm[p].Add(1) },
-	}, testLog(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

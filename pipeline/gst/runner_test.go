@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 func TestRunnerConfigValidate(t *testing.T) {
@@ -47,7 +49,7 @@ func TestRunnerErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			r, err := NewRunner(RunnerConfig{Name: "bad", Launch: tc.launch, Sinks: tc.sinks}, testLog(t))
+			r, err := NewRunner(RunnerConfig{Name: "bad", Launch: tc.launch, Sinks: tc.sinks}, testkit.Logger(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +73,7 @@ func TestRunnerStopsLivePipeline(t *testing.T) {
 		Name:   "live",
 		Launch: "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=30/1 ! " + x264Fragment(60, 300) + " ! appsink name=out sync=false",
 		Sinks:  []SinkConfig{{Name: "out", MaxBuffers: 4, OnSample: func(Sample) { got.Add(1) }}},
-	}, testLog(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestAppSourceRoundTrip(t *testing.T) {
 				keys.Add(1)
 			}
 		}}},
-	}, testLog(t))
+	}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
