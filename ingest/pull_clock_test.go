@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // A pulled camera's wall clock, from its RTCP sender reports, shows in the
@@ -28,7 +30,7 @@ func TestPullSourceClockOffset(t *testing.T) {
 			if math.IsNaN(tc.want) {
 				// Two seconds of frames: an eager camera would have sent
 				// several reports by then.
-				waitUntil(t, "50 frames", func() bool { return src.Status().Frames >= 50 })
+				testkit.Eventually(t, 20*time.Second, "50 frames", func() bool { return src.Status().Frames >= 50 })
 				st := src.Status()
 				raw, _ := json.Marshal(st)
 				if st.ClockOffsetS != nil || st.ClockOffsetAt != nil || strings.Contains(string(raw), "clock_offset") {
@@ -36,7 +38,7 @@ func TestPullSourceClockOffset(t *testing.T) {
 				}
 				return
 			}
-			waitUntil(t, "a clock offset", func() bool { return src.Status().ClockOffsetS != nil })
+			testkit.Eventually(t, 20*time.Second, "a clock offset", func() bool { return src.Status().ClockOffsetS != nil })
 			st := src.Status()
 			if d := *st.ClockOffsetS - tc.want; d < -1 || d > 1 || st.ClockOffsetAt == nil {
 				t.Fatalf("clock_offset_s %v at %v, want about %v", *st.ClockOffsetS, st.ClockOffsetAt, tc.want)

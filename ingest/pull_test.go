@@ -41,19 +41,6 @@ func verifyNoLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
-// waitUntil polls cond until it holds; the generous deadline only guards
-// against a hang, it is not a timing assertion.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestPullSource(t *testing.T) {
 	verifyNoLeaks(t)
 	clip := loadClip(t, clipSpec{audio: true})
@@ -75,7 +62,7 @@ func TestPullSource(t *testing.T) {
 			r := src.Stream().NewReader(pipeline.ReaderConfig{Name: "test", FromKeyframe: true})
 			defer r.Close()
 
-			waitUntil(t, "online with 50 frames", func() bool {
+			testkit.Eventually(t, 20*time.Second, "online with 50 frames", func() bool {
 				st := src.Status()
 				return st.State == StateOnline && st.Frames >= 50
 			})
@@ -137,10 +124,10 @@ func TestPullSourceReconnect(t *testing.T) {
 			online := func() bool { return src.Status().State == StateOnline }
 			offline := func() bool { return src.Status().State == StateOffline }
 
-			waitUntil(t, "online", online)
+			testkit.Eventually(t, 20*time.Second, "online", online)
 			changes := src.Stream().Changes()
 			cam.Stop()
-			waitUntil(t, "offline after the camera died", offline)
+			testkit.Eventually(t, 20*time.Second, "offline after the camera died", offline)
 			t.Logf("after kill: %q", src.Status().Error)
 			// While it is away, retries do not change the state.
 			time.Sleep(1500 * time.Millisecond)
@@ -148,7 +135,7 @@ func TestPullSourceReconnect(t *testing.T) {
 				t.Errorf("while away: %s %q, want offline, connection refused", st.State, st.Error)
 			}
 			cam.Restart()
-			waitUntil(t, "online after the camera came back", online)
+			testkit.Eventually(t, 20*time.Second, "online after the camera came back", online)
 			if n := src.Status().Reconnects; n != 1 {
 				t.Errorf("reconnects = %d, want 1", n)
 			}
@@ -158,12 +145,12 @@ func TestPullSourceReconnect(t *testing.T) {
 
 			frames := src.Status().Frames
 			cam.Pause(true)
-			waitUntil(t, "offline after the camera froze", offline)
+			testkit.Eventually(t, 20*time.Second, "offline after the camera froze", offline)
 			if st := src.Status(); !strings.Contains(st.Error, "no data") {
 				t.Errorf("frozen camera: error %q, want no data", st.Error)
 			}
 			cam.Pause(false)
-			waitUntil(t, "online after the camera thawed", online)
+			testkit.Eventually(t, 20*time.Second, "online after the camera thawed", online)
 			if st := src.Status(); st.Reconnects != 2 || st.Frames <= frames {
 				t.Errorf("after thaw: reconnects %d frames %d (before %d)", st.Reconnects, st.Frames, frames)
 			}
@@ -224,7 +211,7 @@ func TestPullSourceFailures(t *testing.T) {
 
 	// A working camera beside the broken ones keeps working.
 	working := runSource(t, PullConfig{ID: "good", URL: good.URL("", ""), Transport: TransportTCP})
-	waitUntil(t, "the working source online", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the working source online", func() bool {
 		st := working.Status()
 		return st.State == StateOnline && st.Frames > 0
 	})
@@ -253,7 +240,7 @@ func TestPullSourceFailures(t *testing.T) {
 				tr = TransportTCP
 			}
 			src := runSource(t, PullConfig{ID: "bad", URL: tc.url, Transport: tr})
-			waitUntil(t, "a failure state", func() bool {
+			testkit.Eventually(t, 20*time.Second, "a failure state", func() bool {
 				st := src.Status()
 				return st.State == StateError || st.State == StateOffline
 			})

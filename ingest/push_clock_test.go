@@ -49,13 +49,13 @@ func TestPushSourceClockOffset(t *testing.T) {
 			defer cancel()
 			waitOnline(ctx, t, src)
 			if math.IsNaN(tc.want) {
-				waitFor(ctx, t, "50 frames", func() bool { return src.Status().Frames >= 50 })
+				testkit.WaitFor(t, ctx, "50 frames", func() bool { return src.Status().Frames >= 50 })
 				if st := src.Status(); st.ClockOffsetS != nil {
 					t.Fatalf("offset %v reported without sender reports", *st.ClockOffsetS)
 				}
 				return
 			}
-			waitFor(ctx, t, "a clock offset", func() bool { return src.Status().ClockOffsetS != nil })
+			testkit.WaitFor(t, ctx, "a clock offset", func() bool { return src.Status().ClockOffsetS != nil })
 			if got := *src.Status().ClockOffsetS; math.Abs(got-tc.want) > 1 {
 				t.Fatalf("clock_offset_s %v, want about %v", got, tc.want)
 			}

@@ -129,7 +129,7 @@ func (p *ffmpegPublisher) refused(ctx context.Context, t *testing.T) string {
 
 func waitOnline(ctx context.Context, t *testing.T, p *PushSource) Status {
 	t.Helper()
-	waitFor(ctx, t, p.ID()+" online with video", func() bool {
+	testkit.WaitFor(t, ctx, p.ID()+" online with video", func() bool {
 		st := p.Status()
 		return st.State == StateOnline && st.Video != nil && st.Video.Width > 0 && st.Frames > 0
 	})
@@ -192,7 +192,7 @@ func TestPushFFmpeg(t *testing.T) {
 			}
 
 			pub.kill()
-			waitFor(ctx, t, "offline after ffmpeg was killed", func() bool { return p.Status().State == StateOffline })
+			testkit.WaitFor(t, ctx, "offline after ffmpeg was killed", func() bool { return p.Status().State == StateOffline })
 			if msg := p.Status().Error; !strings.Contains(msg, "encoder") {
 				t.Errorf("offline reason %q does not mention the encoder", msg)
 			}
@@ -249,7 +249,7 @@ func TestPushRefusals(t *testing.T) {
 	}
 
 	before := enc1.Status().Frames
-	waitFor(ctx, t, "first publisher still flowing", func() bool { return enc1.Status().Frames > before+10 })
+	testkit.WaitFor(t, ctx, "first publisher still flowing", func() bool { return enc1.Status().Frames > before+10 })
 	if st := enc1.Status(); st.State != StateOnline || st.Reconnects != 0 {
 		t.Errorf("first publisher: %s, %d reconnects", st.State, st.Reconnects)
 	}
@@ -330,10 +330,10 @@ func TestPushReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return packets }
-	waitFor(ctx, t, "packets to the RTSP reader", func() bool { return count() > 0 })
+	testkit.WaitFor(t, ctx, "packets to the RTSP reader", func() bool { return count() > 0 })
 
 	first.kill()
-	waitFor(ctx, t, "offline", func() bool { return p.Status().State == StateOffline })
+	testkit.WaitFor(t, ctx, "offline", func() bool { return p.Status().State == StateOffline })
 	if n := srv.Stats().Publishers; n != 0 {
 		t.Errorf("publishers %d after the encoder left, want 0", n)
 	}
@@ -343,7 +343,7 @@ func TestPushReconnect(t *testing.T) {
 		t.Errorf("reconnects %d, want 1", st.Reconnects)
 	}
 	before := count()
-	waitFor(ctx, t, "packets to the RTSP reader after the reconnect", func() bool { return count() > before+50 })
+	testkit.WaitFor(t, ctx, "packets to the RTSP reader after the reconnect", func() bool { return count() > before+50 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -406,7 +406,7 @@ func TestPushPublisherGone(t *testing.T) {
 				t.Fatalf("state %s while publishing", st.State)
 			}
 			tc.end(c)
-			waitFor(ctx, t, "offline", func() bool { return p.Status().State == StateOffline })
+			testkit.WaitFor(t, ctx, "offline", func() bool { return p.Status().State == StateOffline })
 			if msg := p.Status().Error; !strings.Contains(msg, tc.reason) {
 				t.Errorf("reason %q, want %q", msg, tc.reason)
 			}

@@ -235,7 +235,7 @@ func TestEndGrantEndsReaders(t *testing.T) {
 		closed := make(chan time.Time, 1)
 		go func() { _ = c.Wait(); closed <- time.Now() }()
 		readers[r.name] = reader{packets, closed}
-		waitFor(ctx, t, r.name+" receiving", func() bool { return packets() > 10 })
+		testkit.WaitFor(t, ctx, r.name+" receiving", func() bool { return packets() > 10 })
 	}
 	endsWithin := func(name string, start time.Time) {
 		t.Helper()
@@ -259,7 +259,7 @@ func TestEndGrantEndsReaders(t *testing.T) {
 		default:
 		}
 		before := r.packets()
-		waitFor(ctx, t, name+" still receiving", func() bool { return r.packets() > before+10 })
+		testkit.WaitFor(t, ctx, name+" still receiving", func() bool { return r.packets() > before+10 })
 	}
 
 	start := time.Now()

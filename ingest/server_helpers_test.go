@@ -59,20 +59,6 @@ func startServerWith(t *testing.T, log *slog.Logger, cfg ServerConfig) *testServ
 	return &testServer{Server: srv, url: "rtsp://" + srv.Addr().String(), log: log}
 }
 
-// waitFor polls cond until it holds or ctx ends.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}
-
 // feedClip writes a clip's frames to stream in real time, looping, until
 // ctx ends. It returns when the writer goroutine has stopped.
 func feedClip(ctx context.Context, t *testing.T, stream *pipeline.Stream, clip *testClip) (stop func()) {

@@ -55,7 +55,7 @@ func TestServerIdleFlood(t *testing.T) {
 	defer cancel()
 	// On a loaded machine accepting may outlast the deadline: what the
 	// deadline closed counts as taken too.
-	waitFor(ctx, t, "the flood accepted", func() bool {
+	testkit.WaitFor(t, ctx, "the flood accepted", func() bool {
 		r := srv.ConnsRefused()
 		return srv.ConnsOpen()+int(r[connlimit.ReasonEvicted]+r[connlimit.ReasonFirstRequestTimeout]) >= flood
 	})
@@ -73,7 +73,7 @@ func TestServerIdleFlood(t *testing.T) {
 		t.Logf("note: the encoder took %v, past the idle deadline", online)
 	}
 	_, packets := playClient(t, strings.Replace(srv.url, "rtsp://", "rtsp://xem:xem-pass@", 1)+"/sources/cam")
-	waitFor(ctx, t, "a reader receives packets", func() bool { return packets() > 50 })
+	testkit.WaitFor(t, ctx, "a reader receives packets", func() bool { return packets() > 50 })
 	framesBefore := st.Frames
 
 	// Every flooding connection is closed: by the deadline, or to make
@@ -93,7 +93,7 @@ func TestServerIdleFlood(t *testing.T) {
 		t.Errorf("encoder after the flood: %s, frames %d (were %d)", st.State, st.Frames, framesBefore)
 	}
 	n := packets()
-	waitFor(ctx, t, "the reader still receives packets", func() bool { return packets() > n+25 })
+	testkit.WaitFor(t, ctx, "the reader still receives packets", func() bool { return packets() > n+25 })
 	t.Logf("flood of %d dialled in %v; %d held (cap %d); encoder online %v after joining; refusals %v; fd limit %d",
 		flood, dialled.Round(time.Millisecond), held, maxConns, online.Round(time.Millisecond), r, fdLimit)
 	pub.kill()

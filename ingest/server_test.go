@@ -97,7 +97,7 @@ func TestServerReservesStream(t *testing.T) {
 			if _, err := c.Play(nil); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(ctx, t, "40 access units", func() bool {
+			testkit.WaitFor(t, ctx, "40 access units", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				return len(aus) >= 40 && aacAUs > 0
@@ -126,7 +126,7 @@ func TestServerReservesStream(t *testing.T) {
 			}
 		})
 	}
-	waitFor(ctx, t, "readers gone", func() bool { return srv.Stats().Readers == 0 })
+	testkit.WaitFor(t, ctx, "readers gone", func() bool { return srv.Stats().Readers == 0 })
 }
 
 // TestServerReservesToFFprobe: a real reader decodes the re-served stream.
@@ -291,13 +291,13 @@ func TestServerTrackChange(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return packets }
 	i := 0
-	waitFor(ctx, t, "packets", func() bool { write(track, i); i++; return count() > 0 })
+	testkit.WaitFor(t, ctx, "packets", func() bool { write(track, i); i++; return count() > 0 })
 
 	// Same parameters, new pointer (an encoder reconnecting): the reader stays.
 	same := *track
 	stream.SetTracks([]*pipeline.Track{&same})
 	before := count()
-	waitFor(ctx, t, "packets after same-parameter change", func() bool { write(&same, i); i++; return count() > before })
+	testkit.WaitFor(t, ctx, "packets after same-parameter change", func() bool { write(&same, i); i++; return count() > before })
 
 	// Another codec: the reader is disconnected.
 	hevcAUs, vps, hsps, hpps := loadClip(t, clipSpec{hevc: true}).withoutParams()
@@ -398,12 +398,12 @@ func TestServerKeyframeOnJoin(t *testing.T) {
 	asked := func() int { mu.Lock(); defer mu.Unlock(); return requests }
 
 	_, first := playClient(t, srv.url+"/sessions/demo")
-	waitFor(ctx, t, "packets to the first reader", func() bool { return first() > 0 })
+	testkit.WaitFor(t, ctx, "packets to the first reader", func() bool { return first() > 0 })
 	if n := asked(); n != 0 {
 		t.Errorf("%d keyframe requests for the first reader, want 0 (it gets the cached GOP)", n)
 	}
 	_, second := playClient(t, srv.url+"/sessions/demo")
-	waitFor(ctx, t, "packets to the second reader", func() bool { return second() > 0 })
+	testkit.WaitFor(t, ctx, "packets to the second reader", func() bool { return second() > 0 })
 	if n := asked(); n != 1 {
 		t.Errorf("%d keyframe requests after a second reader joined, want 1", n)
 	}

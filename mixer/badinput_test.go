@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
@@ -100,7 +101,7 @@ func TestBadInputs(t *testing.T) {
 	s := startSession(t, ctx, cams, nil)
 	defer s.stop(t)
 
-	waitFor(t, ctx, "the good and the H.265 camera live", func() bool {
+	testkit.WaitFor(t, ctx, "the good and the H.265 camera live", func() bool {
 		p := s.mixer.Stats().Points
 		return p[0].Live && p[2].Live
 	})
@@ -198,7 +199,7 @@ func TestPointChangesFormat(t *testing.T) {
 	}{{"h264 320x180", small, testPatterns[0].rgb}, {"h264 640x360", big, [3]int{0, 0, 255}}, {"h265 320x180", hevc, [3]int{0, 128, 0}}} {
 		cam.switchTo(step.loop)
 		var got [3]int
-		waitFor(t, ctx, step.name+" on its tile", func() bool {
+		testkit.WaitFor(t, ctx, step.name+" on its tile", func() bool {
 			v := s.outputs.snapshot(pipeline.Video)
 			if len(v) < 30 {
 				return false

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline/gst"
 )
 
@@ -43,12 +44,12 @@ func TestDecoderFallback(t *testing.T) {
 			Fragment: "identity error-after=20 ! avdec_h264"}
 	}, reg)
 	defer s.stop(t)
-	waitFor(t, ctx, "the software decoder took over", func() bool {
+	testkit.WaitFor(t, ctx, "the software decoder took over", func() bool {
 		st := s.mixer.Stats()
 		return st.Decoder == "avdec_h264" && st.DecoderRestarts == 1
 	})
 	before := s.mixer.Stats().Points[0].Pictures
-	waitFor(t, ctx, "the point's pictures back", func() bool {
+	testkit.WaitFor(t, ctx, "the point's pictures back", func() bool {
 		p := s.mixer.Stats().Points[0]
 		return p.Live && p.Pictures > before+15
 	})

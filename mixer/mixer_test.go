@@ -96,7 +96,7 @@ func (s *session) lastPTS() time.Duration {
 func (s *session) waitFrames(t *testing.T, ctx context.Context, n int) {
 	t.Helper()
 	from := len(s.outputs.snapshot(pipeline.Video))
-	waitFor(t, ctx, fmt.Sprintf("%d composite pictures", n), func() bool {
+	testkit.WaitFor(t, ctx, fmt.Sprintf("%d composite pictures", n), func() bool {
 		return len(s.outputs.snapshot(pipeline.Video)) >= from+n
 	})
 }
@@ -192,7 +192,7 @@ func TestComposite(t *testing.T) {
 
 	t.Run("a dead camera shows its slate", func(t *testing.T) {
 		s.cams[2].dead.Store(true)
-		waitFor(t, ctx, "point 2 lost", func() bool { return !s.mixer.Stats().Points[2].Live })
+		testkit.WaitFor(t, ctx, "point 2 lost", func() bool { return !s.mixer.Stats().Points[2].Live })
 		from := s.lastPTS()
 		s.waitFrames(t, ctx, 30)
 		s.checkTiles(t, map[int]bool{2: true})
@@ -204,7 +204,7 @@ func TestComposite(t *testing.T) {
 
 	t.Run("the camera comes back", func(t *testing.T) {
 		s.cams[2].dead.Store(false)
-		waitFor(t, ctx, "point 2 live", func() bool { return s.mixer.Stats().Points[2].Live })
+		testkit.WaitFor(t, ctx, "point 2 live", func() bool { return s.mixer.Stats().Points[2].Live })
 		s.waitFrames(t, ctx, 5)
 		s.checkTiles(t, nil)
 	})
@@ -274,7 +274,7 @@ func TestComposite(t *testing.T) {
 		cctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		full := collect(cctx, &wg, s.mixer.Composite())
-		waitFor(t, ctx, "a second of audio after the mute", func() bool {
+		testkit.WaitFor(t, ctx, "a second of audio after the mute", func() bool {
 			n := 0
 			for _, f := range full.snapshot(pipeline.Audio) {
 				if f.PTS > after {

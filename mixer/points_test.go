@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -41,7 +42,7 @@ func TestPointsJoinAndLeave(t *testing.T) {
 			c.run(camCtx)
 		}()
 	}
-	waitFor(t, ctx, "both points live", func() bool { return s.allLive(2) })
+	testkit.WaitFor(t, ctx, "both points live", func() bool { return s.allLive(2) })
 	s.waitFrames(t, ctx, 10)
 	from := s.lastPTS()
 	track := s.videoSince(0)[0].Track
@@ -77,7 +78,7 @@ func TestPointsJoinAndLeave(t *testing.T) {
 		if s.mixer.ReturnFeed("p2") == nil {
 			t.Fatal("no return feed right after AddPoint")
 		}
-		waitFor(t, ctx, "p2 live", func() bool { return s.allLive(3) })
+		testkit.WaitFor(t, ctx, "p2 live", func() bool { return s.allLive(3) })
 		s.waitFrames(t, ctx, 10)
 		tiles(t, 0, 1, 2)
 
@@ -116,7 +117,7 @@ func TestPointsJoinAndLeave(t *testing.T) {
 				break
 			}
 		}
-		waitFor(t, ctx, "p0 gone from the stats", func() bool { return slices.Equal(ids(), []string{"p1", "p2"}) })
+		testkit.WaitFor(t, ctx, "p0 gone from the stats", func() bool { return slices.Equal(ids(), []string{"p1", "p2"}) })
 		s.waitFrames(t, ctx, 10)
 		tiles(t, 1, 2)
 	})
@@ -126,12 +127,12 @@ func TestPointsJoinAndLeave(t *testing.T) {
 		if err := s.mixer.AddPoint(Point{ID: "p3", Stream: cams[3].stream}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ctx, "p3 in the stats", func() bool { return slices.Equal(ids(), []string{"p1", "p2", "p3"}) })
+		testkit.WaitFor(t, ctx, "p3 in the stats", func() bool { return slices.Equal(ids(), []string{"p1", "p2", "p3"}) })
 		time.Sleep(1500 * time.Millisecond) // the slate goes up after 1 s
 		s.waitFrames(t, ctx, 10)
 		tiles(t, 1, 2, -1)
 		cams[3].dead.Store(false)
-		waitFor(t, ctx, "p3 live", func() bool { return s.allLive(3) })
+		testkit.WaitFor(t, ctx, "p3 live", func() bool { return s.allLive(3) })
 		s.waitFrames(t, ctx, 10)
 		tiles(t, 1, 2, 3)
 	})
@@ -169,7 +170,7 @@ func TestPointsJoinAndLeave(t *testing.T) {
 		if err := s.mixer.RemovePoint("p3"); err == nil {
 			t.Error("removing the last point: no error")
 		}
-		waitFor(t, ctx, "only p3 left", func() bool { return slices.Equal(ids(), []string{"p3"}) })
+		testkit.WaitFor(t, ctx, "only p3 left", func() bool { return slices.Equal(ids(), []string{"p3"}) })
 		s.waitFrames(t, ctx, 10)
 		tiles(t, 3)
 	})

@@ -58,7 +58,7 @@ func TestSimSources(t *testing.T) {
 		wg.Wait()
 	}()
 
-	waitFor(t, ctx, "both points live with pictures", func() bool {
+	testkit.WaitFor(t, ctx, "both points live with pictures", func() bool {
 		p := m.Stats().Points
 		return p[0].Live && p[1].Live && p[0].Pictures > 30 && p[1].Pictures > 30
 	})

@@ -70,12 +70,12 @@ func TestSilentPoint(t *testing.T) {
 		wg.Wait()
 	}()
 
-	waitFor(t, ctx, "both points live", func() bool {
+	testkit.WaitFor(t, ctx, "both points live", func() bool {
 		p := m.Stats().Points
 		return p[0].Live && p[1].Live
 	})
 	liveAt := time.Now()
-	waitFor(t, ctx, "the point without sound flagged silent", func() bool {
+	testkit.WaitFor(t, ctx, "the point without sound flagged silent", func() bool {
 		p := m.Stats().Points
 		if p[0].Audio.Silent {
 			t.Fatalf("the point with a tone is flagged silent: %+v", p[0].Audio)
@@ -111,7 +111,7 @@ func TestSilentPoint(t *testing.T) {
 	if err := m.SetPoint("tinh", PointUpdate{Muted: &muted}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the muted point's alert ended", func() bool { return !m.Stats().Points[1].Audio.Silent })
+	testkit.WaitFor(t, ctx, "the muted point's alert ended", func() bool { return !m.Stats().Points[1].Audio.Silent })
 	time.Sleep(silentAfter + 500*time.Millisecond)
 	p = m.Stats().Points
 	if p[1].Audio.Silent || p[0].Audio.Silent {

@@ -15,6 +15,7 @@ import (
 	"diemcau/ingest/avsync"
 	"diemcau/ingest/camsim"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 	"diemcau/mixer"
 )
 
@@ -87,7 +88,7 @@ sessions:
 	camerasOnline := func(t *testing.T, ids ...string) {
 		t.Helper()
 		for _, id := range ids {
-			proctest.Eventually(t, 90*time.Second, id+" online", func() bool {
+			testkit.Eventually(t, 90*time.Second, id+" online", func() bool {
 				s := a.source(id)
 				f, _ := s["frames"].(float64)
 				return s["state"] == "online" && f > 0
@@ -101,7 +102,7 @@ sessions:
 	}
 	pointsOnline := func(t *testing.T, ids ...string) {
 		t.Helper()
-		proctest.Eventually(t, 60*time.Second, "points "+strings.Join(ids, ", ")+" online in the composite", func() bool {
+		testkit.Eventually(t, 60*time.Second, "points "+strings.Join(ids, ", ")+" online in the composite", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien", "")
 			states := map[string]any{}
 			for _, p := range asList(s["points"]) {
@@ -168,7 +169,7 @@ sessions:
 		if !cam.Stop(10 * time.Second) {
 			t.Fatal("camsim did not stop within 10 s of SIGTERM")
 		}
-		proctest.Eventually(t, 30*time.Second, "cam3 offline", func() bool { return a.source("cam3")["state"] != "online" })
+		testkit.Eventually(t, 30*time.Second, "cam3 offline", func() bool { return a.source("cam3")["state"] != "online" })
 		cam = proctest.Start(outer, binary, camArgs...) // the test's, not this step's: it runs on
 		camerasOnline(t, "cam1", "cam3", "cam5", "cam7")
 		pointsOnline(t, "xa-a", "xa-b", "xa-c", "xa-d")

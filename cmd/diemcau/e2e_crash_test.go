@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // TestKillDuringLiveRunAndResume: SIGKILL the server while a live session
@@ -53,7 +54,7 @@ sessions:
 
 	first := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	first.WaitLine(t, "console", 60*time.Second)
-	proctest.Eventually(t, 60*time.Second, "two segments closed", func() bool { return segments() >= 2 })
+	testkit.Eventually(t, 60*time.Second, "two segments closed", func() bool { return segments() >= 2 })
 	time.Sleep(700 * time.Millisecond) // into the next segment's parts
 	if err := first.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ sessions:
 
 	second := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	second.WaitLine(t, "console", 60*time.Second)
-	proctest.Eventually(t, 60*time.Second, "recording resumed", func() bool { return segments() >= 1 })
+	testkit.Eventually(t, 60*time.Second, "recording resumed", func() bool { return segments() >= 1 })
 	_, recs := a.call("GET", "/api/v1/sessions/phien/recordings", "")
 	runs, _ := recs["runs"].([]any)
 	if len(runs) != 2 {

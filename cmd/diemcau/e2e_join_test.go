@@ -15,6 +15,7 @@ import (
 	"diemcau/ingest"
 	"diemcau/internal/chrometest"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // browserToneHz is the sound of the join test's browser: far from every
@@ -110,7 +111,7 @@ sessions:
 	}
 
 	// The browser's picture reaches the point's source.
-	proctest.Eventually(t, 60*time.Second, "xa-a online with the browser's H.264", func() bool {
+	testkit.Eventually(t, 60*time.Second, "xa-a online with the browser's H.264", func() bool {
 		s := a.source("xa-a")
 		v, _ := s["video"].(map[string]any)
 		f, _ := s["frames"].(float64)
@@ -195,7 +196,7 @@ sessions:
 	}
 
 	// The full mix carries the browser's sound: the point's meter moves.
-	proctest.Eventually(t, 20*time.Second, "xa-a's sound in the mix", func() bool {
+	testkit.Eventually(t, 20*time.Second, "xa-a's sound in the mix", func() bool {
 		_, lv := a.call("GET", "/api/v1/sessions/phien/levels", "")
 		for _, p := range asList(lv["points"]) {
 			pm, _ := p.(map[string]any)

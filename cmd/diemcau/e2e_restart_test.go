@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // TestRestartKeepsWhatTheAPIMade: a source, a session and an invite made
@@ -42,7 +43,7 @@ store: %q
 	}
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	waitHealthy := func() {
-		proctest.Eventually(t, 60*time.Second, "healthz", func() bool {
+		testkit.Eventually(t, 60*time.Second, "healthz", func() bool {
 			res, err := http.Get(a.base + "/healthz")
 			if err == nil {
 				res.Body.Close()

@@ -22,6 +22,7 @@ import (
 
 	"diemcau/bench/whepclient"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // revokeGrace is how long a viewer or reader may outlive its right
@@ -66,7 +67,7 @@ func (w *watcher) endedWithin(t *testing.T, start time.Time, grace time.Duration
 func (w *watcher) flowing(t *testing.T) {
 	t.Helper()
 	before := w.packets.Load()
-	proctest.Eventually(t, 10*time.Second, w.name+" still receiving", func() bool { return w.packets.Load() > before+20 })
+	testkit.Eventually(t, 10*time.Second, w.name+" still receiving", func() bool { return w.packets.Load() > before+20 })
 }
 
 func watchWHEP(t *testing.T, base, path, token, name string) *watcher {
@@ -87,7 +88,7 @@ func watchWHEP(t *testing.T, base, path, token, name string) *watcher {
 	var once sync.Once
 	w.stop = func() { once.Do(v.Close) }
 	t.Cleanup(w.stop)
-	proctest.Eventually(t, 30*time.Second, name+" receiving", func() bool { return w.packets.Load() > 20 })
+	testkit.Eventually(t, 30*time.Second, name+" receiving", func() bool { return w.packets.Load() > 20 })
 	return w
 }
 
@@ -103,7 +104,7 @@ func watchRTSP(t *testing.T, raw, name string) *watcher {
 		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(w.stop)
-	proctest.Eventually(t, 30*time.Second, name+" receiving", func() bool { return w.packets.Load() > 20 })
+	testkit.Eventually(t, 30*time.Second, name+" receiving", func() bool { return w.packets.Load() > 20 })
 	return w
 }
 
@@ -171,7 +172,7 @@ sessions:
 	}
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: admin}
-	proctest.Eventually(t, 120*time.Second, "healthz", func() bool {
+	testkit.Eventually(t, 120*time.Second, "healthz", func() bool {
 		res, err := http.Get(a.base + "/healthz")
 		if err == nil {
 			res.Body.Close()
@@ -179,7 +180,7 @@ sessions:
 		return err == nil && res.StatusCode == 200
 	})
 	for _, id := range []string{"phien-a", "phien-b"} {
-		proctest.Eventually(t, 120*time.Second, id+" composite running", func() bool {
+		testkit.Eventually(t, 120*time.Second, id+" composite running", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/"+id, "")
 			m, _ := s["mixer"].(map[string]any)
 			fps, _ := m["fps"].(float64)
@@ -242,7 +243,7 @@ sessions:
 		}
 		v.endedWithin(t, start, revokeGrace)
 		r.endedWithin(t, start, revokeGrace)
-		proctest.Eventually(t, revokeGrace, "no WHEP viewer of phien-a", func() bool {
+		testkit.Eventually(t, revokeGrace, "no WHEP viewer of phien-a", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien-a", "")
 			n, _ := s["viewers"].(float64)
 			return n == 0

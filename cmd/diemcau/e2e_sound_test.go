@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // minSoundRate is the share of its expected audio frames a segment must
@@ -172,7 +173,7 @@ func TestDemoArchivesSound(t *testing.T) {
 		binary, "serve", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--rtsp", fmt.Sprintf("127.0.0.1:%d", rtspPort))
 	srv.WaitLine(t, "admin token", 60*time.Second)
 	composite := filepath.Join(dir, "archive", "demo", "*", "composite", "*.mp4")
-	proctest.Eventually(t, 90*time.Second, "four composite segments", func() bool {
+	testkit.Eventually(t, 90*time.Second, "four composite segments", func() bool {
 		segs, _ := filepath.Glob(composite)
 		return len(segs) >= 4
 	})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // TestSRTEndToEnd: a hardware encoder (ffmpeg) publishes MPEG-TS over SRT
@@ -96,7 +97,7 @@ sessions:
 	top := t // the encoder runs for the rest of the test
 	t.Run("encoder online with SRT figures", func(t *testing.T) {
 		proctest.Start(top, "ffmpeg", encoder(srtURL("#!::r=ingest/enc,m=publish", pass))...)
-		proctest.Eventually(t, 30*time.Second, "enc online", func() bool {
+		testkit.Eventually(t, 30*time.Second, "enc online", func() bool {
 			s := a.source("enc")
 			return s["state"] == "online" && s["frames"].(float64) > 30
 		})
@@ -130,7 +131,7 @@ sessions:
 		if status, body := a.call("POST", "/api/v1/sessions/phien/start", `{"mode":"live"}`); status != 200 || body["state"] != "live" {
 			t.Fatalf("start: %d %v", status, body)
 		}
-		proctest.Eventually(t, 60*time.Second, "point xa online in the composite", func() bool {
+		testkit.Eventually(t, 60*time.Second, "point xa online in the composite", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien", "")
 			for _, p := range asList(s["points"]) {
 				if pm, _ := p.(map[string]any); pm["id"] == "xa" && pm["state"] == "online" {
@@ -139,7 +140,7 @@ sessions:
 			}
 			return false
 		})
-		proctest.Eventually(t, 60*time.Second, "two segments of enc", func() bool {
+		testkit.Eventually(t, 60*time.Second, "two segments of enc", func() bool {
 			segs, _ := filepath.Glob(filepath.Join(dir, "archive", "phien", "*", "sources", "enc", "*.mp4"))
 			return len(segs) >= 3 // two closed, one being written
 		})

@@ -14,6 +14,7 @@ import (
 
 	"diemcau/control/checks"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // TestServeEndToEnd runs the real binary against real peers: camsim
@@ -64,7 +65,7 @@ sessions:
 
 	t.Run("sources come online with their codec", func(t *testing.T) {
 		for _, id := range []string{"cam1", "cam2"} {
-			proctest.Eventually(t, 30*time.Second, id+" online", func() bool {
+			testkit.Eventually(t, 30*time.Second, id+" online", func() bool {
 				s := a.source(id)
 				return s["state"] == "online" && s["frames"].(float64) > 0
 			})
@@ -74,7 +75,7 @@ sessions:
 				t.Errorf("%s video = %v", id, v)
 			}
 		}
-		proctest.Eventually(t, 30*time.Second, "dead offline", func() bool { return a.source("dead")["state"] == "offline" })
+		testkit.Eventually(t, 30*time.Second, "dead offline", func() bool { return a.source("dead")["state"] == "offline" })
 		dead := a.source("dead")
 		if !strings.Contains(dead["error"].(string), "refused") || strings.Contains(fmt.Sprint(dead), "hunter2") {
 			t.Errorf("dead source: %v", dead)
@@ -85,7 +86,7 @@ sessions:
 		proctest.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15",
 			"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-g", "15",
 			"-f", "rtsp", "-rtsp_transport", "tcp", fmt.Sprintf("rtsp://enc:s3cret@127.0.0.1:%d/ingest/enc1", rtspPort))
-		proctest.Eventually(t, 30*time.Second, "enc1 online", func() bool { return a.source("enc1")["state"] == "online" })
+		testkit.Eventually(t, 30*time.Second, "enc1 online", func() bool { return a.source("enc1")["state"] == "online" })
 		code, out := run(t, 60*time.Second, "ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
 			"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", fmt.Sprintf("rtsp://xem:d0c-k1n@127.0.0.1:%d/sources/enc1", rtspPort))
 		if code != 0 || !strings.Contains(out, "h264,320,180") {
@@ -117,7 +118,7 @@ sessions:
 		if status, body := a.call("POST", "/api/v1/sessions/phien/start", `{"mode":"live"}`); status != 200 || body["state"] != "live" {
 			t.Fatalf("start: %d %v", status, body)
 		}
-		proctest.Eventually(t, 60*time.Second, "segments closed", func() bool {
+		testkit.Eventually(t, 60*time.Second, "segments closed", func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien", "")
 			rec, _ := s["recording"].(map[string]any)
 			return rec != nil && rec["segments"].(float64) >= 2
@@ -156,7 +157,7 @@ sessions:
 		if err := checks.WHEPViewer(ctx, nil, a.base+"/whep/sessions/phien/points/xa-b", token); err == nil || !strings.Contains(err.Error(), "404") {
 			t.Errorf("WHEP of the point that left: %v, want 404", err)
 		}
-		proctest.Eventually(t, 30*time.Second, "the joined point recorded", func() bool {
+		testkit.Eventually(t, 30*time.Second, "the joined point recorded", func() bool {
 			segs, _ := filepath.Glob(filepath.Join(dir, "archive", "phien", "*", "sources", "enc1", "*.mp4"))
 			return len(segs) > 0
 		})
@@ -273,7 +274,7 @@ func TestProbeExitCodes(t *testing.T) {
 	camPort := proctest.FreePortPair(t)
 	proctest.Start(t, binary, "camsim", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--cameras", "1", "--size", "320x180", "--fps", "25", "--bitrate", "800")
 	var last string
-	proctest.Eventually(t, 60*time.Second, "probe pass", func() bool {
+	testkit.Eventually(t, 60*time.Second, "probe pass", func() bool {
 		code, last = run(t, 60*time.Second, binary, "probe", "--seconds", "2", "--json", fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", camPort))
 		return code == 0
 	})

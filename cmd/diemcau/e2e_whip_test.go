@@ -16,6 +16,7 @@ import (
 
 	"diemcau/bench/whipclient"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
@@ -111,7 +112,7 @@ sessions:
 	defer pub.Close(ctx)
 
 	t.Run("online through 5 % loss, tile live, NACKs counted", func(t *testing.T) {
-		proctest.Eventually(t, 30*time.Second, "xa online", func() bool { return a.source("xa")["state"] == "online" })
+		testkit.Eventually(t, 30*time.Second, "xa online", func() bool { return a.source("xa")["state"] == "online" })
 		pointLive := func() bool {
 			_, s := a.call("GET", "/api/v1/sessions/phien", "")
 			for _, p := range asList(s["points"]) {
@@ -121,7 +122,7 @@ sessions:
 			}
 			return false
 		}
-		proctest.Eventually(t, 60*time.Second, "point xa-a online in the composite", pointLive)
+		testkit.Eventually(t, 60*time.Second, "point xa-a online in the composite", pointLive)
 		frames0 := a.source("xa")["frames"].(float64)
 		for range 16 { // 8 s
 			time.Sleep(500 * time.Millisecond)
@@ -156,7 +157,7 @@ sessions:
 
 	t.Run("archive of the source plays", func(t *testing.T) {
 		pattern := filepath.Join(dir, "archive", "phien", "*", "sources", "xa", "*.mp4")
-		proctest.Eventually(t, 60*time.Second, "segments of xa", func() bool {
+		testkit.Eventually(t, 60*time.Second, "segments of xa", func() bool {
 			segs, _ := filepath.Glob(pattern)
 			return len(segs) >= 3
 		})
@@ -182,7 +183,7 @@ sessions:
 	t.Run("the session's end ends the publisher", func(t *testing.T) {
 		// Stopping the session ended the invite's rights (and its
 		// publisher); the source shows offline, its tile the slate.
-		proctest.Eventually(t, 5*time.Second, "xa offline", func() bool { return a.source("xa")["state"] == "offline" })
+		testkit.Eventually(t, 5*time.Second, "xa offline", func() bool { return a.source("xa")["state"] == "offline" })
 		if out := srv.Output(); strings.Contains(out, secret) || strings.Contains(out, invite) {
 			t.Error("a secret reached the log")
 		}

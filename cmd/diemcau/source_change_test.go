@@ -15,7 +15,7 @@ import (
 	"diemcau/control/store"
 	"diemcau/ingest"
 	"diemcau/ingest/sim"
-	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 	"diemcau/recorder"
 )
 
@@ -74,11 +74,11 @@ type changeHarness struct {
 func (h *changeHarness) waitFlowing(t *testing.T, when string) {
 	t.Helper()
 	pictures0, frames0 := h.pictures(t), h.archived(t)
-	proctest.Eventually(t, 60*time.Second, "tinh's pictures in the composite "+when, func() bool {
+	testkit.Eventually(t, 60*time.Second, "tinh's pictures in the composite "+when, func() bool {
 		sig := h.signal(t)
 		return sig.Live && sig.Pictures >= pictures0+60
 	})
-	proctest.Eventually(t, 60*time.Second, "tinh's frames in the archive "+when, func() bool {
+	testkit.Eventually(t, 60*time.Second, "tinh's frames in the archive "+when, func() bool {
 		return h.archived(t) >= frames0+60
 	})
 	_, sess := h.apiFor(t).call("GET", "/api/v1/sessions/demo", "")

@@ -16,6 +16,7 @@ import (
 
 	"diemcau/internal/chrometest"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // artefacts is where screenshots go: $DIEMCAU_ARTIFACTS, or the test's
@@ -237,17 +238,17 @@ func TestConsoleInChromium(t *testing.T) {
 
 	p.do("start the rehearsal", chromedp.Click(chromedp.CSS(`a[data-tab=sessions]`)),
 		chromedp.Click(chromedp.CSS(`tr[data-session=phien] button[data-action=rehearsal]`)))
-	proctest.Eventually(t, 20*time.Second, "state rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "rehearsal" })
+	testkit.Eventually(t, 20*time.Second, "state rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "rehearsal" })
 	p.waitJS("the control view", `location.hash === '#run'`, 10*time.Second)
 	p.waitJS("the composite playing", videoAdvances("#composite"), 45*time.Second)
 	p.shot("4-rehearsal")
 
 	p.do("switch to speaker", chromedp.Click(chromedp.CSS(`#layouts button[data-layout=speaker]`)))
-	proctest.Eventually(t, 10*time.Second, "layout speaker in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["layout"] == "speaker" })
+	testkit.Eventually(t, 10*time.Second, "layout speaker in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["layout"] == "speaker" })
 	p.do("focus xa-a", chromedp.Click(chromedp.CSS(`.point[data-point=xa-a] .point-main`)))
-	proctest.Eventually(t, 10*time.Second, "focus xa-a in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["focus"] == "xa-a" })
+	testkit.Eventually(t, 10*time.Second, "focus xa-a in the API", func() bool { return api.get(t, "/api/v1/sessions/phien")["focus"] == "xa-a" })
 	p.do("mute tinh", chromedp.Click(chromedp.CSS(`.point[data-point=tinh] [data-key=mute-tinh]`)))
-	proctest.Eventually(t, 10*time.Second, "tinh muted in the API", func() bool {
+	testkit.Eventually(t, 10*time.Second, "tinh muted in the API", func() bool {
 		pts, _ := api.get(t, "/api/v1/sessions/phien")["points"].([]any)
 		return len(pts) > 0 && pts[0].(map[string]any)["muted"] == true
 	})
@@ -364,7 +365,7 @@ func TestConsoleInChromium(t *testing.T) {
 	p.waitJS("the confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
 	p.shot("8-confirm-stop")
 	p.do("confirm", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
-	proctest.Eventually(t, 30*time.Second, "state idle after the rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "idle" })
+	testkit.Eventually(t, 30*time.Second, "state idle after the rehearsal", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "idle" })
 	p.waitJS("the start buttons back", `!!document.querySelector('#run-rehearsal')`, 10*time.Second)
 
 	t.Run("a live run records and its segment plays in the page", func(t *testing.T) {
@@ -379,7 +380,7 @@ func TestConsoleInChromium(t *testing.T) {
 		p.do("back to 1366", chromedp.EmulateViewport(1366, 768), chromedp.Click(chromedp.CSS(`#run-stop`)))
 		p.waitJS("the stop confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
 		p.do("confirm stop", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
-		proctest.Eventually(t, 30*time.Second, "state ended", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "ended" })
+		testkit.Eventually(t, 30*time.Second, "state ended", func() bool { return api.get(t, "/api/v1/sessions/phien")["state"] == "ended" })
 		p.do("open recordings", chromedp.Click(chromedp.CSS(`a[data-tab=recordings]`)))
 		p.waitJS("a sealed, verified run", `(() => { const r = document.querySelector('#runs .run'); return r && r.querySelector('.vs-ok') && r.querySelector('details[open] button'); })()`, 20*time.Second)
 		p.do("play a segment", chromedp.Click(chromedp.CSS(`#runs details[open] td.actions button`)))

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // auditAt appends one entry per age, dated now minus that age.
@@ -104,12 +106,12 @@ func TestAuditPrunerRun(t *testing.T) {
 		}
 		return len(a)
 	}
-	waitUntil(ctx, t, "the first prune", func() bool { return count() == 1 })
+	testkit.WaitFor(t, ctx, "the first prune", func() bool { return count() == 1 })
 	// Six days later the other entry is 16 days old: the next tick takes it.
 	mu.Lock()
 	now = start.Add(6 * 24 * time.Hour)
 	mu.Unlock()
-	waitUntil(ctx, t, "a later prune", func() bool { return count() == 0 })
+	testkit.WaitFor(t, ctx, "a later prune", func() bool { return count() == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
@@ -148,16 +150,3 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
-
-func waitUntil(ctx context.Context, t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
-}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"diemcau/ingest"
-	"diemcau/internal/proctest"
 	"diemcau/pipeline"
 )
 
@@ -265,5 +264,3 @@ func publish(t *testing.T, o publishOpts) (string, error) {
 	out, err := exec.CommandContext(ctx, "ffmpeg", ffmpegArgs(o)...).CombinedOutput()
 	return string(out), err
 }
-
-var _ = proctest.Eventually

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"diemcau/ingest"
-	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -46,7 +46,7 @@ func TestEncoderPublishes(t *testing.T) {
 					videoCodec: tc.videoCodec, audioCodec: tc.audioCodec})
 				done <- err
 			}()
-			proctest.Eventually(t, 5*time.Second, "source online", func() bool { return src.Status().State == ingest.StateOnline })
+			testkit.Eventually(t, 5*time.Second, "source online", func() bool { return src.Status().State == ingest.StateOnline })
 			st := src.Status()
 			if st.SRT == nil || !st.SRT.Connected || st.SRT.Encrypted != (tc.passphrase != "") || st.Transport != "srt" {
 				t.Errorf("status while publishing: srt %+v transport %q", st.SRT, st.Transport)
@@ -54,7 +54,7 @@ func TestEncoderPublishes(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatalf("ffmpeg: %v\n%s", err, out)
 			}
-			proctest.Eventually(t, 5*time.Second, "source offline after the encoder left", func() bool { return src.Status().State == ingest.StateOffline })
+			testkit.Eventually(t, 5*time.Second, "source offline after the encoder left", func() bool { return src.Status().State == ingest.StateOffline })
 			video, audio := c.counts()
 			wantAudio := int(seconds * tc.audioPerSecond)
 			t.Logf("sent %d video frames, ~%d audio frames; received %d video, %d audio", seconds*fps, wantAudio, video, audio)

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/ingest"
-	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // Callers the listener must refuse are refused with their reason in the
@@ -46,7 +46,7 @@ func TestCallersRefused(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ffmpeg was let in:\n%s", out)
 			}
-			proctest.Eventually(t, 5*time.Second, "refusal logged", func() bool {
+			testkit.Eventually(t, 5*time.Second, "refusal logged", func() bool {
 				return strings.Contains(r.logs.String(), "reason="+tc.reason)
 			})
 			logs := r.logs.String()
@@ -82,7 +82,7 @@ func TestSecondEncoderRefused(t *testing.T) {
 		_, err := publish(t, publishOpts{addr: r.addr, streamID: "ingest/cam", passphrase: testPassphrase, seconds: 3, fps: 25})
 		done <- err
 	}()
-	proctest.Eventually(t, 5*time.Second, "source online", func() bool { return src.Status().State == ingest.StateOnline })
+	testkit.Eventually(t, 5*time.Second, "source online", func() bool { return src.Status().State == ingest.StateOnline })
 	if out, err := publish(t, publishOpts{addr: r.addr, streamID: "ingest/cam", passphrase: testPassphrase, seconds: 1, fps: 25}); err == nil {
 		t.Fatalf("second encoder let in:\n%s", out)
 	}
@@ -125,7 +125,7 @@ func TestGarbageCaller(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	conn.Close()
-	proctest.Eventually(t, 3*time.Second, "source in error", func() bool { return src.Status().State == ingest.StateError })
+	testkit.Eventually(t, 3*time.Second, "source in error", func() bool { return src.Status().State == ingest.StateError })
 	st := src.Status()
 	if !strings.Contains(st.Error, "MPEG-TS") {
 		t.Fatalf("after garbage: %s %q", st.State, st.Error)
@@ -151,7 +151,7 @@ func TestUnsupportedCodecsRefused(t *testing.T) {
 	src := r.sources["cam"]
 	_, _ = publish(t, publishOpts{addr: r.addr, streamID: "ingest/cam", passphrase: testPassphrase, seconds: 1, fps: 25,
 		videoCodec: "mpeg2video", audioCodec: "mp2"})
-	proctest.Eventually(t, 5*time.Second, "refusal", func() bool { return src.Status().State == ingest.StateError })
+	testkit.Eventually(t, 5*time.Second, "refusal", func() bool { return src.Status().State == ingest.StateError })
 	want := "encoder sends MPEG-1/2 video, MPEG-1 audio (mp2): set it to H.264 or H.265 video with AAC or Opus audio"
 	if st := src.Status(); st.Error != want {
 		t.Errorf("error %q, want %q", st.Error, want)

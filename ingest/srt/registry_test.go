@@ -11,7 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/ingest"
-	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // srt:// sources in a registry, as serve runs them: an encoder that calls
@@ -57,7 +57,7 @@ func TestSourcesInRegistry(t *testing.T) {
 		if out, err := publish(t, publishOpts{addr: addr, streamID: "ingest/cam", passphrase: testPassphrase, seconds: 1, fps: 25}); err != nil {
 			t.Fatalf("publish %d: %v\n%s", i, err, out)
 		}
-		proctest.Eventually(t, 5*time.Second, "offline", func() bool { return status().State == ingest.StateOffline })
+		testkit.Eventually(t, 5*time.Second, "offline", func() bool { return status().State == ingest.StateOffline })
 	}
 	if st := status(); st.Reconnects != 1 {
 		t.Errorf("reconnects %d, want 1", st.Reconnects)
@@ -69,7 +69,7 @@ func TestSourcesInRegistry(t *testing.T) {
 		_, err := publish(t, publishOpts{addr: addr, streamID: "ingest/cam", passphrase: testPassphrase, seconds: 10, fps: 25})
 		done <- err
 	}()
-	proctest.Eventually(t, 5*time.Second, "online", func() bool { return status().State == ingest.StateOnline })
+	testkit.Eventually(t, 5*time.Second, "online", func() bool { return status().State == ingest.StateOnline })
 	if _, err := reg.Update(ingest.SourceConfig{ID: "cam", URL: "srt://:" + pass2 + "@"}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestSourcesInRegistry(t *testing.T) {
 	if _, err := publish(t, publishOpts{addr: addr, streamID: "ingest/cam", passphrase: pass2, seconds: 1, fps: 25}); err == nil {
 		t.Fatal("a removed source took an encoder")
 	}
-	proctest.Eventually(t, 5*time.Second, "refusal logged", func() bool {
+	testkit.Eventually(t, 5*time.Second, "refusal logged", func() bool {
 		return strings.Contains(logs.String(), "reason=unknown_source")
 	})
 }
