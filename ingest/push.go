@@ -7,19 +7,11 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
-	"time"
 
 	"diemcau/pipeline"
 )
 
-// Timing of push sources.
-const (
-	// publisherIdleTimeout: an encoder that sends nothing for this long is
-	// dropped and the source shown offline, long before TCP would notice.
-	publisherIdleTimeout = 2 * time.Second
-	pushCheckPeriod      = 250 * time.Millisecond
-	waitingForEncoder    = "waiting for encoder"
-)
+const waitingForEncoder = "waiting for encoder"
 
 // PushConfig describes a source fed by an encoder that publishes (RTSP
 // ANNOUNCE/RECORD) to rtsp://HOST/ingest/{ID}.
@@ -144,26 +136,13 @@ func (p *PushSource) Run(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	tick := time.NewTicker(pushCheckPeriod)
-	defer tick.Stop()
-	lastSummary := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			p.mu.Lock()
-			p.running = false
-			p.mu.Unlock()
-			p.kick("source stopped")
-			p.tracker.SetState(StateOffline, "stopped")
-			return nil
-		case now := <-tick.C:
-			p.checkIdle(now)
-			if now.Sub(lastSummary) >= errorSummaryPeriod {
-				lastSummary = now
-				p.flushErrors()
-			}
-		}
-	}
+	watchPublisher(ctx, p.current, "encoder")
+	p.mu.Lock()
+	p.running = false
+	p.mu.Unlock()
+	p.kick("source stopped")
+	p.tracker.SetState(StateOffline, "stopped")
+	return nil
 }
 
 func (p *PushSource) publishing() bool {
@@ -172,26 +151,14 @@ func (p *PushSource) publishing() bool {
 	return p.pub != nil && p.pub.recording
 }
 
-// checkIdle drops a publisher that has sent nothing for publisherIdleTimeout.
-func (p *PushSource) checkIdle(now time.Time) {
+// current is the publisher, nil when none.
+func (p *PushSource) current() watchedPublisher {
 	p.mu.Lock()
-	pub := p.pub
-	p.mu.Unlock()
-	if pub == nil {
-		return
+	defer p.mu.Unlock()
+	if p.pub == nil {
+		return nil
 	}
-	if idle := now.Sub(time.Unix(0, pub.lastPacket.Load())); idle >= publisherIdleTimeout {
-		pub.close(fmt.Sprintf("no media from encoder for %s", idle.Round(100*time.Millisecond)))
-	}
-}
-
-func (p *PushSource) flushErrors() {
-	p.mu.Lock()
-	pub := p.pub
-	p.mu.Unlock()
-	if pub != nil {
-		pub.flushErrors()
-	}
+	return p.pub
 }
 
 // kick disconnects the current publisher, if any.

@@ -176,6 +176,14 @@ func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
 	}
 }
 
+func (pub *publisher) silence(now time.Time) (idle, limit time.Duration) {
+	return now.Sub(time.Unix(0, pub.lastPacket.Load())), publisherIdleTimeout
+}
+
+func (pub *publisher) tick(time.Time) {}
+
+func (pub *publisher) drop(reason string) { pub.close(reason) }
+
 // close drops the publisher; reason is shown as the source's error.
 func (pub *publisher) close(reason string) {
 	pub.closeMsg.CompareAndSwap(nil, &reason)

@@ -131,44 +131,26 @@ func (w *WHIPSource) Run(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 
-	tick := time.NewTicker(pushCheckPeriod)
-	defer tick.Stop()
-	lastSummary := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			w.mu.Lock()
-			w.running = false
-			pub := w.pub
-			w.mu.Unlock()
-			if pub != nil {
-				pub.Close("source stopped")
-			}
-			w.tracker.SetState(StateOffline, "stopped")
-			return nil
-		case now := <-tick.C:
-			w.mu.Lock()
-			pub := w.pub
-			w.mu.Unlock()
-			if pub == nil {
-				continue
-			}
-			pub.tick(now)
-			// A publisher still connecting (ICE, DTLS, a TURN relay) gets
-			// longer than one that sent media and went silent.
-			limit := publisherIdleTimeout
-			if !pub.online.Load() {
-				limit = whipConnectTimeout
-			}
-			if idle := now.Sub(time.Unix(0, pub.lastPacket.Load())); idle >= limit {
-				pub.Close(fmt.Sprintf("no media from publisher for %s", idle.Round(100*time.Millisecond)))
-			}
-			if now.Sub(lastSummary) >= errorSummaryPeriod {
-				lastSummary = now
-				pub.flushErrors()
-			}
-		}
+	watchPublisher(ctx, w.current, "publisher")
+	w.mu.Lock()
+	w.running = false
+	pub := w.pub
+	w.mu.Unlock()
+	if pub != nil {
+		pub.Close("source stopped")
 	}
+	w.tracker.SetState(StateOffline, "stopped")
+	return nil
+}
+
+// current is the publisher, nil when none.
+func (w *WHIPSource) current() watchedPublisher {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pub == nil {
+		return nil
+	}
+	return w.pub
 }
 
 // Publish lets a publisher in: one at a time (ErrPublisherBusy), only

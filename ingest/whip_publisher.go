@@ -281,6 +281,18 @@ func (p *WHIPPublisher) Close(reason string) {
 	p.src.left(p, reason)
 }
 
+// silence: a publisher still connecting (ICE, DTLS, a TURN relay) gets
+// longer than one that sent media and went silent.
+func (p *WHIPPublisher) silence(now time.Time) (idle, limit time.Duration) {
+	limit = publisherIdleTimeout
+	if !p.online.Load() {
+		limit = whipConnectTimeout
+	}
+	return now.Sub(time.Unix(0, p.lastPacket.Load())), limit
+}
+
+func (p *WHIPPublisher) drop(reason string) { p.Close(reason) }
+
 func (p *WHIPPublisher) flushErrors() {
 	p.mu.Lock()
 	total := p.dep.Errors()

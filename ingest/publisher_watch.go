@@ -1,0 +1,58 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Timing of the sources that wait for a publisher (RTSP push, WHIP).
+const (
+	// publisherIdleTimeout: a publisher that sends nothing for this long is
+	// dropped and the source shown offline, long before TCP or ICE would
+	// notice, so the point's tile shows its slate.
+	publisherIdleTimeout = 2 * time.Second
+	pushCheckPeriod      = 250 * time.Millisecond
+)
+
+// watchedPublisher is what such a source needs of the publisher it holds
+// to drop it when it goes silent and to summarise its errors.
+type watchedPublisher interface {
+	// silence is how long it has sent nothing, and how long it may.
+	silence(now time.Time) (idle, limit time.Duration)
+	// tick does its periodic work (a jitter buffer's flush).
+	tick(now time.Time)
+	flushErrors()
+	// drop disconnects it; reason becomes the source's error.
+	drop(reason string)
+}
+
+// watchPublisher is the body of Run for a source fed by publishers: every
+// pushCheckPeriod until ctx ends it drops the current publisher (current
+// returns nil when none) once silent past its limit, and summarises its
+// packet errors once per errorSummaryPeriod. who names it in the reason
+// ("encoder", "publisher").
+func watchPublisher(ctx context.Context, current func() watchedPublisher, who string) {
+	tick := time.NewTicker(pushCheckPeriod)
+	defer tick.Stop()
+	lastSummary := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			pub := current()
+			if pub == nil {
+				continue
+			}
+			pub.tick(now)
+			if idle, limit := pub.silence(now); idle >= limit {
+				pub.drop(fmt.Sprintf("no media from %s for %s", who, idle.Round(100*time.Millisecond)))
+			}
+			if now.Sub(lastSummary) >= errorSummaryPeriod {
+				lastSummary = now
+				pub.flushErrors()
+			}
+		}
+	}
+}
