@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -55,4 +56,35 @@ func watchPublisher(ctx context.Context, current func() watchedPublisher, who st
 			}
 		}
 	}
+}
+
+// publisherSlot is the state of a source fed by one publisher at a time:
+// whether it runs and the publisher it holds (the zero P when none). The
+// source keeps the rest of its per-publisher state under the same mu.
+type publisherSlot[P comparable] struct {
+	mu      sync.Mutex
+	running bool
+	pub     P
+}
+
+// start marks the source running. It reports false when it already was,
+// and whether no publisher is held (the source then waits for one).
+func (s *publisherSlot[P]) start() (ok, waiting bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return false, false
+	}
+	s.running = true
+	var none P
+	return true, s.pub == none
+}
+
+// stop marks the source stopped and returns the publisher it holds, for
+// the source to drop.
+func (s *publisherSlot[P]) stop() P {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = false
+	return s.pub
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 
 	"diemcau/pipeline"
 )
@@ -72,11 +71,9 @@ type PushSource struct {
 	stream     *pipeline.Stream
 	tracker    *Tracker
 
-	mu        sync.Mutex
-	running   bool
-	pub       *publisher // the encoder that announced, nil when none
-	published bool       // an encoder has recorded before: the next is a reconnect
-	clock     *timeline  // PTS continue across publishers (and restarts)
+	slot      publisherSlot[*publisher] // the encoder that announced, nil when none
+	published bool                      // an encoder has recorded before: the next is a reconnect (slot.mu)
+	clock     *timeline                 // PTS continue across publishers (and restarts)
 }
 
 // NewPushSource validates cfg; it starts nothing.
@@ -125,47 +122,42 @@ func (p *PushSource) Rename(name string) { p.tracker.SetName(name) }
 // Run accepts publishers until ctx ends, drops an encoder that stops
 // sending, and summarises decode errors once a second.
 func (p *PushSource) Run(ctx context.Context) error {
-	p.mu.Lock()
-	if p.running {
-		p.mu.Unlock()
+	ok, waiting := p.slot.start()
+	if !ok {
 		return fmt.Errorf("push source %q: already running", p.id)
 	}
-	p.running = true
-	if p.pub == nil {
+	if waiting {
 		p.tracker.SetState(StateConnecting, waitingForEncoder)
 	}
-	p.mu.Unlock()
-
 	watchPublisher(ctx, p.current, "encoder")
-	p.mu.Lock()
-	p.running = false
-	p.mu.Unlock()
-	p.kick("source stopped")
+	if pub := p.slot.stop(); pub != nil {
+		pub.close("source stopped")
+	}
 	p.tracker.SetState(StateOffline, "stopped")
 	return nil
 }
 
 func (p *PushSource) publishing() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.pub != nil && p.pub.recording
+	p.slot.mu.Lock()
+	defer p.slot.mu.Unlock()
+	return p.slot.pub != nil && p.slot.pub.recording
 }
 
 // current is the publisher, nil when none.
 func (p *PushSource) current() watchedPublisher {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pub == nil {
+	p.slot.mu.Lock()
+	defer p.slot.mu.Unlock()
+	if p.slot.pub == nil {
 		return nil
 	}
-	return p.pub
+	return p.slot.pub
 }
 
 // kick disconnects the current publisher, if any.
 func (p *PushSource) kick(reason string) {
-	p.mu.Lock()
-	pub := p.pub
-	p.mu.Unlock()
+	p.slot.mu.Lock()
+	pub := p.slot.pub
+	p.slot.mu.Unlock()
 	if pub != nil {
 		pub.close(reason)
 	}

@@ -62,18 +62,18 @@ func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.
 		return refusal(base.StatusUnsupportedMediaType, "%s", msg), nil
 	}
 
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.running {
+	p.slot.mu.Lock()
+	defer p.slot.mu.Unlock()
+	if !p.slot.running {
 		return refusal(base.StatusServiceUnavailable, "source %q is not running", p.id), nil
 	}
-	if p.pub != nil {
+	if p.slot.pub != nil {
 		// Counted and summarised by the server, not logged here.
 		return refusal(statusConflict, "source %q already has a publisher", p.id), nil
 	}
 	pub := &publisher{src: p, ss: ctx.Session, remote: remote, dep: dep}
 	pub.lastPacket.Store(time.Now().UnixNano())
-	p.pub = pub
+	p.slot.pub = pub
 	ctx.Session.SetUserData(p)
 	return ok(), nil
 }
@@ -101,19 +101,19 @@ func refuseUnsupported(desc *description.Session, dep *Depacketizer) error {
 }
 
 func (p *PushSource) setStateIfIdle(s State, msg string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pub == nil {
+	p.slot.mu.Lock()
+	defer p.slot.mu.Unlock()
+	if p.slot.pub == nil {
 		p.tracker.SetState(s, msg)
 	}
 }
 
 // record starts the flow of packets from the publisher into the stream.
 func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
-	p.mu.Lock()
-	pub := p.pub
+	p.slot.mu.Lock()
+	pub := p.slot.pub
 	if pub == nil || pub.ss != ctx.Session {
-		p.mu.Unlock()
+		p.slot.mu.Unlock()
 		return refusal(base.StatusBadRequest, "session is not the publisher of %q", p.id), nil
 	}
 	pub.recording = true
@@ -121,7 +121,7 @@ func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Resp
 	// The stream's PTS never go back when an encoder reconnects.
 	p.clock.reconnect()
 	p.published = true
-	p.mu.Unlock()
+	p.slot.mu.Unlock()
 
 	tracks := pub.dep.Tracks()
 	pub.dep.TracksChanged() // these tracks are published here
@@ -154,15 +154,15 @@ func (p *PushSource) record(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Resp
 // sessionClosed ends the publisher whose session closed (TEARDOWN, closed
 // connection, timeout, or dropped by us).
 func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
-	p.mu.Lock()
-	pub := p.pub
+	p.slot.mu.Lock()
+	pub := p.slot.pub
 	if pub == nil || pub.ss != ss {
-		p.mu.Unlock()
+		p.slot.mu.Unlock()
 		return
 	}
-	p.pub = nil
-	running := p.running
-	p.mu.Unlock()
+	p.slot.pub = nil
+	running := p.slot.running
+	p.slot.mu.Unlock()
 
 	pub.flushErrors()
 	reason := pub.closeReason(err)

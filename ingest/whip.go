@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 	"time"
 
 	"diemcau/pipeline"
@@ -64,9 +63,7 @@ type WHIPSource struct {
 	clock   *timeline
 	tracker *Tracker
 
-	mu        sync.Mutex
-	running   bool
-	pub       *WHIPPublisher
+	slot      publisherSlot[*WHIPPublisher] // the rest below is under slot.mu too
 	published bool
 	net       NetStats // the last publisher's figures, kept after it leaves
 	lostGone  uint64   // packets lost by the publishers that left: packets_lost never goes back
@@ -104,9 +101,9 @@ func (w *WHIPSource) Rename(name string) { w.tracker.SetName(name) }
 // Status is the source's status, with the publisher's network figures.
 func (w *WHIPSource) Status() Status {
 	st := w.tracker.Status()
-	w.mu.Lock()
-	pub, published, n, lost := w.pub, w.published, w.net, w.lostGone
-	w.mu.Unlock()
+	w.slot.mu.Lock()
+	pub, published, n, lost := w.slot.pub, w.published, w.net, w.lostGone
+	w.slot.mu.Unlock()
 	if pub != nil {
 		n = pub.NetStats()
 		lost += n.PacketsLost
@@ -120,23 +117,16 @@ func (w *WHIPSource) Status() Status {
 
 // Run lets publishers in until ctx ends and drops one that goes silent.
 func (w *WHIPSource) Run(ctx context.Context) error {
-	w.mu.Lock()
-	if w.running {
-		w.mu.Unlock()
+	ok, waiting := w.slot.start()
+	if !ok {
 		return fmt.Errorf("whip source %q: already running", w.id)
 	}
-	w.running = true
-	if w.pub == nil {
+	if waiting {
 		w.tracker.SetState(StateConnecting, waitingForPublisher)
 	}
-	w.mu.Unlock()
 
 	watchPublisher(ctx, w.current, "publisher")
-	w.mu.Lock()
-	w.running = false
-	pub := w.pub
-	w.mu.Unlock()
-	if pub != nil {
+	if pub := w.slot.stop(); pub != nil {
 		pub.Close("source stopped")
 	}
 	w.tracker.SetState(StateOffline, "stopped")
@@ -145,12 +135,12 @@ func (w *WHIPSource) Run(ctx context.Context) error {
 
 // current is the publisher, nil when none.
 func (w *WHIPSource) current() watchedPublisher {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.pub == nil {
+	w.slot.mu.Lock()
+	defer w.slot.mu.Unlock()
+	if w.slot.pub == nil {
 		return nil
 	}
-	return w.pub
+	return w.slot.pub
 }
 
 // Publish lets a publisher in: one at a time (ErrPublisherBusy), only
@@ -164,15 +154,15 @@ func (w *WHIPSource) Publish(remote string, media WHIPMedia, end func(reason str
 	if err != nil {
 		return nil, fmt.Errorf("source %q: %w", w.id, err)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.slot.mu.Lock()
+	defer w.slot.mu.Unlock()
 	switch {
-	case !w.running:
+	case !w.slot.running:
 		return nil, fmt.Errorf("source %q: %w", w.id, ErrSourceStopped)
-	case w.pub != nil:
+	case w.slot.pub != nil:
 		return nil, fmt.Errorf("source %q: %w", w.id, ErrPublisherBusy)
 	}
-	w.pub = pub
+	w.slot.pub = pub
 	// The stream's PTS never go back when a publisher comes back.
 	w.clock.reconnect()
 	if w.published {
@@ -187,16 +177,16 @@ func (w *WHIPSource) Publish(remote string, media WHIPMedia, end func(reason str
 
 // left detaches pub (it closed); the source shows offline.
 func (w *WHIPSource) left(pub *WHIPPublisher, reason string) {
-	w.mu.Lock()
-	if w.pub != pub {
-		w.mu.Unlock()
+	w.slot.mu.Lock()
+	if w.slot.pub != pub {
+		w.slot.mu.Unlock()
 		return
 	}
-	w.pub = nil
+	w.slot.pub = nil
 	w.net = pub.NetStats()
 	w.lostGone += w.net.PacketsLost
-	running := w.running
-	w.mu.Unlock()
+	running := w.slot.running
+	w.slot.mu.Unlock()
 	w.stream.SetKeyframeRequester(nil)
 	pub.flushErrors()
 	w.log.Info("publisher gone", "remote", pub.remote, "reason", reason)
