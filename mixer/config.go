@@ -30,7 +30,21 @@ type Output struct {
 	// KeyInt is the distance between keyframes in frames. Default 2*FPS
 	// (2 s, the archive's and the viewers' join time).
 	KeyInt int
+	// Low is a second, smaller encoding of the same composite pictures
+	// (Mixer.Low), for viewers on thin links; zero Width: none. The
+	// archive keeps the main one only.
+	Low LowRendition
 }
+
+// LowRendition is the low rendition's picture and bitrate.
+type LowRendition struct {
+	Width, Height int
+	BitrateKbps   int // default DefaultLowBitrateKbps
+}
+
+// DefaultLowBitrateKbps is the low rendition's bitrate when unset: 640x360
+// at 30 fps holds well at it, and a viewer on a 1 Mbit/s link gets it.
+const DefaultLowBitrateKbps = 500
 
 // Point is one studio taking part in the session.
 type Point struct {
@@ -94,6 +108,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("output.bitrate: %d, want > 0", o.BitrateKbps)
 	case o.KeyInt < 0:
 		return fmt.Errorf("output.keyint: %d, want > 0", o.KeyInt)
+	case o.Low.Width < 0 || o.Low.Width%2 != 0 || o.Low.Height < 0 || o.Low.Height%2 != 0 ||
+		(o.Low.Width > 0) != (o.Low.Height > 0) || (o.Low.Width > 0 && (o.Low.Width < 16 || o.Low.Height < 16)):
+		return fmt.Errorf("output.low: %dx%d, want even sizes >= 16 (or none)", o.Low.Width, o.Low.Height)
+	case o.Low.Width > 0 && o.Width > 0 && (o.Low.Width > o.Width || o.Low.Height > o.Height):
+		return fmt.Errorf("output.low: %dx%d, larger than the output's %dx%d", o.Low.Width, o.Low.Height, o.Width, o.Height)
+	case o.Low.BitrateKbps < 0:
+		return fmt.Errorf("output.low.bitrate: %d, want > 0", o.Low.BitrateKbps)
 	case c.Layout != "" && !c.Layout.Valid():
 		return fmt.Errorf("layout: %q, want one of %v", c.Layout, Layouts())
 	case len(c.Points) == 0:
@@ -167,6 +188,9 @@ func (c Config) withDefaults() Config {
 	}
 	if o.KeyInt == 0 {
 		o.KeyInt = 2 * o.FPS
+	}
+	if o.Low.Width > 0 && o.Low.BitrateKbps == 0 {
+		o.Low.BitrateKbps = DefaultLowBitrateKbps
 	}
 	if c.Layout == "" {
 		c.Layout = Grid

@@ -3,6 +3,7 @@ package mixer
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"diemcau/pipeline"
@@ -18,17 +19,40 @@ const (
 	encoderRetryPause = time.Second
 )
 
-// runEncoder keeps one encoder running for the composite. When it fails (a
-// hardware session limit, a lost device, a stall) the next candidate in
-// docs/architecture.md's order takes over — the composite runs on meanwhile and only
-// the pictures in between are lost.
-func (m *Mixer) runEncoder(ctx context.Context, mix *gst.Mix) error {
+// rendition is one encoding of the composite: the main one, or the low
+// one fed the very same pictures (gst.Mix.SetRenditionEncoder).
+type rendition struct {
+	r       gst.Rendition
+	params  gst.EncoderParams
+	onFrame func(*pipeline.Frame)
+	current *atomic.Pointer[gst.VideoEncoder]
+}
+
+func (m *Mixer) mainRendition() rendition {
 	o := m.cfg.Output
-	params := gst.EncoderParams{Width: o.Width, Height: o.Height, FPS: o.FPS, BitrateKbps: o.BitrateKbps, KeyInt: o.KeyInt}
+	return rendition{r: gst.Main, onFrame: m.onVideo, current: &m.encoder,
+		params: gst.EncoderParams{Width: o.Width, Height: o.Height, FPS: o.FPS, BitrateKbps: o.BitrateKbps, KeyInt: o.KeyInt}}
+}
+
+// lowRendition scales the composite's pictures to Output.Low in its
+// encoder's pipeline; its keyframes come at the same interval.
+func (m *Mixer) lowRendition() rendition {
+	o := m.cfg.Output
+	return rendition{r: gst.Low, onFrame: m.onLowVideo, current: &m.lowEncoder,
+		params: gst.EncoderParams{Width: o.Low.Width, Height: o.Low.Height, FPS: o.FPS, BitrateKbps: o.Low.BitrateKbps,
+			KeyInt: o.KeyInt, InWidth: o.Width, InHeight: o.Height}}
+}
+
+// runEncoder keeps one encoder running for a rendition of the composite.
+// When it fails (a hardware session limit, a lost device, a stall) the next
+// candidate in docs/architecture.md's order takes over — the composite runs
+// on meanwhile and only the pictures in between are lost.
+func (m *Mixer) runEncoder(ctx context.Context, mix *gst.Mix, rend rendition) error {
+	params := rend.params
 	choice := m.cfg.Encoder
 	for {
 		failedAt := time.Now()
-		err := m.runOneEncoder(ctx, mix, choice, params)
+		err := m.runOneEncoder(ctx, mix, choice, rend)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -43,15 +67,15 @@ func (m *Mixer) runEncoder(ctx context.Context, mix *gst.Mix) error {
 			}
 			continue
 		}
-		m.log.Warn("encoder failed; switched to the next", "failed", choice.Element, "error", err,
+		m.log.Warn("encoder failed; switched to the next", "rendition", rend.r, "failed", choice.Element, "error", err,
 			"next", next.Element, "hardware", next.Hardware, "after", time.Since(failedAt).Round(time.Millisecond))
 		choice = next
 	}
 }
 
 // runOneEncoder runs one encoder until it fails, stalls or ctx ends.
-func (m *Mixer) runOneEncoder(ctx context.Context, mix *gst.Mix, choice gst.Choice, params gst.EncoderParams) error {
-	enc, err := gst.NewVideoEncoder(choice, params, m.onVideo, m.log)
+func (m *Mixer) runOneEncoder(ctx context.Context, mix *gst.Mix, choice gst.Choice, rend rendition) error {
+	enc, err := gst.NewVideoEncoder(choice, rend.params, rend.onFrame, m.log)
 	if err != nil {
 		return err
 	}
@@ -59,11 +83,11 @@ func (m *Mixer) runOneEncoder(ctx context.Context, mix *gst.Mix, choice gst.Choi
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- enc.Run(encCtx) }()
-	m.encoder.Store(enc)
-	mix.SetEncoder(enc)
+	rend.current.Store(enc)
+	mix.SetRenditionEncoder(rend.r, enc)
 	defer func() {
-		mix.SetEncoder(nil)
-		m.encoder.Store(nil)
+		mix.SetRenditionEncoder(rend.r, nil)
+		rend.current.Store(nil)
 	}()
 
 	tick := time.NewTicker(encoderStallAfter / 4)
@@ -114,6 +138,24 @@ func (m *Mixer) onVideo(f *pipeline.Frame) {
 // recorder starting a segment.
 func (m *Mixer) requestKeyframe() {
 	if e := m.encoder.Load(); e != nil {
+		e.RequestKeyframe()
+	}
+}
+
+// onLowVideo receives each picture of the low rendition (its encoder's
+// pull goroutine). Its times are the composite picture's own, as the main
+// rendition's are.
+func (m *Mixer) onLowVideo(f *pipeline.Frame) {
+	dur := time.Second / time.Duration(m.cfg.Output.FPS)
+	f.PTS, f.DTS, _ = m.lowTimes.fix(f.PTS, f.DTS, dur)
+	m.lowFrames.Add(1)
+	m.out.writeLowVideo(f)
+}
+
+// requestLowKeyframe is the low rendition's keyframe requester: a viewer's
+// PLI, or one moving to it.
+func (m *Mixer) requestLowKeyframe() {
+	if e := m.lowEncoder.Load(); e != nil {
 		e.RequestKeyframe()
 	}
 }

@@ -48,6 +48,9 @@ type Mixer struct {
 	// Set while Run runs; read by Stats and the streaming goroutines.
 	mix             atomic.Pointer[gst.Mix]
 	encoder         atomic.Pointer[gst.VideoEncoder]
+	lowEncoder      atomic.Pointer[gst.VideoEncoder] // the low rendition's, with one
+	lowTimes        monotonic                        // the low encoder's pull goroutine only
+	lowFrames       atomic.Uint64
 	decoder         atomic.Pointer[gst.Choice] // what new H.264 branches decode with
 	decoderRestarts atomic.Uint64
 	times           monotonic // encoder pull goroutine only
@@ -90,12 +93,16 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		points:      make([]PointStats, n),
 		feedDropped: make([]atomic.Uint64, n),
 		times:       newMonotonic(),
+		lowTimes:    newMonotonic(),
 	}
 	if cfg.Decoder.Fragment != "" {
 		d := cfg.Decoder
 		m.decoder.Store(&d)
 	}
 	m.out = newOutputs(cfg, m.requestKeyframe, m.runningTime)
+	if m.out.low != nil {
+		m.out.low.SetKeyframeRequester(m.requestLowKeyframe)
+	}
 	m.want = m.initialControls()
 	for i, p := range cfg.Points {
 		m.points[i].ID = p.ID
@@ -107,6 +114,10 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 // Composite is the composite picture with the full audio mix (Opus): for
 // WHEP viewers and the RTSP re-serve.
 func (m *Mixer) Composite() *pipeline.Stream { return m.out.composite }
+
+// Low is the low rendition (Config.Output.Low): the same composite pictures
+// encoded smaller, with the full mix in Opus; nil without one.
+func (m *Mixer) Low() *pipeline.Stream { return m.out.low }
 
 // Archive is the composite picture with the full mix as AAC, for the
 // recorder (MP4 players expect AAC).
@@ -152,7 +163,10 @@ func (m *Mixer) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
-	g.Go(func() error { return m.runEncoder(gctx, mix) })
+	g.Go(func() error { return m.runEncoder(gctx, mix, m.mainRendition()) })
+	if m.out.low != nil {
+		g.Go(func() error { return m.runEncoder(gctx, mix, m.lowRendition()) })
+	}
 	var feeders sync.WaitGroup
 	runErr := m.own(gctx, mix, &feeders)
 	if runErr != nil {

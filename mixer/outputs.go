@@ -21,6 +21,11 @@ type outputs struct {
 	name      string
 	composite *pipeline.Stream // video + full mix, Opus (WHEP, RTSP)
 	archive   *pipeline.Stream // video + full mix, AAC (recorder)
+	// low is the low rendition (its own video, the full mix in Opus);
+	// nil without one. It is not one of streams: its pictures come from
+	// the low rendition's encoder (writeLowVideo).
+	low      *pipeline.Stream
+	lowVideo *pipeline.Track
 	// returns are the points' return feeds by slot (video + mix-minus,
 	// Opus), nil for a free slot.
 	returns []atomic.Pointer[pipeline.Stream]
@@ -62,8 +67,25 @@ func newOutputs(cfg Config, keyReq func(), runningTime func() time.Duration) *ou
 	for _, s := range []*pipeline.Stream{o.composite, o.archive} {
 		s.SetKeyframeRequester(keyReq)
 	}
+	if l := cfg.Output.Low; l.Width > 0 {
+		o.lowVideo = &pipeline.Track{Codec: pipeline.H264, Width: l.Width, Height: l.Height, FPS: float64(cfg.Output.FPS)}
+		o.low = pipeline.NewStream(o.name+"/low", o.lowVideo, o.opus)
+	}
 	o.restream()
 	return o
+}
+
+// writeLowVideo sends one picture of the low rendition. A new track (first
+// SPS, another encoder) is published first.
+func (o *outputs) writeLowVideo(f *pipeline.Frame) {
+	o.mu.Lock()
+	if f.Track != o.lowVideo {
+		o.lowVideo = f.Track
+		o.low.SetTracks([]*pipeline.Track{o.lowVideo, o.opus})
+	}
+	o.mu.Unlock()
+	f.Wall = o.wallOf(f.PTS)
+	o.low.Write(f)
 }
 
 // all is every output stream now; do not modify.
@@ -203,7 +225,13 @@ func encoderDelay(t *pipeline.Track) time.Duration {
 }
 
 func (o *outputs) writeOpus(s gst.Sample) {
-	o.composite.Write(o.audioFrame(o.opus, s))
+	f := o.audioFrame(o.opus, s)
+	o.composite.Write(f)
+	if o.low != nil {
+		// The same frame: both renditions carry one sound, so a viewer
+		// moved between them hears no seam.
+		o.low.Write(f)
+	}
 }
 
 func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
@@ -230,5 +258,8 @@ func (o *outputs) writeAAC(s gst.Sample) {
 func (o *outputs) close() {
 	for _, s := range o.all() {
 		s.Close()
+	}
+	if o.low != nil {
+		o.low.Close()
 	}
 }

@@ -12,7 +12,20 @@ type EncoderParams struct {
 	BitrateKbps   int
 	// KeyInt is the distance between IDRs in frames. Default 2*FPS.
 	KeyInt int
+	// InWidth and InHeight are the raw pictures' size when it differs
+	// from the encoded one (a lower rendition scales the composite's
+	// pictures first); 0: the same.
+	InWidth, InHeight int
 }
+
+// Rendition is one of a composite's encodings of the same pictures.
+type Rendition int
+
+const (
+	Main Rendition = iota // the configured output
+	Low                   // a smaller, cheaper one for viewers on thin links
+	renditions
+)
 
 func (p EncoderParams) withDefaults() EncoderParams {
 	if p.FPS <= 0 {

@@ -30,14 +30,18 @@ static int mix_push_bytes(GstElement *src, const void *data, gsize len,
 }
 
 // mix_raw hands each composite picture from the composite's appsink to the
-// current encoder's appsrc, by reference and without Go: a C callback on
-// the compositor's streaming thread that only queues the buffer, or drops
-// it when there is no encoder or the encoder is behind (it never waits).
+// current encoder of each rendition (the main one, and a low one when the
+// session has it), by reference and without Go: a C callback on the
+// compositor's streaming thread that only queues the buffer, or drops it
+// when there is no encoder or the encoder is behind (it never waits). Every
+// rendition gets the same buffer: the same picture, the same time.
+#define MIX_RENDITIONS 2
 typedef struct {
 	GMutex lock;
-	GstElement *src;   // the encoder's appsrc, a reference; NULL without one
-	guint64 max_bytes; // drop above this much queued in src
-	guint64 frames, dropped;
+	GstElement *src[MIX_RENDITIONS];   // each encoder's appsrc, a reference; NULL without one
+	guint64 max_bytes[MIX_RENDITIONS]; // drop above this much queued in src
+	guint64 frames, dropped;           // dropped: by the main rendition
+	guint64 low_dropped;
 } mix_raw;
 
 static GstFlowReturn mix_raw_new_sample(GstAppSink *sink, gpointer data) {
@@ -46,17 +50,23 @@ static GstFlowReturn mix_raw_new_sample(GstAppSink *sink, gpointer data) {
 	if (s == NULL)
 		return GST_FLOW_OK;
 	__atomic_add_fetch(&r->frames, 1, __ATOMIC_RELAXED);
-	gboolean queued = FALSE;
+	gboolean queued[MIX_RENDITIONS] = {FALSE};
+	gboolean wanted[MIX_RENDITIONS] = {FALSE};
 	GstBuffer *b = gst_sample_get_buffer(s);
 	g_mutex_lock(&r->lock);
-	if (b != NULL && r->src != NULL) {
-		GstAppSrc *app = GST_APP_SRC(r->src);
-		if (gst_app_src_get_current_level_bytes(app) <= r->max_bytes)
-			queued = gst_app_src_push_buffer(app, gst_buffer_ref(b)) == GST_FLOW_OK;
+	for (int i = 0; i < MIX_RENDITIONS; i++) {
+		wanted[i] = r->src[i] != NULL;
+		if (b == NULL || r->src[i] == NULL)
+			continue;
+		GstAppSrc *app = GST_APP_SRC(r->src[i]);
+		if (gst_app_src_get_current_level_bytes(app) <= r->max_bytes[i])
+			queued[i] = gst_app_src_push_buffer(app, gst_buffer_ref(b)) == GST_FLOW_OK;
 	}
 	g_mutex_unlock(&r->lock);
-	if (!queued)
+	if (!queued[0])
 		__atomic_add_fetch(&r->dropped, 1, __ATOMIC_RELAXED);
+	if (wanted[1] && !queued[1])
+		__atomic_add_fetch(&r->low_dropped, 1, __ATOMIC_RELAXED);
 	gst_sample_unref(s);
 	return GST_FLOW_OK;
 }
@@ -70,11 +80,13 @@ static mix_raw *mix_raw_attach(GstElement *sink) {
 	return r;
 }
 
-static void mix_raw_set(mix_raw *r, GstElement *src, guint64 max_bytes) {
+static void mix_raw_set(mix_raw *r, int i, GstElement *src, guint64 max_bytes) {
+	if (i < 0 || i >= MIX_RENDITIONS)
+		return;
 	g_mutex_lock(&r->lock);
-	GstElement *old = r->src;
-	r->src = src ? gst_object_ref(src) : NULL;
-	r->max_bytes = max_bytes;
+	GstElement *old = r->src[i];
+	r->src[i] = src ? gst_object_ref(src) : NULL;
+	r->max_bytes[i] = max_bytes;
 	g_mutex_unlock(&r->lock);
 	if (old)
 		gst_object_unref(old);
@@ -82,10 +94,12 @@ static void mix_raw_set(mix_raw *r, GstElement *src, guint64 max_bytes) {
 
 static guint64 mix_raw_frames(mix_raw *r) { return __atomic_load_n(&r->frames, __ATOMIC_RELAXED); }
 static guint64 mix_raw_dropped(mix_raw *r) { return __atomic_load_n(&r->dropped, __ATOMIC_RELAXED); }
+static guint64 mix_raw_low_dropped(mix_raw *r) { return __atomic_load_n(&r->low_dropped, __ATOMIC_RELAXED); }
 
 // mix_raw_free must follow the appsink's stop (NULL): no callback runs then.
 static void mix_raw_free(mix_raw *r) {
-	mix_raw_set(r, NULL, 0);
+	for (int i = 0; i < MIX_RENDITIONS; i++)
+		mix_raw_set(r, i, NULL, 0);
 	g_mutex_clear(&r->lock);
 	g_free(r);
 }
@@ -195,19 +209,23 @@ type rawPump struct{ r *C.mix_raw }
 
 func newRawPump(sink *gst.Element) *rawPump { return &rawPump{C.mix_raw_attach(cElement(sink))} }
 
-// set makes src (an encoder's appsrc; nil for none) receive the pictures,
-// dropping them while more than maxBytes wait in it.
-func (p *rawPump) set(src *gst.Element, maxBytes uint64) {
+// set makes src (an encoder's appsrc; nil for none) receive rendition r's
+// pictures, dropping them while more than maxBytes wait in it.
+func (p *rawPump) set(r Rendition, src *gst.Element, maxBytes uint64) {
 	var c *C.GstElement
 	if src != nil {
 		c = cElement(src)
 	}
-	C.mix_raw_set(p.r, c, C.guint64(maxBytes))
+	C.mix_raw_set(p.r, C.int(r), c, C.guint64(maxBytes))
 }
 
 func (p *rawPump) counts() (frames, dropped uint64) {
 	return uint64(C.mix_raw_frames(p.r)), uint64(C.mix_raw_dropped(p.r))
 }
+
+// lowDropped is the pictures the low rendition's encoder did not take
+// while it had one.
+func (p *rawPump) lowDropped() uint64 { return uint64(C.mix_raw_low_dropped(p.r)) }
 
 // free must be called once, after the composite is stopped.
 func (p *rawPump) free() { C.mix_raw_free(p.r) }

@@ -32,9 +32,10 @@ type VideoEncoder struct {
 	rawBytes uint64
 	run      *Runner
 
-	mu  sync.Mutex
-	src *gst.Element // the appsrc while playing
-	raw *rawPump     // the composite feeding it, while this is its encoder
+	mu   sync.Mutex
+	src  *gst.Element // the appsrc while playing
+	raw  *rawPump     // the composite feeding it, while this is its encoder
+	rend Rendition    // which of the composite's renditions, while raw is set
 
 	track   *pipeline.Track // touched only on the sink's pull goroutine
 	lastKey atomic.Int64    // unix ns of the last forced keyframe
@@ -59,9 +60,18 @@ func NewVideoEncoder(choice Choice, p EncoderParams, onFrame func(*pipeline.Fram
 	if frag == "" {
 		return nil, fmt.Errorf("encoder %q: no pipeline fragment", choice.Element)
 	}
-	rawBytes := uint64(p.Width * p.Height * 3 / 2)
+	inW, inH := p.Width, p.Height
+	if p.InWidth > 0 && p.InHeight > 0 {
+		inW, inH = p.InWidth, p.InHeight
+	}
+	rawBytes := uint64(inW * inH * 3 / 2)
 	caps := fmt.Sprintf("video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1,pixel-aspect-ratio=1/1",
-		p.Width, p.Height, p.FPS)
+		inW, inH, p.FPS)
+	if inW != p.Width || inH != p.Height {
+		// A lower rendition scales the composite's own pictures in its
+		// own pipeline (thread), so the composite pays nothing for it.
+		frag = fmt.Sprintf("videoscale ! video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! %s", p.Width, p.Height, frag)
+	}
 	e := &VideoEncoder{choice: choice, params: p, onFrame: onFrame, rawBytes: rawBytes}
 	run, err := NewRunner(RunnerConfig{
 		Name: "encoder " + choice.Element,
@@ -122,7 +132,7 @@ func (e *VideoEncoder) setSource(src *gst.Element) {
 	defer e.mu.Unlock()
 	e.src = src
 	if e.raw != nil {
-		e.raw.set(src, e.queueBytes())
+		e.raw.set(e.rend, src, e.queueBytes())
 	}
 }
 
@@ -131,13 +141,13 @@ func (e *VideoEncoder) setSource(src *gst.Element) {
 // second), few enough that a slow encoder costs frames, not latency.
 func (e *VideoEncoder) queueBytes() uint64 { return 8 * e.rawBytes }
 
-// attachRaw makes e the composite's encoder: its appsrc, when playing,
-// receives the pictures.
-func (e *VideoEncoder) attachRaw(p *rawPump) {
+// attachRaw makes e the composite's encoder of rendition r: its appsrc,
+// when playing, receives the pictures.
+func (e *VideoEncoder) attachRaw(p *rawPump, r Rendition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.raw = p
-	p.set(e.src, e.queueBytes())
+	e.raw, e.rend = p, r
+	p.set(r, e.src, e.queueBytes())
 }
 
 // detachRaw stops the pictures to e (another encoder takes over).
@@ -145,7 +155,7 @@ func (e *VideoEncoder) detachRaw() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.raw != nil {
-		e.raw.set(nil, 0)
+		e.raw.set(e.rend, nil, 0)
 		e.raw = nil
 	}
 }

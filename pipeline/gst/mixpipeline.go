@@ -78,10 +78,11 @@ type Mix struct {
 	// when a point joins or leaves; read by the drain goroutine.
 	audioOuts atomic.Pointer[[]*audioOut]
 
-	rawMu                 sync.Mutex // guards the four below
-	encoder               *VideoEncoder
+	rawMu                 sync.Mutex // guards the five below
+	encoders              [renditions]*VideoEncoder
 	raw                   *rawPump
 	rawFrames, rawDropped uint64 // final counts, once raw is freed
+	lowDropped            uint64
 
 	stopping atomic.Bool
 	pulls    sync.WaitGroup
@@ -154,8 +155,10 @@ func (m *Mix) Start() (err error) {
 	}
 	m.rawMu.Lock()
 	m.raw = newRawPump(m.rawSink)
-	if m.encoder != nil {
-		m.encoder.attachRaw(m.raw)
+	for r, e := range m.encoders {
+		if e != nil {
+			e.attachRaw(m.raw, Rendition(r))
+		}
 	}
 	m.rawMu.Unlock()
 	if err := changeState(m.p.Element, gst.StatePlaying, m.stateTimeout); err != nil {
@@ -245,21 +248,40 @@ func (m *Mix) element(name string) (*gst.Element, error) {
 // SetEncoder makes e receive the composite pictures (nil: none, and the
 // pictures are dropped: the composite never waits for an encoder). Safe
 // from any goroutine.
-func (m *Mix) SetEncoder(e *VideoEncoder) {
+func (m *Mix) SetEncoder(e *VideoEncoder) { m.SetRenditionEncoder(Main, e) }
+
+// SetRenditionEncoder makes e receive the composite pictures for rendition
+// r: the low rendition's encoder gets the very same pictures as the main
+// one (and scales them itself). Safe from any goroutine.
+func (m *Mix) SetRenditionEncoder(r Rendition, e *VideoEncoder) {
+	if r < 0 || r >= renditions {
+		return
+	}
 	m.rawMu.Lock()
 	defer m.rawMu.Unlock()
-	if m.encoder != nil && m.encoder != e {
-		m.encoder.detachRaw()
+	if old := m.encoders[r]; old != nil && old != e {
+		old.detachRaw()
 	}
-	m.encoder = e
+	m.encoders[r] = e
 	if m.raw == nil {
 		return // not started, or stopped
 	}
 	if e != nil {
-		e.attachRaw(m.raw)
+		e.attachRaw(m.raw, r)
 	} else {
-		m.raw.set(nil, 0)
+		m.raw.set(r, nil, 0)
 	}
+}
+
+// LowDropped is the composite pictures the low rendition's encoder did not
+// take (it was behind) while it had one.
+func (m *Mix) LowDropped() uint64 {
+	m.rawMu.Lock()
+	defer m.rawMu.Unlock()
+	if m.raw == nil {
+		return m.lowDropped
+	}
+	return m.raw.lowDropped()
 }
 
 // RawCounts are the composite pictures made, and those no encoder took.
@@ -326,12 +348,15 @@ func (m *Mix) release() {
 	}
 	m.rawMu.Lock()
 	defer m.rawMu.Unlock()
-	if m.encoder != nil {
-		m.encoder.detachRaw()
+	for _, e := range m.encoders {
+		if e != nil {
+			e.detachRaw()
+		}
 	}
 	if m.raw != nil {
 		// Keep the final counts for RawCounts after the stop.
 		m.rawFrames, m.rawDropped = m.raw.counts()
+		m.lowDropped = m.raw.lowDropped()
 		m.raw.free()
 		m.raw = nil
 	}
