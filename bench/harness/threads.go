@@ -19,6 +19,9 @@ type ThreadGroup struct {
 	Name    string  `json:"name"`
 	Threads int     `json:"threads"`
 	CPU     float64 `json:"cpu_cores"`
+	// Busiest is the CPU of the group's busiest thread: one thread near
+	// 1.0 is work that cannot spread (a single sender of a stream).
+	Busiest float64 `json:"busiest_thread_cores"`
 }
 
 // threadSample is each thread's name and CPU time so far.
@@ -97,7 +100,9 @@ func threadGroups(a, b threadSample) []ThreadGroup {
 			by[g] = tg
 		}
 		tg.Threads++
-		tg.CPU += (t - a.cpu[tid]).Seconds() / wall
+		c := (t - a.cpu[tid]).Seconds() / wall
+		tg.CPU += c
+		tg.Busiest = max(tg.Busiest, c)
 	}
 	out := make([]ThreadGroup, 0, len(by))
 	for _, g := range by {
@@ -122,7 +127,11 @@ func writeThreads(w io.Writer, head string, gs []ThreadGroup) {
 	rest, restN := 0.0, 0
 	for i, g := range gs {
 		if i < shown {
-			parts = append(parts, fmt.Sprintf("%s×%d %.3f", g.Name, g.Threads, g.CPU))
+			part := fmt.Sprintf("%s×%d %.3f", g.Name, g.Threads, g.CPU)
+			if g.Threads > 1 && g.Busiest >= 0.05 {
+				part += fmt.Sprintf(" (busiest %.3f)", g.Busiest)
+			}
+			parts = append(parts, part)
 			continue
 		}
 		rest += g.CPU
