@@ -172,37 +172,15 @@ func (h *h264Decoder) setTrack(t *pipeline.Track) {
 // stream can start a decoder, whether the camera sends them in-band or only
 // in the SDP.
 func (h *h264Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.Frame, error) {
-	var sps, pps []byte
-	key := false
-	n := 0
-	for _, nalu := range au {
-		if len(nalu) == 0 {
-			continue
-		}
-		switch h264NALUType(nalu) {
-		case h264.NALUTypeSPS:
-			sps = nalu
-			continue
-		case h264.NALUTypePPS:
-			pps = nalu
-			continue
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		case h264.NALUTypeIDR:
-			key = true
-		}
-		au[n] = nalu
-		n++
-	}
-	au = au[:n]
+	au, in := SplitH264(au)
 	var paramErr error
-	if sps != nil || pps != nil {
-		paramErr = h.updateParams(sps, pps)
+	if in.SPS != nil || in.PPS != nil {
+		paramErr = h.updateParams(in.SPS, in.PPS)
 	}
-	if n == 0 {
+	if len(au) == 0 {
 		return nil, paramErr
 	}
-	f, err := h.sync.frame(h.d, h.track, au, key, [][]byte{h.sps, h.pps}, pts, wall)
+	f, err := h.sync.frame(h.d, h.track, au, in.Key, [][]byte{h.sps, h.pps}, pts, wall)
 	if err != nil {
 		return nil, err
 	}
@@ -283,42 +261,15 @@ func (h *h265Decoder) setTrack(t *pipeline.Track) {
 }
 
 func (h *h265Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.Frame, error) {
-	var vps, sps, pps []byte
-	key := false
-	n := 0
-	for _, nalu := range au {
-		if len(nalu) < 2 {
-			continue
-		}
-		switch typ := h265NALUType(nalu); typ {
-		case h265.NALUType_VPS_NUT:
-			vps = nalu
-			continue
-		case h265.NALUType_SPS_NUT:
-			sps = nalu
-			continue
-		case h265.NALUType_PPS_NUT:
-			pps = nalu
-			continue
-		case h265.NALUType_AUD_NUT:
-			continue
-		default:
-			if h265IsIRAP(typ) {
-				key = true
-			}
-		}
-		au[n] = nalu
-		n++
-	}
-	au = au[:n]
+	au, in := SplitH265(au)
 	var paramErr error
-	if vps != nil || sps != nil || pps != nil {
-		paramErr = h.updateParams(vps, sps, pps)
+	if in.VPS != nil || in.SPS != nil || in.PPS != nil {
+		paramErr = h.updateParams(in.VPS, in.SPS, in.PPS)
 	}
-	if n == 0 {
+	if len(au) == 0 {
 		return nil, paramErr
 	}
-	f, err := h.sync.frame(h.d, h.track, au, key, [][]byte{h.vps, h.sps, h.pps}, pts, wall)
+	f, err := h.sync.frame(h.d, h.track, au, in.Key, [][]byte{h.vps, h.sps, h.pps}, pts, wall)
 	if err != nil {
 		return nil, err
 	}

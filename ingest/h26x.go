@@ -78,3 +78,69 @@ func h265NALUType(nalu []byte) h265.NALUType { return h265.NALUType((nalu[0] >> 
 func h265IsIRAP(t h265.NALUType) bool {
 	return t >= h265.NALUType_BLA_W_LP && t <= h265.NALUType_CRA_NUT
 }
+
+// InBand is what an access unit carried besides its pictures: parameter
+// sets (nil when absent) and whether a decoder can start at it.
+type InBand struct {
+	VPS, SPS, PPS []byte // VPS: H.265 only
+	Key           bool
+}
+
+// SplitH264 takes the parameter sets and delimiters out of an H.264
+// access unit, in place (no allocation): sources put the current
+// parameter sets back in front of every keyframe themselves, so whether a
+// camera sends them in-band or only in its SDP, every keyframe can start
+// a decoder. Key is an IDR picture.
+func SplitH264(au [][]byte) ([][]byte, InBand) {
+	var in InBand
+	n := 0
+	for _, nalu := range au {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch h264NALUType(nalu) {
+		case h264.NALUTypeSPS:
+			in.SPS = nalu
+			continue
+		case h264.NALUTypePPS:
+			in.PPS = nalu
+			continue
+		case h264.NALUTypeAccessUnitDelimiter:
+			continue
+		case h264.NALUTypeIDR:
+			in.Key = true
+		}
+		au[n] = nalu
+		n++
+	}
+	return au[:n], in
+}
+
+// SplitH265 is SplitH264 for H.265; Key is an IRAP picture.
+func SplitH265(au [][]byte) ([][]byte, InBand) {
+	var in InBand
+	n := 0
+	for _, nalu := range au {
+		if len(nalu) < 2 {
+			continue
+		}
+		switch typ := h265NALUType(nalu); typ {
+		case h265.NALUType_VPS_NUT:
+			in.VPS = nalu
+			continue
+		case h265.NALUType_SPS_NUT:
+			in.SPS = nalu
+			continue
+		case h265.NALUType_PPS_NUT:
+			in.PPS = nalu
+			continue
+		case h265.NALUType_AUD_NUT:
+			continue
+		default:
+			in.Key = in.Key || h265IsIRAP(typ)
+		}
+		au[n] = nalu
+		n++
+	}
+	return au[:n], in
+}

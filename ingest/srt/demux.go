@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 
@@ -171,28 +169,8 @@ func (d *demuxer) publish() {
 
 func (d *demuxer) onH264(pts, dts int64, au [][]byte) error {
 	v := d.video
-	var sps, pps []byte
-	key := false
-	n := 0
-	for _, nalu := range au {
-		if len(nalu) == 0 {
-			continue
-		}
-		switch h264.NALUType(nalu[0] & 0x1F) {
-		case h264.NALUTypeSPS:
-			sps = nalu
-			continue
-		case h264.NALUTypePPS:
-			pps = nalu
-			continue
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		case h264.NALUTypeIDR:
-			key = true
-		}
-		au[n] = nalu
-		n++
-	}
+	au, in := ingest.SplitH264(au)
+	sps, pps := in.SPS, in.PPS
 	if (sps != nil && !bytes.Equal(sps, v.sps)) || (pps != nil && !bytes.Equal(pps, v.pps)) {
 		if sps != nil {
 			v.sps = bytes.Clone(sps)
@@ -206,37 +184,13 @@ func (d *demuxer) onH264(pts, dts int64, au [][]byte) error {
 		}
 		d.replaceVideo(t)
 	}
-	return d.videoFrame(au[:n], key, [][]byte{v.sps, v.pps}, pts, dts)
+	return d.videoFrame(au, in.Key, [][]byte{v.sps, v.pps}, pts, dts)
 }
 
 func (d *demuxer) onH265(pts, dts int64, au [][]byte) error {
 	v := d.video
-	var vps, sps, pps []byte
-	key := false
-	n := 0
-	for _, nalu := range au {
-		if len(nalu) < 2 {
-			continue
-		}
-		typ := h265.NALUType((nalu[0] >> 1) & 0x3F)
-		switch {
-		case typ == h265.NALUType_VPS_NUT:
-			vps = nalu
-			continue
-		case typ == h265.NALUType_SPS_NUT:
-			sps = nalu
-			continue
-		case typ == h265.NALUType_PPS_NUT:
-			pps = nalu
-			continue
-		case typ == h265.NALUType_AUD_NUT:
-			continue
-		case typ >= h265.NALUType_BLA_W_LP && typ <= h265.NALUType_CRA_NUT:
-			key = true
-		}
-		au[n] = nalu
-		n++
-	}
+	au, in := ingest.SplitH265(au)
+	vps, sps, pps := in.VPS, in.SPS, in.PPS
 	changed := false
 	for _, p := range []struct{ in, cur *[]byte }{{&vps, &v.vps}, {&sps, &v.sps}, {&pps, &v.pps}} {
 		if *p.in != nil && !bytes.Equal(*p.in, *p.cur) {
@@ -251,7 +205,7 @@ func (d *demuxer) onH265(pts, dts int64, au [][]byte) error {
 		}
 		d.replaceVideo(t)
 	}
-	return d.videoFrame(au[:n], key, [][]byte{v.vps, v.sps, v.pps}, pts, dts)
+	return d.videoFrame(au, in.Key, [][]byte{v.vps, v.sps, v.pps}, pts, dts)
 }
 
 // replaceVideo publishes new parameter sets as a new track (a Track is
