@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/bench/whepclient"
+	"diemcau/ingest"
 )
 
 // flashViewer is a WHEP viewer that keeps the video it receives during
@@ -103,11 +105,11 @@ func (v *flashViewer) writeArrivalMP4(file string) (time.Time, int, error) {
 			continue // more packets needed, or a frame with one missing
 		}
 		if codec == nil {
-			sps, pps := h264ParamSets(au)
-			if sps == nil || pps == nil || !h264.IsRandomAccess(au) {
+			_, in := ingest.SplitH264(slices.Clone(au)) // the sample keeps them in-band
+			if in.SPS == nil || in.PPS == nil || !h264.IsRandomAccess(au) {
 				continue
 			}
-			codec = &mp4.CodecH264{SPS: sps, PPS: pps}
+			codec = &mp4.CodecH264{SPS: in.SPS, PPS: in.PPS}
 		}
 		s := &fmp4.Sample{}
 		if err := s.FillH264(0, au); err != nil {
@@ -144,19 +146,4 @@ func (v *flashViewer) writeArrivalMP4(file string) (time.Time, int, error) {
 		return time.Time{}, 0, fmt.Errorf("whep %s: arrival mp4: %w", v.path, err)
 	}
 	return origin, len(samples), f.Close()
-}
-
-func h264ParamSets(au [][]byte) (sps, pps []byte) {
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
-	}
-	return sps, pps
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"diemcau/ingest"
+
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
@@ -172,11 +174,11 @@ func depacketizeH264(t *rtpTrack, at func(uint32) time.Duration) (*muxTrack, err
 			continue // a frame with a packet missing: dropped, as a decoder would
 		}
 		if m == nil {
-			sps, pps := paramSets(au)
-			if sps == nil || pps == nil || !h264.IsRandomAccess(au) {
+			_, in := ingest.SplitH264(slices.Clone(au)) // the sample keeps them in-band
+			if in.SPS == nil || in.PPS == nil || !h264.IsRandomAccess(au) {
 				continue
 			}
-			m = &muxTrack{codec: &mp4.CodecH264{SPS: sps, PPS: pps}, timeScale: 90000}
+			m = &muxTrack{codec: &mp4.CodecH264{SPS: in.SPS, PPS: in.PPS}, timeScale: 90000}
 		}
 		var s fmp4.Sample
 		if err := s.FillH264(0, au); err != nil {
@@ -186,21 +188,6 @@ func depacketizeH264(t *rtpTrack, at func(uint32) time.Duration) (*muxTrack, err
 		m.samples = append(m.samples, &s)
 	}
 	return m, nil
-}
-
-func paramSets(au [][]byte) (sps, pps []byte) {
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
-	}
-	return sps, pps
 }
 
 // writeMP4 writes the tracks as one init and one fragment: each track's
