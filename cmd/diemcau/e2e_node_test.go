@@ -19,6 +19,7 @@ import (
 	"diemcau/ingest"
 	"diemcau/internal/chrometest"
 	"diemcau/internal/proctest"
+	"diemcau/internal/testkit"
 )
 
 // TestPointNode runs a hub and a point node, two diemcau processes on
@@ -85,7 +86,7 @@ sessions:
 
 	online := func(a api, id string, d time.Duration) {
 		t.Helper()
-		proctest.Eventually(t, d, a.base+" source "+id+" online", func() bool {
+		testkit.Eventually(t, d, a.base+" source "+id+" online", func() bool {
 			s := a.source(id)
 			f, _ := s["frames"].(float64)
 			return s["state"] == "online" && f > 0
@@ -94,7 +95,7 @@ sessions:
 	online(hub, "xa-a", 60*time.Second)
 	online(node, hubSourceID, 60*time.Second)
 	// The node's session status shows its link to the hub.
-	proctest.Eventually(t, 10*time.Second, "the node's output to the hub online in its status", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the node's output to the hub online in its status", func() bool {
 		_, s := node.call("GET", "/api/v1/sessions/chuong-trinh", "")
 		for _, o := range asList(s["outputs"]) {
 			om, _ := o.(map[string]any)
@@ -107,7 +108,7 @@ sessions:
 	// Both legs' figures, measured: the program going out (its link) and
 	// the return feed coming in, in the node's status and metrics.
 	var hubOut map[string]any
-	proctest.Eventually(t, 20*time.Second, "the node's link figures both ways", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the node's link figures both ways", func() bool {
 		_, s := node.call("GET", "/api/v1/sessions/chuong-trinh", "")
 		for _, o := range asList(s["outputs"]) {
 			if om, _ := o.(map[string]any); om["name"] == "hub" {
@@ -165,7 +166,7 @@ sessions:
 
 	// The hub's check of the point covers the node's end: its second
 	// camera is off.
-	proctest.Eventually(t, 30*time.Second, "the hub's check naming the node's offline camera", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the hub's check naming the node's offline camera", func() bool {
 		_, rep := hub.call("POST", "/api/v1/sessions/phien/checks", `{}`)
 		for _, p := range asList(rep["points"]) {
 			pm, _ := p.(map[string]any)
