@@ -7,12 +7,8 @@ import "diemcau/pipeline"
 // decoder can start at any keyframe (some cameras send SPS/PPS only in SDP).
 func annexB(f *pipeline.Frame) []byte {
 	var params [][]byte
-	if f.Key && f.Track != nil && !hasParams(f) {
-		for _, p := range [][]byte{f.Track.VPS, f.Track.SPS, f.Track.PPS} {
-			if len(p) > 0 {
-				params = append(params, p)
-			}
-		}
+	if pipeline.NeedsParams(f) {
+		params = f.Track.ParamSets()
 	}
 	n := 0
 	for _, u := range params {
@@ -29,24 +25,4 @@ func annexB(f *pipeline.Frame) []byte {
 		}
 	}
 	return out
-}
-
-// hasParams reports whether the AU carries an SPS (H.264 type 7, H.265 33).
-func hasParams(f *pipeline.Frame) bool {
-	for _, u := range f.NALUs {
-		if len(u) == 0 {
-			continue
-		}
-		switch f.Track.Codec {
-		case pipeline.H264:
-			if u[0]&0x1f == 7 {
-				return true
-			}
-		case pipeline.H265:
-			if (u[0]>>1)&0x3f == 33 {
-				return true
-			}
-		}
-	}
-	return false
 }

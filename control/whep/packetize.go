@@ -12,8 +12,6 @@ const maxPayload = 1200
 
 // H.264 NAL unit types this file cares about.
 const (
-	nalSPS = 7
-	nalPPS = 8
 	nalAUD = 9
 	nalFUA = 28
 )
@@ -59,7 +57,7 @@ func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
 	}
 	// A viewer that starts at this keyframe has no other way to get the
 	// parameter sets than in-band, so a keyframe always carries them.
-	if f.Key && f.Track != nil && !hasNALType(f.NALUs, nalSPS) && len(f.Track.SPS) > 0 {
+	if pipeline.NeedsParams(f) {
 		emit(f.Track.SPS)
 		emit(f.Track.PPS)
 	}
@@ -70,15 +68,6 @@ func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
 		emit(u)
 	}
 	return r.publish(true)
-}
-
-func hasNALType(nalus [][]byte, typ byte) bool {
-	for _, u := range nalus {
-		if len(u) > 0 && u[0]&0x1f == typ {
-			return true
-		}
-	}
-	return false
 }
 
 // packetizeAudio writes and publishes one audio frame: Opus is one packet per frame

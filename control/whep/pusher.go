@@ -413,11 +413,11 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 // first on a keyframe that lacks them (a decoder joining there needs them).
 func writeAnnexB(b *bytes.Buffer, f *pipeline.Frame) {
 	start := []byte{0, 0, 0, 1}
-	if f.Key && !hasNALType(f.NALUs, nalSPS) && f.Track.SPS != nil {
-		b.Write(start)
-		b.Write(f.Track.SPS)
-		b.Write(start)
-		b.Write(f.Track.PPS)
+	if pipeline.NeedsParams(f) {
+		for _, p := range f.Track.ParamSets() {
+			b.Write(start)
+			b.Write(p)
+		}
 	}
 	for _, n := range f.NALUs {
 		b.Write(start)

@@ -23,7 +23,7 @@ type countingWriter struct {
 
 func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	w.pkts.Add(1)
-	if len(payload) > 0 && payload[0]&0x1f == nalSPS {
+	if len(payload) > 0 && payload[0]&0x1f == 7 /* SPS: a keyframe starts */ {
 		w.keys.Add(1)
 	}
 	return len(payload), nil
