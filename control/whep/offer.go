@@ -1,6 +1,8 @@
 package whep
 
 import (
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,7 +31,26 @@ type offer struct {
 	audioOffer bool
 }
 
-func parseOffer(body []byte) (*offer, *httpError) {
+// readOffer takes a WHEP or WHIP request's SDP offer: Content-Type
+// application/sdp, at most maxOffer bytes.
+func readOffer(r *http.Request) ([]byte, *httpError) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
+		return nil, errorf(http.StatusUnsupportedMediaType, "bad_content_type", "send the SDP offer as Content-Type: application/sdp")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxOffer+1))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad_body", "read the offer: %v", err)
+	}
+	if len(body) > maxOffer {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "the offer is over %d KiB", maxOffer>>10)
+	}
+	return body, nil
+}
+
+// unmarshalOffer parses an offer and checks what every WebRTC offer needs,
+// whichever way its media go: ICE credentials and a DTLS fingerprint, on
+// the session or on a media line.
+func unmarshalOffer(body []byte) (*sdp.SessionDescription, *httpError) {
 	var sd sdp.SessionDescription
 	if len(body) == 0 {
 		return nil, errorf(http.StatusBadRequest, "bad_sdp", "empty body: send the SDP offer")
@@ -37,15 +58,30 @@ func parseOffer(body []byte) (*offer, *httpError) {
 	if err := sd.Unmarshal(body); err != nil {
 		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the body is not an SDP offer: %v", err)
 	}
-	o := &offer{sdp: string(body)}
-	var sawVideo, credentials, fingerprint bool
-	_, sessUfrag := sd.Attribute("ice-ufrag")
-	_, sessFP := sd.Attribute("fingerprint")
+	_, credentials := sd.Attribute("ice-ufrag")
+	_, fingerprint := sd.Attribute("fingerprint")
 	for _, md := range sd.MediaDescriptions {
 		_, ufrag := md.Attribute("ice-ufrag")
 		_, fp := md.Attribute("fingerprint")
-		credentials = credentials || ufrag || sessUfrag
-		fingerprint = fingerprint || fp || sessFP
+		credentials, fingerprint = credentials || ufrag, fingerprint || fp
+	}
+	switch {
+	case !credentials:
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no ICE credentials (a=ice-ufrag)")
+	case !fingerprint:
+		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no DTLS fingerprint (a=fingerprint)")
+	}
+	return &sd, nil
+}
+
+func parseOffer(body []byte) (*offer, *httpError) {
+	sd, herr := unmarshalOffer(body)
+	if herr != nil {
+		return nil, herr
+	}
+	o := &offer{sdp: string(body)}
+	var sawVideo bool
+	for _, md := range sd.MediaDescriptions {
 		if md.MediaName.Port.Value == 0 || !receives(md) {
 			continue
 		}
@@ -62,13 +98,8 @@ func parseOffer(body []byte) (*offer, *httpError) {
 			}
 		}
 	}
-	switch {
-	case !sawVideo:
+	if !sawVideo {
 		return nil, errorf(http.StatusBadRequest, "no_video", "the offer has no video m-line the viewer receives on (a=recvonly or a=sendrecv)")
-	case !credentials:
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no ICE credentials (a=ice-ufrag)")
-	case !fingerprint:
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no DTLS fingerprint (a=fingerprint)")
 	}
 	return o, nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -79,17 +78,9 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(ref.Status, code, "%s", ref.Message))
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		writeError(w, errorf(http.StatusUnsupportedMediaType, "bad_content_type", "send the SDP offer as Content-Type: application/sdp"))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxOffer+1))
-	if err != nil {
-		writeError(w, errorf(http.StatusBadRequest, "bad_body", "read the offer: %v", err))
-		return
-	}
-	if len(body) > maxOffer {
-		writeError(w, errorf(http.StatusRequestEntityTooLarge, "too_large", "the offer is over %d KiB", maxOffer>>10))
+	body, herr := readOffer(r)
+	if herr != nil {
+		writeError(w, herr)
 		return
 	}
 	o, herr := parseWHIPOffer(body)

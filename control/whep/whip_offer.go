@@ -26,23 +26,14 @@ type whipOffer struct {
 // an SDP with ICE credentials and a fingerprint, a video m-line it sends
 // on with H.264 packetization-mode 1, and Opus on its audio m-line if any.
 func parseWHIPOffer(body []byte) (*whipOffer, *httpError) {
-	var sd sdp.SessionDescription
-	if len(body) == 0 {
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "empty body: send the SDP offer")
-	}
-	if err := sd.Unmarshal(body); err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the body is not an SDP offer: %v", err)
+	sd, herr := unmarshalOffer(body)
+	if herr != nil {
+		return nil, herr
 	}
 	o := &whipOffer{sdp: string(body)}
 	var video, audio []offeredCodec
-	var sawVideo, sawAudio, credentials, fingerprint bool
-	_, sessUfrag := sd.Attribute("ice-ufrag")
-	_, sessFP := sd.Attribute("fingerprint")
+	var sawVideo, sawAudio bool
 	for _, md := range sd.MediaDescriptions {
-		_, ufrag := md.Attribute("ice-ufrag")
-		_, fp := md.Attribute("fingerprint")
-		credentials = credentials || ufrag || sessUfrag
-		fingerprint = fingerprint || fp || sessFP
 		if md.MediaName.Port.Value == 0 || !sends(md) {
 			continue
 		}
@@ -57,13 +48,8 @@ func parseWHIPOffer(body []byte) (*whipOffer, *httpError) {
 			}
 		}
 	}
-	switch {
-	case !sawVideo:
+	if !sawVideo {
 		return nil, errorf(http.StatusBadRequest, "no_video", "the offer sends no video (a video m-line with a=sendonly or a=sendrecv): %s", whipSupported)
-	case !credentials:
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no ICE credentials (a=ice-ufrag)")
-	case !fingerprint:
-		return nil, errorf(http.StatusBadRequest, "bad_sdp", "the offer has no DTLS fingerprint (a=fingerprint)")
 	}
 	v, ok := pickH264(video)
 	if !ok {
