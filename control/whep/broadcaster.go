@@ -47,6 +47,23 @@ type binding struct {
 	notReady          atomic.Uint64 // writes before the viewer's SRTP was up
 	lastErr           atomic.Pointer[string]
 	lost              atomic.Uint32 // cumulative loss the viewer reports (RTCP RR)
+
+	// Renditions (video only; rendition.go). Owned by the shard: the rung
+	// the binding is on, what is added to that ring's sequence numbers so
+	// the viewer's stay continuous across moves, the viewer sequence
+	// number of the first packet since the last move, and the last packet
+	// it got.
+	rend     int
+	seqOff   uint16
+	movedAt  uint16
+	lastSeq  uint16
+	lastTS   uint32
+	sentAny  bool
+	keyAsked bool // a keyframe was asked of the rung it waits to move to
+	// want is the rung asked for (any goroutine); on is rend, for status.
+	want, on atomic.Int32
+	moves    atomic.Uint64
+	sentB    atomic.Uint64 // payload bytes sent, for the bitrate in status
 }
 
 type nackRequest struct {
@@ -67,13 +84,16 @@ type broadcaster struct {
 	group     *batchGroup
 	onReorder func(*pipeline.Track)
 
-	reader                 *pipeline.Reader
-	video, audio           *ring
-	videoBase, audioBase   uint32
-	videoTrack, audioTrack *pipeline.Track
-	lastPTS                time.Duration
-	havePTS                bool
-	clock                  mediaClock // for the viewers' sender reports
+	reader               *pipeline.Reader
+	video, audio         *ring // video is rungs[0]'s
+	videoBase, audioBase uint32
+	audioTrack           *pipeline.Track
+	clock                mediaClock // for the viewers' sender reports
+	// rungs are the stream's video renditions: rungs[0] the stream's own,
+	// then the lower ones a viewer may be moved to (rendition.go). Their
+	// packets share videoBase, so one picture time is one RTP time on
+	// every rung.
+	rungs []*rung
 
 	shards []*shard
 	mu     sync.Mutex // the shards' viewer counts
@@ -84,7 +104,7 @@ type broadcaster struct {
 	frames, packets, rtx, rtxMiss, sendErrors, keyRequests atomic.Uint64
 }
 
-func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Logger, g *batchGroup) *broadcaster {
+func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Logger, g *batchGroup, lower ...*pipeline.Stream) *broadcaster {
 	b := &broadcaster{
 		stream:    s,
 		composite: composite,
@@ -98,6 +118,13 @@ func newBroadcaster(s *pipeline.Stream, composite bool, cfg Config, log *slog.Lo
 		videoBase: rand.Uint32(),
 		audioBase: rand.Uint32(),
 		stop:      make(chan struct{}),
+	}
+	b.rungs = append(b.rungs, &rung{stream: s, reader: b.reader, ring: b.video})
+	for _, l := range lower {
+		if l != nil {
+			b.rungs = append(b.rungs, &rung{stream: l, ring: newRing(cfg.VideoRing, uint16(rand.Uint32())),
+				reader: l.NewReader(pipeline.ReaderConfig{Name: "whep-rendition", FromKeyframe: true})})
+		}
 	}
 	for i := range max(cfg.Senders, 1) {
 		b.shards = append(b.shards, newShard(b, i%len(g.holds)))
@@ -139,8 +166,11 @@ func (b *broadcaster) nack(bd *binding, seqs []uint16) {
 
 // keyframe asks the stream's writer for a keyframe (rate-limited by the
 // stream) after a viewer's PLI or FIR.
-func (b *broadcaster) keyframe() {
-	if b.stream.RequestKeyframe() {
+func (b *broadcaster) keyframe() { b.keyframeOf(0) }
+
+// keyframeOf asks rung i's writer for a keyframe.
+func (b *broadcaster) keyframeOf(i int) {
+	if i >= 0 && i < len(b.rungs) && b.rungs[i].stream.RequestKeyframe() {
 		b.keyRequests.Add(1)
 	}
 }
@@ -148,7 +178,9 @@ func (b *broadcaster) keyframe() {
 // run packetises the stream until it ends, ctx ends or the last viewer
 // leaves; it returns once every shard has stopped.
 func (b *broadcaster) run(ctx context.Context) {
-	defer b.reader.Close()
+	for _, rg := range b.rungs {
+		defer rg.reader.Close()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, sh := range b.shards {
@@ -156,6 +188,10 @@ func (b *broadcaster) run(ctx context.Context) {
 	}
 	defer wg.Wait()
 	defer cancel()
+	var lower <-chan struct{} // a lower rung's reader; they wake together
+	if len(b.rungs) > 1 {
+		lower = b.rungs[1].reader.Wake()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -163,10 +199,14 @@ func (b *broadcaster) run(ctx context.Context) {
 		case <-b.stop:
 			return
 		case <-b.reader.Wake():
+		case <-lower:
 		}
 		if b.drain() {
 			b.kickAll("the stream ended")
 			return
+		}
+		if b.drainLower() {
+			lower = nil // its stream ended: nobody moves to it now
 		}
 	}
 }
@@ -193,24 +233,9 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 	b.clock.note(f.PTS, time.Now())
 	switch t.Kind() {
 	case pipeline.Video:
-		if t != b.videoTrack {
-			if old := b.videoTrack; old != nil && (old.Codec != t.Codec || profileOf(old) != profileOf(t)) {
-				b.kickAll("the stream's video format changed; reconnect to renegotiate")
-			}
-			b.videoTrack, b.havePTS = t, false
-			b.video.forgetKey()
-		}
-		// WebRTC has no decode timestamps: frames must come in display order.
-		if b.havePTS && f.PTS < b.lastPTS {
-			if b.onReorder != nil {
-				b.onReorder(t)
-			}
-			b.kickAll("the feed uses B-frames, which browsers cannot play over WebRTC")
-			b.havePTS = false
+		if !b.writeVideo(b.rungs[0], f) {
 			return
 		}
-		b.lastPTS, b.havePTS = f.PTS, true
-		b.packets.Add(uint64(packetizeH264(b.video, f, b.videoBase+rtpTime(f.PTS, 90000))))
 	case pipeline.Audio:
 		if t != b.audioTrack {
 			if old := b.audioTrack; old != nil && old.Codec != t.Codec {
@@ -223,11 +248,40 @@ func (b *broadcaster) writeFrame(f *pipeline.Frame) {
 		return
 	}
 	b.frames.Add(1)
+	b.pokeShards()
+}
+
+func (b *broadcaster) pokeShards() {
 	for _, sh := range b.shards {
 		if len(*sh.snap.Load()) > 0 {
 			sh.poke()
 		}
 	}
+}
+
+// writeVideo packetises one picture into rung g's ring; false when it was
+// refused (and the viewers sent away).
+func (b *broadcaster) writeVideo(g *rung, f *pipeline.Frame) bool {
+	t := f.Track
+	if t != g.track {
+		if old := g.track; old != nil && (old.Codec != t.Codec || profileOf(old) != profileOf(t)) {
+			b.kickAll("the stream's video format changed; reconnect to renegotiate")
+		}
+		g.track, g.havePTS = t, false
+		g.ring.forgetKey()
+	}
+	// WebRTC has no decode timestamps: frames must come in display order.
+	if g.havePTS && f.PTS < g.lastPTS {
+		if b.onReorder != nil {
+			b.onReorder(t)
+		}
+		b.kickAll("the feed uses B-frames, which browsers cannot play over WebRTC")
+		g.havePTS = false
+		return false
+	}
+	g.lastPTS, g.havePTS = f.PTS, true
+	b.packets.Add(uint64(packetizeH264(g.ring, f, b.videoBase+rtpTime(f.PTS, 90000))))
+	return true
 }
 
 // rtpAt is the RTP time of the video or audio track at clockRate at

@@ -15,7 +15,13 @@ import (
 
 // newViewer makes the peer connection for an offer and returns the answer.
 func (s *Server) newViewer(ctx context.Context, t Target, g Grant, q quotaKey, stream *pipeline.Stream, o *offer, plan *mediaPlan) (*viewer, string, *httpError) {
-	res, herr := s.reserve(stream, t, q)
+	var lower []*pipeline.Stream
+	if lr, ok := s.resolver.(LowResolver); ok && t.Session != "" {
+		if low := lr.SessionLow(t.Session, t.Point); low != nil {
+			lower = append(lower, low)
+		}
+	}
+	res, herr := s.reserve(stream, t, q, lower...)
 	if herr != nil {
 		return nil, "", herr
 	}
@@ -91,27 +97,11 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 		v.senders = append(v.senders, sender)
 	}
 	pc.OnConnectionStateChange(v.onState)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
-		return fail(http.StatusBadRequest, "bad_sdp", "the offer was refused: %v", err)
+	answer, herr := answerOffer(ctx, pc, o.sdp)
+	if herr != nil {
+		return fail(herr.Status, herr.Code, "%s", herr.Message)
 	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return fail(http.StatusUnprocessableEntity, "bad_sdp", "no answer to this offer: %v", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return fail(http.StatusInternalServerError, "internal", "set answer: %v", err)
-	}
-	// The answer carries every candidate (no trickle): host candidates on
-	// the one port are known at once, so this wait is short.
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return fail(http.StatusServiceUnavailable, "unavailable", "the request ended before ICE gathering completed")
-	case <-time.After(5 * time.Second):
-		return fail(http.StatusServiceUnavailable, "unavailable", "ICE gathering did not complete within 5 s")
-	}
-	return v, pc.LocalDescription().SDP, nil
+	return v, answer, nil
 }
 
 func newResourceID() string {

@@ -38,6 +38,9 @@ type ring struct {
 	keyAt   uint32    // keyMark|seq of a keyframe start among pending
 
 	pub atomic.Uint32 // sequence number after the last published packet
+	// newest is the RTP time of the last published packet, keyMark<<16
+	// set once there is one (the time itself in the low 32 bits).
+	newest atomic.Uint64
 	// key is keyMark|seq of the first packet of the last keyframe, 0 when
 	// there is none (or the codec changed since).
 	key atomic.Uint32
@@ -85,17 +88,25 @@ func (r *ring) publish(markLast bool) int {
 	if markLast {
 		r.pending[n-1].marker = true
 	}
+	ts := r.pending[n-1].ts
 	for i, p := range r.pending {
 		r.slots[int(p.seq)&r.mask].Store(p)
 		r.pending[i] = nil
 	}
-	r.pending = r.pending[:0]
 	if r.keyAt != 0 {
 		r.key.Store(r.keyAt)
 		r.keyAt = 0
 	}
+	r.newest.Store(uint64(keyMark)<<32 | uint64(ts))
+	r.pending = r.pending[:0]
 	r.pub.Store(uint32(r.next))
 	return n
+}
+
+// newestTS is the RTP time of the newest published packet.
+func (r *ring) newestTS() (uint32, bool) {
+	v := r.newest.Load()
+	return uint32(v), v != 0
 }
 
 // published is the sequence number after the newest readable packet.

@@ -59,6 +59,16 @@ type Resolver interface {
 	Session(id, point string) (*pipeline.Stream, error)
 }
 
+// LowResolver is a Resolver whose sessions may have a low rendition: the
+// same composite pictures encoded smaller (mixer.Low). A viewer of a
+// session starts on the main rendition and may move to the low one and
+// back (rendition.go).
+type LowResolver interface {
+	// SessionLow is the low rendition of a session's composite (point ""),
+	// or nil when it has none.
+	SessionLow(id, point string) *pipeline.Stream
+}
+
 // Authorizer says whether a request's credentials (an operator token, or an
 // invite token of that session) may watch the target, and with what grant.
 type Authorizer func(r *http.Request, t Target) (Grant, bool)
@@ -243,7 +253,7 @@ type reservation struct {
 	quota  quotaKey
 }
 
-func (s *Server) reserve(stream *pipeline.Stream, t Target, q quotaKey) (*reservation, *httpError) {
+func (s *Server) reserve(stream *pipeline.Stream, t Target, q quotaKey, lower ...*pipeline.Stream) (*reservation, *httpError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.running {
@@ -254,7 +264,7 @@ func (s *Server) reserve(stream *pipeline.Stream, t Target, q quotaKey) (*reserv
 	}
 	b := s.streams[stream]
 	if b == nil {
-		b = newBroadcaster(stream, t.Session != "", s.cfg, s.log, s.net.group)
+		b = newBroadcaster(stream, t.Session != "", s.cfg, s.log, s.net.group, lower...)
 		b.onReorder = s.markReordered
 		s.streams[stream] = b
 		ctx := s.runCtx

@@ -37,12 +37,15 @@ type shard struct {
 	nacks chan nackRequest
 
 	// Owned by the shard's goroutine.
-	hdr          rtp.Header
-	video, audio uint16    // the next sequence number to write of each ring
-	pkts         []*packet // one round's packets, looked up once for all viewers
+	hdr   rtp.Header
+	vcur  []uint16    // per rung: the next sequence number to write
+	audio uint16      // the same, of the audio ring
+	vpkts [][]*packet // per rung: one round's packets, looked up once for all viewers
+	pkts  []*packet   // the audio's
 
-	// done is video<<16 | audio as written, for Stats.Pending.
-	done           atomic.Uint32
+	// doneV and doneA are vcur and audio as written, for Stats.Pending.
+	doneV          []atomic.Uint32
+	doneA          atomic.Uint32
 	sends, dropped atomic.Uint64
 }
 
@@ -51,8 +54,13 @@ func newShard(b *broadcaster, lane int) *shard {
 		b: b, lane: lane,
 		wake:  make(chan struct{}, 1),
 		nacks: make(chan nackRequest, 256),
-		video: b.video.published(), audio: b.audio.published(),
-		pkts: make([]*packet, 0, roundPackets),
+		audio: b.audio.published(),
+		pkts:  make([]*packet, 0, roundPackets),
+		doneV: make([]atomic.Uint32, len(b.rungs)),
+	}
+	for _, g := range b.rungs {
+		s.vcur = append(s.vcur, g.ring.published())
+		s.vpkts = append(s.vpkts, make([]*packet, 0, roundPackets))
 	}
 	s.hdr.Version = 2
 	s.snap.Store(&[]*binding{})
@@ -94,12 +102,20 @@ func (s *shard) poke() {
 	}
 }
 
-func (s *shard) markDone() { s.done.Store(uint32(s.video)<<16 | uint32(s.audio)) }
+func (s *shard) markDone() {
+	for i, c := range s.vcur {
+		s.doneV[i].Store(uint32(c))
+	}
+	s.doneA.Store(uint32(s.audio))
+}
 
 // pending is the packets published that this shard has not written yet.
 func (s *shard) pending() uint64 {
-	d := s.done.Load()
-	return uint64(s.b.video.published()-uint16(d>>16)) + uint64(s.b.audio.published()-uint16(d))
+	n := uint64(s.b.audio.published() - uint16(s.doneA.Load()))
+	for i, g := range s.b.rungs {
+		n += uint64(g.ring.published() - uint16(s.doneV[i].Load()))
+	}
+	return n
 }
 
 func (s *shard) run(ctx context.Context) {
@@ -138,11 +154,14 @@ func (s *shard) round(nack *nackRequest) (more bool) {
 	if !anySending(bds) {
 		// Nobody to write to: start from the newest, a joining viewer
 		// from its keyframe. No loss to count.
-		s.video, s.audio = s.b.video.published(), s.b.audio.published()
+		for i, g := range s.b.rungs {
+			s.vcur[i] = g.ring.published()
+		}
+		s.audio = s.b.audio.published()
 	}
 	s.startViewers(bds)
-	more = s.catchUp(bds, s.b.video, pipeline.Video, &s.video)
-	if s.catchUp(bds, s.b.audio, pipeline.Audio, &s.audio) {
+	more = s.videoRound(bds)
+	if s.catchUp(bds) {
 		more = true
 	}
 	s.markDone()
@@ -166,19 +185,21 @@ func anySending(bds []*binding) bool {
 	return false
 }
 
-// catchUp writes the ring's packets from *cursor on, at most roundPackets.
-// A shard more than a quarter of a ring behind (starved of CPU, or a viewer's
-// writes stalled it) skips to the newest packet: the writer never waits
-// for it, and its viewers' loss is counted; their video restarts at the
-// next keyframe, which is asked for.
-func (s *shard) catchUp(bds []*binding, r *ring, kind pipeline.Kind, cursor *uint16) (more bool) {
+// catchUp writes the audio ring's packets from where the shard is, at
+// most roundPackets (videoRound does the video's). A shard more than a
+// quarter of a ring behind (starved of CPU, or a viewer's writes stalled
+// it) skips to the newest packet: the writer never waits for it, and its
+// viewers' loss is counted; their video restarts at the next keyframe,
+// which is asked for.
+func (s *shard) catchUp(bds []*binding) (more bool) {
+	r, kind, cursor := s.b.audio, pipeline.Audio, &s.audio
 	pub := r.published()
 	behind := int(pub - *cursor)
 	if behind == 0 {
 		return false
 	}
 	if behind > len(r.slots)/4 {
-		s.skip(bds, kind, behind)
+		s.skip(bds, kind, 0, behind)
 		*cursor = pub
 		return false
 	}
@@ -214,10 +235,12 @@ func (s *shard) catchUp(bds []*binding, r *ring, kind pipeline.Kind, cursor *uin
 	return behind > n
 }
 
-func (s *shard) skip(bds []*binding, kind pipeline.Kind, n int) {
+// skip counts n packets of rung i (or of the audio) lost to every live
+// binding on it.
+func (s *shard) skip(bds []*binding, kind pipeline.Kind, i, n int) {
 	restart := false
 	for _, bd := range bds {
-		if bd.kind != kind || bd.state != bindLive {
+		if bd.kind != kind || bd.state != bindLive || (kind == pipeline.Video && bd.rend != i) {
 			continue
 		}
 		s.dropped.Add(uint64(n))
@@ -227,7 +250,7 @@ func (s *shard) skip(bds []*binding, kind pipeline.Kind, n int) {
 		}
 	}
 	if restart {
-		s.b.keyframe()
+		s.b.keyframeOf(i)
 	}
 }
 
@@ -237,7 +260,8 @@ func (s *shard) send(bd *binding, p *packet) bool {
 	h := &s.hdr
 	h.PayloadType = bd.pt
 	h.SSRC = bd.ssrc
-	h.SequenceNumber = p.seq
+	seq := p.seq + bd.seqOff
+	h.SequenceNumber = seq
 	h.Timestamp = p.ts
 	h.Marker = p.marker
 	n, err := bd.w.WriteRTP(h, p.payload)
@@ -254,7 +278,11 @@ func (s *shard) send(bd *binding, p *packet) bool {
 		return false
 	}
 	bd.sent.Add(1)
+	bd.sentB.Add(uint64(len(p.payload)))
 	s.sends.Add(1)
+	if int16(seq-bd.lastSeq) > 0 || !bd.sentAny { // not a retransmission
+		bd.lastSeq, bd.lastTS, bd.sentAny = seq, p.ts, true
+	}
 	return true
 }
 
@@ -272,27 +300,30 @@ func (s *shard) startViewers(bds []*binding) {
 			bd.state = bindLive
 			continue
 		}
+		bd.rend = min(max(int(bd.want.Load()), 0), len(b.rungs)-1)
+		bd.on.Store(int32(bd.rend))
+		g, cur := b.rungs[bd.rend].ring, s.vcur[bd.rend]
 		if b.composite {
-			b.keyframe()
+			b.keyframeOf(bd.rend)
 		}
-		from, ok := b.video.gop()
+		from, ok := g.gop()
 		if !ok {
 			bd.state = bindWaitKey
-			b.keyframe()
+			b.keyframeOf(bd.rend)
 			continue
 		}
-		if d := s.video - from; d == 0 || d >= 1<<15 {
+		if d := cur - from; d == 0 || d >= 1<<15 {
 			// The keyframe is not written here yet: it starts the
 			// viewer when it is.
 			bd.state = bindWaitKey
 			continue
 		}
 		started := true
-		for seq := from; seq != s.video; seq++ {
-			p := b.video.get(seq)
+		for seq := from; seq != cur; seq++ {
+			p := g.get(seq)
 			if p == nil {
 				bd.state = bindWaitKey // overwritten meanwhile
-				b.keyframe()
+				b.keyframeOf(bd.rend)
 				started = false
 				break
 			}
@@ -315,7 +346,7 @@ func (s *shard) retransmit(req nackRequest) {
 		return
 	}
 	b := s.b
-	r := b.video
+	r := b.rungs[bd.rend].ring
 	if bd.kind == pipeline.Audio {
 		r = b.audio
 	}
@@ -324,7 +355,10 @@ func (s *shard) retransmit(req nackRequest) {
 		bd.rtxSince, bd.rtxLeft = now, rtxPerSecond
 	}
 	for _, seq := range req.seqs {
-		p := r.get(seq)
+		var p *packet
+		if rs, ok := bd.ringSeq(seq); ok {
+			p = r.get(rs)
+		}
 		if p == nil || bd.rtxLeft <= 0 {
 			b.rtxMiss.Add(1)
 			continue
