@@ -187,25 +187,11 @@ func (p *publisher) connect(ctx context.Context, n *network, cert webrtc.Certifi
 		default:
 		}
 	})
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.sdp}); err != nil {
-		return fail(http.StatusBadRequest, "bad_sdp", "the offer was refused: %v", err)
+	answer, herr := answerOffer(ctx, pc, o.sdp)
+	if herr != nil {
+		return fail(herr.Status, herr.Code, "%s", herr.Message)
 	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		return fail(http.StatusUnprocessableEntity, "bad_sdp", "no answer to this offer: %v", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return fail(http.StatusInternalServerError, "internal", "set answer: %v", err)
-	}
-	select {
-	case <-gathered:
-	case <-ctx.Done():
-		return fail(http.StatusServiceUnavailable, "unavailable", "the request ended before ICE gathering completed")
-	case <-time.After(5 * time.Second):
-		return fail(http.StatusServiceUnavailable, "unavailable", "ICE gathering did not complete within 5 s")
-	}
-	return pc.LocalDescription().SDP, nil
+	return answer, nil
 }
 
 // onTrack reads one incoming track into the source, and its RTCP (the
