@@ -18,6 +18,7 @@ import (
 
 	"diemcau/control/sessions"
 	"diemcau/control/store"
+	"diemcau/control/whep"
 	"diemcau/ingest"
 	"diemcau/ingest/connlimit"
 )
@@ -157,9 +158,9 @@ type OutputStatus struct {
 	Since      *time.Time `json:"since,omitempty"`
 	Connects   uint64     `json:"connects"`
 	FramesSent uint64     `json:"frames_sent"`
-	// Link is what the output measures of its path, this connection
-	// (output_link.go); absent while idle.
-	Link *OutputLink `json:"link,omitempty"`
+	// Link is what the output measures of its path, this connection;
+	// absent while idle.
+	Link *whep.LinkStats `json:"link,omitempty"`
 	// ReturnFeed, on a point node's link to its hub, is the other way:
 	// the return feed as the node receives it (its source "hub").
 	ReturnFeed *ReturnFeed `json:"return_feed,omitempty"`

@@ -72,7 +72,7 @@ func (o *outputSet) status(sessionID string) []control.OutputStatus {
 			ps := p.Status()
 			since := ps.Since
 			st.State, st.Error, st.Since, st.Connects, st.FramesSent = ps.State, ps.Error, &since, ps.Connects, ps.FramesSent
-			link := control.OutputLink(p.Link())
+			link := p.Link()
 			st.Link = &link
 		}
 		if rf != nil {
