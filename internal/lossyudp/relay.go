@@ -1,6 +1,7 @@
 // Package lossyudp is a UDP relay that loses a share of the datagrams each
-// way: a lossy WAN link between one caller and a server, for tests and
-// benchmarks of SRT (and anything else over UDP).
+// way, may hold each a while and may limit the rate towards the caller: a
+// lossy, slow or narrow WAN link between one caller and a server, for
+// tests and benchmarks of SRT, WebRTC and anything else over UDP.
 package lossyudp
 
 import (
@@ -23,6 +24,12 @@ type Relay struct {
 	downQ   *delayed      // towards the caller
 	dropped atomic.Uint64
 	passed  atomic.Uint64
+	// rate limits the server → caller direction, bit/s (0: none);
+	// nextFree is when the limited link is free again (fromServer only);
+	// limited counts what it lost.
+	rate     atomic.Int64
+	nextFree time.Time
+	limited  atomic.Uint64
 
 	mu     sync.Mutex
 	caller *net.UDPAddr
@@ -75,6 +82,39 @@ func (r *Relay) Dropped() uint64 { return r.dropped.Load() }
 // Passed counts the datagrams forwarded.
 func (r *Relay) Passed() uint64 { return r.passed.Load() }
 
+// rateQueue is how much a rate-limited link holds before it loses
+// datagrams, as a router's buffer: 100 ms at its rate.
+const rateQueue = 100 * time.Millisecond
+
+// SetRate limits the server → caller direction to bps bits per second, 0
+// for no limit, at any time: a link that narrows and widens again. A
+// datagram waits its turn behind the ones before it, at most rateQueue;
+// past that it is lost (Limited).
+func (r *Relay) SetRate(bps int64) { r.rate.Store(max(bps, 0)) }
+
+// Limited counts the datagrams the rate limit lost.
+func (r *Relay) Limited() uint64 { return r.limited.Load() }
+
+// pace is when a datagram of n bytes to the caller leaves the limited
+// link; false when it is lost to the limit. fromServer only.
+func (r *Relay) pace(n int) (time.Time, bool) {
+	now := time.Now()
+	rate := r.rate.Load()
+	if rate <= 0 {
+		return now, true
+	}
+	start := now
+	if r.nextFree.After(now) {
+		start = r.nextFree
+	}
+	if start.Sub(now) > rateQueue {
+		r.limited.Add(1)
+		return time.Time{}, false
+	}
+	r.nextFree = start.Add(time.Duration(int64(n) * 8 * int64(time.Second) / rate))
+	return r.nextFree, true
+}
+
 // Close stops the relay and waits for it.
 func (r *Relay) Close() {
 	r.conn.Close()
@@ -115,14 +155,18 @@ func (r *Relay) newDelayed(write func([]byte)) *delayed {
 	return d
 }
 
-// send writes b now, or queues a copy for the delay.
-func (r *Relay) send(d *delayed, b []byte, write func([]byte)) {
-	if r.delay <= 0 {
+// send writes b now, or queues a copy for the delay (after leaving a rate
+// limited link at leaves; zero: now).
+func (r *Relay) send(d *delayed, b []byte, leaves time.Time, write func([]byte)) {
+	if r.delay <= 0 && leaves.IsZero() {
 		write(b)
 		return
 	}
+	if leaves.IsZero() {
+		leaves = time.Now()
+	}
 	select {
-	case d.q <- held{due: time.Now().Add(r.delay), b: append([]byte(nil), b...)}:
+	case d.q <- held{due: leaves.Add(r.delay), b: append([]byte(nil), b...)}:
 	default: // a full queue loses the datagram, as a router's does
 		r.dropped.Add(1)
 	}
@@ -141,7 +185,7 @@ func (r *Relay) fromCaller() {
 		r.caller = from
 		r.mu.Unlock()
 		if !r.drop() {
-			r.send(r.upQ, buf[:n], func(b []byte) { _, _ = r.up.Write(b) })
+			r.send(r.upQ, buf[:n], time.Time{}, func(b []byte) { _, _ = r.up.Write(b) })
 		}
 	}
 }
@@ -158,8 +202,16 @@ func (r *Relay) fromServer() {
 		r.mu.Lock()
 		caller := r.caller
 		r.mu.Unlock()
-		if caller != nil && !r.drop() {
-			r.send(r.downQ, buf[:n], func(b []byte) { _, _ = r.conn.WriteToUDP(b, caller) })
+		if caller == nil || r.drop() {
+			continue
 		}
+		leaves := time.Time{}
+		if r.rate.Load() > 0 {
+			var ok bool
+			if leaves, ok = r.pace(n); !ok {
+				continue
+			}
+		}
+		r.send(r.downQ, buf[:n], leaves, func(b []byte) { _, _ = r.conn.WriteToUDP(b, caller) })
 	}
 }

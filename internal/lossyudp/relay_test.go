@@ -82,3 +82,68 @@ func TestRelay(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayRate: with a rate set, what reaches the caller over a second is
+// the rate, whatever the server sends; the rest is lost to the limit; with
+// the limit lifted, everything passes again.
+func TestRelayRate(t *testing.T) {
+	server, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	r, err := Start(server.LocalAddr().String(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	caller, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	relay, _ := net.ResolveUDPAddr("udp", r.Addr())
+	if _, err := caller.WriteToUDP([]byte("hello"), relay); err != nil { // the relay learns the caller
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	_ = server.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, from, err := server.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// received counts the caller's bytes within d of sending 2 Mbit/s at
+	// it for d.
+	received := func(d time.Duration) float64 {
+		got := make(chan int)
+		go func() {
+			n := 0
+			_ = caller.SetReadDeadline(time.Now().Add(d + 150*time.Millisecond))
+			for {
+				m, _, err := caller.ReadFromUDP(buf)
+				if err != nil {
+					got <- n
+					return
+				}
+				n += m
+			}
+		}()
+		pkt := make([]byte, 1000)
+		end := time.Now().Add(d)
+		for tick := time.NewTicker(4 * time.Millisecond); time.Now().Before(end); <-tick.C {
+			_, _ = server.WriteToUDP(pkt, from) // 1000 B / 4 ms: 2 Mbit/s
+		}
+		return float64(<-got) * 8 / d.Seconds()
+	}
+	r.SetRate(500_000)
+	if bps := received(time.Second); bps < 400_000 || bps > 650_000 {
+		t.Errorf("limited to 500 kbit/s: %.0f kbit/s reached the caller", bps/1000)
+	}
+	if r.Limited() == 0 {
+		t.Error("nothing counted lost to the limit")
+	}
+	r.SetRate(0)
+	if bps := received(time.Second); bps < 1_500_000 {
+		t.Errorf("limit lifted: %.0f kbit/s reached the caller, want about 2000", bps/1000)
+	}
+}
