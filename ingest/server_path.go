@@ -246,18 +246,11 @@ func (p *servedPath) pump(ctx context.Context) {
 // report sends the sender reports of the path's tracks every
 // rtcpsr.Period while readers play.
 func (p *servedPath) report(ctx context.Context) {
-	tick := time.NewTicker(rtcpsr.Period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			if out := p.snapshot(); out != nil {
-				out.sendReports(now)
-			}
+	rtcpsr.Every(ctx, func(now time.Time) {
+		if out := p.snapshot(); out != nil {
+			out.sendReports(now)
 		}
-	}
+	})
 }
 
 func (p *servedPath) snapshot() *outStream {

@@ -61,24 +61,17 @@ func (c *camera) writer(st *gortsplib.ServerStream) reportingWriter {
 // report sends the camera's sender reports every rtcpsr.Period until ctx
 // ends.
 func (c *camera) report(ctx context.Context) {
-	tick := time.NewTicker(rtcpsr.Period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	rtcpsr.Every(ctx, func(now time.Time) {
+		c.mu.Lock()
+		st, reports := c.stream, c.reports
+		c.mu.Unlock()
+		if st == nil || !c.active.Load() {
 			return
-		case now := <-tick.C:
-			c.mu.Lock()
-			st, reports := c.stream, c.reports
-			c.mu.Unlock()
-			if st == nil || !c.active.Load() {
-				continue
-			}
-			for m, tr := range reports {
-				if sr, ok := tr.Report(now); ok {
-					_ = st.WritePacketRTCP(m, sr)
-				}
+		}
+		for m, tr := range reports {
+			if sr, ok := tr.Report(now); ok {
+				_ = st.WritePacketRTCP(m, sr)
 			}
 		}
-	}
+	})
 }

@@ -7,6 +7,7 @@
 package rtcpsr
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -84,4 +85,19 @@ func (s *Track) Report(now time.Time) (*rtcp.SenderReport, bool) {
 		PacketCount: s.packets,
 		OctetCount:  s.octets,
 	}, true
+}
+
+// Every calls send with the time once per Period until ctx ends: the loop
+// of every sender of reports (the RTSP re-serve, camsim's cameras).
+func Every(ctx context.Context, send func(now time.Time)) {
+	tick := time.NewTicker(Period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			send(now)
+		}
+	}
 }
