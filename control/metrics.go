@@ -17,6 +17,14 @@ type sourceCollector struct {
 	sources Sources
 
 	up, fps, bitrate, frames, lost, reconnects, state, clockOffset *prometheus.Desc
+	// sub: the same figures of a camera's sub-stream (diemcau_source_sub_…).
+	sub *subDescs
+}
+
+// subDescs are the figures of a source's sub-stream, only for sources
+// that have one.
+type subDescs struct {
+	up, fps, bitrate, frames, lost, reconnects *prometheus.Desc
 }
 
 func newSourceCollector(sources Sources) *sourceCollector {
@@ -32,11 +40,20 @@ func newSourceCollector(sources Sources) *sourceCollector {
 		reconnects: prometheus.NewDesc("diemcau_source_reconnects_total", "Reconnections after a loss.", l, nil),
 		clockOffset: prometheus.NewDesc("diemcau_source_clock_offset_seconds",
 			"Camera wall clock minus the server's, from its RTCP sender reports; absent when it sends none.", l, nil),
+		sub: &subDescs{
+			up:         prometheus.NewDesc("diemcau_source_sub_up", "1 while the source's sub-stream delivers frames.", l, nil),
+			fps:        prometheus.NewDesc("diemcau_source_sub_fps", "Sub-stream video frames per second received.", l, nil),
+			bitrate:    prometheus.NewDesc("diemcau_source_sub_bitrate_kbps", "Sub-stream bitrate received, kbit/s.", l, nil),
+			frames:     prometheus.NewDesc("diemcau_source_sub_frames_total", "Sub-stream frames received.", l, nil),
+			lost:       prometheus.NewDesc("diemcau_source_sub_packets_lost_total", "Sub-stream RTP packets lost.", l, nil),
+			reconnects: prometheus.NewDesc("diemcau_source_sub_reconnects_total", "Sub-stream reconnections after a loss.", l, nil),
+		},
 	}
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.state, c.fps, c.bitrate, c.frames, c.lost, c.reconnects, c.clockOffset} {
+	for _, d := range []*prometheus.Desc{c.up, c.state, c.fps, c.bitrate, c.frames, c.lost, c.reconnects, c.clockOffset,
+		c.sub.up, c.sub.fps, c.sub.bitrate, c.sub.frames, c.sub.lost, c.sub.reconnects} {
 		ch <- d
 	}
 }
@@ -67,7 +84,26 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		if st.ClockOffsetS != nil {
 			ch <- prometheus.MustNewConstMetric(c.clockOffset, prometheus.GaugeValue, *st.ClockOffsetS, st.ID)
 		}
+		if st.Sub != nil {
+			c.sub.collect(ch, st.ID, *st.Sub)
+		}
 	}
+}
+
+func (d *subDescs) collect(ch chan<- prometheus.Metric, id string, st ingest.Status) {
+	up, fps := 0.0, 0.0
+	if st.State == ingest.StateOnline {
+		up = 1
+	}
+	if st.Video != nil {
+		fps = st.Video.FPS
+	}
+	ch <- prometheus.MustNewConstMetric(d.up, prometheus.GaugeValue, up, id)
+	ch <- prometheus.MustNewConstMetric(d.fps, prometheus.GaugeValue, fps, id)
+	ch <- prometheus.MustNewConstMetric(d.bitrate, prometheus.GaugeValue, st.BitrateKbps, id)
+	ch <- prometheus.MustNewConstMetric(d.frames, prometheus.CounterValue, float64(st.Frames), id)
+	ch <- prometheus.MustNewConstMetric(d.lost, prometheus.CounterValue, float64(st.PacketsLost), id)
+	ch <- prometheus.MustNewConstMetric(d.reconnects, prometheus.CounterValue, float64(st.Reconnects), id)
 }
 
 // newMetricsHandler builds the registry of GET /metrics: Go runtime and

@@ -131,7 +131,8 @@ func TestRoleAllows(t *testing.T) {
 }
 
 func TestMetricsExposeSources(t *testing.T) {
-	sources := fakeSources{"tinh": {ID: "tinh", State: ingest.StateOnline, Frames: 42, Video: &ingest.VideoInfo{FPS: 25}}}
+	sources := fakeSources{"tinh": {ID: "tinh", State: ingest.StateOnline, Frames: 42, Video: &ingest.VideoInfo{FPS: 25},
+		Sub: &ingest.Status{ID: "tinh", State: ingest.StateOnline, Frames: 7, Video: &ingest.VideoInfo{FPS: 15}}}}
 	base := startServer(t, Deps{Sources: sources, Info: func() Info {
 		return Info{Version: "t", Encoder: CodecInfo{Element: "x264enc"}}
 	}})
@@ -145,6 +146,9 @@ func TestMetricsExposeSources(t *testing.T) {
 		`diemcau_source_up{source="tinh"} 1`,
 		`diemcau_source_frames_total{source="tinh"} 42`,
 		`diemcau_source_state{source="tinh",state="online"} 1`,
+		`diemcau_source_sub_up{source="tinh"} 1`,
+		`diemcau_source_sub_frames_total{source="tinh"} 7`,
+		`diemcau_source_sub_fps{source="tinh"} 15`,
 		`diemcau_encoder_hardware{element="x264enc"} 0`,
 		`go_goroutines`,
 	} {

@@ -40,6 +40,7 @@ type sourceRequest struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	URL       string `json:"url"`
+	SubURL    string `json:"sub_url"`
 	Transport string `json:"transport"`
 	// AllowAnonymous: a push:// source without credentials, on purpose.
 	AllowAnonymous bool `json:"allow_anonymous"`
@@ -51,7 +52,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	src := store.Source{ID: req.ID, Name: req.Name, URL: req.URL, Transport: req.Transport, AllowAnonymous: req.AllowAnonymous, Origin: store.OriginAPI}
+	src := store.Source{ID: req.ID, Name: req.Name, URL: req.URL, SubURL: req.SubURL, Transport: req.Transport, AllowAnonymous: req.AllowAnonymous, Origin: store.OriginAPI}
 	if writeFieldErrors(w, ValidateSource(&src)) {
 		return
 	}
@@ -93,7 +94,7 @@ func (s *Server) handleCreateSource(w http.ResponseWriter, r *http.Request) {
 }
 
 func toIngest(src store.Source) ingest.SourceConfig {
-	return ingest.SourceConfig{ID: src.ID, Name: src.Name, URL: src.URL, Transport: src.Transport, AllowAnonymous: src.AllowAnonymous}
+	return ingest.SourceConfig{ID: src.ID, Name: src.Name, URL: src.URL, SubURL: src.SubURL, Transport: src.Transport, AllowAnonymous: src.AllowAnonymous}
 }
 
 func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
@@ -101,6 +102,7 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name      *string `json:"name"`
 		URL       *string `json:"url"`
+		SubURL    *string `json:"sub_url"`
 		Transport *string `json:"transport"`
 		// AllowAnonymous changes restart the source, as url does.
 		AllowAnonymous *bool `json:"allow_anonymous"`
@@ -115,6 +117,7 @@ func (s *Server) handlePatchSource(w http.ResponseWriter, r *http.Request) {
 		before = *src
 		apply(&src.Name, req.Name)
 		apply(&src.URL, req.URL)
+		apply(&src.SubURL, req.SubURL)
 		apply(&src.Transport, req.Transport)
 		apply(&src.AllowAnonymous, req.AllowAnonymous)
 		if src.Kind() != "whip" {

@@ -98,6 +98,11 @@ func ValidateSource(s *store.Source) []FieldError {
 	case s.AllowAnonymous:
 		fe.add("allow_anonymous", "only push:// and srt:// sources take encoders without credentials")
 	}
+	if err := ingest.ValidateSubURL(s.SubURL); err != nil {
+		// The message names the key (sub_url: …) and never the URL.
+		field, msg, _ := strings.Cut(err.Error(), ": ")
+		fe.add(field, "%s", msg)
+	}
 	if s.PublishSHA256 != "" {
 		if h, err := ParseTokenHash(s.PublishSHA256); err != nil {
 			fe.add("publish_sha256", "want the 64 hex digits of the publish secret's sha256 (sha256sum)")

@@ -20,7 +20,10 @@ var ErrNoSource = errors.New("no such source")
 // is a synthetic camera.
 type SourceConfig struct {
 	ID, Name, URL string
-	Transport     string // pull only: auto | tcp | udp
+	// SubURL is the camera's sub-stream (rtsp:// or rtsps://), pulled
+	// beside URL for small tiles; "" none. See registry_sub.go.
+	SubURL    string
+	Transport string // pull only: auto | tcp | udp (the sub-stream's too)
 	// AllowAnonymous: push and srt only, accept encoders without
 	// credentials (a passphrase for srt).
 	AllowAnonymous bool
@@ -98,13 +101,18 @@ type Registry struct {
 }
 
 // entry is one source as it runs; a restart makes a new entry on the same
-// feed.
+// feeds.
 type entry struct {
 	cfg    SourceConfig
 	feed   *Feed
 	src    Source
 	cancel context.CancelFunc
 	done   chan struct{}
+	// sub is the sub-stream's puller (nil without a sub_url); subFeed is
+	// there from Add to Remove either way, so a point reads it from the
+	// start and a sub_url set later just starts writing to it.
+	sub     *subRun
+	subFeed *Feed
 }
 
 // NewRegistry makes an empty registry. server may be nil (no push ingest or
@@ -122,6 +130,11 @@ func (r *Registry) Add(cfg SourceConfig) (Source, error) {
 		return nil, fmt.Errorf("source %q already exists", cfg.ID)
 	}
 	cfg.Feed = NewFeed(cfg.ID)
+	subFeed := NewFeed(cfg.ID + "/sub")
+	sub, err := r.newSub(cfg, subFeed)
+	if err != nil {
+		return nil, err
+	}
 	src, err := r.newSource(cfg)
 	if err != nil {
 		return nil, err
@@ -137,7 +150,7 @@ func (r *Registry) Add(cfg SourceConfig) (Source, error) {
 			return nil, fmt.Errorf("source %q: re-serve: %w", cfg.ID, err)
 		}
 	}
-	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{})})
+	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{}), sub: sub, subFeed: subFeed})
 	return src, nil
 }
 
@@ -167,6 +180,7 @@ func (r *Registry) put(e *entry) {
 	r.sources[e.cfg.ID] = e
 	if r.ctx != nil {
 		r.startLocked(e)
+		r.startSubLocked(e.sub)
 	}
 }
 
@@ -184,7 +198,7 @@ func (r *Registry) startLocked(e *entry) {
 }
 
 // stop ends a source's Run and waits for it; a source that never ran has
-// nothing to stop.
+// nothing to stop. Its sub-stream is stopped apart (stopSub).
 func (e *entry) stop() {
 	if e.cancel != nil {
 		e.cancel()
@@ -210,7 +224,9 @@ func (r *Registry) Remove(id string) error {
 		r.server.RemovePushSource(id)
 	}
 	e.stop()
+	e.sub.stop()
 	e.feed.Stream().Close()
+	e.subFeed.Stream().Close()
 	return nil
 }
 
@@ -222,6 +238,7 @@ func (r *Registry) Run(ctx context.Context) error {
 	r.ctx = ctx
 	for _, e := range r.sources {
 		r.startLocked(e)
+		r.startSubLocked(e.sub)
 	}
 	r.mu.Unlock()
 	<-ctx.Done()
@@ -258,7 +275,13 @@ func (r *Registry) Status(id string) (Status, bool) {
 	if !ok {
 		return Status{}, false
 	}
-	return src.Status(), true
+	st := src.Status()
+	r.mu.Lock()
+	if e, ok := r.sources[id]; ok && e.src == src {
+		st.Sub = e.sub.status()
+	}
+	r.mu.Unlock()
+	return st, true
 }
 
 // List returns every source's status, by id.
@@ -266,7 +289,9 @@ func (r *Registry) List() []Status {
 	r.mu.Lock()
 	out := make([]Status, 0, len(r.sources))
 	for _, e := range r.sources {
-		out = append(out, e.src.Status())
+		st := e.src.Status()
+		st.Sub = e.sub.status()
+		out = append(out, st)
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

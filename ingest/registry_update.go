@@ -26,6 +26,14 @@ func (r *Registry) Update(cfg SourceConfig) (Source, error) {
 		r.mu.Unlock()
 		return old.src, nil
 	}
+	if onlySubDiffers(old.cfg, cfg) {
+		// The main stream, and so the archive, goes on untouched.
+		return old.src, r.updateSub(old, cfg)
+	}
+	sub, err := r.newSub(cfg, old.subFeed)
+	if err != nil {
+		return nil, err
+	}
 	src, err := r.newSource(cfg)
 	if err != nil {
 		return nil, err
@@ -33,7 +41,9 @@ func (r *Registry) Update(cfg SourceConfig) (Source, error) {
 	// One writer on the feed at a time: the old source has stopped before
 	// the new one starts.
 	old.stop()
+	old.sub.stop()
 	cfg.Feed.Stream().SetKeyframeRequester(nil) // the old source's; a new one installs its own
+	old.subFeed.Stream().SetKeyframeRequester(nil)
 	if r.server != nil {
 		r.server.RemovePushSource(cfg.ID)
 		if ps, ok := src.(*PushSource); ok {
@@ -43,7 +53,7 @@ func (r *Registry) Update(cfg SourceConfig) (Source, error) {
 			}
 		}
 	}
-	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{})})
+	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{}), sub: sub, subFeed: old.subFeed})
 	r.log.Info("source restarted with new settings", "source", cfg.ID, "kind", cfg.Kind(), "url", RedactURL(cfg.URL))
 	return src, nil
 }

@@ -67,4 +67,6 @@ type Status struct {
 	Net *NetStats `json:"net,omitempty"`
 	// SRT: an srt:// source's link figures (status_srt.go).
 	SRT *SRTStats `json:"srt,omitempty"`
+	// Sub: the sub-stream's own status (its sub_url), nil without one.
+	Sub *Status `json:"sub,omitempty"`
 }

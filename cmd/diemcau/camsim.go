@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -13,6 +14,7 @@ func newCamsimCommand() *cobra.Command {
 	var (
 		cfg     camsim.Config
 		size    string
+		subSize string
 		verbose bool
 	)
 	cmd := &cobra.Command{
@@ -38,6 +40,11 @@ diemcau probe --av.`,
 				return err
 			}
 			cfg.Width, cfg.Height = w, h
+			if subSize != "" {
+				if cfg.SubWidth, cfg.SubHeight, err = camsim.ParseSize(subSize); err != nil {
+					return fmt.Errorf("--sub-size: %w", err)
+				}
+			}
 			level := slog.LevelInfo
 			if verbose {
 				level = slog.LevelDebug
@@ -54,6 +61,7 @@ diemcau probe --av.`,
 	f.StringVar(&cfg.Listen, "listen", camsim.DefaultListen, "RTSP listen address")
 	f.IntVar(&cfg.Cameras, "cameras", camsim.DefaultCameras, "number of cameras (/cam1 … /camN)")
 	f.StringVar(&size, "size", "1280x720", "picture size WxH")
+	f.StringVar(&subSize, "sub-size", "", "also serve a sub-stream per camera at /camN/sub, WxH (e.g. 640x360)")
 	f.IntVar(&cfg.FPS, "fps", camsim.DefaultFPS, "frames per second")
 	f.IntVar(&cfg.BitrateKbps, "bitrate", camsim.DefaultBitrateKbps, "video bitrate in kbit/s")
 	f.BoolVar(&cfg.Audio, "audio", false, "add a sine tone")

@@ -115,9 +115,11 @@ type AuditConfig struct {
 
 // SourceConfig is one camera or encoder.
 type SourceConfig struct {
-	ID        string `mapstructure:"id"`
-	Name      string `mapstructure:"name"`
-	URL       string `mapstructure:"url"`
+	ID   string `mapstructure:"id"`
+	Name string `mapstructure:"name"`
+	URL  string `mapstructure:"url"`
+	// SubURL is the camera's sub-stream (rtsp://), decoded for small tiles.
+	SubURL    string `mapstructure:"sub_url"`
 	Transport string `mapstructure:"transport"`
 	// AllowAnonymous lets a push:// source without credentials be.
 	AllowAnonymous bool `mapstructure:"allow_anonymous"`

@@ -164,7 +164,7 @@ func applyDemo(c *Config) {
 }
 
 func (s SourceConfig) toStore() store.Source {
-	return store.Source{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous, PublishSHA256: s.PublishSHA256, Origin: store.OriginConfig}
+	return store.Source{ID: s.ID, Name: s.Name, URL: s.URL, SubURL: s.SubURL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous, PublishSHA256: s.PublishSHA256, Origin: store.OriginConfig}
 }
 
 func (s SessionConfig) toStore() store.Session {

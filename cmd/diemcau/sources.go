@@ -34,7 +34,7 @@ func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.L
 		return nil, nil, nil, err
 	}
 	for _, s := range stored {
-		if _, err := reg.Add(ingest.SourceConfig{ID: s.ID, Name: s.Name, URL: s.URL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous}); err != nil {
+		if _, err := reg.Add(ingest.SourceConfig{ID: s.ID, Name: s.Name, URL: s.URL, SubURL: s.SubURL, Transport: s.Transport, AllowAnonymous: s.AllowAnonymous}); err != nil {
 			// One bad stored source must not keep the others off the air.
 			log.Error("source not started", "source", s.ID, "err", ingest.RedactError(err, s.URL))
 		}

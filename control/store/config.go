@@ -133,7 +133,7 @@ func idsWithOrigin(ctx context.Context, tx *sql.Tx, table, origin string) ([]str
 
 func sameSource(a, b Source) bool {
 	return a.Name == b.Name && a.URL == b.URL && a.Transport == b.Transport && a.Origin == b.Origin &&
-		a.AllowAnonymous == b.AllowAnonymous && a.PublishSHA256 == b.PublishSHA256
+		a.AllowAnonymous == b.AllowAnonymous && a.PublishSHA256 == b.PublishSHA256 && a.SubURL == b.SubURL
 }
 
 // sameSessionDefinition compares what a config file defines, not run-time

@@ -120,6 +120,8 @@ func migrations() []string {
 		// none, or for every other kind).
 		`ALTER TABLE invites ADD COLUMN point TEXT NOT NULL DEFAULT '';
 		ALTER TABLE sources ADD COLUMN publish_sha256 TEXT NOT NULL DEFAULT '' CHECK (publish_sha256 = '' OR length(publish_sha256) = 64);`,
+		// 6: a camera's sub-stream, decoded for small tiles ('' none).
+		`ALTER TABLE sources ADD COLUMN sub_url TEXT NOT NULL DEFAULT '';`,
 	}
 }
 

@@ -22,7 +22,10 @@ type Source struct {
 	Name string `json:"name"`
 	// URL is stored as given, credentials included; the API layer redacts
 	// it (ingest.RedactURL) before it is shown or logged.
-	URL       string    `json:"url"`
+	URL string `json:"url"`
+	// SubURL is the camera's sub-stream (rtsp://), decoded for tiles no
+	// larger than its picture; "" none. Stored and redacted as URL is.
+	SubURL    string    `json:"sub_url,omitempty"`
 	Transport string    `json:"transport"`
 	Origin    string    `json:"origin"`
 	CreatedAt time.Time `json:"created_at"`
@@ -156,14 +159,14 @@ func (s *Store) DeleteSource(ctx context.Context, id string) error {
 	})
 }
 
-const sourceColumns = `id, name, url, transport, origin, created_at, updated_at, allow_anonymous, publish_sha256`
+const sourceColumns = `id, name, url, transport, origin, created_at, updated_at, allow_anonymous, publish_sha256, sub_url`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanSource(r rowScanner) (Source, error) {
 	var src Source
 	var created, updated string
-	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated, &src.AllowAnonymous, &src.PublishSHA256); err != nil {
+	if err := r.Scan(&src.ID, &src.Name, &src.URL, &src.Transport, &src.Origin, &created, &updated, &src.AllowAnonymous, &src.PublishSHA256, &src.SubURL); err != nil {
 		return Source{}, err
 	}
 	var err error
@@ -197,11 +200,12 @@ func putSource(ctx context.Context, tx *sql.Tx, src Source, now time.Time) (Sour
 	if err := src.validate(); err != nil {
 		return Source{}, err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := tx.ExecContext(ctx, `INSERT INTO sources (`+sourceColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url,
 			transport = excluded.transport, origin = excluded.origin, updated_at = excluded.updated_at,
-			allow_anonymous = excluded.allow_anonymous, publish_sha256 = excluded.publish_sha256`,
-		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now), src.AllowAnonymous, src.PublishSHA256)
+			allow_anonymous = excluded.allow_anonymous, publish_sha256 = excluded.publish_sha256,
+			sub_url = excluded.sub_url`,
+		src.ID, src.Name, src.URL, src.Transport, src.Origin, formatTime(now), formatTime(now), src.AllowAnonymous, src.PublishSHA256, src.SubURL)
 	if err != nil {
 		return Source{}, fmt.Errorf("source %q: write: %w", src.ID, err)
 	}

@@ -63,6 +63,26 @@ func TestSources(t *testing.T) {
 			},
 		},
 		{
+			name: "sub_url is kept, changed and reloaded from the config",
+			op: func(ctx context.Context, s *Store) error {
+				_, err := s.UpdateSource(ctx, "tinh", func(src *Source) error { src.SubURL = "rtsp://user:pass@192.0.2.10/stream2"; return nil })
+				return err
+			},
+			check: func(t *testing.T, ctx context.Context, s *Store) {
+				if got, err := s.GetSource(ctx, "tinh"); err != nil || got.SubURL != "rtsp://user:pass@192.0.2.10/stream2" {
+					t.Errorf("GetSource = %+v, %v; want the sub_url kept", got, err)
+				}
+				// The config has none: it wins, and the change is seen.
+				changed, err := s.LoadConfig(ctx, []Source{tinh}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := s.GetSource(ctx, "tinh"); got.SubURL != "" {
+					t.Errorf("after a config without sub_url: %+v (changed %v)", got, changed)
+				}
+			},
+		},
+		{
 			name: "create keeps credentials in the url",
 			check: func(t *testing.T, ctx context.Context, s *Store) {
 				got, err := s.GetSource(ctx, "tinh")

@@ -38,7 +38,9 @@ func (f Fault) String() string {
 // camera is one path. Its stream is created once the media are known (loop
 // encoded or, live, the first IDR) and replaced after a drop.
 type camera struct {
-	name string // "cam1"
+	name string // "cam1", or "cam1/sub" for its sub-stream
+	num  int    // 1-based camera number, the same for a camera's sub-stream
+	sub  bool
 	log  *slog.Logger
 
 	mu      sync.Mutex

@@ -43,6 +43,11 @@ type Config struct {
 	Cameras int
 	// Width, Height, FPS and BitrateKbps of the H.264 video.
 	Width, Height, FPS, BitrateKbps int
+	// SubWidth and SubHeight, both set, give every camera a sub-stream at
+	// /camN/sub: a second replayed loop at that size (a third of the
+	// bitrate, no audio), as IP cameras offer for small tiles. Replayed
+	// loops only.
+	SubWidth, SubHeight int
 	// Audio adds a sine tone.
 	Audio bool
 	// AudioCodec is opus (default) or aac.
@@ -88,6 +93,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pattern: %q, want %s or nothing", c.Pattern, PatternAVSync)
 	case c.Pattern != "" && c.Live:
 		return fmt.Errorf("pattern: %s is replayed from the pre-encoded loop; drop --live", c.Pattern)
+	case c.SubWidth < 0 || c.SubHeight < 0 || c.SubWidth%2 != 0 || c.SubHeight%2 != 0 || (c.SubWidth > 0) != (c.SubHeight > 0):
+		return fmt.Errorf("sub_size: %dx%d, want even sizes (or none)", c.SubWidth, c.SubHeight)
+	case c.SubWidth > 0 && (c.Live || c.Pattern != ""):
+		return errors.New("sub_size: sub-streams are replayed from a plain loop; drop --live and --pattern")
 	case c.LoopSeconds < 0:
 		return fmt.Errorf("loop_seconds: %d, want >= 0", c.LoopSeconds)
 	case c.MTU != 0 && (c.MTU < 200 || c.MTU > 1472):

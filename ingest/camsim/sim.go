@@ -39,7 +39,16 @@ func New(cfg Config, log *slog.Logger) (*Sim, error) {
 	}
 	s := &Sim{cfg: cfg, log: log.With("component", "camsim"), ready: make(chan struct{})}
 	for i := range cfg.Cameras {
-		s.cams = append(s.cams, newCamera(fmt.Sprintf("cam%d", i+1), s.log))
+		c := newCamera(fmt.Sprintf("cam%d", i+1), s.log)
+		c.num = i + 1
+		s.cams = append(s.cams, c)
+	}
+	if cfg.SubWidth > 0 {
+		for i := range cfg.Cameras {
+			c := newCamera(fmt.Sprintf("cam%d/sub", i+1), s.log)
+			c.num, c.sub = i+1, true
+			s.cams = append(s.cams, c)
+		}
 	}
 	return s, nil
 }
@@ -57,15 +66,18 @@ func (s *Sim) Addr() string {
 // credentials.
 func (s *Sim) URL(i int) string { return fmt.Sprintf("rtsp://%s/cam%d", s.Addr(), i) }
 
+// SubURL is the RTSP URL of camera i's sub-stream (Config.SubWidth).
+func (s *Sim) SubURL(i int) string { return fmt.Sprintf("rtsp://%s/cam%d/sub", s.Addr(), i) }
+
 // SetFault injects (or with FaultNone clears) a fault on camera i (1-based);
 // i = 0 means every camera.
 func (s *Sim) SetFault(i int, f Fault) error {
 	if i < 0 || i > len(s.cams) {
 		return fmt.Errorf("camsim: no camera %d (have %d)", i, len(s.cams))
 	}
-	for j, c := range s.cams {
-		if i == 0 || i == j+1 {
-			c.setFault(f)
+	for _, c := range s.cams {
+		if i == 0 || i == c.num {
+			c.setFault(f) // the camera's sub-stream too
 		}
 	}
 	return nil
@@ -95,7 +107,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	if s.ran.Swap(true) {
 		return errors.New("camsim: Run called twice")
 	}
-	var loop *PacketLoop
+	var loop, subLoop *PacketLoop
 	if !s.cfg.Live {
 		var err error
 		if loop, err = s.encodeLoop(ctx); err != nil {
@@ -103,6 +115,14 @@ func (s *Sim) Run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		if s.cfg.SubWidth > 0 {
+			if subLoop, err = s.encodeSubLoop(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
 		}
 	}
 
@@ -159,11 +179,15 @@ func (s *Sim) Run(ctx context.Context) error {
 	}
 	for i, c := range s.cams {
 		if loop != nil {
+			loop := loop
+			if c.sub {
+				loop = subLoop
+			}
 			if err := c.publish(srv, loop.Description); err != nil {
 				return err
 			}
 			snd := &loopSender{
-				cam: c, loop: loop, audio: loop.AudioFor(i),
+				cam: c, loop: loop, audio: loop.AudioFor(c.num - 1),
 				// Stagger the cameras across one frame so their bursts do not coincide.
 				epoch: start.Add(time.Duration(i) * loop.Video.Time(1) / time.Duration(len(s.cams))),
 				rng:   rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(i))),
@@ -208,6 +232,27 @@ func (s *Sim) Run(ctx context.Context) error {
 	case err := <-errs:
 		return err
 	}
+}
+
+// encodeSubLoop is the sub-streams' loop: the same picture, smaller, at
+// a third of the bitrate, without sound.
+func (s *Sim) encodeSubLoop(ctx context.Context) (*PacketLoop, error) {
+	lc := gst.LoopConfig{
+		TestPicture: gst.TestPicture{
+			Width: s.cfg.SubWidth, Height: s.cfg.SubHeight, FPS: s.cfg.FPS,
+			Label: fmt.Sprintf("camsim sub %dx%d %d fps", s.cfg.SubWidth, s.cfg.SubHeight, s.cfg.FPS),
+		},
+		BitrateKbps: max(100, s.cfg.BitrateKbps/3),
+		Seconds:     s.cfg.LoopSeconds,
+	}
+	if !gst.HasElement("textoverlay") {
+		lc.Label = ""
+	}
+	l, err := gst.EncodeLoop(ctx, lc, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("camsim: sub-stream: %w", err)
+	}
+	return NewPacketLoop(l, s.cfg.MTU)
 }
 
 func (s *Sim) encodeLoop(ctx context.Context) (*PacketLoop, error) {

@@ -28,11 +28,14 @@ func TestFFprobeReadsCameras(t *testing.T) {
 		userinfo  *url.Userinfo
 		wantAudio string
 		wantFail  bool
+		wantSize  string // default 320x180
 	}{
 		{name: "video only", cfg: Config{Cameras: 2}, path: "cam2"},
 		{name: "opus", cfg: Config{Cameras: 1, Audio: true}, path: "cam1", wantAudio: "opus"},
 		{name: "aac", cfg: Config{Cameras: 1, Audio: true, AudioCodec: "aac"}, path: "cam1", wantAudio: "aac"},
 		{name: "live", cfg: Config{Cameras: 1, Live: true, FPS: 15}, path: "cam1"},
+		{name: "sub-stream", cfg: Config{Cameras: 2, SubWidth: 160, SubHeight: 90}, path: "cam2/sub", wantSize: "160x90"},
+		{name: "main beside a sub-stream", cfg: Config{Cameras: 2, SubWidth: 160, SubHeight: 90, Audio: true}, path: "cam2", wantAudio: "opus"},
 		{name: "with credentials", cfg: Config{Cameras: 1, User: "kythuat", Pass: "bí mật"}, path: "cam1", userinfo: url.UserPassword("kythuat", "bí mật")},
 		{name: "wrong password", cfg: Config{Cameras: 1, User: "kythuat", Pass: "bí mật"}, path: "cam1", userinfo: url.UserPassword("kythuat", "sai"), wantFail: true},
 	}
@@ -81,8 +84,12 @@ func TestFFprobeReadsCameras(t *testing.T) {
 					audio = st.CodecName
 				}
 			}
-			if video != "h264 320x180 b=0" {
-				t.Errorf("video: %q, want h264 320x180 without B-frames", video)
+			size := tc.wantSize
+			if size == "" {
+				size = "320x180"
+			}
+			if video != "h264 "+size+" b=0" {
+				t.Errorf("video: %q, want h264 %s without B-frames", video, size)
 			}
 			if audio != tc.wantAudio {
 				t.Errorf("audio: %q, want %q", audio, tc.wantAudio)
