@@ -6,7 +6,7 @@ BIN := bin/diemcau
 # go-gst's cgo build is slow cold; keep tests well inside CI's 90 minutes.
 TEST_TIMEOUT ?= 40m
 
-.PHONY: run test install build vet bench clean fuzz
+.PHONY: run test install build vet bench clean fuzz interop
 
 install:
 	./.ci/install
@@ -22,7 +22,13 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
 
-test: install vet
+# LiveKit (the independent WHIP server the session outputs are proved
+# against) and its viewer, built from the module proxy into bin/; their
+# module, bench/interop/livekit, keeps LiveKit out of go.mod and ./... .
+interop: install
+	GO=$(GO) ./bench/interop/livekit/build.sh
+
+test: install vet interop
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 # Fuzz targets' seed corpora run as ordinary tests above; open-ended fuzzing,
 # which can fail by chance on a loaded machine, is `make fuzz` on its own.
