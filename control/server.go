@@ -5,7 +5,6 @@ package control
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"diemcau/control/whep"
 	"diemcau/ingest"
 	"diemcau/ingest/connlimit"
+	"diemcau/internal/fielderr"
 )
 
 // maxBody is the largest request body the API reads (docs/api.md: 413 above).
@@ -38,17 +38,21 @@ type Config struct {
 	Limits Limits
 }
 
-// Validate names the first bad field.
+// Validate names the first bad field by its key under http (the
+// tokens' under auth).
 func (c Config) Validate() error {
 	if c.Listen == "" {
-		return errors.New("http.listen: required")
+		return fielderr.New("listen", "required")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fielderr.New("listen", "%q is not host:port (e.g. \":8080\")", c.Listen)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return errors.New("http.tls: set both cert and key, or neither")
+		return fielderr.New("tls", "set both cert and key, or neither")
 	}
 	for i, t := range c.Tokens {
 		if t.Role != RoleAdmin && t.Role != RoleOperator && t.Role != RoleViewer {
-			return fmt.Errorf("auth.tokens[%d].role: %q is not a role", i, t.Role)
+			return fielderr.New(fmt.Sprintf("tokens[%d].role", i), "%q is not a role", t.Role)
 		}
 	}
 	return c.Limits.validate()

@@ -2,7 +2,6 @@ package control
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"diemcau/ingest/connlimit"
+	"diemcau/internal/fielderr"
 )
 
 // Defaults of Limits.
@@ -62,10 +62,10 @@ type Limits struct {
 
 func (l Limits) validate() error {
 	if l.MaxConns > 0 && l.MaxConnsPerIP > l.MaxConns {
-		return fmt.Errorf("http.max_conns_per_ip: %d is above http.max_conns (%d)", l.MaxConnsPerIP, l.MaxConns)
+		return fielderr.New("max_conns_per_ip", "%d is above max_conns (%d)", l.MaxConnsPerIP, l.MaxConns)
 	}
 	if l.MaxHeaderBytes > 0 && l.MaxHeaderBytes < 4<<10 {
-		return fmt.Errorf("http.max_header_bytes: %d is too small for a browser's headers (at least 4096)", l.MaxHeaderBytes)
+		return fielderr.New("max_header_bytes", "%d is too small for a browser's headers (at least 4096)", l.MaxHeaderBytes)
 	}
 	return nil
 }

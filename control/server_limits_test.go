@@ -267,8 +267,8 @@ func TestLimitsValidate(t *testing.T) {
 	}{
 		{Limits{}, ""},
 		{Limits{MaxConns: -1, MaxConnsPerIP: -1, IdleTimeout: -1}, ""},
-		{Limits{MaxConns: 10, MaxConnsPerIP: 11}, "http.max_conns_per_ip"},
-		{Limits{MaxHeaderBytes: 100}, "http.max_header_bytes"},
+		{Limits{MaxConns: 10, MaxConnsPerIP: 11}, "max_conns_per_ip"},
+		{Limits{MaxHeaderBytes: 100}, "max_header_bytes"},
 	} {
 		err := Config{Listen: ":0", Limits: tc.l}.Validate()
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"diemcau/internal/fielderr"
 )
 
 // Defaults of ServerConfig.
@@ -55,29 +57,29 @@ type ServerConfig struct {
 func (c ServerConfig) Validate() error {
 	if c.Listen != "" {
 		if _, _, err := splitHostPort(c.Listen); err != nil {
-			return fmt.Errorf("rtsp.listen: %w", err)
+			return fielderr.New("listen", "%w", err)
 		}
 	}
 	if c.UDPRTPAddress != "" && c.UDPRTPAddress != udpDisabled {
 		_, port, err := splitHostPort(c.UDPRTPAddress)
 		if err != nil {
-			return fmt.Errorf("rtsp.udp_rtp_address: %w", err)
+			return fielderr.New("udp_rtp_address", "%w", err)
 		}
 		if port != 0 && (port%2 != 0 || port == 65534) {
-			return fmt.Errorf("rtsp.udp_rtp_address: RTP port %d must be even and below 65534 (RTCP uses the next one)", port)
+			return fielderr.New("udp_rtp_address", "RTP port %d must be even and below 65534 (RTCP uses the next one)", port)
 		}
 	}
 	if c.ReadTimeout < 0 {
-		return fmt.Errorf("rtsp.read_timeout: %v is negative", c.ReadTimeout)
+		return fielderr.New("read_timeout", "%v is negative", c.ReadTimeout)
 	}
 	if (c.ReadUser == "") != (c.ReadPass == "") {
-		return fmt.Errorf("rtsp.read_pass: set both rtsp.read_user and rtsp.read_pass, or neither")
+		return fielderr.New("read_pass", "set both read_user and read_pass, or neither")
 	}
 	if c.ReadDigest && c.ReadUser == "" {
-		return fmt.Errorf("rtsp.read_digest: Digest is only for rtsp.read_user, which is not set")
+		return fielderr.New("read_digest", "Digest is only for read_user, which is not set")
 	}
 	if c.WriteTimeout < 0 {
-		return fmt.Errorf("rtsp.write_timeout: %v is negative", c.WriteTimeout)
+		return fielderr.New("write_timeout", "%v is negative", c.WriteTimeout)
 	}
 	return c.Limits.validate()
 }

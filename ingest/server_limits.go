@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"fmt"
 	"net"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 
 	"diemcau/ingest/connlimit"
+	"diemcau/internal/fielderr"
 )
 
 // Defaults of ServerLimits.
@@ -43,7 +43,7 @@ type ServerLimits struct {
 
 func (l ServerLimits) validate() error {
 	if l.MaxConns > 0 && l.MaxConnsPerIP > l.MaxConns {
-		return fmt.Errorf("rtsp.max_conns_per_ip: %d is above rtsp.max_conns (%d)", l.MaxConnsPerIP, l.MaxConns)
+		return fielderr.New("max_conns_per_ip", "%d is above max_conns (%d)", l.MaxConnsPerIP, l.MaxConns)
 	}
 	return nil
 }

@@ -237,7 +237,7 @@ func TestServerLimitsValidate(t *testing.T) {
 	}{
 		{"defaults", ServerLimits{}, ""},
 		{"off", ServerLimits{MaxConns: -1, MaxConnsPerIP: -1, FirstRequestTimeout: -1}, ""},
-		{"per address above total", ServerLimits{MaxConns: 10, MaxConnsPerIP: 20}, "rtsp.max_conns_per_ip"},
+		{"per address above total", ServerLimits{MaxConns: 10, MaxConnsPerIP: 20}, "max_conns_per_ip"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

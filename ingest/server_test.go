@@ -334,13 +334,13 @@ func TestServerConfigValidate(t *testing.T) {
 		{"loopback any port", ServerConfig{Listen: "127.0.0.1:0"}, ""},
 		{"udp off", ServerConfig{Listen: ":8554", UDPRTPAddress: "off"}, ""},
 		{"udp explicit", ServerConfig{UDPRTPAddress: ":8000"}, ""},
-		{"listen without port", ServerConfig{Listen: "localhost"}, "rtsp.listen"},
-		{"listen bad port", ServerConfig{Listen: ":99999"}, "rtsp.listen"},
-		{"udp odd port", ServerConfig{UDPRTPAddress: ":8001"}, "rtsp.udp_rtp_address"},
-		{"negative read timeout", ServerConfig{ReadTimeout: -time.Second}, "rtsp.read_timeout"},
-		{"negative write timeout", ServerConfig{WriteTimeout: -time.Second}, "rtsp.write_timeout"},
+		{"listen without port", ServerConfig{Listen: "localhost"}, "listen"},
+		{"listen bad port", ServerConfig{Listen: ":99999"}, "listen"},
+		{"udp odd port", ServerConfig{UDPRTPAddress: ":8001"}, "udp_rtp_address"},
+		{"negative read timeout", ServerConfig{ReadTimeout: -time.Second}, "read_timeout"},
+		{"negative write timeout", ServerConfig{WriteTimeout: -time.Second}, "write_timeout"},
 		{"reader credentials", ServerConfig{ReadUser: "xem", ReadPass: "k1n"}, ""},
-		{"reader user without password", ServerConfig{ReadUser: "xem"}, "rtsp.read_pass"},
+		{"reader user without password", ServerConfig{ReadUser: "xem"}, "read_pass"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,8 +2,9 @@ package recorder
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"diemcau/internal/fielderr"
 )
 
 // Defaults of the archive.* keys (docs/configuration.md), and of the
@@ -83,32 +84,32 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fielderr.New(key, format, args...))
 	}
 	if c.Root == "" {
-		bad("archive.root", "required")
+		bad("root", "required")
 	}
 	if c.Segment < time.Second {
-		bad("archive.segment", "%v is shorter than 1s", c.Segment)
+		bad("segment", "%v is shorter than 1s", c.Segment)
 	}
 	if c.Part < 100*time.Millisecond {
-		bad("archive.part", "%v is shorter than 100ms", c.Part)
+		bad("part", "%v is shorter than 100ms", c.Part)
 	} else if c.Part > c.Segment {
-		bad("archive.part", "%v is longer than archive.segment (%v)", c.Part, c.Segment)
+		bad("part", "%v is longer than segment (%v)", c.Part, c.Segment)
 	}
 	if c.Retention < 0 {
-		bad("archive.retention", "%v is negative", c.Retention)
+		bad("retention", "%v is negative", c.Retention)
 	} else if c.Retention > 0 && c.Retention < time.Minute {
-		bad("archive.retention", "%v is shorter than 1m (0 keeps forever)", c.Retention)
+		bad("retention", "%v is shorter than 1m (0 keeps forever)", c.Retention)
 	}
 	if c.MinFree < 0 {
-		bad("archive.min_free", "%d is negative", c.MinFree)
+		bad("min_free", "%d is negative", c.MinFree)
 	}
 	if c.GapTimeout < 0 {
-		bad("archive.gap_timeout", "%v is negative", c.GapTimeout)
+		bad("gap_timeout", "%v is negative", c.GapTimeout)
 	}
 	if c.SweepEvery < 0 {
-		bad("archive.sweep_every", "%v is negative", c.SweepEvery)
+		bad("sweep_every", "%v is negative", c.SweepEvery)
 	}
 	return errors.Join(errs...)
 }

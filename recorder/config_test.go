@@ -17,12 +17,12 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", DefaultConfig(), ""},
 		{"zero durations take defaults", Config{Root: "a"}, ""},
-		{"no root", Config{}, "archive.root"},
-		{"short segment", Config{Root: "a", Segment: 500 * time.Millisecond, Part: 200 * time.Millisecond}, "archive.segment"},
-		{"part longer than segment", Config{Root: "a", Segment: 2 * time.Second, Part: 3 * time.Second}, "archive.part"},
-		{"tiny part", Config{Root: "a", Part: time.Millisecond}, "archive.part"},
-		{"negative retention", Config{Root: "a", Retention: -time.Hour}, "archive.retention"},
-		{"negative min_free", Config{Root: "a", MinFree: -1}, "archive.min_free"},
+		{"no root", Config{}, "root"},
+		{"short segment", Config{Root: "a", Segment: 500 * time.Millisecond, Part: 200 * time.Millisecond}, "segment"},
+		{"part longer than segment", Config{Root: "a", Segment: 2 * time.Second, Part: 3 * time.Second}, "part"},
+		{"tiny part", Config{Root: "a", Part: time.Millisecond}, "part"},
+		{"negative retention", Config{Root: "a", Retention: -time.Hour}, "retention"},
+		{"negative min_free", Config{Root: "a", MinFree: -1}, "min_free"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,8 +39,8 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	_, err := New(Config{Root: t.TempDir(), SigningKey: filepath.Join(t.TempDir(), "none.pem")}, nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "archive.signing_key:") {
-		t.Errorf("New with a missing key: %v, want an archive.signing_key error", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "signing_key:") {
+		t.Errorf("New with a missing key: %v, want a signing_key error", err)
 	}
 }
 

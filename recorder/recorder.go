@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"diemcau/internal/fielderr"
 	"diemcau/pipeline"
 )
 
@@ -81,11 +82,11 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Recorder, error) {
 		// Read here rather than in Run so that a bad key stops the server at
 		// start instead of leaving the first run unsigned.
 		if err := checkKeyFile(cfg.SigningKey); err != nil {
-			return nil, fmt.Errorf("archive.signing_key: %w", err)
+			return nil, fielderr.New("signing_key", "%w", err)
 		}
 		key, err := LoadSigningKey(cfg.SigningKey)
 		if err != nil {
-			return nil, fmt.Errorf("archive.signing_key: %w", err)
+			return nil, fielderr.New("signing_key", "%w", err)
 		}
 		r.signer = signer{key: key}
 	}
@@ -102,7 +103,7 @@ func (r *Recorder) Root() string { return r.cfg.Root }
 func (r *Recorder) Run(ctx context.Context) error {
 	defer r.shutdown()
 	if err := os.MkdirAll(r.cfg.Root, 0o755); err != nil {
-		return fmt.Errorf("archive.root: %w", err)
+		return fielderr.New("root", "%w", err)
 	}
 	r.repairAll(ctx)
 	var sweep <-chan time.Time

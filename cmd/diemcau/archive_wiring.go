@@ -8,6 +8,7 @@ import (
 
 	"diemcau/control/sessions"
 	"diemcau/control/store"
+	"diemcau/internal/fielderr"
 	"diemcau/pipeline"
 	"diemcau/recorder"
 )
@@ -25,7 +26,8 @@ func archiveConfig(cfg *Config) recorder.Config {
 // keeper of its verifications.
 func newArchive(cfg *Config, st *store.Store, log *slog.Logger) (*recorder.Recorder, error) {
 	l := archiveLedger{st}
-	return recorder.New(archiveConfig(cfg), log, recorder.WithWitness(l), recorder.WithVerifyResults(l))
+	rec, err := recorder.New(archiveConfig(cfg), log, recorder.WithWitness(l), recorder.WithVerifyResults(l))
+	return rec, fielderr.In("archive", err)
 }
 
 // archiveLedger keeps the recorder's witness and verifications in the

@@ -6,6 +6,7 @@ import (
 	"diemcau/control"
 	"diemcau/control/whep"
 	"diemcau/ingest"
+	"diemcau/internal/fielderr"
 )
 
 // The limits on connections and viewers, under rtsp:, http: and webrtc:
@@ -92,15 +93,35 @@ func whepLimits(cfg *Config, c *whep.Config) {
 	c.Senders = l.Senders
 }
 
-// limitProblems checks the limit keys the way the servers will, at load,
-// so that a bad one is reported with the file's other problems.
-func (c *Config) limitProblems() []error {
+// componentProblems has each component check the values it will be
+// given, at load, so that a bad one is reported with the file's other
+// problems; a component names the key below its section, and the section
+// is put in front here (the one place that knows the file's layout).
+func (c *Config) componentProblems() []error {
 	var errs []error
-	if err := (ingest.ServerConfig{Limits: rtspLimits(c)}).Validate(); err != nil {
-		errs = append(errs, err)
+	add := func(section string, err error) {
+		err = fielderr.In(section, err)
+		if joined, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = append(errs, joined.Unwrap()...)
+		} else if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := (control.Config{Listen: ":0", Limits: httpLimits(c)}).Validate(); err != nil {
-		errs = append(errs, err)
+	add("rtsp", rtspConfig(c).Validate())
+	// The tokens are checked under auth, with their hashes (Validate).
+	add("http", control.Config{Listen: c.HTTP.Listen, TLSCert: c.HTTP.TLS.Cert, TLSKey: c.HTTP.TLS.Key, Limits: httpLimits(c)}.Validate())
+	add("archive", archiveConfig(c).Validate())
+	wc, err := whepConfig(c)
+	if err == nil {
+		err = wc.Validate()
 	}
+	add("webrtc", err)
 	return errs
+}
+
+// rtspConfig is the RTSP server's view of the rtsp.* keys.
+func rtspConfig(cfg *Config) ingest.ServerConfig {
+	r := cfg.RTSP
+	return ingest.ServerConfig{Listen: r.Listen, ReadUser: r.ReadUser, ReadPass: r.ReadPass,
+		ReadDigest: r.ReadDigest, AnonymousRead: r.AnonymousRead, Limits: rtspLimits(cfg)}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 )
 
 // secretFileProblems refuses a TLS private key every user of the machine
@@ -25,16 +24,4 @@ func (c *Config) secretFileProblems() []error {
 		return []error{fmt.Errorf("http.tls.key: %s is open to every user (mode %04o); chmod 600 %s (or 640 with the ssl-cert group)", path, perm, path)}
 	}
 	return nil
-}
-
-// redactICE masks a TURN URL's credentials (turn:user:secret@host) for an
-// error message.
-func redactICE(u string) string {
-	if at := strings.LastIndexByte(u, '@'); at >= 0 {
-		if scheme, _, ok := strings.Cut(u[:at], ":"); ok {
-			return scheme + ":***@" + u[at+1:]
-		}
-		return "***@" + u[at+1:]
-	}
-	return u
 }

@@ -124,7 +124,7 @@ func TestConfigProblemsNameTheKey(t *testing.T) {
 		{"encoder", func(s string) string { return s + "pipeline: {encoder: magic}\n" },
 			[]string{`pipeline.encoder: "magic"`}},
 		{"part longer than segment", func(s string) string { return strings.Replace(s, "segment: 2m", "segment: 100ms", 1) },
-			[]string{"archive.segment: 100ms is shorter than archive.part"}},
+			[]string{"archive.part: 500ms is longer than segment (100ms)"}},
 		{"push without credentials", func(s string) string { return strings.Replace(s, "push://enc:secret@", "push://", 1) },
 			[]string{"sources[1].url: push:// needs the encoder's credentials"}},
 		{"allow_anonymous on a camera", func(s string) string {

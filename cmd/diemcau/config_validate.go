@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -27,22 +26,6 @@ func (c *Config) Validate() []error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	checkListen := func(key, addr string) {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			bad(key, "%q is not host:port (e.g. \":8080\")", addr)
-		}
-	}
-	checkListen("http.listen", c.HTTP.Listen)
-	checkListen("rtsp.listen", c.RTSP.Listen)
-	if (c.RTSP.ReadUser == "") != (c.RTSP.ReadPass == "") {
-		bad("rtsp.read_pass", "set both rtsp.read_user and rtsp.read_pass, or neither")
-	}
-	if c.RTSP.ReadDigest && c.RTSP.ReadUser == "" {
-		bad("rtsp.read_digest", "Digest is only for rtsp.read_user, which is not set")
-	}
-	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
-		bad("http.tls", "set both cert and key, or neither")
-	}
 	for key, path := range map[string]string{"http.tls.cert": c.HTTP.TLS.Cert, "http.tls.key": c.HTTP.TLS.Key, "archive.signing_key": c.Archive.SigningKey} {
 		if path != "" {
 			if err := fileExists(path); err != nil {
@@ -51,22 +34,9 @@ func (c *Config) Validate() []error {
 		}
 	}
 	errs = append(errs, c.secretFileProblems()...)
-	errs = append(errs, c.limitProblems()...)
+	errs = append(errs, c.componentProblems()...)
 	errs = append(errs, c.srtProblems()...)
 	errs = append(errs, c.outputProblems()...)
-	if c.WebRTC.UDPPort < 0 || c.WebRTC.UDPPort > 65535 {
-		bad("webrtc.udp_port", "%d is not a port", c.WebRTC.UDPPort)
-	}
-	for i, ip := range c.WebRTC.PublicIPs {
-		if net.ParseIP(ip) == nil {
-			bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
-		}
-	}
-	for i, s := range c.WebRTC.ICEServers {
-		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
-			bad(fmt.Sprintf("webrtc.ice_servers[%d]", i), "%q: want a stun:, turn: or turns: URL", redactICE(s))
-		}
-	}
 	for i, t := range c.Auth.Tokens {
 		key := fmt.Sprintf("auth.tokens[%d]", i)
 		if t.Name == "" {
@@ -87,22 +57,6 @@ func (c *Config) Validate() []error {
 	checkChoice("pipeline.encoder", c.Pipeline.Encoder, encoderChoices)
 	checkChoice("pipeline.decoder", c.Pipeline.Decoder, decoderChoices)
 
-	a := c.Archive
-	if a.Root == "" {
-		bad("archive.root", "required")
-	}
-	if a.Part < 100e6 {
-		bad("archive.part", "%s: at least 100ms", a.Part)
-	}
-	if a.Segment < a.Part {
-		bad("archive.segment", "%s is shorter than archive.part (%s)", a.Segment, a.Part)
-	}
-	if a.Retention < 0 {
-		bad("archive.retention", "%s: 0 keeps forever, otherwise a positive duration", a.Retention)
-	}
-	if a.MinFree < 0 {
-		bad("archive.min_free", "negative")
-	}
 	if c.Store == "" {
 		bad("store", "required (path of the SQLite file)")
 	}

@@ -20,6 +20,7 @@ import (
 	"diemcau/control/whep"
 	"diemcau/ingest"
 	"diemcau/ingest/sim"
+	"diemcau/internal/fielderr"
 	"diemcau/pipeline"
 )
 
@@ -98,7 +99,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			return err
 		},
 		Recorder: sessionRecorder{rec: archive, extra: hubRecording(cfg, sources)},
-		Mixer:    mixerFactory(media, log),
+		Mixer:    mixerFactory(media, sources.SubStream, log),
 		Serve: func(path string, s *pipeline.Stream) func() {
 			if err := rtspServer.Serve(path, s); err != nil {
 				log.Error("rtsp: cannot serve", "path", path, "err", err)
@@ -168,7 +169,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	viewers, err := whep.New(wc, log, whepResolver{sources: sources, mgr: mgr, st: st}, whepAuthorizer(api))
 	if err != nil {
-		return fmt.Errorf("webrtc: %w", err)
+		return fielderr.In("webrtc", err)
 	}
 	revoker.viewers = viewers
 	viewers.EnableWHIP(whipSources(sources), whipAuthorizer(api))

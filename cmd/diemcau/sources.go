@@ -10,16 +10,16 @@ import (
 	"diemcau/control/whep"
 	"diemcau/ingest"
 	srtin "diemcau/ingest/srt"
+	"diemcau/internal/fielderr"
 )
 
 // buildSources makes the RTSP server and the source registry with every
 // source the store holds (the config's, loaded into it, and those created
 // through the API); each re-serves at /sources/{id}.
 func buildSources(ctx context.Context, cfg *Config, st *store.Store, log *slog.Logger) (*ingest.Server, *ingest.Registry, *srtin.Server, error) {
-	srv, err := ingest.NewServer(ingest.ServerConfig{Listen: cfg.RTSP.Listen, ReadUser: cfg.RTSP.ReadUser, ReadPass: cfg.RTSP.ReadPass,
-		ReadDigest: cfg.RTSP.ReadDigest, AnonymousRead: cfg.RTSP.AnonymousRead, Limits: rtspLimits(cfg)}, log)
+	srv, err := ingest.NewServer(rtspConfig(cfg), log)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("rtsp.listen: %w", err)
+		return nil, nil, nil, fielderr.In("rtsp", err)
 	}
 	reg := ingest.NewRegistry(log, srv, newSimSource)
 	srtServer, err := newSRTIngest(cfg, reg, log)

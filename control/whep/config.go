@@ -1,13 +1,14 @@
 package whep
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"runtime"
 	"strings"
 	"time"
+
+	"diemcau/internal/fielderr"
 )
 
 // Defaults of Config, applied by New where a field is zero.
@@ -98,51 +99,50 @@ type Config struct {
 	Senders int
 }
 
-// Validate names the first bad field (with the config key of docs/configuration.md
-// where there is one).
+// Validate names the first bad field by its key under webrtc.
 func (c Config) Validate() error {
 	if c.UDPPort < 0 || c.UDPPort > 65535 {
-		return fmt.Errorf("webrtc.udp_port: %d is not a port", c.UDPPort)
+		return fielderr.New("udp_port", "%d is not a port", c.UDPPort)
 	}
 	for i, ip := range c.ListenIPs {
 		if net.ParseIP(ip) == nil {
-			return fmt.Errorf("webrtc.listen_ips[%d]: %q is not an IP address", i, ip)
+			return fielderr.New(fmt.Sprintf("listen_ips[%d]", i), "%q is not an IP address", ip)
 		}
 	}
 	for i, ip := range c.PublicIPs {
 		if net.ParseIP(ip) == nil {
-			return fmt.Errorf("webrtc.public_ips[%d]: %q is not an IP address", i, ip)
+			return fielderr.New(fmt.Sprintf("public_ips[%d]", i), "%q is not an IP address", ip)
 		}
 	}
 	for i, s := range c.ICEServers {
 		if len(s.URLs) == 0 {
-			return fmt.Errorf("webrtc.ice_servers[%d]: no URL", i)
+			return fielderr.New(fmt.Sprintf("ice_servers[%d]", i), "no URL")
 		}
 		for j, u := range s.URLs {
 			if err := checkICEURL(u); err != nil {
-				return fmt.Errorf("webrtc.ice_servers[%d].urls[%d]: %w", i, j, err)
+				return fielderr.New(fmt.Sprintf("ice_servers[%d].urls[%d]", i, j), "%w", err)
 			}
 			if strings.HasPrefix(u, "turn") && s.Username == "" {
-				return fmt.Errorf("webrtc.ice_servers[%d]: TURN needs a username and credential", i)
+				return fielderr.New(fmt.Sprintf("ice_servers[%d]", i), "TURN needs a username and credential")
 			}
 		}
 	}
 	if c.ConnectTimeout < 0 || c.DisconnectTimeout < 0 {
-		return errors.New("whep timeouts: must not be negative")
+		return fielderr.New("connect_timeout", "the timeouts must not be negative")
 	}
 	for _, r := range []struct {
 		key string
 		n   int
-	}{{"whep.video_ring", c.VideoRing}, {"whep.audio_ring", c.AudioRing}} {
+	}{{"video_ring", c.VideoRing}, {"audio_ring", c.AudioRing}} {
 		if r.n < 0 || (r.n > 0 && (r.n&(r.n-1) != 0 || r.n < 64 || r.n > 1<<15)) {
-			return fmt.Errorf("%s: %d is not a power of two between 64 and 32768", r.key, r.n)
+			return fielderr.New(r.key, "%d is not a power of two between 64 and 32768", r.n)
 		}
 	}
 	if c.TCPWriteBuffer < 0 {
-		return errors.New("whep.tcp_write_buffer: must not be negative")
+		return fielderr.New("tcp_write_buffer", "must not be negative")
 	}
 	if c.Senders < 0 || c.Senders > maxSenders {
-		return fmt.Errorf("webrtc.senders: %d is not between 0 (one per core) and %d", c.Senders, maxSenders)
+		return fielderr.New("senders", "%d is not between 0 (one per core) and %d", c.Senders, maxSenders)
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func ParseICEServers(urls []string) ([]ICEServer, error) {
 			s = ICEServer{URLs: []string{scheme + ":" + rest[at+1:]}, Username: user, Credential: cred}
 		}
 		if err := checkICEURL(s.URLs[0]); err != nil {
-			return nil, fmt.Errorf("webrtc.ice_servers[%d]: %w", i, err)
+			return nil, fielderr.New(fmt.Sprintf("ice_servers[%d]", i), "%w", err)
 		}
 		out = append(out, s)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"diemcau/internal/fielderr"
+
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -51,7 +53,7 @@ func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: n.port})
 		if err != nil {
 			n.close()
-			return nil, fmt.Errorf("webrtc.udp_port: listen %s: %w", net.JoinHostPort(ip.String(), strconv.Itoa(n.port)), err)
+			return nil, fielderr.New("udp_port", "listen %s: %w", net.JoinHostPort(ip.String(), strconv.Itoa(n.port)), err)
 		}
 		if n.port == 0 {
 			n.port = conn.LocalAddr().(*net.UDPAddr).Port
@@ -72,7 +74,7 @@ func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
 		ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(n.port)))
 		if err != nil {
 			n.close()
-			return nil, fmt.Errorf("webrtc.udp_port: ICE-TCP on the same port %d: %w: %w", n.port, errTCPPortTaken, err)
+			return nil, fielderr.New("udp_port", "ICE-TCP on the same port %d: %w: %w", n.port, errTCPPortTaken, err)
 		}
 		n.tcpLn = ln
 		n.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
@@ -108,7 +110,7 @@ func openPort(cfg Config, ips []net.IP, log *slog.Logger) (*network, error) {
 			Mode:            webrtc.ICEAddressRewriteReplace,
 		}); err != nil {
 			n.close()
-			return nil, fmt.Errorf("webrtc.public_ips: %w", err)
+			return nil, fielderr.New("public_ips", "%w", err)
 		}
 	}
 	n.setting = se

@@ -107,11 +107,11 @@ func TestConfigValidateNamesField(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"port", Config{UDPPort: 70000}, "webrtc.udp_port"},
-		{"public ip", Config{PublicIPs: []string{"example.com"}}, "webrtc.public_ips[0]"},
-		{"ice url", Config{ICEServers: []ICEServer{{URLs: []string{"http://x"}}}}, "webrtc.ice_servers[0].urls[0]"},
-		{"turn without user", Config{ICEServers: []ICEServer{{URLs: []string{"turn:x:3478"}}}}, "webrtc.ice_servers[0]"},
-		{"ring", Config{VideoRing: 1000}, "whep.video_ring"},
+		{"port", Config{UDPPort: 70000}, "udp_port"},
+		{"public ip", Config{PublicIPs: []string{"example.com"}}, "public_ips[0]"},
+		{"ice url", Config{ICEServers: []ICEServer{{URLs: []string{"http://x"}}}}, "ice_servers[0].urls[0]"},
+		{"turn without user", Config{ICEServers: []ICEServer{{URLs: []string{"turn:x:3478"}}}}, "ice_servers[0]"},
+		{"ring", Config{VideoRing: 1000}, "video_ring"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +135,7 @@ func TestParseICEServers(t *testing.T) {
 		got[1].Username != "alice" || got[1].Credential != "s3cret" {
 		t.Errorf("got %+v", got)
 	}
-	if _, err := ParseICEServers([]string{"https://example.net"}); err == nil || !strings.HasPrefix(err.Error(), "webrtc.ice_servers[0]") {
+	if _, err := ParseICEServers([]string{"https://example.net"}); err == nil || !strings.HasPrefix(err.Error(), "ice_servers[0]") {
 		t.Errorf("bad URL: %v", err)
 	}
 }
