@@ -70,6 +70,7 @@ func (s *Server) connect(ctx context.Context, res *reservation, t Target, o *off
 		srv:       s,
 		bc:        res.bc,
 		shard:     res.bc.assign(),
+		ladder:    newLadderControl(len(res.bc.rungs)),
 		quota:     res.quota,
 		pc:        pc,
 		created:   time.Now(),

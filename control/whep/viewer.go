@@ -35,6 +35,11 @@ type viewer struct {
 	reason    atomic.Pointer[string]
 	connected atomic.Bool
 	routed    atomic.Pointer[netip.AddrPort] // the address its shard's lane sends to
+
+	// With renditions: the controller that picks one (its video RTCP
+	// reader's), and the path as the viewer reports it (ladder.go).
+	ladder *ladderControl
+	path   pathStats
 }
 
 func (v *viewer) close(reason string) {
@@ -158,8 +163,13 @@ func (v *viewer) readRTCP(s *webrtc.RTPSender, t *localTrack) {
 				for _, r := range p.Reports {
 					if r.SSRC == bd.ssrc {
 						bd.lost.Store(r.TotalLost)
+						if bd.kind == pipeline.Video {
+							v.onReceiverReport(bd, r, time.Now())
+						}
 					}
 				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				v.path.rembBPS.Store(uint64(p.Bitrate))
 			}
 		}
 	}

@@ -1,0 +1,155 @@
+package whep
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// A viewer of a stream with renditions moves down to the low one when its
+// path cannot carry the main one, and back up when it can again. What the
+// viewer's browser reports decides: its receiver reports (the share of
+// packets lost, and the round trip) and, where it sends them, its REMB
+// estimates of the bandwidth. A move happens at the next keyframe of the
+// other rendition (rendition.go), so it costs no stall.
+const (
+	// downLoss: this share of the video lost in ladderBadReports reports
+	// in a row (about a second apart) moves a viewer down.
+	downLoss         = 0.08
+	ladderBadReports = 2
+	// heavyLoss in one report moves it down at once: the link is far too
+	// narrow and every picture meanwhile is broken.
+	heavyLoss = 0.25
+	// upLoss: under this share a report counts as clean; after
+	// ladderUpWait of clean reports on the low rendition the viewer tries
+	// the main one again.
+	upLoss = 0.02
+	// ladderUpWait grows (doubling, to ladderUpWaitMax) each time a try
+	// up fails within ladderUpTrial, and starts again once the viewer has
+	// stayed up for ladderUpStable.
+	ladderUpWait    = 8 * time.Second
+	ladderUpWaitMax = 64 * time.Second
+	ladderUpTrial   = 10 * time.Second
+	ladderUpStable  = 30 * time.Second
+	// rembMargin: a REMB estimate under what the viewer's rendition sends
+	// times this moves it down; one over the main rendition's rate times
+	// rembHeadroom lets it up.
+	rembMargin   = 0.9
+	rembHeadroom = 1.3
+)
+
+// ladderControl is one viewer's controller, fed by its video RTCP reader
+// goroutine. cur is the rendition the viewer is on (0 main, 1 low).
+type ladderControl struct {
+	rungs    int
+	bad      int       // loss reports over downLoss in a row
+	clean    time.Time // start of the present run of clean reports; zero when the last was not clean
+	upAt     time.Time // when the viewer last tried up
+	upWait   time.Duration
+	mainKbps float64 // what the main rendition sent it, last seen
+}
+
+func newLadderControl(rungs int) *ladderControl {
+	return &ladderControl{rungs: rungs, upWait: ladderUpWait}
+}
+
+// report takes one receiver report (loss share of the video since the last
+// one), the latest REMB estimate in bit/s (0: none) and what the viewer's
+// rendition sends it now, kbit/s; it returns the rendition wanted.
+func (c *ladderControl) report(now time.Time, cur int, loss, remb, sentKbps float64) int {
+	if c.rungs < 2 {
+		return 0
+	}
+	if cur == 0 && sentKbps > 0 {
+		c.mainKbps = sentKbps
+	}
+	if loss >= downLoss {
+		c.bad++
+	} else {
+		c.bad = 0
+	}
+	if loss < upLoss {
+		if c.clean.IsZero() {
+			c.clean = now
+		}
+	} else {
+		c.clean = time.Time{}
+	}
+	rembLow := remb > 0 && sentKbps > 0 && remb < rembMargin*sentKbps*1000
+	switch cur {
+	case 0:
+		if c.bad >= ladderBadReports || loss >= heavyLoss || rembLow {
+			if !c.upAt.IsZero() && now.Sub(c.upAt) < ladderUpTrial {
+				c.upWait = min(2*c.upWait, ladderUpWaitMax) // the try up failed
+			}
+			c.bad, c.clean = 0, time.Time{}
+			return 1
+		}
+		if !c.upAt.IsZero() && now.Sub(c.upAt) > ladderUpStable {
+			c.upWait = ladderUpWait
+		}
+		return 0
+	default:
+		roomy := remb == 0 || c.mainKbps == 0 || remb >= rembHeadroom*c.mainKbps*1000
+		if !c.clean.IsZero() && now.Sub(c.clean) >= c.upWait && roomy {
+			c.upAt, c.bad, c.clean = now, 0, time.Time{}
+			return 0
+		}
+		return cur
+	}
+}
+
+// pathStats are one viewer's path as its receiver reports say, for status
+// and metrics; written by its video RTCP reader.
+type pathStats struct {
+	lossPct   atomic.Uint64 // float64 bits: the last report's video loss, %
+	rttMS     atomic.Uint64 // float64 bits; 0 before one could be measured
+	rembBPS   atomic.Uint64 // the last REMB estimate, bit/s; 0 without
+	sentKbps  atomic.Uint64 // float64 bits: the video sent to it, kbit/s, between its last two reports
+	lastBytes uint64        // reader only
+	lastAt    time.Time     // reader only
+}
+
+func storeF(a *atomic.Uint64, v float64) { a.Store(math.Float64bits(v)) }
+func loadF(a *atomic.Uint64) float64     { return math.Float64frombits(a.Load()) }
+
+// onReceiverReport reads one report block about v's video: loss and round
+// trip, then lets the controller choose the rendition.
+func (v *viewer) onReceiverReport(bd *binding, r rtcp.ReceptionReport, now time.Time) {
+	p := &v.path
+	storeF(&p.lossPct, 100*float64(r.FractionLost)/256)
+	if r.LastSenderReport != 0 {
+		// LSR and DLSR are in 1/65536 s, as is the middle of our clock's NTP
+		// time now: what is left is the round trip.
+		mid := uint32(ntpTime(now) >> 16)
+		if d := mid - r.LastSenderReport - r.Delay; d < 1<<30 {
+			storeF(&p.rttMS, float64(d)*1000/65536)
+		}
+	}
+	bytes := bd.sentB.Load()
+	if !p.lastAt.IsZero() {
+		if secs := now.Sub(p.lastAt).Seconds(); secs > 0.2 {
+			storeF(&p.sentKbps, float64(bytes-p.lastBytes)*8/1000/secs)
+		}
+	}
+	p.lastBytes, p.lastAt = bytes, now
+	if v.ladder == nil {
+		return
+	}
+	cur := int(bd.on.Load())
+	want := v.ladder.report(now, cur, float64(r.FractionLost)/256, float64(p.rembBPS.Load()), loadF(&p.sentKbps))
+	if want != int(bd.want.Load()) {
+		v.setRendition(want)
+		v.srv.log.Debug("viewer rendition", "viewer", v.id, "to", renditionName(want), "loss_pct", loadF(&p.lossPct),
+			"rtt_ms", math.Round(loadF(&p.rttMS)), "remb_kbps", p.rembBPS.Load()/1000, "sent_kbps", math.Round(loadF(&p.sentKbps)))
+	}
+}
+
+func renditionName(i int) string {
+	if i == 0 {
+		return "main"
+	}
+	return "low"
+}
