@@ -52,6 +52,16 @@ func (w whepResolver) Session(id, point string) (*pipeline.Stream, error) {
 	return s, nil
 }
 
+// SessionLow is the low rendition of a running session's composite, which
+// its WHEP viewers move to when their path narrows; nil for a return feed
+// (they have none yet) or a composite without one.
+func (w whepResolver) SessionLow(id, point string) *pipeline.Stream {
+	if point != "" {
+		return nil
+	}
+	return w.mgr.Low(id)
+}
+
 func hasPoint(sess store.Session, id string) bool {
 	for _, p := range sess.Points {
 		if p.ID == id {

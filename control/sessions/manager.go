@@ -280,6 +280,19 @@ func (m *Manager) Stream(id, point string) (*pipeline.Stream, error) {
 	return s, nil
 }
 
+// Low is a running session's low rendition (its composite encoded
+// smaller, for WHEP viewers on thin links), or nil when it has none.
+func (m *Manager) Low(id string) *pipeline.Stream {
+	r, ok := m.get(id)
+	if !ok || r.mixer == nil {
+		return nil
+	}
+	if l, ok := r.mixer.(interface{ Low() *pipeline.Stream }); ok {
+		return l.Low()
+	}
+	return nil
+}
+
 // Live is the runtime part of a session's status.
 type Live struct {
 	Mode      string          `json:"-"`
