@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
@@ -287,21 +286,9 @@ func TestEndGrantEndsReaders(t *testing.T) {
 // setupRead DESCRIBEs and SETUPs url, and returns the first error.
 func setupRead(t *testing.T, raw string) error {
 	t.Helper()
-	u, err := base.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp := gortsplib.TransportTCP
-	c := &gortsplib.Client{Transport: &tcp}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		return err
-	}
-	return c.SetupAll(desc.BaseURL, desc.Medias)
+	c, _, err := setupReader(t, raw, gortsplib.TransportTCP)
+	c.Close() // at once: each call is a reader of its own
+	return err
 }
 
 // TestPublishRefusalsSummarised: wrong publish credentials and a second

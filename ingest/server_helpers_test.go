@@ -213,24 +213,32 @@ func describeDesc(t *testing.T, u *base.URL) (*description.Session, *base.Respon
 	return c.Describe(u)
 }
 
-// playClient DESCRIBEs, SETUPs and PLAYs url over TCP, counting packets.
-func playClient(t *testing.T, url string) (c *gortsplib.Client, packets func() int) {
+// setupReader DESCRIBEs and SETUPs every media of raw over tr: the one
+// way these tests start an RTSP reader. The client closes when the test
+// ends; an error of DESCRIBE or SETUP (a refusal) is returned.
+func setupReader(t *testing.T, raw string, tr gortsplib.Transport) (*gortsplib.Client, *description.Session, error) {
 	t.Helper()
-	u, err := base.ParseURL(url)
+	u, err := base.ParseURL(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp := gortsplib.TransportTCP
-	c = &gortsplib.Client{Transport: &tcp}
+	c := &gortsplib.Client{Transport: &tr}
 	if err := c.Start(u.Scheme, u.Host); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	desc, _, err := c.Describe(u)
 	if err != nil {
-		t.Fatal(err)
+		return c, nil, err
 	}
-	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+	return c, desc, c.SetupAll(desc.BaseURL, desc.Medias)
+}
+
+// playClient DESCRIBEs, SETUPs and PLAYs url over TCP, counting packets.
+func playClient(t *testing.T, url string) (c *gortsplib.Client, packets func() int) {
+	t.Helper()
+	c, _, err := setupReader(t, url, gortsplib.TransportTCP)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

@@ -262,21 +262,8 @@ func TestServerTrackChange(t *testing.T) {
 		stream.Write(&pipeline.Frame{Track: tr, PTS: time.Duration(i) * 40 * time.Millisecond, Key: isH264IDR(au), NALUs: au})
 	}
 
-	u, err := base.ParseURL(srv.url + "/sources/chg")
+	c, _, err := setupReader(t, srv.url+"/sources/chg", gortsplib.TransportTCP)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tcp := gortsplib.TransportTCP
-	c := &gortsplib.Client{Transport: &tcp}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	desc, _, err := c.Describe(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -313,6 +300,10 @@ func TestServerTrackChange(t *testing.T) {
 	case <-waitErr:
 	case <-ctx.Done():
 		t.Fatal("reader not disconnected after a codec change")
+	}
+	u, err := base.ParseURL(srv.url + "/sources/chg")
+	if err != nil {
+		t.Fatal(err)
 	}
 	desc2, _, err := describeDesc(t, u)
 	if err != nil {
