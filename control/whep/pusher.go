@@ -32,6 +32,13 @@ const (
 	pushRetryMin       = 500 * time.Millisecond
 	pushRetryMax       = time.Second
 	pushMTU            = maxPayload
+	// A server that dies without a word (a crash, a pulled cable) sends
+	// nothing more: the connection counts as lost after pushSilence
+	// without a packet from it (pion's default is 5 s), checked by a
+	// consent request whenever it has been quiet for pushKeepalive. A
+	// live server answers those, and sends RTCP several times a second.
+	pushSilence   = 2 * time.Second
+	pushKeepalive = 500 * time.Millisecond
 )
 
 // PusherConfig is one stream published to a remote WHIP server: a point
@@ -112,7 +119,9 @@ func NewPusher(cfg PusherConfig, log *slog.Logger) (*Pusher, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("output %q: %w", cfg.Name, err)
 	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir))
+	var se webrtc.SettingEngine
+	se.SetICETimeouts(pushSilence, pushConnectTimeout, pushKeepalive)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 	p := &Pusher{cfg: cfg, log: log.With("component", "whip-out", "output", cfg.Name), api: api, link: link}
 	p.status = PusherStatus{State: "connecting", Since: time.Now()}
 	return p, nil

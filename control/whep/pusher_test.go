@@ -3,12 +3,14 @@ package whep
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"diemcau/ingest"
+	"diemcau/internal/lossyudp"
 )
 
 // TestPusher: a Pusher publishes a stream to the WHIP endpoint (H.264 and
@@ -72,5 +74,45 @@ func TestPusher(t *testing.T) {
 	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 	if st := p.Status(); st.Connects != 2 {
 		t.Errorf("connects %d, want 2", st.Connects)
+	}
+}
+
+// TestPusherNoticesSilence: a server that goes silent without a word (a
+// crash, a pulled cable; here the UDP relay between them closes) is found
+// lost by the pusher's consent checks after pushSilence, and the pusher
+// goes offline to reconnect, instead of waiting pion's default 5 s of
+// silence (then 25 s to "failed").
+func TestPusherNoticesSilence(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{DisableTCP: true}) // UDP only: every packet crosses the relay
+	src := startWHIPSources(t, ts, "xa-a")["xa-a"]
+	media := ts.srv.UDPAddrs()[0].String()
+	relay, err := lossyudp.Start(media, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite,
+		Stream: feedStream(t, "program", clip, false),
+		Client: &http.Client{Timeout: 10 * time.Second, Transport: viaRelay{media: media, relay: relay.Addr()}}},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitState(t, src, ingest.StateOnline, 15*time.Second)
+	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+
+	relay.Close()
+	silent := time.Now()
+	waitFor(t, 15*time.Second, "the pusher offline", func() bool { return p.Status().State != "online" })
+	took := time.Since(silent)
+	t.Logf("offline %v after the path went silent (%v of silence, a consent check every %v)", took.Round(10*time.Millisecond), pushSilence, pushKeepalive)
+	// pion's default would take 5 s at least; a busy machine adds its
+	// scheduling to pushSilence, not seconds.
+	if took >= 5*time.Second {
+		t.Errorf("the silent server found lost after %v, want about %v", took, pushSilence)
 	}
 }
