@@ -16,6 +16,7 @@ type sessionCollector struct {
 	state, viewers, mixFPS, mixDropped, mixLatency, mixRestarts, mixTimeSteps *prometheus.Desc
 	recActive, recBytes, recSegments, recDiskStopped, recFsync                *prometheus.Desc
 	audioPeak, audioRMS, audioSilent                                          *prometheus.Desc
+	rendViewers, viewerKbps, viewerLoss, viewerRTT                            *prometheus.Desc
 }
 
 func newSessionCollector(s *Server) *sessionCollector {
@@ -42,6 +43,11 @@ func newSessionCollector(s *Server) *sessionCollector {
 			"Peak level of a point's sound in the composite, before its gain and mute, loudest channel, last 100 ms; absent while none arrives.", sp),
 		audioRMS: d("diemcau_point_audio_rms_dbfs",
 			"RMS level of a point's sound in the composite, before its gain and mute, loudest channel, last 100 ms; absent while none arrives.", sp),
+		rendViewers: d("diemcau_session_rendition_viewers", "WHEP viewers of the session on each rendition (main, low).", []string{"session", "rendition"}),
+		viewerKbps: d("diemcau_viewer_bandwidth_kbps",
+			"A WHEP viewer's bandwidth: its browser's REMB estimate where sent, else the video that reached it.", []string{"session", "viewer", "rendition", "from"}),
+		viewerLoss: d("diemcau_viewer_loss_ratio", "Share of a WHEP viewer's video lost, from its last receiver report.", []string{"session", "viewer"}),
+		viewerRTT:  d("diemcau_viewer_rtt_seconds", "A WHEP viewer's round trip, from its receiver reports.", []string{"session", "viewer"}),
 		audioSilent: d("diemcau_point_audio_silent",
 			"1 while a point's picture is live, it is not muted, and no sound has come from it for the alert's threshold (10 s).", sp),
 	}
@@ -49,7 +55,8 @@ func newSessionCollector(s *Server) *sessionCollector {
 
 func (c *sessionCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.state, c.viewers, c.mixFPS, c.mixDropped, c.mixLatency, c.mixRestarts, c.mixTimeSteps,
-		c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync, c.audioPeak, c.audioRMS, c.audioSilent} {
+		c.recActive, c.recBytes, c.recSegments, c.recDiskStopped, c.recFsync, c.audioPeak, c.audioRMS, c.audioSilent,
+		c.rendViewers, c.viewerKbps, c.viewerLoss, c.viewerRTT} {
 		ch <- d
 	}
 }
@@ -70,6 +77,20 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if c.s.deps.Viewers != nil {
 			gauge(c.viewers, float64(c.s.deps.Viewers(sess.ID)), sess.ID)
+		}
+		if c.s.deps.ViewerStats != nil {
+			on := map[string]int{}
+			for _, v := range c.s.deps.ViewerStats(sess.ID) {
+				on[v.Rendition]++
+				gauge(c.viewerKbps, v.BandwidthKbps, sess.ID, v.ID, v.Rendition, v.BandwidthFrom)
+				gauge(c.viewerLoss, v.LossPct/100, sess.ID, v.ID)
+				if v.RTTMS > 0 {
+					gauge(c.viewerRTT, v.RTTMS/1000, sess.ID, v.ID)
+				}
+			}
+			for r, n := range on {
+				gauge(c.rendViewers, float64(n), sess.ID, r)
+			}
 		}
 		if c.s.deps.Sessions == nil {
 			continue

@@ -99,6 +99,9 @@ type Deps struct {
 	Probe Prober
 	// Viewers counts a session's WHEP viewers.
 	Viewers func(sessionID string) int
+	// ViewerStats are a session's WHEP viewers one by one: rendition and
+	// path (sessions[].viewer_list, diemcau_viewer_*); nil: none shown.
+	ViewerStats func(sessionID string) []whep.ViewerStats
 	// Outputs are the state of a session's publishing to WHIP servers
 	// (sessions[].outputs, a point node's link to its hub); nil: none.
 	Outputs func(sessionID string) []OutputStatus
@@ -148,6 +151,10 @@ func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 // SetViewers installs the count of a session's WHEP viewers (the WHEP
 // server is made after the API, whose auth it uses). Call before Run.
 func (s *Server) SetViewers(fn func(sessionID string) int) { s.deps.Viewers = fn }
+
+// SetViewerStats installs what lists a session's WHEP viewers one by one.
+// Call before Run.
+func (s *Server) SetViewerStats(fn func(sessionID string) []whep.ViewerStats) { s.deps.ViewerStats = fn }
 
 // SetOutputs installs what reports a session's outputs. Call before Run.
 func (s *Server) SetOutputs(fn func(sessionID string) []OutputStatus) { s.deps.Outputs = fn }

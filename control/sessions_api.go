@@ -12,6 +12,7 @@ import (
 
 	"diemcau/control/sessions"
 	"diemcau/control/store"
+	"diemcau/control/whep"
 	"diemcau/ingest"
 )
 
@@ -31,6 +32,10 @@ type sessionView struct {
 	Points    []pointView              `json:"points"`
 	Duration  string                   `json:"duration,omitempty"` // planned length, "2h30m"
 	Viewers   int                      `json:"viewers"`
+	// Renditions counts the viewers on each rendition ("main", "low");
+	// ViewerList shows each one's rendition and path.
+	Renditions map[string]int     `json:"renditions,omitempty"`
+	ViewerList []whep.ViewerStats `json:"viewer_list,omitempty"`
 	Recording sessions.RecordingStatus `json:"recording"`
 	Mixer     *sessions.CompositeStats `json:"mixer,omitempty"`
 	Outputs   []OutputStatus           `json:"outputs,omitempty"`
@@ -58,6 +63,14 @@ func (s *Server) viewSession(sess store.Session) sessionView {
 	}
 	if s.deps.Viewers != nil {
 		v.Viewers = s.deps.Viewers(sess.ID)
+	}
+	if s.deps.ViewerStats != nil {
+		if list := s.deps.ViewerStats(sess.ID); len(list) > 0 {
+			v.ViewerList, v.Renditions = list, map[string]int{}
+			for _, vs := range list {
+				v.Renditions[vs.Rendition]++
+			}
+		}
 	}
 	if s.deps.Outputs != nil {
 		v.Outputs = s.deps.Outputs(sess.ID)

@@ -177,6 +177,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	viewers.Register(api.Handle)
 	console.Register(api.Handle)
 	api.SetViewers(viewers.Viewers)
+	api.SetViewerStats(viewers.ViewerStats)
 	outputs := &outputSet{}
 	api.SetOutputs(outputs.status)
 	checker.SetWebRTC(webrtcCheck(api, viewers, checkToken, st, mgr, sources))

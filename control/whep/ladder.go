@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"diemcau/pipeline"
 )
 
 // A viewer of a stream with renditions moves down to the low one when its
@@ -152,4 +154,63 @@ func renditionName(i int) string {
 		return "main"
 	}
 	return "low"
+}
+
+// ViewerStats is one WHEP viewer of a session as its status and the
+// metrics show it: the rendition it is on and its path as its receiver
+// reports say.
+type ViewerStats struct {
+	ID    string `json:"id"`
+	Point string `json:"point,omitempty"` // a return feed's point; "" for the composite
+	// Rendition is "main" or "low" (a session with a low rendition moves
+	// viewers between them with their bandwidth).
+	Rendition string `json:"rendition"`
+	// BandwidthKbps is the viewer's bandwidth as best known: its browser's
+	// REMB estimate where it sends one (BandwidthFrom "remb"), else the
+	// video that reached it, sent × (1 − loss) ("delivered"), which is a
+	// floor, not the path's capacity.
+	BandwidthKbps float64 `json:"bandwidth_kbps"`
+	BandwidthFrom string  `json:"bandwidth_from"`
+	// LossPct is the video lost in its last receiver report, %.
+	LossPct float64 `json:"loss_pct"`
+	// RTTMS is the round trip from its receiver reports; 0 until known.
+	RTTMS float64 `json:"rtt_ms"`
+	// Moves counts its moves between renditions.
+	Moves uint64 `json:"rendition_moves"`
+}
+
+// ViewerStats are the connected viewers of a session (composite and
+// return feeds), in no particular order.
+func (s *Server) ViewerStats(session string) []ViewerStats {
+	s.mu.Lock()
+	var vs []*viewer
+	for _, v := range s.viewers {
+		if v.target.Session == session && v.connected.Load() {
+			vs = append(vs, v)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]ViewerStats, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.stats())
+	}
+	return out
+}
+
+func (v *viewer) stats() ViewerStats {
+	st := ViewerStats{ID: v.id, Point: v.target.Point, Rendition: "main", BandwidthFrom: "delivered"}
+	p := &v.path
+	st.LossPct, st.RTTMS = math.Round(10*loadF(&p.lossPct))/10, math.Round(10*loadF(&p.rttMS))/10
+	for _, t := range v.tracks {
+		if bd := t.binding(); bd != nil && bd.kind == pipeline.Video {
+			st.Rendition = renditionName(int(bd.on.Load()))
+			st.Moves = bd.moves.Load()
+		}
+	}
+	if remb := p.rembBPS.Load(); remb > 0 {
+		st.BandwidthKbps, st.BandwidthFrom = math.Round(float64(remb)/1000), "remb"
+	} else {
+		st.BandwidthKbps = math.Round(loadF(&p.sentKbps) * (1 - loadF(&p.lossPct)/100))
+	}
+	return st
 }

@@ -162,7 +162,8 @@ func (v *ladderViewer) since(t time.Time) []ladderFrame {
 }
 
 // TestViewerFollowsBandwidth: a pion viewer (with its receiver reports)
-// watches a session with a low rendition through a UDP relay. When the
+// watches a session with a low rendition through a UDP relay that holds
+// each datagram 20 ms (its status reads the 40 ms round trip). When the
 // relay narrows to 800 kbit/s the viewer is moved to the low rendition
 // within 5 s and its pictures flow without a stall from the move on; when
 // the limit lifts it is moved back. The streams (the encoders) are the
@@ -191,7 +192,7 @@ func TestViewerFollowsBandwidth(t *testing.T) {
 	defer hs.Close()
 
 	media := srv.UDPAddrs()[0].String()
-	relay, err := lossyudp.Start(media, 0)
+	relay, err := lossyudp.StartDelayed(media, 0, 20*time.Millisecond) // a 40 ms round trip
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,16 @@ func TestViewerFollowsBandwidth(t *testing.T) {
 		_ = pc.Close()
 		readers.Wait()
 	}()
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+		readers.Go(func() {
+			// pion's receiver reports learn our sender reports (for the
+			// round trip) only from RTCP the application reads.
+			for {
+				if _, _, err := rcv.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		})
 		readers.Go(func() {
 			for {
 				p, _, err := tr.ReadRTP()
@@ -269,6 +279,12 @@ func TestViewerFollowsBandwidth(t *testing.T) {
 	// loses their ends): what counts is how soon the move comes, and that
 	// nothing stalls from its keyframe on.
 	checkFlow(t, lv, narrowed, 'L', false)
+	vs := srv.ViewerStats("demo")
+	if len(vs) != 1 || vs[0].Rendition != "low" || vs[0].Moves != 1 || vs[0].RTTMS < 35 || vs[0].RTTMS > 150 || vs[0].BandwidthKbps <= 0 {
+		t.Errorf("viewer status on the low rendition: %+v", vs)
+	} else {
+		t.Logf("viewer status on the low rendition: %+v", vs[0])
+	}
 
 	widened := time.Now()
 	relay.SetRate(0)
@@ -276,6 +292,11 @@ func TestViewerFollowsBandwidth(t *testing.T) {
 	t.Logf("moved up %v after the limit lifted", took.Round(time.Millisecond))
 	time.Sleep(2 * time.Second)
 	checkFlow(t, lv, widened, 'M', true)
+	if vs := srv.ViewerStats("demo"); len(vs) != 1 || vs[0].Rendition != "main" || vs[0].Moves != 2 {
+		t.Errorf("viewer status back on the main rendition: %+v", vs)
+	} else {
+		t.Logf("viewer status back on the main rendition: %+v", vs[0])
+	}
 	if n := feed.main.Stats().Readers; n == 0 {
 		t.Error("the main stream lost its reader")
 	}
