@@ -154,7 +154,9 @@ func (s *Server) SetViewers(fn func(sessionID string) int) { s.deps.Viewers = fn
 
 // SetViewerStats installs what lists a session's WHEP viewers one by one.
 // Call before Run.
-func (s *Server) SetViewerStats(fn func(sessionID string) []whep.ViewerStats) { s.deps.ViewerStats = fn }
+func (s *Server) SetViewerStats(fn func(sessionID string) []whep.ViewerStats) {
+	s.deps.ViewerStats = fn
+}
 
 // SetOutputs installs what reports a session's outputs. Call before Run.
 func (s *Server) SetOutputs(fn func(sessionID string) []OutputStatus) { s.deps.Outputs = fn }

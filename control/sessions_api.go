@@ -29,17 +29,17 @@ type pointView struct {
 // status").
 type sessionView struct {
 	store.Session
-	Points    []pointView              `json:"points"`
-	Duration  string                   `json:"duration,omitempty"` // planned length, "2h30m"
-	Viewers   int                      `json:"viewers"`
+	Points   []pointView `json:"points"`
+	Duration string      `json:"duration,omitempty"` // planned length, "2h30m"
+	Viewers  int         `json:"viewers"`
 	// Renditions counts the viewers on each rendition ("main", "low");
 	// ViewerList shows each one's rendition and path.
-	Renditions map[string]int     `json:"renditions,omitempty"`
-	ViewerList []whep.ViewerStats `json:"viewer_list,omitempty"`
-	Recording sessions.RecordingStatus `json:"recording"`
-	Mixer     *sessions.CompositeStats `json:"mixer,omitempty"`
-	Outputs   []OutputStatus           `json:"outputs,omitempty"`
-	Error     string                   `json:"error,omitempty"`
+	Renditions map[string]int           `json:"renditions,omitempty"`
+	ViewerList []whep.ViewerStats       `json:"viewer_list,omitempty"`
+	Recording  sessions.RecordingStatus `json:"recording"`
+	Mixer      *sessions.CompositeStats `json:"mixer,omitempty"`
+	Outputs    []OutputStatus           `json:"outputs,omitempty"`
+	Error      string                   `json:"error,omitempty"`
 }
 
 func (s *Server) viewSession(sess store.Session) sessionView {
