@@ -34,6 +34,12 @@ func runPush(t *testing.T, srv *testServer, id, url string) *PushSource {
 		t.Fatal(err)
 	}
 	testkit.Start(t, "push source", p.Run)
+	// An encoder that announces before Run has begun is refused (503).
+	testkit.Eventually(t, 5*time.Second, "the push source running", func() bool {
+		p.slot.mu.Lock()
+		defer p.slot.mu.Unlock()
+		return p.slot.running
+	})
 	return p
 }
 
