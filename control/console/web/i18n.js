@@ -44,7 +44,7 @@ const TEXT = {
     stopped: 'Đã dừng {title}', saved: 'Đã lưu', deleted: 'Đã xoá',
     // running session
     composite: 'Hình tổng hợp', notRunning: 'Phiên không chạy. Hãy bắt đầu diễn tập hoặc phát trực tiếp.',
-    viewers: 'Người xem', mixerFps: 'Khung/giây bộ trộn', dropped: 'Khung bỏ', latency: 'Độ trễ trộn',
+    viewers: 'Người xem', renditions: 'Theo chất lượng', rendition_main: 'chính', rendition_low: 'thấp', mixerFps: 'Khung/giây bộ trộn', dropped: 'Khung bỏ', latency: 'Độ trễ trộn',
     rec: 'GHI', recOff: 'Không ghi', recRehearsal: 'Diễn tập: không ghi hình', elapsed: 'Thời gian',
     bytes: 'Dung lượng', segments: 'Đoạn', disk: 'Ổ đĩa', diskOk: 'Đang ghi bình thường',
     diskStopped: 'Dừng ghi vì thiếu dung lượng', diskFree: 'Trống (lần kiểm tra cuối)',
@@ -131,7 +131,7 @@ const TEXT = {
     confirmDeleteSession: 'Delete session “{title}”?', confirm: 'Confirm', started: 'Started {title}',
     stopped: 'Stopped {title}', saved: 'Saved', deleted: 'Deleted',
     composite: 'Composite', notRunning: 'The session is not running. Start a rehearsal or go live.',
-    viewers: 'Viewers', mixerFps: 'Mixer frames/s', dropped: 'Dropped', latency: 'Mix latency',
+    viewers: 'Viewers', renditions: 'By rendition', rendition_main: 'main', rendition_low: 'low', mixerFps: 'Mixer frames/s', dropped: 'Dropped', latency: 'Mix latency',
     rec: 'REC', recOff: 'Not recording', recRehearsal: 'Rehearsal: nothing is recorded', elapsed: 'Elapsed',
     bytes: 'Size', segments: 'Segments', disk: 'Disk', diskOk: 'Recording normally',
     diskStopped: 'Stopped: disk full', diskFree: 'Free (last check)',

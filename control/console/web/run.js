@@ -103,12 +103,18 @@ function status(sess) {
     h('dl', { class: 'stats' },
       h('dt', null, t('elapsed')), h('dd', { id: 'run-elapsed' }, isRunning(sess) ? fmtClock(elapsed(sess)) : '—'),
       h('dt', null, t('viewers')), h('dd', { id: 'run-viewers' }, fmtNum(sess.viewers)),
+      sess.renditions ? [h('dt', null, t('renditions')), h('dd', { id: 'run-renditions' }, renditions(sess.renditions))] : null,
       h('dt', null, t('mixerFps')), h('dd', null, m ? fmtNum(m.fps, 1) : '—'),
       h('dt', null, t('encoder')), h('dd', null, m && m.encoder ? m.encoder : '—'),
       h('dt', null, t('dropped')), h('dd', null, m ? fmtNum(m.dropped) : '—'),
       h('dt', null, t('latency')), h('dd', null, m && m.latency_p50_ms ? fmtNum(m.latency_p50_ms) + ' / ' + fmtNum(m.latency_p95_ms) + ' ms' : '—')),
     sess.error ? h('p', { class: 'error-text' }, sess.error) : null,
   ];
+}
+
+// renditions is how many viewers are on each rendition: "main 3 · low 1".
+function renditions(r) {
+  return ['main', 'low'].filter((k) => r[k]).map((k) => t('rendition_' + k) + ' ' + fmtNum(r[k])).join(' · ') || '—';
 }
 
 function pointCard(sess, p) {
