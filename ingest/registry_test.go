@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -30,9 +31,7 @@ func TestRegistryAddRemoveWhileRunning(t *testing.T) {
 	if _, err := reg.Add(SourceConfig{ID: "a", URL: "sim://a"}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- reg.Run(ctx) }()
+	running := testkit.Start(t, "registry", reg.Run)
 
 	tests := []struct {
 		name    string
@@ -71,13 +70,7 @@ func TestRegistryAddRemoveWhileRunning(t *testing.T) {
 	if err := reg.Remove("b"); !errors.Is(err, ErrNoSource) {
 		t.Fatalf("second remove: %v", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return: a source did not stop")
+	if err := running.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }

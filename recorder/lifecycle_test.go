@@ -49,17 +49,14 @@ func TestShutdownSealsLiveRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
+	running := testkit.Start(t, "recorder", rec.Run)
 	fd := newFeeder(c, "composite", 8)
 	run, err := rec.StartRun("bye", streamsOf(map[string]*feeder{"composite": fd}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	recordFor(t, map[string]*feeder{"c": fd}, time.Second)
-	cancel()
-	if err := <-done; err != nil {
+	if err := running.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	rep := mustVerify(t, run.Dir())

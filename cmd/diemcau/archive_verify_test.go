@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"diemcau/control/store"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/recorder"
 )
@@ -51,9 +52,7 @@ func runArchive(t *testing.T, root, keyFile string, st *store.Store, until strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
+	running := testkit.Start(t, "recorder", rec.Run)
 	if until == "" {
 		run, err := rec.StartRun("demo", map[string]*pipeline.Stream{"composite": pipeline.NewStream("c")})
 		if err != nil {
@@ -69,8 +68,7 @@ func runArchive(t *testing.T, root, keyFile string, st *store.Store, until strin
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := running.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }

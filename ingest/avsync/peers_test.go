@@ -110,18 +110,8 @@ func TestMeasureSimSourceReserved(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 2)
-	go func() { done <- srv.Run(ctx) }()
-	go func() { done <- src.Run(ctx) }()
-	defer func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		}
-	}()
-	<-srv.Listening()
+	testkit.Start(t, "rtsp server", srv.Run).WaitReady(srv.Listening(), 10*time.Second)
+	testkit.Start(t, "sim source", src.Run)
 	waitOnline(t, src)
 
 	mctx, mcancel := context.WithTimeout(ctx, 90*time.Second)

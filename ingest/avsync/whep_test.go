@@ -13,6 +13,7 @@ import (
 	"diemcau/control/whep"
 	"diemcau/ingest/avsync"
 	"diemcau/ingest/sim"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -44,25 +45,14 @@ func TestMeasureOverWHEP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 2)
-	go func() { done <- srv.Run(ctx) }()
-	go func() { done <- src.Run(ctx) }()
+	testkit.Start(t, "whep server", srv.Run).WaitReady(srv.Ready(), 10*time.Second)
+	testkit.Start(t, "sim source", src.Run)
 	hs := httptest.NewServer(srv.Handler())
-	defer func() {
-		hs.Close()
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("run: %v", err)
-			}
-		}
-	}()
-	<-srv.Ready()
+	t.Cleanup(hs.Close)
 	waitOnline(t, src)
 
 	t.Run("in sync", func(t *testing.T) {
-		mctx, mcancel := context.WithTimeout(ctx, 90*time.Second)
+		mctx, mcancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer mcancel()
 		rep, err := avsync.Measure(mctx, hs.URL+"/whep/sources/tinh", avsync.Options{Seconds: 4, Token: whepToken})
 		if err != nil {
@@ -74,7 +64,7 @@ func TestMeasureOverWHEP(t *testing.T) {
 		checkInSync(t, rep, "opus")
 	})
 	t.Run("a wrong token could not open", func(t *testing.T) {
-		rep, err := avsync.Measure(ctx, hs.URL+"/whep/sources/tinh", avsync.Options{Seconds: 2, Token: "not-" + whepToken})
+		rep, err := avsync.Measure(context.Background(), hs.URL+"/whep/sources/tinh", avsync.Options{Seconds: 2, Token: "not-" + whepToken})
 		if !errors.Is(err, avsync.ErrOpen) || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), whepToken) {
 			t.Fatalf("error %v, want ErrOpen with the 401 and without the token", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -60,17 +61,7 @@ func TestRegistryUpdateKeepsTheFeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- reg.Run(ctx) }()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("registry did not stop")
-		}
-	}()
+	testkit.Start(t, "registry", reg.Run)
 
 	feed, _ := reg.Stream("tinh")
 	w := &feedWatch{t: t, r: feed.NewReader(pipeline.ReaderConfig{Name: "test"})}

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
@@ -68,15 +69,7 @@ func TestSourcePlays(t *testing.T) {
 	reader := src.Stream().NewReader(pipeline.ReaderConfig{Name: "test"})
 	defer reader.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	testkit.Start(t, "sim source", src.Run)
 
 	readCtx, readCancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer readCancel()

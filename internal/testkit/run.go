@@ -2,41 +2,64 @@ package testkit
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
 
 // StopWithin is how long a component may take to return from Run once its
-// test ended: longer is a hang, and the test fails.
+// context ended: longer is a hang, and the test fails.
 const StopWithin = 20 * time.Second
 
 // Running is a component started by Start.
 type Running struct {
-	t    testing.TB
-	what string
-	done chan error
+	t      testing.TB
+	what   string
+	cancel context.CancelFunc
+	done   chan error
+
+	once    sync.Once
+	stopErr error
 }
 
 // Start runs run (a component's Run) in the background until t ends; then
 // it cancels run's context and waits up to StopWithin, failing t if run
-// returned an error or did not return.
+// returned an error or did not return. Stop ends it earlier.
 func Start(t testing.TB, what string, run func(context.Context) error) *Running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Running{t: t, what: what, done: make(chan error, 1)}
+	r := &Running{t: t, what: what, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("%s: Run: %v", what, err)
-			}
-		case <-time.After(StopWithin):
-			t.Errorf("%s: Run did not return %v after its context ended", what, StopWithin)
+		stopped := false
+		r.once.Do(func() { r.stopErr, stopped = r.wait(), true })
+		if stopped && r.stopErr != nil {
+			t.Errorf("%s: %v", what, r.stopErr)
 		}
 	})
 	return r
+}
+
+// Stop cancels Run's context now, waits for it to return (up to
+// StopWithin) and returns its error; a test that stops a component itself
+// checks what it returned (a run's seal, a clean shutdown).
+func (r *Running) Stop() error {
+	r.once.Do(func() { r.stopErr = r.wait() })
+	return r.stopErr
+}
+
+func (r *Running) wait() error {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			return fmt.Errorf("Run: %w", err)
+		}
+		return nil
+	case <-time.After(StopWithin):
+		return fmt.Errorf("Run did not return %v after its context ended", StopWithin)
+	}
 }
 
 // WaitReady waits for ready to close (the component is listening, or has
@@ -46,7 +69,7 @@ func (r *Running) WaitReady(ready <-chan struct{}, d time.Duration) {
 	select {
 	case <-ready:
 	case err := <-r.done:
-		r.done <- err // for the cleanup's check
+		r.done <- err // for Stop or the cleanup
 		r.t.Fatalf("%s: Run returned before it was ready: %v", r.what, err)
 	case <-time.After(d):
 		r.t.Fatalf("%s: not ready after %v", r.what, d)

@@ -91,3 +91,15 @@ func TestLoggerQuietUntilFailure(t *testing.T) {
 	ft.end()
 	log.Info("after the end: dropped, no panic")
 }
+
+func TestStop(t *testing.T) {
+	ft := &fakeT{}
+	r := Start(ft, "component", func(ctx context.Context) error { <-ctx.Done(); return errors.New("sealed badly") })
+	if err := r.Stop(); err == nil || err.Error() != "Run: sealed badly" {
+		t.Fatalf("Stop = %v", err)
+	}
+	ft.end()
+	if ft.Failed() {
+		t.Fatal("the cleanup failed the test again after an explicit Stop")
+	}
+}
