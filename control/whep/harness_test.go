@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -86,12 +86,7 @@ type testServer struct {
 	stop     func()
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("WHEP_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func testLogger(t testing.TB) *slog.Logger { return testkit.Logger(t) }
 
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
