@@ -93,6 +93,15 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 	if second.State != "live" {
 		t.Errorf("page shows state %q, want live", second.State)
 	}
+	// The answer offers goog-remb: the browser reports its bandwidth
+	// estimate, which the viewer's status shows (and the rendition
+	// ladder reads).
+	var vs []ViewerStats
+	waitFor(t, 10*time.Second, "the browser's REMB", func() bool {
+		vs = ts.srv.ViewerStats("demo")
+		return len(vs) == 1 && vs[0].BandwidthFrom == "remb" && vs[0].BandwidthKbps > 0
+	})
+	t.Logf("viewer status: %+v", vs[0])
 	label, err := chromedp.Run(tab, chromedp.Text("#state"))
 	if err != nil {
 		t.Fatal(err)

@@ -35,22 +35,28 @@ const (
 	ladderUpWaitMax = 64 * time.Second
 	ladderUpTrial   = 10 * time.Second
 	ladderUpStable  = 30 * time.Second
-	// rembMargin: a REMB estimate under what the viewer's rendition sends
-	// times this moves it down; one over the main rendition's rate times
-	// rembHeadroom lets it up.
-	rembMargin   = 0.9
-	rembHeadroom = 1.3
+	// rembMargin: REMB estimates under what the viewer's rendition sends
+	// times this, rembLowReports in a row, move it down, once rembSettle
+	// has passed since its first report: a browser's receive-side
+	// estimate starts low and climbs (Chromium's read 320 kbit/s at 3 s of
+	// a 2 Mbit/s stream it played well). It never moves a viewer up: it
+	// stays under 1.5 × what arrives, so on the low rendition it cannot
+	// say that the main one fits; a try up after clean reports does.
+	rembMargin     = 0.5
+	rembLowReports = 3
+	rembSettle     = 10 * time.Second
 )
 
 // ladderControl is one viewer's controller, fed by its video RTCP reader
 // goroutine. cur is the rendition the viewer is on (0 main, 1 low).
 type ladderControl struct {
 	rungs    int
+	first    time.Time // the first report
+	rembLow  int       // REMB reports under rembMargin in a row
 	bad      int       // loss reports over downLoss in a row
 	clean    time.Time // start of the present run of clean reports; zero when the last was not clean
 	upAt     time.Time // when the viewer last tried up
 	upWait   time.Duration
-	mainKbps float64 // what the main rendition sent it, last seen
 }
 
 func newLadderControl(rungs int) *ladderControl {
@@ -64,8 +70,13 @@ func (c *ladderControl) report(now time.Time, cur int, loss, remb, sentKbps floa
 	if c.rungs < 2 {
 		return 0
 	}
-	if cur == 0 && sentKbps > 0 {
-		c.mainKbps = sentKbps
+	if c.first.IsZero() {
+		c.first = now
+	}
+	if now.Sub(c.first) >= rembSettle && remb > 0 && sentKbps > 0 && remb < rembMargin*sentKbps*1000 {
+		c.rembLow++
+	} else {
+		c.rembLow = 0
 	}
 	if loss >= downLoss {
 		c.bad++
@@ -79,14 +90,14 @@ func (c *ladderControl) report(now time.Time, cur int, loss, remb, sentKbps floa
 	} else {
 		c.clean = time.Time{}
 	}
-	rembLow := remb > 0 && sentKbps > 0 && remb < rembMargin*sentKbps*1000
+	rembLow := c.rembLow >= rembLowReports
 	switch cur {
 	case 0:
 		if c.bad >= ladderBadReports || loss >= heavyLoss || rembLow {
 			if !c.upAt.IsZero() && now.Sub(c.upAt) < ladderUpTrial {
 				c.upWait = min(2*c.upWait, ladderUpWaitMax) // the try up failed
 			}
-			c.bad, c.clean = 0, time.Time{}
+			c.bad, c.rembLow, c.clean = 0, 0, time.Time{}
 			return 1
 		}
 		if !c.upAt.IsZero() && now.Sub(c.upAt) > ladderUpStable {
@@ -94,8 +105,7 @@ func (c *ladderControl) report(now time.Time, cur int, loss, remb, sentKbps floa
 		}
 		return 0
 	default:
-		roomy := remb == 0 || c.mainKbps == 0 || remb >= rembHeadroom*c.mainKbps*1000
-		if !c.clean.IsZero() && now.Sub(c.clean) >= c.upWait && roomy {
+		if !c.clean.IsZero() && now.Sub(c.clean) >= c.upWait {
 			c.upAt, c.bad, c.clean = now, 0, time.Time{}
 			return 0
 		}

@@ -34,10 +34,14 @@ func TestLadderControl(t *testing.T) {
 		{"one lossy report is not enough", []step{{1, 0, 0.2, 0, 2000, 0}, {2, 0, 0, 0, 2000, 0}, {3, 0, 0.2, 0, 2000, 0}}},
 		{"two in a row move down", []step{{1, 0, 0.2, 0, 2000, 0}, {2, 0, 0.1, 0, 2000, 1}}},
 		{"heavy loss moves down at once", []step{{1, 0, 0.4, 0, 2000, 1}}},
-		{"a low REMB moves down at once", []step{{1, 0, 0, 1.2e6, 2000, 1}}},
+		{"a low REMB moves down once settled and three in a row", []step{
+			{1, 0, 0, 0.3e6, 2000, 0}, {2, 0, 0, 0.3e6, 2000, 0}, {3, 0, 0, 0.3e6, 2000, 0}, {4, 0, 0, 0.3e6, 2000, 0}, // climbing
+			{11, 0, 0, 0.8e6, 2000, 0}, {12, 0, 0, 0.8e6, 2000, 0}, {13, 0, 0, 1.5e6, 2000, 0}, // a good one breaks the run
+			{14, 0, 0, 0.8e6, 2000, 0}, {15, 0, 0, 0.8e6, 2000, 0}, {16, 0, 0, 0.8e6, 2000, 1},
+		}},
 		{"up after 8 s clean", []step{{1, 0, 0.2, 0, 2000, 0}, {2, 0, 0.2, 0, 2000, 1}, {3, 1, 0, 0, 400, 1}, {10, 1, 0.01, 0, 400, 1}, {11, 1, 0, 0, 400, 0}}},
 		{"a lossy report restarts the wait", []step{{1, 1, 0, 0, 400, 1}, {6, 1, 0.05, 0, 400, 1}, {10, 1, 0, 0, 400, 1}, {17, 1, 0, 0, 400, 1}, {18, 1, 0, 0, 400, 0}}},
-		{"not up while REMB says the main one does not fit", []step{{1, 0, 0, 0, 2000, 0}, {2, 0, 0, 1e6, 2000, 1}, {3, 1, 0, 1e6, 400, 1}, {20, 1, 0, 1e6, 400, 1}, {21, 1, 0, 3e6, 400, 0}}},
+		{"REMB does not hold a viewer down", []step{{1, 1, 0, 0.6e6, 400, 1}, {9, 1, 0, 0.6e6, 400, 0}}},
 		{"a failed try up doubles the wait", []step{
 			{1, 1, 0, 0, 400, 1}, {9, 1, 0, 0, 400, 0}, // up after 8 s
 			{10, 0, 0.1, 0, 2000, 0}, {11, 0, 0.1, 0, 2000, 1}, // down again within the trial

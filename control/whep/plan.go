@@ -134,8 +134,12 @@ func planVideo(offered []offeredCodec, t *pipeline.Track, bframes bool) (webrtc.
 			MimeType:    webrtc.MimeTypeH264,
 			ClockRate:   90000,
 			SDPFmtpLine: fmtp,
+			// goog-remb without transport-cc: the browser estimates the
+			// bandwidth itself and reports it (REMB), which moves the
+			// viewer between renditions (ladder.go) with no per-packet
+			// work here.
 			RTCPFeedback: []webrtc.RTCPFeedback{
-				{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+				{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "goog-remb"},
 			},
 		},
 	}, nil
