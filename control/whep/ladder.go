@@ -50,13 +50,13 @@ const (
 // ladderControl is one viewer's controller, fed by its video RTCP reader
 // goroutine. cur is the rendition the viewer is on (0 main, 1 low).
 type ladderControl struct {
-	rungs    int
-	first    time.Time // the first report
-	rembLow  int       // REMB reports under rembMargin in a row
-	bad      int       // loss reports over downLoss in a row
-	clean    time.Time // start of the present run of clean reports; zero when the last was not clean
-	upAt     time.Time // when the viewer last tried up
-	upWait   time.Duration
+	rungs   int
+	first   time.Time // the first report
+	rembLow int       // REMB reports under rembMargin in a row
+	bad     int       // loss reports over downLoss in a row
+	clean   time.Time // start of the present run of clean reports; zero when the last was not clean
+	upAt    time.Time // when the viewer last tried up
+	upWait  time.Duration
 }
 
 func newLadderControl(rungs int) *ladderControl {
