@@ -93,6 +93,9 @@ type TokenConfig struct {
 type PipelineConfig struct {
 	Encoder string `mapstructure:"encoder"`
 	Decoder string `mapstructure:"decoder"`
+	// LowRendition is every composite's second, smaller encoding
+	// ("640x360@500"; "" or "off": none): low_rendition.go.
+	LowRendition string `mapstructure:"low_rendition"`
 }
 
 // ArchiveConfig is the recorder's.
@@ -162,34 +165,35 @@ type PointConfig struct {
 // Every scalar key has one so that DIEMCAU_* environment variables reach it.
 func defaults() map[string]any {
 	return map[string]any{
-		"http.listen":         ":8080",
-		"http.tls.cert":       "",
-		"http.tls.key":        "",
-		"rtsp.listen":         ":8554",
-		"rtsp.read_user":      "",
-		"rtsp.read_pass":      "",
-		"rtsp.read_digest":    false,
-		"rtsp.anonymous_read": false,
-		"srt.listen":          srtin.DefaultListen,
-		"srt.latency":         srtin.DefaultLatency.String(),
-		"hub.url":             "",
-		"hub.point":           "",
-		"hub.token":           "",
-		"hub.program":         "",
-		"webrtc.udp_port":     8189,
-		"webrtc.public_ips":   []string{},
-		"webrtc.ice_servers":  []string{},
-		"pipeline.encoder":    "auto",
-		"pipeline.decoder":    "auto",
-		"archive.root":        "./archive",
-		"archive.segment":     "5m",
-		"archive.part":        "1s",
-		"archive.fsync":       true,
-		"archive.retention":   "0s",
-		"archive.min_free":    "2GiB",
-		"archive.signing_key": "",
-		"audit.retention":     store.DefaultAuditRetention.String(),
-		"store":               "./diemcau.db",
+		"http.listen":            ":8080",
+		"http.tls.cert":          "",
+		"http.tls.key":           "",
+		"rtsp.listen":            ":8554",
+		"rtsp.read_user":         "",
+		"rtsp.read_pass":         "",
+		"rtsp.read_digest":       false,
+		"rtsp.anonymous_read":    false,
+		"srt.listen":             srtin.DefaultListen,
+		"srt.latency":            srtin.DefaultLatency.String(),
+		"hub.url":                "",
+		"hub.point":              "",
+		"hub.token":              "",
+		"hub.program":            "",
+		"webrtc.udp_port":        8189,
+		"webrtc.public_ips":      []string{},
+		"webrtc.ice_servers":     []string{},
+		"pipeline.encoder":       "auto",
+		"pipeline.decoder":       "auto",
+		"pipeline.low_rendition": "",
+		"archive.root":           "./archive",
+		"archive.segment":        "5m",
+		"archive.part":           "1s",
+		"archive.fsync":          true,
+		"archive.retention":      "0s",
+		"archive.min_free":       "2GiB",
+		"archive.signing_key":    "",
+		"audit.retention":        store.DefaultAuditRetention.String(),
+		"store":                  "./diemcau.db",
 	}
 }
 

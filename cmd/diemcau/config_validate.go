@@ -56,6 +56,9 @@ func (c *Config) Validate() []error {
 	}
 	checkChoice("pipeline.encoder", c.Pipeline.Encoder, encoderChoices)
 	checkChoice("pipeline.decoder", c.Pipeline.Decoder, decoderChoices)
+	if _, err := parseLowRendition(c.Pipeline.LowRendition); err != nil {
+		bad("pipeline.low_rendition", "%v", err)
+	}
 
 	if c.Store == "" {
 		bad("store", "required (path of the SQLite file)")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"diemcau/control"
+	"diemcau/mixer"
 	"diemcau/pipeline/gst"
 )
 
@@ -18,6 +19,7 @@ type mediaInfo struct {
 	encChoice gst.Choice
 	decChoice gst.Choice
 	codecErr  error
+	low       mixer.LowRendition // pipeline.low_rendition
 }
 
 func (m *mediaInfo) info() control.Info {
@@ -31,6 +33,7 @@ func (m *mediaInfo) info() control.Info {
 func probeMedia(ctx context.Context, cfg *Config, log *slog.Logger) *mediaInfo {
 	log = log.With("component", "codecs")
 	m := &mediaInfo{gstreamer: gst.Version(), registry: gst.NewRegistry(log)}
+	m.low, _ = parseLowRendition(cfg.Pipeline.LowRendition) // checked with the config
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	p := gst.EncoderParams{Width: 1280, Height: 720, FPS: 30, BitrateKbps: 2500}
