@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"diemcau/mixer"
-	"diemcau/pipeline/gst"
 )
 
 // parseLowRendition reads pipeline.low_rendition: "WxH@KBPS" (e.g.
@@ -44,10 +43,16 @@ func gstSize(s string) (int, int, error) {
 	return w, h, nil
 }
 
-// lowFor is the low rendition of a composite of output's size: none when
-// it would not be smaller.
-func lowFor(low mixer.LowRendition, output gst.EncoderParams) mixer.LowRendition {
-	if low.Width == 0 || low.Width >= output.Width || low.Height >= output.Height {
+// lowFor is the low rendition of a composite of width × height (0: the
+// mixer's default): none when it would not be smaller.
+func lowFor(low mixer.LowRendition, width, height int) mixer.LowRendition {
+	if width == 0 {
+		width = mixer.DefaultWidth
+	}
+	if height == 0 {
+		height = mixer.DefaultHeight
+	}
+	if low.Width == 0 || low.Width >= width || low.Height >= height {
 		return mixer.LowRendition{}
 	}
 	return low

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"diemcau/mixer"
-	"diemcau/pipeline/gst"
 )
 
 func TestParseLowRendition(t *testing.T) {
@@ -30,10 +29,13 @@ func TestParseLowRendition(t *testing.T) {
 		}
 	}
 	low := mixer.LowRendition{Width: 640, Height: 360, BitrateKbps: 500}
-	if got := lowFor(low, gst.EncoderParams{Width: 1280, Height: 720}); got != low {
+	if got := lowFor(low, 1280, 720); got != low {
 		t.Errorf("720p output: low %+v", got)
 	}
-	if got := lowFor(low, gst.EncoderParams{Width: 640, Height: 360}); got.Width != 0 {
+	if got := lowFor(low, 0, 0); got != low {
+		t.Errorf("the default output: low %+v", got)
+	}
+	if got := lowFor(low, 640, 360); got.Width != 0 {
 		t.Errorf("a 640x360 output got a low rendition %+v", got)
 	}
 }

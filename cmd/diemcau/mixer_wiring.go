@@ -20,7 +20,8 @@ func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
 	return func(spec sessions.Spec, inputs map[string]*pipeline.Stream) (sessions.Composite, error) {
 		cfg := mixer.Config{
 			Session: spec.ID,
-			Output:  mixer.Output{Width: spec.Output.Width, Height: spec.Output.Height, FPS: spec.Output.FPS, BitrateKbps: spec.Output.BitrateKbps},
+			Output: mixer.Output{Width: spec.Output.Width, Height: spec.Output.Height, FPS: spec.Output.FPS, BitrateKbps: spec.Output.BitrateKbps,
+				Low: lowFor(media.low, spec.Output.Width, spec.Output.Height)},
 			Layout:  mixer.Layout(spec.Layout),
 			Focus:   spec.Focus,
 			Encoder: media.encChoice,
