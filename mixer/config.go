@@ -53,6 +53,10 @@ type Point struct {
 	// Stream is the point's source; its video and audio are read with
 	// their own reader, from the last keyframe.
 	Stream *pipeline.Stream
+	// Sub is the camera's sub-stream (the same picture, smaller), or nil.
+	// Its pictures are decoded instead of Stream's while the point's tile
+	// is no larger than them; its sound is never used.
+	Sub *pipeline.Stream
 	// Gain is linear (1 unity, 0 silence); a zero value in Config means 1:
 	// set Muted to silence a point from the start.
 	Gain  float64

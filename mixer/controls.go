@@ -20,6 +20,7 @@ type controls struct {
 type pointControl struct {
 	id     string
 	stream *pipeline.Stream
+	sub    *pipeline.Stream // nil: none
 	label  string
 	gain   float64
 	muted  bool

@@ -30,95 +30,176 @@ const resyncGap = 500 * time.Millisecond
 // reader) and resumes at the next keyframe.
 const feedQueue = 256
 
-// feed reads one point's stream and pushes its frames into the mix, placed
-// on the mix's clock by arrival. It never waits for the mix: a frame the
-// mix cannot take now is dropped. It returns when ctx ends or the stream
-// closes (the point's tile then shows its slate).
-func (m *Mixer) feed(ctx context.Context, point int, gen uint64, id string, stream *pipeline.Stream, mix *gst.Mix) {
-	r := stream.NewReader(pipeline.ReaderConfig{
-		Name: "mixer/" + m.cfg.Session + "/" + id, Queue: feedQueue, FromKeyframe: true,
-	})
-	defer r.Close()
-	var (
-		pace      pacer
-		track     [2]*pipeline.Track
-		format    [2]gst.InputFormat
-		key       [2]string
-		requested [2]string
-		lastVideo time.Duration = -1
-		gate      pipeline.KeyGate
-	)
+// feeder reads one point's streams — the main one and, for a camera with
+// a sub-stream, the sub-stream — and pushes their frames into the mix,
+// placed on the mix's clock by arrival. Sound always comes from the main
+// stream; pictures from the feed choose (feedchoice.go) picks for the
+// tile. It never waits for the mix: a frame the mix cannot take now is
+// dropped.
+type feeder struct {
+	m     *Mixer
+	point int
+	gen   uint64
+	id    string
+	mix   *gst.Mix
+	sides [2]*feedSide // feedMain, feedSub (nil: none)
+
+	cur        int           // the feed whose pictures go in; -1 none yet
+	switched   bool          // cur changed with the frame in hand
+	lastPushAt time.Duration // mix time of the last picture pushed; -1 none
+	lastStamp  time.Duration // its stamp: pictures keep rising across feeds
+	gate       pipeline.KeyGate
+
+	track     [2]*pipeline.Track
+	format    [2]gst.InputFormat
+	key       [2]string
+	requested [2]string
+}
+
+// feed runs a point's feeder until ctx ends or its main stream closes (the
+// point's tile then shows its slate). sub may be nil.
+func (m *Mixer) feed(ctx context.Context, point int, gen uint64, id string, main, sub *pipeline.Stream, mix *gst.Mix) {
+	fd := &feeder{m: m, point: point, gen: gen, id: id, mix: mix, cur: -1, lastPushAt: -1}
+	name := "mixer/" + m.cfg.Session + "/" + id
+	fd.sides[feedMain] = newFeedSide(main, name)
+	if sub != nil {
+		fd.sides[feedSub] = newFeedSide(sub, name+"/sub")
+	}
+	defer func() {
+		for _, s := range fd.sides {
+			if s != nil {
+				s.r.Close()
+			}
+		}
+	}()
+	m.feedInUse[point].Store(-1)
 	for {
-		f, err := r.Read(ctx)
-		if err != nil {
-			// A point that goes away shows its slate; it never ends the
-			// session.
-			if !errors.Is(err, pipeline.ErrStreamClosed) && ctx.Err() == nil {
-				m.log.Warn("point feed stopped", "point", id, "error", err)
-			}
-			return
-		}
-		if f.Track == nil || f.Track.Kind() == 0 {
-			continue
-		}
-		kind := f.Track.Kind()
-		k := kindSlot(kind)
-		if f.Track != track[k] {
-			track[k] = f.Track
-			format[k] = gst.InputFormatOf(f.Track)
-			key[k] = format[k].Key()
-		}
-		now := mix.RunningTime()
-		if now < 0 {
-			continue
-		}
-		if kind == pipeline.Video {
-			if lastVideo >= 0 && now-lastVideo > resyncGap {
-				gate.Lose()
-			}
-			lastVideo = now
-			if !gate.Pass(f.Key) {
-				m.feedDropped[point].Add(1)
+		progressed := false
+		for i, s := range fd.sides {
+			if s == nil {
 				continue
 			}
-		}
-		stamp := pace.place(f.PTS, now, k)
-		dts := stamp
-		if kind == pipeline.Video && f.DTS <= f.PTS {
-			dts = stamp - (f.PTS - f.DTS)
-		}
-		var data []byte
-		var dur time.Duration = -1
-		if kind == pipeline.Video {
-			data = annexB(f)
-			if f.Track.FPS > 0 {
-				dur = time.Duration(float64(time.Second) / f.Track.FPS)
-			}
-		} else {
-			data = f.Payload
-		}
-		in := mix.Input(point, kind)
-		st := in.Push(key[k], data, stamp, dts, dur, f.Key)
-		if st == gst.NoBranch && requested[k] != key[k] {
-			// Ask once per format; the owner retries failed builds itself.
-			requested[k] = key[k]
-			req := inputRequest{point: point, gen: gen, kind: kind, format: format[k], done: make(chan struct{})}
-			select {
-			case m.inputReqs <- req:
-			case <-ctx.Done():
+			f, err := s.r.Poll()
+			if err != nil {
+				if i == feedSub {
+					// The sub-stream went; the main one carries on.
+					s.r.Close()
+					fd.sides[feedSub] = nil
+					continue
+				}
+				// A point that goes away shows its slate; it never ends
+				// the session.
+				if !errors.Is(err, pipeline.ErrStreamClosed) && ctx.Err() == nil {
+					m.log.Warn("point feed stopped", "point", id, "error", err)
+				}
 				return
 			}
-			select {
-			case <-req.done:
-			case <-ctx.Done():
-				return
+			if f != nil {
+				progressed = true
+				if !fd.frame(ctx, i, f) {
+					return
+				}
 			}
-			st = in.Push(key[k], data, stamp, dts, dur, f.Key)
 		}
-		if st == gst.Pushed && kind == pipeline.Video {
-			m.latency.pushed(point, stamp, now)
+		if progressed {
+			continue
+		}
+		var subWake <-chan struct{}
+		if s := fd.sides[feedSub]; s != nil {
+			subWake = s.r.Wake()
+		}
+		select {
+		case <-fd.sides[feedMain].r.Wake():
+		case <-subWake:
+		case <-ctx.Done():
+			return
 		}
 	}
+}
+
+// frame handles one frame of feed side; false when ctx ended.
+func (fd *feeder) frame(ctx context.Context, side int, f *pipeline.Frame) bool {
+	if f.Track == nil || f.Track.Kind() == 0 {
+		return true
+	}
+	kind := f.Track.Kind()
+	if side == feedSub && kind != pipeline.Video {
+		return true // the point's sound is the main stream's
+	}
+	now := fd.mix.RunningTime()
+	if now < 0 {
+		return true
+	}
+	k := kindSlot(kind)
+	s := fd.sides[side]
+	// Every frame of both feeds goes through its pacer, so the one not
+	// shown is warm when it takes over.
+	stamp := s.pace.place(f.PTS, now, k)
+	if kind == pipeline.Video {
+		s.video, s.lastVideo = f.Track, now
+		if !fd.choose(side, f.Key, now) {
+			return true
+		}
+		if fd.lastPushAt >= 0 && now-fd.lastPushAt > resyncGap {
+			fd.gate.Lose()
+		}
+		fd.lastPushAt = now
+		if !fd.gate.Pass(f.Key) {
+			fd.m.feedDropped[fd.point].Add(1)
+			return true
+		}
+		if fd.switched {
+			fd.switched = false
+			fd.m.feedSwitchGap[fd.point].Store(int64(stamp - fd.lastStamp))
+		}
+		if stamp <= fd.lastStamp {
+			// The two feeds' pacers differ a little; the branch takes
+			// rising times.
+			stamp = fd.lastStamp + time.Microsecond
+		}
+		fd.lastStamp = stamp
+	}
+	if f.Track != fd.track[k] {
+		fd.track[k] = f.Track
+		fd.format[k] = gst.InputFormatOf(f.Track)
+		fd.key[k] = fd.format[k].Key()
+	}
+	dts := stamp
+	if kind == pipeline.Video && f.DTS <= f.PTS {
+		dts = stamp - (f.PTS - f.DTS)
+	}
+	var data []byte
+	var dur time.Duration = -1
+	if kind == pipeline.Video {
+		data = annexB(f)
+		if f.Track.FPS > 0 {
+			dur = time.Duration(float64(time.Second) / f.Track.FPS)
+		}
+	} else {
+		data = f.Payload
+	}
+	in := fd.mix.Input(fd.point, kind)
+	st := in.Push(fd.key[k], data, stamp, dts, dur, f.Key)
+	if st == gst.NoBranch && fd.requested[k] != fd.key[k] {
+		// Ask once per format; the owner retries failed builds itself.
+		fd.requested[k] = fd.key[k]
+		req := inputRequest{point: fd.point, gen: fd.gen, kind: kind, format: fd.format[k], done: make(chan struct{})}
+		select {
+		case fd.m.inputReqs <- req:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-req.done:
+		case <-ctx.Done():
+			return false
+		}
+		st = in.Push(fd.key[k], data, stamp, dts, dur, f.Key)
+	}
+	if st == gst.Pushed && kind == pipeline.Video {
+		fd.m.latency.pushed(fd.point, stamp, now)
+	}
+	return true
 }
 
 func kindSlot(k pipeline.Kind) int {

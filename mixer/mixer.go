@@ -58,12 +58,20 @@ type Mixer struct {
 	frames          atomic.Uint64
 	encoderRestarts atomic.Uint64
 	feedDropped     []atomic.Uint64 // per point: video skipped to resync after a gap
-	statsMu         sync.Mutex
-	points          []PointStats // by slot; guarded by statsMu
-	order           []int        // slots in tile order, as last applied; guarded by statsMu
-	fps             float64      // guarded by statsMu
-	fpsAt           time.Time    // guarded by statsMu
-	fpsFrames       uint64       // guarded by statsMu
+	// Per slot, for points with a sub-stream (feedchoice.go): the tile's
+	// size (owner writes, feeders read), the feed in use (-1 none yet, else
+	// feedMain/feedSub), switches between them and the last switch's gap
+	// on the mix's timeline.
+	tileSize      []atomic.Uint64
+	feedInUse     []atomic.Int32
+	feedSwitches  []atomic.Uint64
+	feedSwitchGap []atomic.Int64
+	statsMu       sync.Mutex
+	points        []PointStats // by slot; guarded by statsMu
+	order         []int        // slots in tile order, as last applied; guarded by statsMu
+	fps           float64      // guarded by statsMu
+	fpsAt         time.Time    // guarded by statsMu
+	fpsFrames     uint64       // guarded by statsMu
 }
 
 // New validates cfg and makes the output streams; it starts nothing. reg
@@ -83,17 +91,21 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 	}
 	n := cfg.MaxPoints
 	m := &Mixer{
-		cfg:         cfg,
-		log:         log,
-		reg:         reg,
-		latency:     newLatency(n),
-		inputReqs:   make(chan inputRequest, 4*n),
-		notify:      make(chan struct{}, 1),
-		inMix:       make([]bool, n),
-		points:      make([]PointStats, n),
-		feedDropped: make([]atomic.Uint64, n),
-		times:       newMonotonic(),
-		lowTimes:    newMonotonic(),
+		cfg:           cfg,
+		log:           log,
+		reg:           reg,
+		latency:       newLatency(n),
+		inputReqs:     make(chan inputRequest, 4*n),
+		notify:        make(chan struct{}, 1),
+		inMix:         make([]bool, n),
+		points:        make([]PointStats, n),
+		feedDropped:   make([]atomic.Uint64, n),
+		tileSize:      make([]atomic.Uint64, n),
+		feedInUse:     make([]atomic.Int32, n),
+		feedSwitches:  make([]atomic.Uint64, n),
+		feedSwitchGap: make([]atomic.Int64, n),
+		times:         newMonotonic(),
+		lowTimes:      newMonotonic(),
 	}
 	if cfg.Decoder.Fragment != "" {
 		d := cfg.Decoder
@@ -104,6 +116,7 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		m.out.low.SetKeyframeRequester(m.requestLowKeyframe)
 	}
 	m.want = m.initialControls()
+	m.noteTiles(m.want)
 	for i, p := range cfg.Points {
 		m.points[i].ID = p.ID
 		m.order = append(m.order, i)

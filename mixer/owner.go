@@ -152,6 +152,8 @@ func (m *Mixer) join(ctx context.Context, mix *gst.Mix, slot int, w pointControl
 func (m *Mixer) startFeed(ctx context.Context, mix *gst.Mix, slot int, w pointControl, r *pointRun, feeders *sync.WaitGroup) {
 	*r = pointRun{id: w.id, gen: w.gen, joined: time.Now()}
 	m.feedDropped[slot].Store(0)
+	m.feedSwitches[slot].Store(0)
+	m.feedSwitchGap[slot].Store(0)
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	r.stop, r.done = stop, done
@@ -159,7 +161,7 @@ func (m *Mixer) startFeed(ctx context.Context, mix *gst.Mix, slot int, w pointCo
 	go func() {
 		defer feeders.Done()
 		defer close(done)
-		m.feed(fctx, slot, w.gen, w.id, w.stream, mix)
+		m.feed(fctx, slot, w.gen, w.id, w.stream, w.sub, mix)
 	}()
 }
 
@@ -250,6 +252,7 @@ func (m *Mixer) apply(mix *gst.Mix, applied *controls, run []pointRun, want cont
 				mix.SetTile(s, gst.MixTile{X: t.X, Y: t.Y, W: t.W, H: t.H, Z: t.Z, Visible: t.Visible})
 			}
 		}
+		m.noteTiles(want)
 		if applied.points != nil {
 			m.log.Info("layout", "layout", want.layout, "focus", want.points[want.focus].id, "points", len(want.order))
 		}

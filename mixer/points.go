@@ -14,7 +14,7 @@ func (m *Mixer) initialControls() controls {
 	c := controls{layout: m.cfg.Layout, points: make([]pointControl, m.cfg.MaxPoints)}
 	for i, p := range m.cfg.Points {
 		m.gen++
-		c.points[i] = pointControl{id: p.ID, stream: p.Stream, label: p.Label, gain: p.Gain, muted: p.Muted, gen: m.gen}
+		c.points[i] = pointControl{id: p.ID, stream: p.Stream, sub: p.Sub, label: p.Label, gain: p.Gain, muted: p.Muted, gen: m.gen}
 		c.order = append(c.order, i)
 		m.bootGens = append(m.bootGens, m.gen)
 		if p.ID == m.cfg.Focus {
@@ -51,7 +51,7 @@ func (m *Mixer) AddPoint(p Point) error {
 		return fmt.Errorf("points: %d taking part: %w", len(m.want.order), ErrFull)
 	}
 	m.gen++
-	m.want.points[slot] = pointControl{id: p.ID, stream: p.Stream, label: p.Label, gain: p.Gain, muted: p.Muted, gen: m.gen}
+	m.want.points[slot] = pointControl{id: p.ID, stream: p.Stream, sub: p.Sub, label: p.Label, gain: p.Gain, muted: p.Muted, gen: m.gen}
 	m.want.order = append(m.want.order, slot)
 	m.out.addReturn(slot, p.ID)
 	m.nudge()

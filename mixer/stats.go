@@ -45,7 +45,17 @@ type PointStats struct {
 	Pictures  uint64    // decoded pictures that reached the compositor
 	Pushed    uint64    // coded frames into the mix
 	Dropped   uint64    // coded frames lost: behind, waiting for a keyframe, no decoder yet
-	Audio     PointAudio
+	// Feed is the stream whose pictures the tile decodes: "main", or "sub"
+	// for a camera's sub-stream; "" before the first picture.
+	Feed string
+	// FeedSwitches counts changes between the two; FeedSwitchGap is the
+	// last one's step on the mix's timeline, from the old feed's last
+	// picture to the new one's first, as the new feed's pacer placed it:
+	// within about a frame either way means no hole (a step back is
+	// overlap, and the new picture follows the old one by a microsecond).
+	FeedSwitches  uint64
+	FeedSwitchGap time.Duration
+	Audio         PointAudio
 }
 
 // Stats returns the current figures; safe from any goroutine.
@@ -96,6 +106,8 @@ func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, order []int, now time.
 			p.LostSince = run[i].sig.since
 		}
 		p.Pushed, p.Dropped = 0, m.feedDropped[i].Load()
+		p.Feed = feedName(int(m.feedInUse[i].Load()))
+		p.FeedSwitches, p.FeedSwitchGap = m.feedSwitches[i].Load(), time.Duration(m.feedSwitchGap[i].Load())
 		for _, k := range []pipeline.Kind{pipeline.Video, pipeline.Audio} {
 			pushed, dropped := mix.Input(i, k).Counts()
 			p.Pushed += pushed

@@ -12,8 +12,9 @@ import (
 
 // mixerFactory builds a session's composite with the codecs chosen at
 // start; nil when this machine has no working H.264 encoder or decoder, so
-// sessions run (and record single feeds) without a composite.
-func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
+// sessions run (and record single feeds) without a composite. subs gives a
+// source's sub-stream (nil: none), which only the composite reads.
+func mixerFactory(media *mediaInfo, subs func(source string) (*pipeline.Stream, bool), log *slog.Logger) sessions.MixerFactory {
 	if media.codecErr != nil {
 		return nil
 	}
@@ -28,28 +29,35 @@ func mixerFactory(media *mediaInfo, log *slog.Logger) sessions.MixerFactory {
 			Decoder: media.decChoice,
 		}
 		for _, p := range spec.Points {
-			cfg.Points = append(cfg.Points, mixerPoint(p, inputs[p.ID]))
+			cfg.Points = append(cfg.Points, mixerPoint(p, inputs[p.ID], subs))
 		}
 		m, err := mixer.New(cfg, log, media.registry)
 		if err != nil {
 			return nil, err
 		}
-		return sessionMixer{m}, nil
+		return sessionMixer{m, subs}, nil
 	}
 }
 
 // mixerPoint is a session's point as the mixer takes it.
-func mixerPoint(p sessions.Point, s *pipeline.Stream) mixer.Point {
+func mixerPoint(p sessions.Point, s *pipeline.Stream, subs func(string) (*pipeline.Stream, bool)) mixer.Point {
 	gain, muted := p.Gain, p.Muted
 	if gain == 0 && !muted {
 		// The mixer reads a zero gain as "unset"; a stored zero is silence.
 		muted = true
 	}
-	return mixer.Point{ID: p.ID, Label: p.Label, Stream: s, Gain: gain, Muted: muted}
+	var sub *pipeline.Stream
+	if subs != nil {
+		sub, _ = subs(p.Source)
+	}
+	return mixer.Point{ID: p.ID, Label: p.Label, Stream: s, Sub: sub, Gain: gain, Muted: muted}
 }
 
 // sessionMixer adapts the mixer to what the session runtime drives.
-type sessionMixer struct{ *mixer.Mixer }
+type sessionMixer struct {
+	*mixer.Mixer
+	subs func(string) (*pipeline.Stream, bool)
+}
 
 func (s sessionMixer) SetLayout(layout, focus string) error {
 	return s.Mixer.SetLayout(mixer.Layout(layout), focus)
@@ -61,7 +69,7 @@ func (s sessionMixer) SetPoint(p sessions.Point) error {
 }
 
 func (s sessionMixer) AddPoint(p sessions.Point, stream *pipeline.Stream) error {
-	err := s.Mixer.AddPoint(mixerPoint(p, stream))
+	err := s.Mixer.AddPoint(mixerPoint(p, stream, s.subs))
 	if errors.Is(err, mixer.ErrFull) {
 		return fmt.Errorf("%w: %w", sessions.ErrCompositeFull, err)
 	}

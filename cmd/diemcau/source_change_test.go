@@ -182,7 +182,7 @@ func startChangeHarness(t *testing.T) *changeHarness {
 			return err
 		},
 		Recorder: sessionRecorder{rec: archive},
-		Mixer:    mixerFactory(media, log),
+		Mixer:    mixerFactory(media, reg.SubStream, log),
 	})
 	if err != nil {
 		t.Fatal(err)
