@@ -83,6 +83,9 @@ type Pusher struct {
 	link   *linkMeter
 
 	frames, keyframes atomic.Uint64
+	// deletes are the DELETEs of ended resources, sent beside the next
+	// connect (Run waits for them before it returns).
+	deletes sync.WaitGroup
 }
 
 // NewPusher checks cfg and makes a pusher; Run publishes.
@@ -156,6 +159,7 @@ func (p *Pusher) setState(state string, err error) {
 // Run publishes until ctx ends, reconnecting after each failure with a
 // back-off from pushRetryMin to pushRetryMax.
 func (p *Pusher) Run(ctx context.Context) error {
+	defer p.deletes.Wait()
 	wait := pushRetryMin
 	var failures int
 	for {
@@ -230,7 +234,11 @@ func (p *Pusher) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer deleteResource(p.cfg.Client, resource, p.cfg.Token)
+	// Ended beside the next connect, not before it: a server that
+	// restarted does not know the resource and may hold the DELETE (LiveKit
+	// held it until this client gave up, 2 s), which would delay the
+	// reconnect by as much.
+	defer p.deletes.Go(func() { deleteResource(p.cfg.Client, resource, p.cfg.Token) })
 	select {
 	case <-connected:
 	case <-failed:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,4 +116,60 @@ func TestPusherNoticesSilence(t *testing.T) {
 	if took >= 5*time.Second {
 		t.Errorf("the silent server found lost after %v, want about %v", took, pushSilence)
 	}
+}
+
+// TestPusherReconnectsBesideItsDelete: the server ends the connection and
+// then holds the DELETE of the old resource unanswered (LiveKit, restarted,
+// does not know it): the pusher connects again after its back-off, without
+// waiting for the DELETE, and the DELETE still goes.
+func TestPusherReconnectsBesideItsDelete(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{})
+	src := startWHIPSources(t, ts, "xa-a")["xa-a"]
+	held := &holdDeletes{}
+	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite,
+		Stream: feedStream(t, "program", clip, false), Client: &http.Client{Timeout: 10 * time.Second, Transport: held}},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = p.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	waitState(t, src, ingest.StateOnline, 15*time.Second)
+	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+
+	// The server ends the connection (here by revoking the invite, which
+	// is given back at once).
+	ended := time.Now()
+	if n := ts.srv.EndInvite("inv-p"); n != 1 {
+		t.Fatalf("EndInvite ended %d connections, want 1", n)
+	}
+	ts.srv.mu.Lock()
+	delete(ts.srv.revoked, "inv-p")
+	ts.srv.mu.Unlock()
+	waitFor(t, 10*time.Second, "the pusher online again", func() bool { return p.Status().Connects == 2 && p.Status().State == "online" })
+	took := time.Since(ended)
+	t.Logf("online again %v after the server ended the connection, %d DELETE held", took.Round(10*time.Millisecond), held.n.Load())
+	if held.n.Load() != 1 {
+		t.Errorf("%d DELETEs sent, want the old resource's", held.n.Load())
+	}
+	// Waiting for the held DELETE would take its 2 s, then the back-off.
+	if took >= 2*time.Second {
+		t.Errorf("online again %v after the connection ended: the reconnect waited for the DELETE", took)
+	}
+}
+
+// holdDeletes is an HTTP transport that holds every DELETE until its
+// request gives up, and passes the rest.
+type holdDeletes struct{ n atomic.Int32 }
+
+func (h *holdDeletes) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodDelete {
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	h.n.Add(1)
+	<-req.Context().Done()
+	return nil, req.Context().Err()
 }
