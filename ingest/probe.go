@@ -38,6 +38,9 @@ type ProbeReport struct {
 	Clock           *ProbeClock  `json:"clock,omitempty"` // media clock rate, camera clock offset
 	Checks          []ProbeCheck `json:"checks"`
 	Verdict         CheckResult  `json:"verdict"`
+	// Sub is the report of the camera's sub-stream, read at the same time,
+	// when there is one (probe --sub, a source with a sub_url).
+	Sub *ProbeReport `json:"sub,omitempty"`
 }
 
 // ProbeVideo is the video as measured, not as the camera claims.

@@ -128,6 +128,17 @@ func onlySubDiffers(a, b SourceConfig) bool {
 	return a == b
 }
 
+// SubURL is a source's sub_url as configured, credentials included (for
+// probing it; never to be shown): "" without one.
+func (r *Registry) SubURL(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.sources[id]; ok {
+		return e.cfg.SubURL
+	}
+	return ""
+}
+
 // SubStream returns the sub-stream of a source: its own feed, the same for
 // the id's whole life in the registry, written only while the source has a
 // sub_url. A reader of it waits for frames that may never come.

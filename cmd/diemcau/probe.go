@@ -25,13 +25,17 @@ func newProbeCommand() *cobra.Command {
 		transport string
 		av        bool
 		token     string
+		sub       string
 	)
 	cmd := &cobra.Command{
-		Use:   "probe [--seconds N] [--json] [--transport auto|tcp|udp] URL | probe --av [--seconds N] [--token T] [--json] URL|FILE",
+		Use:   "probe [--seconds N] [--json] [--transport auto|tcp|udp] [--sub SUB_URL] URL | probe --av [--seconds N] [--token T] [--json] URL|FILE",
 		Short: "Check one RTSP feed (codec, fps, GOP, audio, browser playback), or with --av its lip sync and sound",
 		Long: `Connects to one RTSP URL, reads it for a few seconds and reports codec,
 profile, size, fps, GOP, bitrate, B-frames and audio codec, whether browsers
-can play it without transcoding, and checks with a verdict.
+can play it without transcoding, and checks with a verdict. With --sub it
+reads the camera's sub-stream at the same time and reports it too (under
+"sub" in JSON); a sub-stream that fails its checks fails the verdict (its
+warnings, e.g. no sound or a low bitrate, do not count).
 
 With --av it is the lip-sync meter, on an rtsp:// URL, a WHEP endpoint
 (http(s)://HOST/whep/…, with --token or $DIEMCAU_TOKEN) or a recorded .mp4:
@@ -50,6 +54,9 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if av && sub != "" {
+				return &exitError{code: 2, err: errors.New("probe: --sub measures a camera's two streams; it does not go with --av")}
+			}
 			if av {
 				if !cmd.Flags().Changed("seconds") {
 					seconds = 0 // the meter's own default
@@ -63,7 +70,8 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 				return &exitError{code: 2, err: fmt.Errorf("probe: --seconds %v: want more than 0 and at most 600", seconds)}
 			}
 			d := time.Duration(seconds * float64(time.Second))
-			rep, err := ingest.Probe(cmd.Context(), args[0], d, transport)
+			opts := ingest.ProbeOptions{Transport: transport}
+			rep, err := ingest.ProbePair(cmd.Context(), args[0], sub, d, opts, opts)
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -73,6 +81,10 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 				}
 			} else {
 				writeProbeTable(out, rep)
+				if rep.Sub != nil {
+					fmt.Fprintln(out, "\nSub-stream")
+					writeProbeTable(out, *rep.Sub)
+				}
 			}
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -86,6 +98,7 @@ Exit status: 0 pass (warnings included), 1 failed checks, 2 could not connect.`,
 	cmd.Flags().Float64Var(&seconds, "seconds", ingest.DefaultProbeDuration.Seconds(), "how long to read the feed, from its first frame")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&transport, "transport", ingest.TransportAuto, "RTP transport: auto, tcp or udp")
+	cmd.Flags().StringVar(&sub, "sub", "", "the camera's sub-stream (rtsp://…), read and reported beside URL")
 	cmd.Flags().BoolVar(&av, "av", false, "measure lip sync and sound (the avsync pattern), on RTSP, WHEP or a file")
 	cmd.Flags().StringVar(&token, "token", "", "WHEP bearer token for --av (default $DIEMCAU_TOKEN)")
 	cmd.Flags().Float64("warmup", 1, "--av on a live input: seconds read and dropped before measuring (11 for a diemcau RTSP output as players see it after its first sender report)")

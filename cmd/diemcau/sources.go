@@ -89,7 +89,10 @@ func probeSource(reg *ingest.Registry, srv *ingest.Server) func(ctx context.Cont
 		if err != nil {
 			return ingest.ProbeReport{}, err
 		}
-		rep, err := ingest.ProbeWith(ctx, u, d, ingest.ProbeOptions{Transport: "tcp", Relayed: true})
+		// A sub-stream is not re-served: it is read from the camera
+		// itself, beside the main one.
+		rep, err := ingest.ProbePair(ctx, u, reg.SubURL(id), d,
+			ingest.ProbeOptions{Transport: "tcp", Relayed: true}, ingest.ProbeOptions{Transport: "tcp"})
 		rep.URL = st.URL // the camera, not the loopback path
 		return rep, err
 	}
