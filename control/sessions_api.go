@@ -22,6 +22,9 @@ import (
 type pointView struct {
 	store.Point
 	State ingest.State `json:"state"`
+	// Feed: "main", or "sub" while the tile decodes the camera's
+	// sub-stream (sources[].sub_url); absent while the point is not mixed.
+	Feed string `json:"feed,omitempty"`
 	soundView
 }
 
@@ -58,6 +61,9 @@ func (s *Server) viewSession(sess store.Session) sessionView {
 		if v.Mixer != nil {
 			pv.State = mixedState(v.Mixer.Points, p.ID, pv.State)
 			pv.soundView = soundOf(v.Mixer.Points, p.ID, now)
+			if i := slices.IndexFunc(v.Mixer.Points, func(m sessions.PointSignal) bool { return m.ID == p.ID }); i >= 0 {
+				pv.Feed = v.Mixer.Points[i].Feed
+			}
 		}
 		v.Points = append(v.Points, pv)
 	}

@@ -87,7 +87,7 @@ func (s sessionMixer) Stats() sessions.CompositeStats {
 	}
 	for _, p := range st.Points {
 		a := p.Audio
-		out.Points = append(out.Points, sessions.PointSignal{ID: p.ID, Live: p.Live, Pictures: p.Pictures, Sound: sessions.PointSound{
+		out.Points = append(out.Points, sessions.PointSignal{ID: p.ID, Live: p.Live, Pictures: p.Pictures, Feed: p.Feed, Sound: sessions.PointSound{
 			Measured: a.Measured, PeakDBFS: a.PeakDBFS, RMSDBFS: a.RMSDBFS, Silent: a.Silent, QuietSince: a.QuietSince,
 		}})
 	}

@@ -99,6 +99,9 @@ type PointSignal struct {
 	Live bool
 	// Pictures is the decoded pictures that reached the compositor.
 	Pictures uint64
+	// Feed is the stream its tile decodes: "main", or "sub" for its
+	// camera's sub-stream; "" before the first picture.
+	Feed string
 	// Sound is its sound as the mix hears it (sound.go).
 	Sound PointSound
 }
