@@ -32,6 +32,11 @@ func TestLowRendition(t *testing.T) {
 		t.Fatal("no low rendition stream")
 	}
 	low := collect(ctx, &s.wg, s.mixer.Low())
+	var ret, lowRet *collector
+	testkit.WaitFor(t, ctx, "point p0's return feeds", func() bool {
+		return s.mixer.ReturnFeed("p0") != nil && s.mixer.LowReturnFeed("p0") != nil
+	})
+	ret, lowRet = collect(ctx, &s.wg, s.mixer.ReturnFeed("p0")), collect(ctx, &s.wg, s.mixer.LowReturnFeed("p0"))
 	s.waitFrames(t, ctx, 90)
 	testkit.WaitFor(t, ctx, "60 low pictures", func() bool { return len(low.snapshot(pipeline.Video)) >= 60 })
 
@@ -95,6 +100,23 @@ func TestLowRendition(t *testing.T) {
 	}
 	if !mainAudio[la[len(la)/2]] {
 		t.Error("the low rendition's sound is not the composite's")
+	}
+	// A return feed has its low rendition too: the low pictures with the
+	// point's own mix-minus, the very frames of its main return feed.
+	testkit.WaitFor(t, ctx, "the low return feed's sound and pictures", func() bool {
+		return len(lowRet.snapshot(pipeline.Audio)) > 10 && len(lowRet.snapshot(pipeline.Video)) > 10 && len(ret.snapshot(pipeline.Audio)) > 10
+	})
+	rv := lowRet.snapshot(pipeline.Video)
+	if tr := rv[len(rv)-1].Track; tr.Width != lowW || tr.Height != lowH {
+		t.Errorf("low return feed %dx%d, want %dx%d", tr.Width, tr.Height, lowW, lowH)
+	}
+	mm := map[*pipeline.Frame]bool{}
+	for _, f := range ret.snapshot(pipeline.Audio) {
+		mm[f] = true
+	}
+	ra := lowRet.snapshot(pipeline.Audio)
+	if !mm[ra[len(ra)/2]] || mainAudio[ra[len(ra)/2]] {
+		t.Error("the low return feed's sound is not the point's mix-minus")
 	}
 	if n := s.mixer.encoderRestarts.Load(); n != 0 {
 		t.Errorf("%d encoder restarts", n)

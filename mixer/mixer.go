@@ -114,6 +114,7 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 	m.out = newOutputs(cfg, m.requestKeyframe, m.runningTime)
 	if m.out.low != nil {
 		m.out.low.SetKeyframeRequester(m.requestLowKeyframe)
+		m.out.lowKeyReq = m.requestLowKeyframe
 	}
 	m.want = m.initialControls()
 	m.noteTiles(m.want)
@@ -131,6 +132,18 @@ func (m *Mixer) Composite() *pipeline.Stream { return m.out.composite }
 // Low is the low rendition (Config.Output.Low): the same composite pictures
 // encoded smaller, with the full mix in Opus; nil without one.
 func (m *Mixer) Low() *pipeline.Stream { return m.out.low }
+
+// LowReturnFeed is point's return feed in the low rendition (the low
+// pictures with its mix-minus); nil without a low rendition or for a
+// point not taking part.
+func (m *Mixer) LowReturnFeed(point string) *pipeline.Stream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.want.slotOf(point); s >= 0 {
+		return m.out.lowReturnFeed(s)
+	}
+	return nil
+}
 
 // Archive is the composite picture with the full mix as AAC, for the
 // recorder (MP4 players expect AAC).

@@ -26,6 +26,12 @@ type outputs struct {
 	// the low rendition's encoder (writeLowVideo).
 	low      *pipeline.Stream
 	lowVideo *pipeline.Track
+	// lowReturns are the return feeds' low renditions by slot (low video
+	// + the point's mix-minus), with a low rendition; lowStreams is low
+	// and every one of them, what a low picture is written to.
+	lowReturns []atomic.Pointer[pipeline.Stream]
+	lowStreams atomic.Pointer[[]*pipeline.Stream]
+	lowKeyReq  func()
 	// returns are the points' return feeds by slot (video + mix-minus,
 	// Opus), nil for a free slot.
 	returns []atomic.Pointer[pipeline.Stream]
@@ -70,6 +76,7 @@ func newOutputs(cfg Config, keyReq func(), runningTime func() time.Duration) *ou
 	if l := cfg.Output.Low; l.Width > 0 {
 		o.lowVideo = &pipeline.Track{Codec: pipeline.H264, Width: l.Width, Height: l.Height, FPS: float64(cfg.Output.FPS)}
 		o.low = pipeline.NewStream(o.name+"/low", o.lowVideo, o.opus)
+		o.lowReturns = make([]atomic.Pointer[pipeline.Stream], cfg.MaxPoints)
 	}
 	o.restream()
 	return o
@@ -81,18 +88,39 @@ func (o *outputs) writeLowVideo(f *pipeline.Frame) {
 	o.mu.Lock()
 	if f.Track != o.lowVideo {
 		o.lowVideo = f.Track
-		o.low.SetTracks([]*pipeline.Track{o.lowVideo, o.opus})
+		for _, s := range *o.lowStreams.Load() {
+			s.SetTracks([]*pipeline.Track{o.lowVideo, o.opus})
+		}
 	}
 	o.mu.Unlock()
 	f.Wall = o.wallOf(f.PTS)
-	o.low.Write(f)
+	for _, s := range *o.lowStreams.Load() {
+		s.Write(f)
+	}
+}
+
+// lowReturnFeed is slot's return feed's low rendition, or nil.
+func (o *outputs) lowReturnFeed(slot int) *pipeline.Stream {
+	if o.lowReturns == nil {
+		return nil
+	}
+	return o.lowReturns[slot].Load()
 }
 
 // all is every output stream now; do not modify.
 func (o *outputs) all() []*pipeline.Stream { return *o.streams.Load() }
 
-// restream rebuilds the list of streams a picture goes to. Under mu.
+// restream rebuilds the lists of streams a picture goes to. Under mu.
 func (o *outputs) restream() {
+	if o.low != nil {
+		low := []*pipeline.Stream{o.low}
+		for i := range o.lowReturns {
+			if r := o.lowReturns[i].Load(); r != nil {
+				low = append(low, r)
+			}
+		}
+		o.lowStreams.Store(&low)
+	}
 	all := []*pipeline.Stream{o.composite, o.archive}
 	for i := range o.returns {
 		if r := o.returns[i].Load(); r != nil {
@@ -109,6 +137,11 @@ func (o *outputs) addReturn(slot int, id string) *pipeline.Stream {
 	r := pipeline.NewStream(o.name+"/return/"+id, o.video, o.opus)
 	r.SetKeyframeRequester(o.keyReq)
 	o.returns[slot].Store(r)
+	if o.low != nil {
+		l := pipeline.NewStream(o.name+"/return/"+id+"/low", o.lowVideo, o.opus)
+		l.SetKeyframeRequester(o.lowKeyReq)
+		o.lowReturns[slot].Store(l)
+	}
 	o.restream()
 	return r
 }
@@ -118,20 +151,31 @@ func (o *outputs) addReturn(slot int, id string) *pipeline.Stream {
 func (o *outputs) closeReturn(slot int) {
 	o.mu.Lock()
 	r := o.returns[slot].Swap(nil)
+	var l *pipeline.Stream
+	if o.lowReturns != nil {
+		l = o.lowReturns[slot].Swap(nil)
+	}
 	o.restream()
 	o.mu.Unlock()
 	if r != nil {
 		r.Close()
+	}
+	if l != nil {
+		l.Close()
 	}
 }
 
 // returnFeed is slot's return feed, or nil.
 func (o *outputs) returnFeed(slot int) *pipeline.Stream { return o.returns[slot].Load() }
 
-// listened reports whether anyone reads slot's return feed.
+// listened reports whether anyone reads slot's return feed (either
+// rendition).
 func (o *outputs) listened(slot int) bool {
-	r := o.returns[slot].Load()
-	return r != nil && r.Stats().Readers > 0
+	if r := o.returns[slot].Load(); r != nil && r.Stats().Readers > 0 {
+		return true
+	}
+	l := o.lowReturnFeed(slot)
+	return l != nil && l.Stats().Readers > 0
 }
 
 // updateListeners has the composite encode each point's mix-minus only
@@ -235,8 +279,16 @@ func (o *outputs) writeOpus(s gst.Sample) {
 }
 
 func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
+	var f *pipeline.Frame
 	if r := o.returns[slot].Load(); r != nil {
-		r.Write(o.audioFrame(o.opus, s))
+		f = o.audioFrame(o.opus, s)
+		r.Write(f)
+	}
+	if l := o.lowReturnFeed(slot); l != nil {
+		if f == nil {
+			f = o.audioFrame(o.opus, s)
+		}
+		l.Write(f) // the same frame: one sound for both renditions
 	}
 }
 
@@ -260,6 +312,8 @@ func (o *outputs) close() {
 		s.Close()
 	}
 	if o.low != nil {
-		o.low.Close()
+		for _, s := range *o.lowStreams.Load() {
+			s.Close()
+		}
 	}
 }

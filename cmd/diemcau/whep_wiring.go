@@ -52,14 +52,11 @@ func (w whepResolver) Session(id, point string) (*pipeline.Stream, error) {
 	return s, nil
 }
 
-// SessionLow is the low rendition of a running session's composite, which
-// its WHEP viewers move to when their path narrows; nil for a return feed
-// (they have none yet) or a composite without one.
+// SessionLow is the low rendition of a running session's composite, or of
+// a point's return feed, which its WHEP viewers move to when their path
+// narrows; nil without one.
 func (w whepResolver) SessionLow(id, point string) *pipeline.Stream {
-	if point != "" {
-		return nil
-	}
-	return w.mgr.Low(id)
+	return w.mgr.Low(id, point)
 }
 
 func hasPoint(sess store.Session, id string) bool {

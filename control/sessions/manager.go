@@ -284,10 +284,17 @@ func (m *Manager) Stream(id, point string) (*pipeline.Stream, error) {
 }
 
 // Low is a running session's low rendition (its composite encoded
-// smaller, for WHEP viewers on thin links), or nil when it has none.
-func (m *Manager) Low(id string) *pipeline.Stream {
+// smaller, for WHEP viewers on thin links) or, with point, that point's
+// return feed in it; nil when there is none.
+func (m *Manager) Low(id, point string) *pipeline.Stream {
 	r, ok := m.get(id)
 	if !ok || r.mixer == nil {
+		return nil
+	}
+	if point != "" {
+		if l, ok := r.mixer.(interface{ LowReturnFeed(string) *pipeline.Stream }); ok {
+			return l.LowReturnFeed(point)
+		}
 		return nil
 	}
 	if l, ok := r.mixer.(interface{ Low() *pipeline.Stream }); ok {

@@ -64,8 +64,8 @@ type Resolver interface {
 // session starts on the main rendition and may move to the low one and
 // back (rendition.go).
 type LowResolver interface {
-	// SessionLow is the low rendition of a session's composite (point ""),
-	// or nil when it has none.
+	// SessionLow is the low rendition of a session's composite (point "")
+	// or of a point's return feed, or nil when it has none.
 	SessionLow(id, point string) *pipeline.Stream
 }
 
