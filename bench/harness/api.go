@@ -100,6 +100,13 @@ type SourceStatus struct {
 	Frames      uint64  `json:"frames"`
 	PacketsLost uint64  `json:"packets_lost"`
 	BitrateKbps float64 `json:"bitrate_kbps"`
+	// Sub is the sub-stream's own status (a source with a sub_url).
+	Sub *SourceStatus `json:"sub"`
+}
+
+// SetSubURL is PATCH /api/v1/sources/{id} {"sub_url": url}.
+func (a *API) SetSubURL(ctx context.Context, id, url string) error {
+	return a.do(ctx, http.MethodPatch, "/api/v1/sources/"+id, map[string]string{"sub_url": url}, nil)
 }
 
 func (a *API) AddSource(ctx context.Context, id, url string) error {
@@ -145,6 +152,10 @@ type SessionStatus struct {
 		Error       string  `json:"error"`
 		FsyncP99Ms  float64 `json:"fsync_p99_ms"`
 	} `json:"recording"`
+	Points []struct {
+		ID   string `json:"id"`
+		Feed string `json:"feed"`
+	} `json:"points"`
 	Mixer *struct {
 		FPS          float64 `json:"fps"`
 		Encoder      string  `json:"encoder"`

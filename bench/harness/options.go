@@ -57,6 +57,11 @@ type Options struct {
 	Sweep string
 	// NoBaseline skips composite's bare gst-launch pipeline.
 	NoBaseline bool
+	// Sub (composite): every camera also sends a sub-stream of
+	// SubWidth x SubHeight; the run measures the composite without them,
+	// then with them, in the same run.
+	Sub                 bool
+	SubWidth, SubHeight int
 	// ArchiveDir is where record and session archive (the disk to judge);
 	// default a temporary folder, removed afterwards.
 	ArchiveDir string

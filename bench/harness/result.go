@@ -180,6 +180,13 @@ type Run struct {
 	Nodes *NodeFigures `json:"nodes"`
 	// Step: relay's second window with more viewers, and the slope.
 	Step *RelayStep `json:"step"`
+	// WithoutSub: composite --sub, the same cameras composited without
+	// their sub-streams first, in the same run; the run's own figures are
+	// with them.
+	WithoutSub *SubCompare `json:"without_sub"`
+	// OnSub: composite --sub, the points whose tiles decoded the
+	// sub-stream at the end of the window (of Params.Inputs).
+	OnSub *int `json:"points_on_sub"`
 
 	Viewers  *ViewerFigures `json:"viewers"`
 	Encoder  string         `json:"encoder"`

@@ -12,6 +12,9 @@ import (
 func runComposite(ctx context.Context, e *env, r *Run) error {
 	o := e.opts
 	r.Params.Inputs, r.Params.OutWidth, r.Params.OutHeight, r.Params.OutKbps = o.Inputs, o.OutWidth, o.OutHeight, o.OutKbps
+	if o.Sub {
+		return runCompositeSub(ctx, e, r)
+	}
 	// No audio from the cameras: the server still mixes and encodes the
 	// silence of every point, and the bare audio line does the same.
 	cam, ids, err := e.startSources(ctx, r, o.Inputs, false)

@@ -43,6 +43,9 @@ func (e *env) startCamsim(ctx context.Context, n int, audio bool) (string, error
 	argv := []string{o.Binary, "camsim", "--listen", addr, "--cameras", strconv.Itoa(e.camsimCameras(n)),
 		"--size", fmt.Sprintf("%dx%d", o.Width, o.Height), "--fps", strconv.Itoa(o.FPS),
 		"--bitrate", strconv.Itoa(o.BitrateKbps)}
+	if o.Sub {
+		argv = append(argv, "--sub-size", fmt.Sprintf("%dx%d", o.SubWidth, o.SubHeight))
+	}
 	switch {
 	case e.pattern: // flash + beep once a second, each camera in turn, its own tone
 		argv = append(argv, "--pattern", "avsync")
@@ -188,8 +191,12 @@ func (e *env) addSources(ctx context.Context, camBase string, n int) ([]string, 
 // createSession makes a grid session of the sources and starts it in mode
 // (rehearsal or live); waitComposite waits for its first composite pictures.
 func (e *env) createSession(ctx context.Context, sources []string, record bool, mode string, waitComposite bool) (string, []string, error) {
+	return e.createSessionAs(ctx, e.prefix+"session", sources, record, mode, waitComposite)
+}
+
+// createSessionAs is createSession with the session's id.
+func (e *env) createSessionAs(ctx context.Context, id string, sources []string, record bool, mode string, waitComposite bool) (string, []string, error) {
 	o := e.opts
-	id := e.prefix + "session"
 	spec := SessionSpec{ID: id, Title: "diemcau bench", Layout: "grid", Record: record,
 		Output: map[string]int{"width": o.OutWidth, "height": o.OutHeight, "fps": o.FPS, "bitrate": o.OutKbps}}
 	points := make([]string, len(sources))

@@ -48,6 +48,18 @@ func (rep *Report) WriteTable(w io.Writer) {
 				r.LoadName, r.Load, b.CPU, b.AudioCPU, b.FPS, mb(b.PeakRSS))
 			writeThreads(w, fmt.Sprintf("%s=%d bare pictures:", r.LoadName, r.Load), b.Threads)
 		}
+		if c := r.WithoutSub; c != nil {
+			onSub := "?"
+			if r.OnSub != nil {
+				onSub = fmt.Sprint(*r.OnSub)
+			}
+			rt := "real time"
+			if !c.RealTime {
+				rt = "NOT real time: " + c.NotRealTime
+			}
+			fmt.Fprintf(w, "%s=%d with sub-streams (%s of %d points on them): %s cores, %s fps · without: %s cores, %s fps, %s (load avg %.1f)\n",
+				r.LoadName, r.Load, onSub, r.Params.Inputs, f2p(r.ServerCPU), f1p(r.DeliveredFPS), f2p(c.ServerCPU), f1p(c.DeliveredFPS), rt, c.LoadAvg1)
+		}
 		writeSessionAV(w, r)
 		writeNodes(w, r)
 		writeRelayStep(w, r)

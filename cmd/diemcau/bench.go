@@ -17,6 +17,7 @@ func newBenchCommand() *cobra.Command {
 	var (
 		o               harness.Options
 		size, output    string
+		subSize         string
 		seconds, warmup float64
 		avSeconds       float64
 		noProgress      bool
@@ -33,7 +34,9 @@ everything it started.
 
   relay      N cameras → M WHEP viewers each, passed through (--cameras, --viewers)
   composite  K cameras → one composite, read over RTSP, against the same
-             elements as a bare gst-launch-1.0 pipeline (--inputs)
+             elements as a bare gst-launch-1.0 pipeline (--inputs); with
+             --sub each camera also sends a sub-stream (--sub-size) and the
+             grid is measured without, then with, them in one run
   record     a live session of N points, archived (--streams)
   session    K points composited and recorded, M viewers of the composite and
              one return feed per point (--points, --viewers); the cameras send
@@ -52,6 +55,7 @@ load that held real time (delivered fps ≥ 98% of the target, nothing dropped
 or lost). --json and --html write every figure, with the machine.`,
 		Example: `  diemcau bench composite --inputs 4 --size 1280x720 --fps 30
   diemcau bench composite --sweep inputs=1,2,4 --json composite.json --html composite.html
+  diemcau bench composite --sub --inputs 32 --size 1280x720 --sub-size 640x360
   diemcau bench relay --sweep viewers=50,100,200,300
   diemcau bench record --sweep streams=8,16,32 --archive /srv/archive-test
   diemcau bench session --points 4 --viewers 20 --target http://127.0.0.1:8080 --token T
@@ -68,6 +72,9 @@ or lost). --json and --html write every figure, with the machine.`,
 			}
 			if o.Width, o.Height, err = camsim.ParseSize(size); err != nil {
 				return fmt.Errorf("--size: %w", err)
+			}
+			if o.SubWidth, o.SubHeight, err = camsim.ParseSize(subSize); err != nil {
+				return fmt.Errorf("--sub-size: %w", err)
 			}
 			if output != "" {
 				if o.OutWidth, o.OutHeight, err = camsim.ParseSize(output); err != nil {
@@ -120,6 +127,8 @@ or lost). --json and --html write every figure, with the machine.`,
 	f.StringVar(&o.ArchiveDir, "archive", "", "archive here (the disk to judge); default a temporary folder")
 	f.BoolVar(&o.Keep, "keep", false, "keep each run's folder: config, logs, archive")
 	f.BoolVar(&o.NoBaseline, "no-baseline", false, "composite: skip the bare gst-launch-1.0 pipeline")
+	f.BoolVar(&o.Sub, "sub", false, "composite: cameras also send a sub-stream (--sub-size); the grid is measured without, then with them, in one run")
+	f.StringVar(&subSize, "sub-size", "640x360", "composite --sub: the cameras' sub-stream size WxH")
 	f.BoolVar(&noProgress, "quiet", false, "no progress line on stderr")
 	cmd.AddCommand(newRelayViewersCommand(), newBenchSoakCommand())
 	return cmd
