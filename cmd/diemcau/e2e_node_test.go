@@ -243,6 +243,20 @@ sessions:
 			}
 		}
 	}
+	// While the hub was away the node went on recording its own camera:
+	// its manifest has no gap line for it (the return feed's gap is right).
+	manifests, _ := filepath.Glob(filepath.Join(dir, "node-archive", "chuong-trinh", "*", "manifest.jsonl"))
+	for _, m := range manifests {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, `"gap"`) && strings.Contains(line, `"sources/cam"`) {
+				t.Errorf("the node's own camera has a gap in its record: %s", line)
+			}
+		}
+	}
 
 	// The return feed the node recorded: pictures and the province's sound,
 	// without the node's own (mix-minus).
