@@ -1,6 +1,7 @@
 package whep
 
 import (
+	"sync/atomic"
 	"time"
 
 	"diemcau/pipeline"
@@ -31,17 +32,17 @@ type rung struct {
 	track   *pipeline.Track
 	lastPTS time.Duration
 	havePTS bool
-	ended   bool // writer only: its stream closed
+	ended   atomic.Bool // its stream closed: nobody waits for it
 }
 
 // drainLower packetises the lower rungs' queued pictures (their sound is
 // the main rung's, already written); true when a lower stream ended.
 func (b *broadcaster) drainLower() (ended bool) {
 	for _, g := range b.rungs[1:] {
-		for !g.ended {
+		for !g.ended.Load() {
 			f, err := g.reader.Poll()
 			if err != nil {
-				g.ended = true
+				g.ended.Store(true)
 				ended = true
 				break
 			}
@@ -65,7 +66,7 @@ func (s *shard) horizon() (uint32, bool) {
 	have := false
 	for _, g := range s.b.rungs {
 		ts, ok := g.ring.newestTS()
-		if !ok {
+		if !ok || g.ended.Load() {
 			continue
 		}
 		if !have {

@@ -186,3 +186,35 @@ func checkContinuous(t *testing.T, pkts []rtp.Packet) {
 }
 
 const spsNAL = 7 // H.264 sequence parameter set
+
+// TestStalledRungHoldsOthersBriefly: the rungs are written in step, but
+// a low rung whose encoder stopped holds the main rung's viewers no more
+// than rungHold behind the newest picture.
+func TestStalledRungHoldsOthersBriefly(t *testing.T) {
+	l := newLadder(t)
+	w := &recordingWriter{}
+	bd := bind(l.b, &binding{kind: pipeline.Video, ssrc: 5, pt: 96, w: w})
+	bd.armed.Store(true)
+	l.picture(true, false)
+	l.picture(false, false)
+	sent := len(w.pkts)
+	// The low encoder stops; main pictures go on, 33 ms apart.
+	for range 10 {
+		pts := time.Duration(l.n) * time.Second / 30
+		nal := bytes.Repeat([]byte{'M', byte(l.n)}, 700)
+		nal[0] = 0x41
+		l.b.writeVideo(l.b.rungs[0], &pipeline.Frame{Track: l.main, PTS: pts, NALUs: [][]byte{nal}})
+		for l.b.shards[0].round(nil) {
+		}
+		l.n++
+	}
+	if len(w.pkts) == sent {
+		t.Fatal("the main rung's viewer got nothing while the low rung stalled")
+	}
+	newest, _ := l.b.video.newestTS()
+	lag := time.Duration(newest-w.pkts[len(w.pkts)-1].Timestamp) * time.Second / 90000
+	if lag > rungHold {
+		t.Errorf("the main viewer is %v behind the newest picture, more than %v", lag, rungHold)
+	}
+	t.Logf("with the low rung stalled, the main viewer runs %v behind", lag)
+}
