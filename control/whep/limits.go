@@ -68,7 +68,7 @@ func (s *Server) checkCapsLocked(k quotaKey) *httpError {
 	switch {
 	case capped(len(s.viewers)+s.connecting, c.MaxViewers):
 		reason, e = RefusedMaxViewers, &httpError{Status: http.StatusServiceUnavailable, Code: "full",
-			Message: fmt.Sprintf("the server has its maximum of %d viewers", c.MaxViewers), RetryAfter: 10}
+			Message: fmt.Sprintf("the server has its maximum of %d viewers (webrtc.max_viewers); try again later", c.MaxViewers), RetryAfter: 10}
 	case k.invite != "" && capped(q.byInvite[k.invite], c.MaxViewersPerToken):
 		reason, e = RefusedMaxViewersPerToken, &httpError{Status: http.StatusTooManyRequests, Code: "token_full",
 			Message: fmt.Sprintf("this invite already has its maximum of %d viewers; ask the operator for another link", c.MaxViewersPerToken), RetryAfter: 30}

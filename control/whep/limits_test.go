@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // postFrom offers from a given loopback address and returns the status,
@@ -129,4 +131,45 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestServerCapSaysSo: past webrtc.max_viewers an offer gets 503 with the
+// cap and the key that sets it, and a Retry-After.
+func TestServerCapSaysSo(t *testing.T) {
+	clip := loadClip(t, false)
+	ts := startServer(t, Config{MaxViewers: 1})
+	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close(ctx)
+	_, offer, err := makeOfferPC(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := post(ctx, ts.http.URL+"/whep/sources/cam1", testToken, "application/sdp", offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" ||
+		!strings.Contains(res.body, "maximum of 1 viewers (webrtc.max_viewers)") {
+		t.Errorf("over the cap: %d, Retry-After %q, %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+}
+
+// makeOfferPC is a receive-only offer from a peer connection closed with
+// the test.
+func makeOfferPC(t *testing.T) (*webrtc.PeerConnection, string, error) {
+	api, err := clientAPI(clientOpts{})
+	if err != nil {
+		return nil, "", err
+	}
+	pc, sdp, err := makeOffer(api, true)
+	if err == nil {
+		t.Cleanup(func() { _ = pc.Close() })
+	}
+	return pc, sdp, err
 }
