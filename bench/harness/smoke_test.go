@@ -49,6 +49,10 @@ func TestScenarioSmoke(t *testing.T) {
 		{"relay", Options{Cameras: 1, Viewers: 2}, cat(viewers, []string{"dropped_frames"})},
 		{"composite", Options{Inputs: 1}, cat(composite, []string{"rtp_lost", "first_frame_ms", "output_missing_frames",
 			"frame_interval_ms.p50", "baseline.cpu_cores", "baseline.fps", "baseline.cpu_ratio", "baseline.peak_rss_bytes"})},
+		// Four 160x90 tiles on a 320x180 composite: each fits its camera's
+		// 160x90 sub-stream.
+		{"composite", Options{Inputs: 4, Sub: true, SubWidth: 160, SubHeight: 90, NoBaseline: true}, cat(composite,
+			[]string{"without_sub.server_cpu_cores", "without_sub.delivered_fps", "points_on_sub"})},
 		{"record", Options{Streams: 1}, cat(composite, archive)},
 		{"session", Options{Points: 1, Viewers: 1, AVSeconds: 3 * time.Second}, cat(composite, archive, viewers,
 			[]string{"end_to_end.composite_ms.p50", "end_to_end.passthrough_ms.p50", "end_to_end.composite_flashes", "av"})},
@@ -114,6 +118,9 @@ func TestScenarioSmoke(t *testing.T) {
 			}
 			if tc.scenario == "session" {
 				checkAVOutputs(t, run)
+			}
+			if n, _ := run["points_on_sub"].(float64); tc.opts.Sub && int(n) != tc.opts.Inputs {
+				t.Errorf("%v of %d points decoded their sub-stream, want all", run["points_on_sub"], tc.opts.Inputs)
 			}
 		})
 	}
