@@ -84,17 +84,23 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 		writeError(w, herr)
 		return
 	}
+	s.writeAnswer(w, "/whep/resources/"+v.id, v.id, answer)
+	s.log.Debug("viewer answered", "viewer", v.id, "target", t.String(), "remote", r.RemoteAddr)
+}
+
+// writeAnswer is the 201 of a WHEP or WHIP POST: the resource, its ETag
+// (for ICE restarts), the ICE servers as Link headers and the SDP answer.
+func (s *Server) writeAnswer(w http.ResponseWriter, location, id, answer string) {
 	h := w.Header()
 	for _, l := range s.iceLinks() {
 		h.Add("Link", l)
 	}
-	h.Set("Location", "/whep/resources/"+v.id)
-	h.Set("ETag", `"`+v.id+`"`)
+	h.Set("Location", location)
+	h.Set("ETag", `"`+id+`"`)
 	h.Set("Content-Type", "application/sdp")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
-	s.log.Debug("viewer answered", "viewer", v.id, "target", t.String(), "remote", r.RemoteAddr)
 }
 
 func (s *Server) resolve(t Target) (*pipeline.Stream, *httpError) {

@@ -3,7 +3,6 @@ package whep
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -100,16 +99,7 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, herr)
 		return
 	}
-	h := w.Header()
-	for _, l := range s.iceLinks() {
-		h.Add("Link", l)
-	}
-	h.Set("Location", "/whip/resources/"+p.id)
-	h.Set("ETag", `"`+p.id+`"`)
-	h.Set("Content-Type", "application/sdp")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer)
+	s.writeAnswer(w, "/whip/resources/"+p.id, p.id, answer)
 }
 
 func (s *Server) lookupPublisher(rid string) *publisher {
