@@ -24,6 +24,10 @@ func TestConfigValidate(t *testing.T) {
 		{"the avsync pattern", Config{Pattern: PatternAVSync}, ""},
 		{"an unknown pattern", Config{Pattern: "smpte"}, "pattern"},
 		{"the pattern is replayed, not live", Config{Pattern: PatternAVSync, Live: true}, "pattern"},
+		{"a sub-stream", Config{SubWidth: 640, SubHeight: 360}, ""},
+		{"a sub-stream of odd size", Config{SubWidth: 641, SubHeight: 360}, "sub_size"},
+		{"a sub-stream width alone", Config{SubWidth: 640}, "sub_size"},
+		{"a live sub-stream", Config{SubWidth: 640, SubHeight: 360, Live: true}, "sub_size"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
