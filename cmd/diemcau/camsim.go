@@ -26,6 +26,9 @@ By default every camera replays one pre-encoded loop (cheap: dozens of
 cameras on two cores); --live encodes each camera in real time with its name
 and the wall clock burnt in. --drop-after and --stall-after inject faults,
 --user/--pass require credentials, for testing what reads the cameras.
+--sub-size WxH gives every camera a sub-stream at /camN/sub (the same
+picture smaller, a third of the bitrate, no sound), as IP cameras offer
+for small tiles (a source's sub_url).
 
 --pattern avsync sends the lip-sync pattern: at the start of every second of
 media time a white flash (about 100 ms) and a 100 ms beep with the same
