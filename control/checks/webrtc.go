@@ -1,15 +1,13 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
+
+	"diemcau/ingest/exchange"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -66,11 +64,11 @@ func WHEPViewerOf(ctx context.Context, client *http.Client, endpoint, token stri
 	case <-ctx.Done():
 		return fmt.Errorf("webrtc: gathering candidates: %w", ctx.Err())
 	}
-	answer, location, err := postOffer(ctx, client, endpoint, token, pc.LocalDescription().SDP)
+	answer, resource, err := exchange.Post(ctx, client, endpoint, token, pc.LocalDescription().SDP)
 	if err != nil {
-		return err
+		return fmt.Errorf("whep: %w", err)
 	}
-	defer deleteResource(client, endpoint, location, token)
+	defer exchange.Delete(client, resource, token)
 	if len(fingerprints) > 0 && !answerHasFingerprint(answer, fingerprints) {
 		return errors.New("webrtc: the answer's DTLS fingerprint is not this server's: another program answered")
 	}
@@ -82,52 +80,6 @@ func WHEPViewerOf(ctx context.Context, client *http.Client, endpoint, token stri
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("no video within the check's time (ICE state %s)", pc.ICEConnectionState())
-	}
-}
-
-func postOffer(ctx context.Context, client *http.Client, endpoint, token, sdp string) (answer, location string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(sdp))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := client.Do(req)
-	if err != nil {
-		return "", "", fmt.Errorf("whep: %w", err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode != http.StatusCreated {
-		return "", "", fmt.Errorf("whep: %s: %s", res.Status, bytes.TrimSpace(body))
-	}
-	if len(body) == 0 {
-		return "", "", errors.New("whep: empty answer")
-	}
-	return string(body), res.Header.Get("Location"), nil
-}
-
-func deleteResource(client *http.Client, endpoint, location, token string) {
-	if location == "" {
-		return
-	}
-	base, err := url.Parse(endpoint)
-	if err != nil {
-		return
-	}
-	ref, err := base.Parse(location)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, ref.String(), nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if res, err := client.Do(req); err == nil {
-		res.Body.Close()
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/ingest"
+	"diemcau/ingest/exchange"
 	"diemcau/pipeline"
 )
 
@@ -199,7 +200,7 @@ func (p *Puller) play(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer deleteResource(p.client, resource, p.token)
+	defer exchange.Delete(p.client, resource, p.token)
 	media := ingest.WHIPMedia{VideoPT: negotiatedPT(vt)}
 	if pt := negotiatedPT(at); pt != 0 {
 		media.HasAudio, media.AudioPT = true, pt
@@ -311,7 +312,7 @@ func (p *Puller) resolve(ctx context.Context) (string, error) {
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	res, err := p.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("ask the hub for the invite's feed: %w", redactURLError(err))
+		return "", fmt.Errorf("ask the hub for the invite's feed: %w", exchange.WithoutURL(err))
 	}
 	defer res.Body.Close()
 	var inv struct {
@@ -319,7 +320,7 @@ func (p *Puller) resolve(ctx context.Context) (string, error) {
 	}
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
 	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("ask the hub for the invite's feed: %s: %s", res.Status, firstLine(body))
+		return "", fmt.Errorf("ask the hub for the invite's feed: %s: %s", res.Status, exchange.Reason(body))
 	}
 	if err := json.Unmarshal(body, &inv); err != nil || !strings.HasPrefix(inv.WHEP, "/whep/") {
 		return "", fmt.Errorf("ask the hub for the invite's feed: no whep path in its answer")

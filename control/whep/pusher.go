@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"diemcau/ingest/exchange"
 	"diemcau/pipeline"
 )
 
@@ -238,7 +238,7 @@ func (p *Pusher) session(ctx context.Context) error {
 	// restarted does not know the resource and may hold the DELETE (LiveKit
 	// held it until this client gave up, 2 s), which would delay the
 	// reconnect by as much.
-	defer p.deletes.Go(func() { deleteResource(p.cfg.Client, resource, p.cfg.Token) })
+	defer p.deletes.Go(func() { exchange.Delete(p.cfg.Client, resource, p.cfg.Token) })
 	select {
 	case <-connected:
 	case <-failed:
@@ -285,59 +285,15 @@ func negotiate(ctx context.Context, pc *webrtc.PeerConnection, client *http.Clie
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	answer, resource, err := offerTo(ctx, client, endpoint, token, pc.LocalDescription().SDP)
+	answer, resource, err := exchange.Post(ctx, client, endpoint, token, pc.LocalDescription().SDP)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("POST offer: %w", err)
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		deleteResource(client, resource, token)
+		exchange.Delete(client, resource, token)
 		return "", fmt.Errorf("answer: %w", err)
 	}
 	return resource, nil
-}
-
-// offerTo POSTs an SDP offer to a WHIP or WHEP endpoint and returns the
-// answer and the resource URL (RFC 9725's exchange, which WHEP shares).
-func offerTo(ctx context.Context, client *http.Client, endpoint, token, offer string) (answer, resource string, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return "", "", fmt.Errorf("POST offer: %w", redactURLError(err))
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode != http.StatusCreated {
-		return "", "", fmt.Errorf("POST offer: %s: %s", res.Status, firstLine(body))
-	}
-	loc, err := res.Location()
-	if err != nil {
-		return "", "", fmt.Errorf("POST offer: 201 without Location: %w", err)
-	}
-	return string(body), loc.String(), nil
-}
-
-// deleteResource ends a WHIP/WHEP resource on its server (best effort:
-// the server times a silent peer out anyway).
-func deleteResource(client *http.Client, resource, token string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resource, nil)
-	if err != nil {
-		return
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if res, err := client.Do(req); err == nil {
-		res.Body.Close()
-	}
 }
 
 // readRTCP answers the far end's keyframe requests; the interceptors
@@ -440,25 +396,4 @@ func writeAnnexB(b *bytes.Buffer, f *pipeline.Frame) {
 		b.Write(start)
 		b.Write(n)
 	}
-}
-
-// redactURLError drops the URL from a transport error: it may carry a
-// secret in its query.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
 }

@@ -3,12 +3,11 @@ package avsync
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"diemcau/ingest/exchange"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -80,11 +79,13 @@ func captureWHEP(ctx context.Context, opts Options, endpoint string, d time.Dura
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	answer, resource, err := postOffer(ctx, endpoint, opts.Token, pc.LocalDescription().SDP)
+	postCtx, cancel := context.WithTimeout(ctx, whepTimeout)
+	answer, resource, err := exchange.Post(postCtx, http.DefaultClient, endpoint, opts.Token, pc.LocalDescription().SDP)
+	cancel()
 	if err != nil {
 		return "", fmt.Errorf("%w: whep: %v", ErrOpen, err)
 	}
-	defer deleteResource(resource, opts.Token)
+	defer exchange.Delete(http.DefaultClient, resource, opts.Token)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return "", fmt.Errorf("%w: whep: answer: %v", ErrOpen, err)
 	}
@@ -129,54 +130,6 @@ func whepAPI() (*webrtc.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true) // a server on this machine
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
-}
-
-// postOffer sends the offer and returns the answer and the resource URL.
-func postOffer(ctx context.Context, endpoint, token, offer string) (answer, resource string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, whepTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(offer))
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", "", err
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if res.StatusCode != http.StatusCreated {
-		return "", "", fmt.Errorf("%s: %s", res.Status, strings.TrimSpace(lastLines(string(body), 1)))
-	}
-	loc, err := url.Parse(res.Header.Get("Location"))
-	if err != nil || loc.String() == "" {
-		return string(body), "", nil
-	}
-	return string(body), res.Request.URL.ResolveReference(loc).String(), nil
-}
-
-// deleteResource ends the viewer on the server, so it does not wait for
-// ICE to time out.
-func deleteResource(resource, token string) {
-	if resource == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), whepTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resource, nil)
-	if err != nil {
-		return
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if res, err := http.DefaultClient.Do(req); err == nil {
-		res.Body.Close()
-	}
 }
 
 func readRTP(tr *webrtc.TrackRemote, t *rtpTrack, rec *recording) {
