@@ -135,6 +135,11 @@ func (fd *feeder) frame(ctx context.Context, side int, f *pipeline.Frame) bool {
 	// Every frame of both feeds goes through its pacer, so the one not
 	// shown is warm when it takes over.
 	stamp := s.pace.place(f.PTS, now, k)
+	if side == feedSub {
+		// The sub-stream's pictures are held back as much as the main
+		// stream's, whose jitter buffer also waits for its sound.
+		stamp += max(0, fd.sides[feedMain].pace.hold()-s.pace.hold())
+	}
 	if kind == pipeline.Video {
 		s.video, s.lastVideo = f.Track, now
 		if !fd.choose(side, f.Key, now) {

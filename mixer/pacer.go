@@ -114,6 +114,23 @@ func (p *pacer) note(now, d time.Duration) {
 	w.min, w.max = min(w.min, d), max(w.max, d)
 }
 
+// hold is how far the offset stands above the floor of the recent
+// arrivals: what the jitter buffer holds frames back by beyond the path's
+// own delay (bursty sound makes it large).
+func (p *pacer) hold() time.Duration {
+	var floor time.Duration
+	seen := false
+	for _, w := range p.win {
+		if w.used && (!seen || w.min < floor) {
+			floor, seen = w.min, true
+		}
+	}
+	if !seen {
+		return 0
+	}
+	return max(0, p.offset-floor)
+}
+
 // target is the offset the recent arrivals ask for: the floor, plus the
 // recurring lateness beyond what the mixers absorb.
 func (p *pacer) target() time.Duration {

@@ -130,3 +130,51 @@ func TestPacerHiccup(t *testing.T) {
 		t.Errorf("offset after the hiccup %v, want %v", last, time.Second)
 	}
 }
+
+// TestPacerHoldForSubStream: a camera's main stream carries bursty sound,
+// its sub-stream pictures only, both from one capture. The sub-stream's
+// own pacer does not wait for sound; held back by the main pacer's hold
+// over its own, its pictures get the stamps of the main stream's pictures
+// of the same instant, so lip sync survives the switch to the sub-stream.
+func TestPacerHoldForSubStream(t *testing.T) {
+	const (
+		base  = time.Second
+		burst = 500 * time.Millisecond
+		// The sub-stream's timeline starts at its own connection; stamps
+		// are on the mix's timeline either way.
+		subBase = 3 * time.Second
+	)
+	type arrival struct {
+		pts, now time.Duration
+		kind     int
+		sub      bool
+	}
+	var in []arrival
+	for v := time.Duration(0); v < 12*time.Second; v += time.Second / 30 {
+		in = append(in, arrival{v, v + base, 0, false}, arrival{v + subBase, v + base, 0, true})
+	}
+	for a := time.Duration(0); a < 12*time.Second; a += 20 * time.Millisecond {
+		sent := (a/burst + 1) * burst
+		in = append(in, arrival{a, sent + base + 100*time.Millisecond, 1, false})
+	}
+	slices.SortStableFunc(in, func(x, y arrival) int { return int(x.now - y.now) })
+	var main, sub pacer
+	var lastMain, lastSub time.Duration
+	for _, f := range in {
+		if f.sub {
+			lastSub = sub.place(f.pts, f.now, 0) + max(0, main.hold()-sub.hold())
+			continue
+		}
+		s := main.place(f.pts, f.now, f.kind)
+		if f.kind == 0 {
+			lastMain = s
+		}
+	}
+	t.Logf("main hold %v, sub hold %v; last picture stamped %v (main) and %v (sub, on the main timeline)", main.hold(), sub.hold(), lastMain, lastSub)
+	if main.hold() < 300*time.Millisecond {
+		t.Errorf("main hold %v: the bursts should hold pictures back", main.hold())
+	}
+	if d := lastSub - lastMain; d < -5*time.Millisecond || d > 5*time.Millisecond {
+		t.Errorf("the sub-stream's picture is stamped %v from the main stream's of the same instant", d)
+	}
+}
