@@ -37,7 +37,6 @@ type Stream struct {
 	closed      bool
 	keyRequest  func()
 	lastKeyReq  time.Time
-	keyDeferred *time.Timer // a request that came too soon, asked when the gap is over
 	changeCount uint64
 
 	frames atomic.Uint64
@@ -132,7 +131,6 @@ func (s *Stream) cacheLocked(f *Frame) {
 	if f.Key {
 		s.clearGOPLocked()
 		s.appendGOPLocked(f)
-		s.cancelDeferredKeyLocked() // this keyframe serves whoever asked
 		return
 	}
 	if len(s.gop) > 0 {
@@ -166,22 +164,12 @@ func (s *Stream) SetKeyframeRequester(fn func()) {
 }
 
 // RequestKeyframe asks the writer for a keyframe, at most once per second;
-// it reports whether the request was passed on now. One that comes too
-// soon is not lost: the reader that made it (a viewer who joined just
-// after someone else's request) still needs a keyframe, so one request is
-// made when the gap is over, unless a keyframe is written first.
+// it reports whether the request was passed on.
 func (s *Stream) RequestKeyframe() bool {
 	s.mu.Lock()
 	fn := s.keyRequest
-	if fn == nil || s.closed {
-		s.mu.Unlock()
-		return false
-	}
 	now := time.Now()
-	if wait := keyframeRequestGap - now.Sub(s.lastKeyReq); wait > 0 {
-		if s.keyDeferred == nil {
-			s.keyDeferred = time.AfterFunc(wait, s.deferredKeyframe)
-		}
+	if fn == nil || now.Sub(s.lastKeyReq) < keyframeRequestGap {
 		s.mu.Unlock()
 		return false
 	}
@@ -189,21 +177,6 @@ func (s *Stream) RequestKeyframe() bool {
 	s.mu.Unlock()
 	fn()
 	return true
-}
-
-// deferredKeyframe makes the request that came too soon.
-func (s *Stream) deferredKeyframe() {
-	s.mu.Lock()
-	s.keyDeferred = nil
-	s.mu.Unlock()
-	s.RequestKeyframe()
-}
-
-func (s *Stream) cancelDeferredKeyLocked() {
-	if s.keyDeferred != nil {
-		s.keyDeferred.Stop()
-		s.keyDeferred = nil
-	}
 }
 
 // Close ends the stream: readers drain their queues and then get
@@ -215,7 +188,6 @@ func (s *Stream) Close() {
 		return
 	}
 	s.closed = true
-	s.cancelDeferredKeyLocked()
 	s.clearGOPLocked()
 	for _, r := range s.readers {
 		r.closeFromStream()
