@@ -156,6 +156,13 @@ type SessionStatus struct {
 		ID   string `json:"id"`
 		Feed string `json:"feed"`
 	} `json:"points"`
+	// Renditions counts the viewers on each rendition (a server with a
+	// low rendition); ViewerList has each one's moves between them.
+	Renditions map[string]int `json:"renditions"`
+	ViewerList []struct {
+		Rendition string `json:"rendition"`
+		Moves     uint64 `json:"rendition_moves"`
+	} `json:"viewer_list"`
 	Mixer *struct {
 		FPS          float64 `json:"fps"`
 		Encoder      string  `json:"encoder"`

@@ -62,6 +62,10 @@ type Options struct {
 	// then with them, in the same run.
 	Sub                 bool
 	SubWidth, SubHeight int
+	// Low is the started server's pipeline.low_rendition ("WxH@KBPS"):
+	// every composite is also encoded small, and session reports its
+	// viewers on each rendition and their moves. "": none.
+	Low string
 	// ArchiveDir is where record and session archive (the disk to judge);
 	// default a temporary folder, removed afterwards.
 	ArchiveDir string

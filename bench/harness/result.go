@@ -187,6 +187,10 @@ type Run struct {
 	// OnSub: composite --sub, the points whose tiles decoded the
 	// sub-stream at the end of the window (of Params.Inputs).
 	OnSub *int `json:"points_on_sub"`
+	// Renditions: session --low, the viewers on each rendition at the
+	// end of the window, and their moves between renditions in all.
+	Renditions     map[string]int `json:"renditions,omitempty"`
+	RenditionMoves *uint64        `json:"rendition_moves,omitempty"`
 
 	Viewers  *ViewerFigures `json:"viewers"`
 	Encoder  string         `json:"encoder"`

@@ -86,6 +86,14 @@ func runSession(ctx context.Context, e *env, r *Run) error {
 	// The archive is read only for its frames; the session's verdict
 	// above comes from the viewers and the mixer.
 	st, _ := e.server.API.Session(ctx, sid)
+	if o.Low != "" {
+		var moves uint64
+		for _, v := range st.ViewerList {
+			moves += v.Moves
+		}
+		r.Renditions, r.RenditionMoves = st.Renditions, &moves
+		r.note("low rendition %s: viewers per rendition %v at the end, %d moves between renditions (loopback viewers lose nothing, so all stay on main; the figures carry the low encoder's cost)", o.Low, st.Renditions, moves)
+	}
 	archive := &Run{}
 	if err := e.judgeArchive(ctx, archive, sid); err != nil {
 		r.note("archive not read: %v", err)

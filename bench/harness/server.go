@@ -130,10 +130,10 @@ rtsp: {listen: "127.0.0.1:%d", max_conns_per_ip: -1}
 webrtc: {udp_port: %d, max_viewers_per_ip: -1, max_connecting_per_ip: -1, max_viewers: -1, senders: %d}
 auth:
   tokens: [{name: bench, role: admin, sha256: %q}]
-pipeline: {encoder: %q, decoder: %q}
+pipeline: {encoder: %q, decoder: %q, low_rendition: %q}
 archive: {root: %q, segment: 5m, part: 1s, fsync: true, min_free: 0}
 store: %q
-`, httpPort, rtspPort, udpPort, o.Senders, hex.EncodeToString(sum[:]), o.Encoder, o.Decoder, archive, filepath.Join(dir, "diemcau.db")) + extra
+`, httpPort, rtspPort, udpPort, o.Senders, hex.EncodeToString(sum[:]), o.Encoder, o.Decoder, o.Low, archive, filepath.Join(dir, "diemcau.db")) + extra
 	cfgPath := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -127,6 +127,7 @@ or lost). --json and --html write every figure, with the machine.`,
 	f.StringVar(&o.ArchiveDir, "archive", "", "archive here (the disk to judge); default a temporary folder")
 	f.BoolVar(&o.Keep, "keep", false, "keep each run's folder: config, logs, archive")
 	f.BoolVar(&o.NoBaseline, "no-baseline", false, "composite: skip the bare gst-launch-1.0 pipeline")
+	f.StringVar(&o.Low, "low", "", "session, composite: the server's pipeline.low_rendition (WxH@KBPS, e.g. 640x360@500): every composite is also encoded small; session reports viewers per rendition")
 	f.BoolVar(&o.Sub, "sub", false, "composite: cameras also send a sub-stream (--sub-size); the grid is measured without, then with them, in one run")
 	f.StringVar(&subSize, "sub-size", "640x360", "composite --sub: the cameras' sub-stream size WxH")
 	f.BoolVar(&noProgress, "quiet", false, "no progress line on stderr")
