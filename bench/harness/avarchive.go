@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"diemcau/ingest/avsync"
@@ -41,15 +42,22 @@ func measureArchivedComposite(ctx context.Context, dir string, tg avTarget) Outp
 	}
 	files, _ := filepath.Glob(filepath.Join(chunks, "*.mp4"))
 	var parts []OutputAV
-	for _, f := range files {
+	var skipped []string // why each unmeasured chunk was left out, for a run that measures none
+	for i, f := range files {
 		rep, err := avsync.Measure(ctx, f, avsync.Options{})
-		if err != nil || rep.Seconds < archiveChunk.Seconds()/2 {
-			continue // the run's tail, too short to pair
+		switch {
+		case err != nil:
+			skipped = append(skipped, fmt.Sprintf("chunk %d: %v", i+1, err))
+			continue
+		case rep.Seconds < archiveChunk.Seconds()/2:
+			// The run's tail, too short to pair.
+			skipped = append(skipped, fmt.Sprintf("chunk %d: %.1f s", i+1, rep.Seconds))
+			continue
 		}
 		parts = append(parts, outputAV(tg.output, rep, tg.tones, tg.tiles))
 	}
 	if len(parts) == 0 {
-		return fail(fmt.Errorf("%s: no chunk of %v measured", tg.target, archiveChunk))
+		return fail(fmt.Errorf("%s: no chunk of %v measured (%d cut: %s)", tg.target, archiveChunk, len(files), strings.Join(skipped, "; ")))
 	}
 	return mergeChunks(tg, parts)
 }
