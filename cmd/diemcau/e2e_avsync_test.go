@@ -173,6 +173,11 @@ sessions:
 		cam = proctest.Start(outer, binary, camArgs...) // the test's, not this step's: it runs on
 		camerasOnline(t, "cam1", "cam3", "cam5", "cam7")
 		pointsOnline(t, "xa-a", "xa-b", "xa-c", "xa-d")
+		// As after a point is added: the tiles turn from their slates back
+		// to pictures; a read that starts then paired a returning camera's
+		// beep with its neighbour's flash (1000 Hz, −467 … +500 ms, CI dry
+		// run). Let the grid settle first.
+		time.Sleep(3 * time.Second)
 		dark.to = time.Now()
 		reps := measureRealtime(t, watch, []avTarget{
 			{name: "RTSP composite", url: rtspComposite, warmup: rtspWarmup},
