@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,8 +108,13 @@ func TestServerReservesStream(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if !isH264IDR(aus[0]) {
-				t.Error("first access unit is not a keyframe")
+			// The reader starts at a keyframe. Over UDP a loaded loopback can
+			// drop that keyframe's first packets (seen in a CI dry run), and
+			// the reader's depacketiser then resumes a frame or two later; a
+			// start mid-GOP would show no keyframe for up to a whole GOP.
+			firstKey := slices.IndexFunc(aus, isH264IDR)
+			if firstKey != 0 && (tc.name != "udp" || firstKey < 0 || firstKey > 2) {
+				t.Errorf("the first keyframe is access unit %d of %d", firstKey, len(aus))
 			}
 			first := -1
 			for i, au := range clip.aus {
