@@ -47,6 +47,12 @@ func TestServerReservesStream(t *testing.T) {
 		{"udp", gortsplib.TransportUDP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The previous subtest's reader must be gone, so this one is the
+			// path's first reader and gets the cached GOP. Joining while the
+			// pump still runs starts mid-GOP and waits for a keyframe the
+			// clip writer does not make on request (a CI run saw the first
+			// keyframe at access unit 10).
+			testkit.WaitFor(t, ctx, "earlier readers gone", func() bool { return srv.Stats().Readers == 0 })
 			tr := tc.transport
 			c := &gortsplib.Client{Transport: &tr}
 			u, err := base.ParseURL(srv.url + "/sources/clip")
