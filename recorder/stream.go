@@ -41,21 +41,24 @@ type streamRecorder struct {
 	leaving bool // RemoveStream has begun
 	gone    bool // removed: loop has returned, next is final
 
-	state      string
-	seg        *segmentWriter
-	tail       segmentTail // the segment before seg, still taking its sound
-	preroll    preroll     // sound that came while waiting for a keyframe
-	next       int         // number of the next segment file
-	lastFrame  time.Time
-	gapFrom    time.Time
-	anchored   bool
-	anchorWall time.Time
-	anchorTime time.Duration
-	retryAt    time.Time
-	afterFull  bool
-	closed     bool // the stream was closed by its writer
-	lastWarn   time.Time
-	warnings   int
+	state   string
+	seg     *segmentWriter
+	tail    segmentTail       // the segment before seg, still taking its sound
+	preroll preroll           // sound that came while waiting for a keyframe
+	ahead   []*pipeline.Frame // sound ahead of the latest picture (stream_ahead.go)
+	// pictureTime is the latest picture's time in the open segment.
+	pictureTime time.Duration
+	next        int // number of the next segment file
+	lastFrame   time.Time
+	gapFrom     time.Time
+	anchored    bool
+	anchorWall  time.Time
+	anchorTime  time.Duration
+	retryAt     time.Time
+	afterFull   bool
+	closed      bool // the stream was closed by its writer
+	lastWarn    time.Time
+	warnings    int
 
 	// The reader starts with the stream's GOP cache: when the same stream
 	// comes back to the run, the part of that cache recorded before it left
@@ -183,6 +186,16 @@ func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
 		s.skipped.Add(1)
 		return
 	}
+	if f.Track.Kind() == pipeline.Video && s.seg.lead.video {
+		// Sound held for being ahead of the pictures goes into the segment
+		// before a cut at this picture can close it.
+		if !s.releaseAhead(frameTime(f), now) {
+			return
+		}
+		s.pictureTime = frameTime(f)
+	} else if s.holdAhead(f, now) {
+		return
+	}
 	tw := s.seg.trackFor(f.Track)
 	if tw == nil && !slices.Contains(s.stream.Tracks(), f.Track) {
 		// A frame of a track the stream does not (or no longer) publish:
@@ -201,17 +214,25 @@ func (s *streamRecorder) handle(f *pipeline.Frame, now time.Time) {
 		s.start(f, now, false)
 		return
 	}
+	s.write(tw, f, now)
+}
+
+// write adds f to the open segment; false when the write failed or the
+// disk ran low (the segment is then closed).
+func (s *streamRecorder) write(tw *trackWriter, f *pipeline.Frame, now time.Time) bool {
 	flushed, err := s.seg.add(tw, f)
 	if err != nil {
 		s.writeFailed(err, now)
-		return
+		return false
 	}
 	if flushed {
 		if low, why := s.run.rec.guard.low(now); low {
 			s.stopForDisk(why, false, now)
+			return false
 		}
 		s.publish()
 	}
+	return true
 }
 
 // start opens a segment at f if a decoder could start there (a keyframe
@@ -267,6 +288,7 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 	}
 	s.next++
 	s.seg = seg
+	s.pictureTime = origin
 	s.mu.Lock()
 	s.st.File = file
 	s.mu.Unlock()
@@ -342,6 +364,7 @@ func (s *streamRecorder) closeWriter(seg *segmentWriter, end *time.Duration, lat
 // writeFailed closes the segment as far as it got and stops until the disk
 // has room again.
 func (s *streamRecorder) writeFailed(err error, now time.Time) {
+	s.dropAhead()
 	s.closeSegment(nil)
 	if isDiskFull(err) {
 		s.run.rec.guard.forget()
@@ -352,6 +375,7 @@ func (s *streamRecorder) writeFailed(err error, now time.Time) {
 }
 
 func (s *streamRecorder) stopForDisk(why string, full bool, now time.Time) {
+	s.dropAhead()
 	if s.seg != nil {
 		s.closeSegment(nil)
 	}
@@ -400,6 +424,7 @@ func (s *streamRecorder) tick(now time.Time) {
 }
 
 func (s *streamRecorder) beginGap(from time.Time) {
+	s.flushAhead(s.run.rec.now())
 	if s.seg != nil {
 		s.closeSegment(nil)
 	}

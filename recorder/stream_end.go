@@ -39,6 +39,7 @@ func (s *streamRecorder) end(wake <-chan struct{}) {
 // finish ends the stream's part of the run: the open segment is closed and
 // a gap still open is written up to now.
 func (s *streamRecorder) finish(now time.Time, state string) {
+	s.flushAhead(now)
 	if s.seg != nil {
 		s.closeSegment(nil)
 	}

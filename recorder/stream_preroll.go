@@ -6,13 +6,9 @@ import (
 	"diemcau/pipeline"
 )
 
-// prerollKeep bounds the sound kept while a stream waits for its first
-// keyframe: more than an encoder takes to start (x264 gives its first
-// picture some 650 ms after the composite's sound begins).
-const (
-	prerollKeep   = 2 * time.Second
-	prerollFrames = 256
-)
+// prerollFrames bounds the sound kept while a stream waits for its first
+// keyframe, beside aheadLimit: 10 s of 20 ms frames.
+const prerollFrames = 512
 
 // preroll keeps the sound frames that arrive while a stream waits for a
 // keyframe. The sound of the moments after that keyframe can arrive before
@@ -36,7 +32,7 @@ func (p *preroll) keep(f *pipeline.Frame) bool {
 	p.frames = append(p.frames, f)
 	newest := frameTime(f)
 	drop := 0
-	for drop < len(p.frames) && newest-frameTime(p.frames[drop]) > prerollKeep {
+	for drop < len(p.frames) && newest-frameTime(p.frames[drop]) > aheadLimit {
 		drop++
 	}
 	if drop > 0 {
@@ -52,17 +48,23 @@ func (p *preroll) take() []*pipeline.Frame {
 	return out
 }
 
-// replayPreroll writes the sound kept while waiting that belongs to the
-// segment just opened at origin; earlier sound is counted as skipped.
+// replayPreroll takes the sound kept while waiting that belongs to the
+// segment just opened at origin, its first picture: sound of that moment
+// is written, later sound is held until the pictures of its time come
+// (stream_ahead.go); earlier sound is counted as skipped.
 func (s *streamRecorder) replayPreroll(origin time.Duration, now time.Time) {
-	for _, f := range s.preroll.take() {
+	frames := s.preroll.take()
+	for i, f := range frames {
 		tw := s.seg.trackFor(f.Track)
 		if tw == nil || frameTime(f) < origin {
 			s.skipped.Add(1)
 			continue
 		}
-		if _, err := s.seg.add(tw, f); err != nil {
-			s.writeFailed(err, now)
+		if s.holdAhead(f, now) {
+			continue
+		}
+		if !s.write(tw, f, now) {
+			s.skipped.Add(uint64(len(frames) - i - 1))
 			return
 		}
 	}
