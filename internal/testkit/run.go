@@ -75,3 +75,35 @@ func (r *Running) WaitReady(ready <-chan struct{}, d time.Duration) {
 		r.t.Fatalf("%s: not ready after %v", r.what, d)
 	}
 }
+
+// Eventually polls cond until it holds, failing t if Run returns first (a
+// component that died is not one that is slow) or d passes.
+func (r *Running) Eventually(d time.Duration, what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.After(d)
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case err := <-r.done:
+			r.done <- err // for Stop or the cleanup
+			r.t.Fatalf("%s: Run returned before %s: %v", r.what, what, err)
+		case <-deadline:
+			r.t.Fatalf("%s: timed out waiting for %s", r.what, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// Wait waits up to d for Run to return by itself (a pipeline at its end of
+// stream) and returns its error as Stop does; t fails if d passes first.
+func (r *Running) Wait(d time.Duration) error {
+	r.t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err
+	case <-time.After(d):
+		r.t.Fatalf("%s: Run did not return within %v", r.what, d)
+	}
+	return r.Stop()
+}

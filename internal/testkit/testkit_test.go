@@ -103,3 +103,51 @@ func TestStop(t *testing.T) {
 		t.Fatal("the cleanup failed the test again after an explicit Stop")
 	}
 }
+
+func TestRunningEventually(t *testing.T) {
+	tests := []struct {
+		name     string
+		run      func(ctx context.Context) error
+		cond     func() bool
+		wantFail bool
+	}{
+		{"holds while running", func(ctx context.Context) error { <-ctx.Done(); return nil }, func() bool { return true }, false},
+		{"Run returning first fails the test", func(context.Context) error { return errors.New("died") }, func() bool { return false }, true},
+		{"never holding fails the test", func(ctx context.Context) error { <-ctx.Done(); return nil }, func() bool { return false }, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeT{}
+			ft.run(func() {
+				r := Start(ft, "component", tc.run)
+				r.Eventually(200*time.Millisecond, "the condition", tc.cond)
+			})
+			ft.end()
+			if ft.Failed() != tc.wantFail {
+				t.Fatalf("failed = %v, want %v", ft.Failed(), tc.wantFail)
+			}
+		})
+	}
+}
+
+func TestRunningWait(t *testing.T) {
+	ft := &fakeT{}
+	r := Start(ft, "component", func(context.Context) error { return errors.New("end of stream went wrong") })
+	if err := r.Wait(2 * time.Second); err == nil || err.Error() != "Run: end of stream went wrong" {
+		t.Fatalf("Wait = %v", err)
+	}
+	ft.end()
+	if ft.Failed() {
+		t.Fatal("the cleanup failed the test again after Wait")
+	}
+
+	ft = &fakeT{}
+	ft.run(func() {
+		r := Start(ft, "component", func(ctx context.Context) error { <-ctx.Done(); return nil })
+		r.Wait(50 * time.Millisecond)
+	})
+	ft.end()
+	if !ft.Failed() {
+		t.Fatal("Wait did not fail on a Run that never returned by itself")
+	}
+}
