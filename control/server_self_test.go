@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // impostor listens on addr and records what each connection sends.
@@ -58,14 +60,7 @@ func TestSelfClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	<-s.Listening()
+	testkit.Start(t, "server", s.Run).WaitReady(s.Listening(), 5*time.Second)
 	port := s.Addr().(*net.TCPAddr).Port
 	got := impostor(t, fmt.Sprintf("127.0.0.1:%d", port))
 

@@ -169,17 +169,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h.m = m
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return")
-		}
-	})
+	testkit.Start(t, "sessions", m.Run)
 	return h
 }
 
@@ -324,11 +314,9 @@ func TestStartBeforeRunAndAfterStop(t *testing.T) {
 	if err := m.Start(spec(), StateRehearsal); err != nil {
 		t.Fatalf("start before Run: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = m.Run(ctx); close(done) }()
-	cancel()
-	<-done
+	if err := testkit.Start(t, "sessions", m.Run).Stop(); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := m.Running("demo"); ok {
 		t.Fatal("session still running after Run returned")
 	}

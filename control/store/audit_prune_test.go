@@ -97,8 +97,7 @@ func TestAuditPrunerRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	run := testkit.Start(t, "audit pruner", p.Run)
 	count := func() int {
 		a, err := s.ListAudit(ctx, 0, 0)
 		if err != nil {
@@ -112,9 +111,8 @@ func TestAuditPrunerRun(t *testing.T) {
 	now = start.Add(6 * 24 * time.Hour)
 	mu.Unlock()
 	testkit.WaitFor(t, ctx, "a later prune", func() bool { return count() == 0 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
 	}
 	if !strings.Contains(logs.String(), "audit log pruned") || !strings.Contains(logs.String(), "deleted=1") {
 		t.Errorf("log: %s", logs.String())

@@ -1,7 +1,6 @@
 package gst
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -29,26 +28,14 @@ func TestLiveEncoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- enc.Run(ctx) }()
+	run := testkit.Start(t, "live encoder", enc.Run)
 	counts := func() (int, int) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(video), len(audio)
 	}
-	deadline := time.After(60 * time.Second)
-	for v, a := counts(); v < 20 || a < 20; v, a = counts() {
-		select {
-		case err := <-done:
-			t.Fatalf("encoder ended: %v", err)
-		case <-deadline:
-			t.Fatalf("only %d video and %d audio frames", v, a)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	cancel()
-	if err := <-done; err != nil {
+	run.Eventually(60*time.Second, "20 video and 20 audio frames", func() bool { v, a := counts(); return v >= 20 && a >= 20 })
+	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

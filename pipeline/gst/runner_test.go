@@ -77,27 +77,10 @@ func TestRunnerStopsLivePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	deadline := time.After(30 * time.Second)
-	for got.Load() < 5 {
-		select {
-		case err := <-done:
-			t.Fatalf("Run ended early: %v", err)
-		case <-deadline:
-			t.Fatal("no samples from a live pipeline")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run after cancel: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	run := testkit.Start(t, "live runner", r.Run)
+	run.Eventually(30*time.Second, "samples from a live pipeline", func() bool { return got.Load() >= 5 })
+	if err := run.Stop(); err != nil {
+		t.Fatalf("after cancel: %v", err)
 	}
 }
 
@@ -125,15 +108,8 @@ func TestAppSourceRoundTrip(t *testing.T) {
 	if src.Push(make([]byte, w*h*3/2), 0, 0) {
 		t.Error("push before the pipeline runs was accepted")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	run := testkit.Start(t, "appsrc runner", r.Run)
+	run.WaitReady(r.Ready(), 30*time.Second)
 	picture := make([]byte, w*h*3/2)
 	for i := range 20 {
 		for j := range picture {
@@ -144,7 +120,7 @@ func TestAppSourceRoundTrip(t *testing.T) {
 		}
 	}
 	src.EndOfStream()
-	if err := <-done; err != nil {
+	if err := run.Wait(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if got.Load() != 20 || keys.Load() != 2 {
