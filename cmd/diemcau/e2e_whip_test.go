@@ -233,7 +233,9 @@ sources:
 		t.Fatal(err)
 	}
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
-	srv.WaitLine(t, "webrtc listening", 60*time.Second)
+	// "console" is printed once HTTP listens; "webrtc listening" comes
+	// before it (a CI run posted the offer between the two: refused).
+	srv.WaitLine(t, "console", 60*time.Second)
 	api, err := whipclient.NewAPI()
 	if err != nil {
 		t.Fatal(err)
