@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"diemcau/internal/chrometest"
+	"diemcau/internal/testkit"
 )
 
 // playback is what the viewer page's peer connection reports.
@@ -97,7 +98,7 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 	// estimate, which the viewer's status shows (and the rendition
 	// ladder reads).
 	var vs []ViewerStats
-	waitFor(t, 10*time.Second, "the browser's REMB", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the browser's REMB", func() bool {
 		vs = ts.srv.ViewerStats("demo")
 		return len(vs) == 1 && vs[0].BandwidthFrom == "remb" && vs[0].BandwidthKbps > 0
 	})
@@ -129,7 +130,7 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 	ts.srv.mu.Unlock()
 	old.close("test: network blip")
 	blip := time.Now()
-	waitFor(t, 30*time.Second, "the page to reconnect", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the page to reconnect", func() bool {
 		ts.srv.mu.Lock()
 		defer ts.srv.mu.Unlock()
 		for id, v := range ts.srv.viewers {
@@ -144,12 +145,12 @@ func TestChromiumPlaysViewerPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "pictures after the reconnect", func() bool {
+	testkit.Eventually(t, 20*time.Second, "pictures after the reconnect", func() bool {
 		p, err := read()
 		return err == nil && p.State == "live" && p.Frames > before.Frames
 	})
 
 	cancelTab()
 	cancelAlloc()
-	waitFor(t, 20*time.Second, "the browser's viewer to be gone", func() bool { return ts.srv.Stats().Viewers == 0 })
+	testkit.Eventually(t, 20*time.Second, "the browser's viewer to be gone", func() bool { return ts.srv.Stats().Viewers == 0 })
 }

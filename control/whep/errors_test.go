@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -168,7 +169,7 @@ func TestResourceMethods(t *testing.T) {
 	if res := do(http.MethodDelete, c.resource, testToken, nil); res.StatusCode != http.StatusOK {
 		t.Errorf("DELETE: %d, want 200", res.StatusCode)
 	}
-	waitFor(t, 10*time.Second, "the viewer to go", func() bool { return ts.srv.Stats().Viewers == 0 })
+	testkit.Eventually(t, 10*time.Second, "the viewer to go", func() bool { return ts.srv.Stats().Viewers == 0 })
 	if res := do(http.MethodDelete, c.resource, testToken, nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("second DELETE: %d, want 404", res.StatusCode)
 	}
@@ -210,7 +211,7 @@ func TestFloodOfOffers(t *testing.T) {
 	if n := ts.srv.Stats().Connecting; n > 8 {
 		t.Errorf("%d viewers connecting, over the cap of 8", n)
 	}
-	waitFor(t, 15*time.Second, "offers that never connected to be reaped", func() bool {
+	testkit.Eventually(t, 15*time.Second, "offers that never connected to be reaped", func() bool {
 		st := ts.srv.Stats()
 		return st.Viewers == 0 && st.Connecting == 0 && st.Streams == 0
 	})
@@ -244,10 +245,10 @@ func TestSilentViewerIsReaped(t *testing.T) {
 	}
 	defer c.stopReaders()
 	<-c.connected
-	waitFor(t, 10*time.Second, "media", func() bool { return c.video.Load() > 0 })
+	testkit.Eventually(t, 10*time.Second, "media", func() bool { return c.video.Load() > 0 })
 	conn.Close() // the network goes: nothing more leaves or arrives
 	start := time.Now()
-	waitFor(t, 30*time.Second, "the silent viewer to be reaped", func() bool { return ts.srv.Stats().Viewers == 0 })
+	testkit.Eventually(t, 30*time.Second, "the silent viewer to be reaped", func() bool { return ts.srv.Stats().Viewers == 0 })
 	t.Logf("reaped %v after going silent", time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -270,7 +271,7 @@ func TestBFramesFoundWhilePlaying(t *testing.T) {
 	feedCtx, stop := context.WithCancel(ctx)
 	wg.Go(func() { clip.feed(feedCtx, s, true) })
 	defer func() { stop(); wg.Wait(); s.Close() }()
-	waitFor(t, 10*time.Second, "the viewer to be ended", func() bool { return ts.srv.Stats().Viewers == 0 })
+	testkit.Eventually(t, 10*time.Second, "the viewer to be ended", func() bool { return ts.srv.Stats().Viewers == 0 })
 	res, err := post(ctx, ts.http.URL+"/whep/sources/cam1", testToken, "application/sdp", offerSDP(t, true))
 	if err != nil {
 		t.Fatal(err)

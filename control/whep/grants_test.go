@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"diemcau/internal/testkit"
 )
 
 // TestEndGrantEndsViewers: revoking an invite ends, within 2 s, the viewers
@@ -64,7 +66,7 @@ func TestEndGrantEndsViewers(t *testing.T) {
 		t.Helper()
 		c := viewers[name]
 		before := c.video.Load()
-		waitFor(t, 5*time.Second, name+" still receiving", func() bool { return c.video.Load() > before+20 })
+		testkit.Eventually(t, 5*time.Second, name+" still receiving", func() bool { return c.video.Load() > before+20 })
 	}
 
 	start := time.Now()

@@ -98,49 +98,21 @@ func startServer(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("server not ready")
-	}
+	run := testkit.Start(t, "whep server", srv.Run)
+	run.WaitReady(srv.Ready(), 10*time.Second)
 	hs := httptest.NewServer(srv.Handler())
 	ts := &testServer{srv: srv, http: hs, resolver: res}
 	var once sync.Once
 	ts.stop = func() {
 		once.Do(func() {
 			hs.Close()
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run returned %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Error("Run did not return within 20 s of cancel")
+			if err := run.Stop(); err != nil {
+				t.Error(err)
 			}
 		})
 	}
 	t.Cleanup(ts.stop)
 	return ts
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // whepClient is a pion receiver speaking WHEP, as a player would.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
+
 	"github.com/pion/webrtc/v4"
 )
 
@@ -82,7 +84,7 @@ func TestViewerCaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	waitFor(t, 10*time.Second, "the viewer to leave", func() bool { return ts.srv.Open() == 4 })
+	testkit.Eventually(t, 10*time.Second, "the viewer to leave", func() bool { return ts.srv.Open() == 4 })
 	if status, code, _ := postFrom(ctx, t, "127.0.0.3", demo, inviteToken, offer); status != http.StatusCreated {
 		t.Errorf("invite after one left: %d %q, want 201", status, code)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"diemcau/ingest"
 	"diemcau/internal/lossyudp"
+	"diemcau/internal/testkit"
 )
 
 // TestLinkFigures: a point node's two legs, its program out (Pusher, WHIP)
@@ -66,7 +67,7 @@ func TestLinkFigures(t *testing.T) {
 			wg.Go(func() { _ = pl.Run(ctx) })
 			defer func() { cancel(); wg.Wait() }()
 			waitState(t, src, ingest.StateOnline, 20*time.Second)
-			waitFor(t, 20*time.Second, "the return feed online", func() bool { return pl.Status().State == ingest.StateOnline })
+			testkit.Eventually(t, 20*time.Second, "the return feed online", func() bool { return pl.Status().State == ingest.StateOnline })
 			time.Sleep(9 * time.Second) // most of the 10 s window
 
 			out, hubView, in := p.Link(), src.Status().Net, pl.Status().Net

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 )
 
 // TestPuller: a whep:// source plays a WHEP stream (a point node's return
@@ -35,7 +36,7 @@ func TestPuller(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	online := func(d time.Duration) {
 		t.Helper()
-		waitFor(t, d, "the pulled feed online", func() bool { return p.Status().State == ingest.StateOnline })
+		testkit.Eventually(t, d, "the pulled feed online", func() bool { return p.Status().State == ingest.StateOnline })
 	}
 	online(15 * time.Second)
 	if strings.Contains(p.Status().URL, testToken) {
@@ -58,7 +59,7 @@ func TestPuller(t *testing.T) {
 	if n := ts.srv.EndSession("demo"); n != 1 {
 		t.Fatalf("EndSession ended %d viewers, want 1", n)
 	}
-	waitFor(t, 5*time.Second, "the pulled feed offline", func() bool { return p.Status().State != ingest.StateOnline })
+	testkit.Eventually(t, 5*time.Second, "the pulled feed offline", func() bool { return p.Status().State != ingest.StateOnline })
 	start := time.Now()
 	online(15 * time.Second)
 	t.Logf("back online %v after the far end dropped it", time.Since(start).Round(10*time.Millisecond))

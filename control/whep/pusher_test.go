@@ -12,6 +12,7 @@ import (
 
 	"diemcau/ingest"
 	"diemcau/internal/lossyudp"
+	"diemcau/internal/testkit"
 )
 
 // TestPusher: a Pusher publishes a stream to the WHIP endpoint (H.264 and
@@ -59,7 +60,7 @@ func TestPusher(t *testing.T) {
 		t.Fatalf("EndInvite ended %d connections, want 1", n)
 	}
 	waitState(t, src, ingest.StateOffline, 3*time.Second)
-	waitFor(t, 10*time.Second, "the refusal in the pusher's status", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the refusal in the pusher's status", func() bool {
 		st := p.Status()
 		return st.State == "offline" && strings.Contains(st.Error, "40")
 	})
@@ -72,7 +73,7 @@ func TestPusher(t *testing.T) {
 	start := time.Now()
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
 	t.Logf("back online %v after the credential worked again", time.Since(start).Round(10*time.Millisecond))
-	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 	if st := p.Status(); st.Connects != 2 {
 		t.Errorf("connects %d, want 2", st.Connects)
 	}
@@ -104,11 +105,11 @@ func TestPusherNoticesSilence(t *testing.T) {
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
-	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 
 	relay.Close()
 	silent := time.Now()
-	waitFor(t, 15*time.Second, "the pusher offline", func() bool { return p.Status().State != "online" })
+	testkit.Eventually(t, 15*time.Second, "the pusher offline", func() bool { return p.Status().State != "online" })
 	took := time.Since(silent)
 	t.Logf("offline %v after the path went silent (%v of silence, a consent check every %v)", took.Round(10*time.Millisecond), pushSilence, pushKeepalive)
 	// pion's default would take 5 s at least; a busy machine adds its
@@ -138,7 +139,7 @@ func TestPusherReconnectsBesideItsDelete(t *testing.T) {
 	wg.Go(func() { _ = p.Run(ctx) })
 	defer func() { cancel(); wg.Wait() }()
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
-	waitFor(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 
 	// The server ends the connection (here by revoking the invite, which
 	// is given back at once).
@@ -149,7 +150,7 @@ func TestPusherReconnectsBesideItsDelete(t *testing.T) {
 	ts.srv.mu.Lock()
 	delete(ts.srv.revoked, "inv-p")
 	ts.srv.mu.Unlock()
-	waitFor(t, 10*time.Second, "the pusher online again", func() bool { return p.Status().Connects == 2 && p.Status().State == "online" })
+	testkit.Eventually(t, 10*time.Second, "the pusher online again", func() bool { return p.Status().Connects == 2 && p.Status().State == "online" })
 	took := time.Since(ended)
 	t.Logf("online again %v after the server ended the connection, %d DELETE held", took.Round(10*time.Millisecond), held.n.Load())
 	if held.n.Load() != 1 {

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -57,22 +58,12 @@ func liveBinding(sh *shard, w webrtc.TrackLocalWriter) *binding {
 
 // runBroadcaster runs b until the test ends and returns how to stop it.
 func runBroadcaster(t *testing.T, b *broadcaster) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { b.run(ctx); close(done) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the broadcaster did not stop")
-			}
-		})
+	run := testkit.Start(t, "broadcaster", func(ctx context.Context) error { b.run(ctx); return nil })
+	return func() {
+		if err := run.Stop(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(stop)
-	return stop
 }
 
 // writeWait writes a frame to the stream and waits until the broadcaster
@@ -131,7 +122,7 @@ func TestViewersSpreadAcrossShards(t *testing.T) {
 		writeWait(t, b, f)
 	}
 	want := int64(b.packets.Load())
-	waitFor(t, 10*time.Second, "every viewer to get every packet", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every viewer to get every packet", func() bool {
 		for _, w := range ws {
 			if w.pkts.Load() != want {
 				return false
@@ -177,11 +168,11 @@ func TestStalledViewerDoesNotStallOthers(t *testing.T) {
 		writeWait(t, b, delta)
 	}
 	want := int64(b.packets.Load())
-	waitFor(t, 10*time.Second, "the healthy viewer to get every packet", func() bool { return healthy.pkts.Load() == want })
+	testkit.Eventually(t, 10*time.Second, "the healthy viewer to get every packet", func() bool { return healthy.pkts.Load() == want })
 
 	close(stalled.released)
 	released = true
-	waitFor(t, 10*time.Second, "the stalled shard to skip ahead", func() bool { return b.shards[0].dropped.Load() > 0 })
+	testkit.Eventually(t, 10*time.Second, "the stalled shard to skip ahead", func() bool { return b.shards[0].dropped.Load() > 0 })
 	before := stalled.pkts.Load()
 	writeWait(t, b, delta)
 	time.Sleep(50 * time.Millisecond)
@@ -189,7 +180,7 @@ func TestStalledViewerDoesNotStallOthers(t *testing.T) {
 		t.Errorf("after skipping, the viewer got %d packets of a P-frame it cannot decode", got)
 	}
 	writeWait(t, b, key)
-	waitFor(t, 10*time.Second, "the stalled viewer to restart at the keyframe", func() bool { return stalled.keys.Load() > 0 })
+	testkit.Eventually(t, 10*time.Second, "the stalled viewer to restart at the keyframe", func() bool { return stalled.keys.Load() > 0 })
 	if b.shards[1].dropped.Load() != 0 {
 		t.Errorf("the healthy shard dropped %d packets", b.shards[1].dropped.Load())
 	}
@@ -248,7 +239,7 @@ func TestJoinWhileBehind(t *testing.T) {
 		b.stream.Write(&f)
 	}
 	runBroadcaster(t, b)
-	waitFor(t, 10*time.Second, "the shard to start on its backlog", func() bool { return sh.sends.Load() > 0 })
+	testkit.Eventually(t, 10*time.Second, "the shard to start on its backlog", func() bool { return sh.sends.Load() > 0 })
 
 	w := &firstWriteWatcher{sh: sh, pending: make(chan uint64, 1)}
 	bd := &binding{kind: pipeline.Video, ssrc: 2, pt: 96, w: w, shard: sh}

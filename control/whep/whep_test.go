@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -61,11 +62,11 @@ func TestPassthroughViewerGetsKeyframeAndAudio(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("no keyframe; %d video and %d audio packets", c.video.Load(), c.audio.Load())
 	}
-	waitFor(t, 10*time.Second, "audio packets", func() bool { return c.audio.Load() > 10 })
+	testkit.Eventually(t, 10*time.Second, "audio packets", func() bool { return c.audio.Load() > 10 })
 	if err := c.close(ctx); err != nil {
 		t.Error(err)
 	}
-	waitFor(t, 10*time.Second, "the server to drop the viewer and its stream", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the server to drop the viewer and its stream", func() bool {
 		st := ts.srv.Stats()
 		return st.Viewers == 0 && st.Streams == 0 && st.Connecting == 0
 	})
@@ -192,7 +193,7 @@ func TestFiftyViewers(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	waitFor(t, 30*time.Second, "all viewers connected", func() bool { return ts.srv.Stats().Viewers == n && ts.srv.Stats().Connecting == 0 })
+	testkit.Eventually(t, 30*time.Second, "all viewers connected", func() bool { return ts.srv.Stats().Viewers == n && ts.srv.Stats().Connecting == 0 })
 	time.Sleep(10 * time.Second)
 	// Every viewer gets what the server sent it, give or take what is in
 	// flight: no count of packets per second, which a busy machine would
@@ -219,7 +220,7 @@ func TestFiftyViewers(t *testing.T) {
 			t.Errorf("viewer %d: %v", i, err)
 		}
 	}
-	waitFor(t, 20*time.Second, "no viewers, streams or peer connections left", func() bool {
+	testkit.Eventually(t, 20*time.Second, "no viewers, streams or peer connections left", func() bool {
 		st := ts.srv.Stats()
 		return st.Viewers == 0 && st.Streams == 0 && st.Connecting == 0
 	})
@@ -304,7 +305,7 @@ func TestStreamEndEndsViewers(t *testing.T) {
 	defer c.stopReaders()
 	<-c.keyframe
 	s.Close()
-	waitFor(t, 10*time.Second, "viewers and broadcaster of the closed stream to go", func() bool {
+	testkit.Eventually(t, 10*time.Second, "viewers and broadcaster of the closed stream to go", func() bool {
 		st := ts.srv.Stats()
 		return st.Viewers == 0 && st.Streams == 0
 	})

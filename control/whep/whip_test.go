@@ -14,6 +14,7 @@ import (
 
 	"diemcau/bench/whipclient"
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -93,7 +94,7 @@ func countFrames(s *pipeline.Stream) *frameCounter {
 func waitState(t *testing.T, src *ingest.WHIPSource, want ingest.State, d time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	waitFor(t, d, "source "+string(want), func() bool { return src.Status().State == want })
+	testkit.Eventually(t, d, "source "+string(want), func() bool { return src.Status().State == want })
 	return time.Since(start)
 }
 
@@ -158,7 +159,7 @@ func TestWHIPPublish(t *testing.T) {
 		t.Errorf("offline %v after the publisher went silent", d)
 	}
 	_, _ = unpublish(c2)
-	waitFor(t, 10*time.Second, "publishers to be gone", func() bool { return ts.srv.Publishers() == 0 && ts.srv.Stats().Connecting == 0 })
+	testkit.Eventually(t, 10*time.Second, "publishers to be gone", func() bool { return ts.srv.Publishers() == 0 && ts.srv.Stats().Connecting == 0 })
 }
 
 // TestWHIPRevoke: revoking the invite that let a publisher in ends it.
@@ -286,7 +287,7 @@ func TestWHIPFlood(t *testing.T) {
 	for _, rid := range ts.srv.publisherIDs() {
 		ts.srv.lookupPublisher(rid).close("test")
 	}
-	waitFor(t, 10*time.Second, "flood reaped", func() bool { return ts.srv.Publishers() == 0 })
+	testkit.Eventually(t, 10*time.Second, "flood reaped", func() bool { return ts.srv.Publishers() == 0 })
 	c, err := publish(ctx, clip, ts.http.URL, "/whip/ingest/after", publishSecret, whipclient.Options{})
 	if err != nil {
 		t.Fatalf("a publisher after the flood: %v", err)
