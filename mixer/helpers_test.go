@@ -17,6 +17,8 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"go.uber.org/goleak"
 
+	"diemcau/ingest/sim"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
 )
@@ -170,9 +172,17 @@ func (c *collector) snapshot(k pipeline.Kind) []*pipeline.Frame {
 // before it) and returns its RGB pixels.
 func picture(t *testing.T, video []*pipeline.Frame, w, h int) []byte {
 	t.Helper()
+	pics := pictures(t, video, math.MaxInt64, w, h)
+	return pics[len(pics)-1]
+}
+
+// pictures decodes the composite from the last keyframe at or before from
+// to its end, and returns every picture's RGB pixels.
+func pictures(t *testing.T, video []*pipeline.Frame, from time.Duration, w, h int) [][]byte {
+	t.Helper()
 	start := -1
 	for i, f := range video {
-		if f.Key {
+		if f.Key && (start < 0 || f.PTS <= from) {
 			start = i
 		}
 	}
@@ -183,8 +193,7 @@ func picture(t *testing.T, video []*pipeline.Frame, w, h int) []byte {
 	for _, f := range video[start:] {
 		es = append(es, annexB(f)...)
 	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "in.h264")
+	in := filepath.Join(t.TempDir(), "in.h264")
 	if err := os.WriteFile(in, es, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +205,11 @@ func picture(t *testing.T, video []*pipeline.Frame, w, h int) []byte {
 	if len(out) < size || len(out)%size != 0 {
 		t.Fatalf("ffmpeg gave %d bytes, not whole %dx%d pictures", len(out), w, h)
 	}
-	return out[len(out)-size:]
+	var pics [][]byte
+	for o := 0; o < len(out); o += size {
+		pics = append(pics, out[o:o+size])
+	}
+	return pics
 }
 
 // meanRGB is the mean colour of a 6x6 block at (x, y).
@@ -284,3 +297,27 @@ func goertzel(s []float64, rate, freq float64) float64 {
 }
 
 func fmtRGB(c [3]int) string { return fmt.Sprintf("rgb(%d,%d,%d)", c[0], c[1], c[2]) }
+
+// simPoint is one of the server's own sim:// sources in a test mix: its
+// tone comes from its name.
+type simPoint struct {
+	name  string
+	audio bool
+}
+
+// startSims runs a sim:// source (320×180 at 30 fps) for each point until
+// the test ends.
+func startSims(t *testing.T, points ...simPoint) []*sim.Source {
+	t.Helper()
+	var srcs []*sim.Source
+	for _, p := range points {
+		s, err := sim.New(sim.Config{ID: p.name, URL: "sim://" + p.name, Name: p.name,
+			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: p.audio}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testkit.Start(t, "sim "+p.name, s.Run)
+		srcs = append(srcs, s)
+	}
+	return srcs
+}

@@ -20,7 +20,7 @@ type session struct {
 	cams    []*camera
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	runErr  chan error
+	run     *testkit.Running
 	outputs *collector
 }
 
@@ -45,7 +45,7 @@ func startSessionWith(t *testing.T, ctx context.Context, cams []*camera, edit fu
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &session{mixer: m, cams: cams, cancel: cancel, runErr: make(chan error, 1)}
+	s := &session{mixer: m, cams: cams, cancel: cancel}
 	s.outputs = collect(ctx, &s.wg, m.Composite())
 	for _, c := range cams {
 		s.wg.Add(1)
@@ -54,22 +54,17 @@ func startSessionWith(t *testing.T, ctx context.Context, cams []*camera, edit fu
 			c.run(ctx)
 		}()
 	}
-	go func() { s.runErr <- m.Run(ctx) }()
+	s.run = testkit.Start(t, "mixer", m.Run)
 	return s
 }
 
 // stop ends the session and checks Run's result.
 func (s *session) stop(t *testing.T) {
 	t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.runErr:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return")
+	if err := s.run.Stop(); err != nil {
+		t.Error(err)
 	}
+	s.cancel()
 	s.wg.Wait()
 }
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"diemcau/ingest"
-	"diemcau/ingest/sim"
 	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
@@ -19,15 +18,7 @@ func TestSimSources(t *testing.T) {
 	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "opusdec")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var srcs []*sim.Source
-	for _, name := range []string{"tinh", "xa-a"} {
-		s, err := sim.New(sim.Config{ID: name, URL: "sim://" + name, Name: name,
-			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: true}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srcs = append(srcs, s)
-	}
+	srcs := startSims(t, simPoint{"tinh", true}, simPoint{"xa-a", true})
 	m, err := New(Config{Session: "sim", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
 		Layout: Speaker, Points: []Point{
 			{ID: "tinh", Label: "UBND Tỉnh", Stream: srcs[0].Stream()},
@@ -36,27 +27,7 @@ func TestSimSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for _, s := range srcs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Run(ctx); err != nil {
-				t.Errorf("sim %s: %v", s.ID(), err)
-			}
-		}()
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	runErr := make(chan error, 1)
-	go func() { runErr <- m.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-runErr; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		cancel()
-		wg.Wait()
-	}()
+	testkit.Start(t, "mixer", m.Run)
 
 	testkit.WaitFor(t, ctx, "both points live with pictures", func() bool {
 		p := m.Stats().Points

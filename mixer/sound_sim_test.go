@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"diemcau/ingest/sim"
 	"diemcau/internal/testkit"
 )
 
@@ -27,18 +26,7 @@ func TestSilentPoint(t *testing.T) {
 	wantPeak := 20 * math.Log10(0.3)
 	wantRMS := wantPeak - 10*math.Log10(2)
 
-	var srcs []*sim.Source
-	for _, c := range []struct {
-		name  string
-		audio bool
-	}{{"tinh", true}, {"xa-a", false}} {
-		s, err := sim.New(sim.Config{ID: c.name, URL: "sim://" + c.name, Name: c.name,
-			Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, Audio: c.audio}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srcs = append(srcs, s)
-	}
+	srcs := startSims(t, simPoint{"tinh", true}, simPoint{"xa-a", false})
 	logs := newCountingHandler(testkit.Logger(t).Handler())
 	m, err := New(Config{Session: "sound", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
 		SilentAfter: silentAfter, Points: []Point{
@@ -48,27 +36,7 @@ func TestSilentPoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for _, s := range srcs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Run(ctx); err != nil {
-				t.Errorf("sim %s: %v", s.ID(), err)
-			}
-		}()
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	runErr := make(chan error, 1)
-	go func() { runErr <- m.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-runErr; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		cancel()
-		wg.Wait()
-	}()
+	testkit.Start(t, "mixer", m.Run)
 
 	testkit.WaitFor(t, ctx, "both points live", func() bool {
 		p := m.Stats().Points

@@ -3,9 +3,6 @@ package mixer
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -80,8 +77,44 @@ func TestSubStream(t *testing.T) {
 	testkit.WaitFor(t, ctx, "point 0 on its sub-stream in the grid", func() bool { return point0().Feed == "sub" })
 	s.waitFrames(t, ctx, 10)
 	expect("grid", blue)
-	from := s.lastPTS()
 
+	// othersLost counts the slates of the points that do not switch: when
+	// they go up during the switches, the whole machine stalled (a CI run
+	// starved every point for a second mid-switch) and the attempt says
+	// nothing about the switch, so it is run again.
+	othersLost := func() uint64 {
+		var n uint64
+		for _, p := range s.mixer.Stats().Points[1:] {
+			n += p.Losses
+		}
+		return n
+	}
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		lostBefore := othersLost()
+		problems := switchBackAndForth(t, ctx, s, point0, tileProbe(grid), outW, outH, red, blue)
+		stalled := othersLost() > lostBefore
+		if len(problems) == 0 || !stalled || attempt == attempts {
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if stalled && len(problems) > 0 {
+				t.Logf("the other points lost their signal too in every one of %d attempts", attempts)
+			}
+			break
+		}
+		t.Logf("attempt %d: the machine stalled (the other points lost their signal too), run again: %v", attempt, problems)
+	}
+}
+
+// switchBackAndForth makes point 0 the focus of speaker (main stream, red)
+// and goes back to the grid (sub-stream, blue), and returns what went
+// wrong: a step of more than about a frame at a switch, a tile of another
+// colour, the signal lost, a gap in the composite.
+func switchBackAndForth(t *testing.T, ctx context.Context, s *session, point0 func() PointStats, px, py, outW, outH int, red, blue [3]int) []string {
+	t.Helper()
+	var problems []string
+	from := s.lastPTS()
 	switches := []struct {
 		layout Layout
 		feed   string
@@ -99,13 +132,15 @@ func TestSubStream(t *testing.T) {
 		p := point0()
 		t.Logf("%s: %s stream, switch step %v", sw.layout, p.Feed, p.FeedSwitchGap)
 		if p.FeedSwitchGap < -100*time.Millisecond || p.FeedSwitchGap > 100*time.Millisecond {
-			t.Errorf("%s: the switch stepped %v on the mix's timeline, want about one frame (no hole)", sw.layout, p.FeedSwitchGap)
+			problems = append(problems, fmt.Sprintf("%s: the switch stepped %v on the mix's timeline, want about one frame (no hole)", sw.layout, p.FeedSwitchGap))
 		}
 		s.waitFrames(t, ctx, 10)
-		expect(string(sw.layout), sw.colour)
+		if got := meanRGB(picture(t, s.outputs.snapshot(pipeline.Video), outW, outH), outW, px, py); colourDistance(got, sw.colour) > 60 {
+			problems = append(problems, fmt.Sprintf("%s: point 0's tile is %s, want about %s", sw.layout, fmtRGB(got), fmtRGB(sw.colour)))
+		}
 	}
 	if p := point0(); !p.Live {
-		t.Errorf("point 0 lost its signal across the switches: %+v", p)
+		problems = append(problems, fmt.Sprintf("point 0 lost its signal across the switches: %+v", p))
 	}
 
 	// Every composite picture across both switches shows point 0's own
@@ -120,50 +155,15 @@ func TestSubStream(t *testing.T) {
 		case colourDistance(c, blue) < 80:
 			blues++
 		default:
-			t.Fatalf("picture %d of %d across the switches: point 0's tile is %s, neither its main (red) nor its sub-stream (blue)", i, len(pics), fmtRGB(c))
+			return append(problems, fmt.Sprintf("picture %d of %d across the switches: point 0's tile is %s, neither its main (red) nor its sub-stream (blue)", i, len(pics), fmtRGB(c)))
 		}
 	}
 	t.Logf("%d pictures across the switches: %d main, %d sub", len(pics), reds, blues)
 	if reds == 0 || blues == 0 {
-		t.Errorf("%d red and %d blue pictures, want both", reds, blues)
+		problems = append(problems, fmt.Sprintf("%d red and %d blue pictures, want both", reds, blues))
 	}
 	if gap := maxGap(s.videoSince(from)); gap > switchGap {
-		t.Errorf("gap of %v in the composite across the switches", gap)
+		problems = append(problems, fmt.Sprintf("gap of %v in the composite across the switches", gap))
 	}
-}
-
-// pictures decodes the composite from the last keyframe at or before from
-// to its end, and returns every picture's RGB pixels.
-func pictures(t *testing.T, video []*pipeline.Frame, from time.Duration, w, h int) [][]byte {
-	t.Helper()
-	start := -1
-	for i, f := range video {
-		if f.Key && (start < 0 || f.PTS <= from) {
-			start = i
-		}
-	}
-	if start < 0 {
-		t.Fatal("no keyframe to decode from")
-	}
-	var es []byte
-	for _, f := range video[start:] {
-		es = append(es, annexB(f)...)
-	}
-	in := filepath.Join(t.TempDir(), "in.h264")
-	if err := os.WriteFile(in, es, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "h264", "-i", in, "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v", err)
-	}
-	size := w * h * 3
-	if len(out) < size || len(out)%size != 0 {
-		t.Fatalf("ffmpeg gave %d bytes, not whole %dx%d pictures", len(out), w, h)
-	}
-	var pics [][]byte
-	for o := 0; o < len(out); o += size {
-		pics = append(pics, out[o:o+size])
-	}
-	return pics
+	return problems
 }
