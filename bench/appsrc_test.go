@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline/gst"
 )
 
@@ -27,15 +27,8 @@ func BenchmarkAppSrcAppSink(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	select {
-	case <-r.Ready():
-	case err := <-done:
-		b.Fatalf("Run: %v", err)
-	}
+	run := testkit.Start(b, "appsrc runner", r.Run)
+	run.WaitReady(r.Ready(), time.Minute)
 	src := r.Source("in")
 	frame := make([]byte, 8000)
 	frame[0], frame[1], frame[2], frame[3], frame[4] = 0, 0, 0, 1, 0x41
@@ -59,7 +52,7 @@ func BenchmarkAppSrcAppSink(b *testing.B) {
 	_, dropped := src.Counts()
 	b.ReportMetric(float64(dropped), "dropped")
 	src.EndOfStream()
-	if err := <-done; err != nil {
+	if err := run.Wait(time.Minute); err != nil {
 		b.Fatal(err)
 	}
 }

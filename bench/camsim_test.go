@@ -22,6 +22,7 @@ import (
 	"github.com/pion/rtp"
 
 	"diemcau/ingest/camsim"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline/gst"
 )
 
@@ -124,20 +125,7 @@ func benchCamsimCameras(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Error(err)
-		}
-	}()
-	select {
-	case <-sim.Ready():
-	case err := <-done:
-		b.Fatal(err)
-	}
+	testkit.Start(b, "camsim", sim.Run).WaitReady(sim.Ready(), time.Minute)
 
 	child := exec.Command(os.Args[0], "-test.run", "^TestCamsimReaderProcess$", "-test.v")
 	child.Env = append(os.Environ(), camsimReaderEnv+"="+sim.Addr(), fmt.Sprintf("DIEMCAU_CAMSIM_READERS=%d", n))

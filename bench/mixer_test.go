@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
+	"diemcau/internal/testkit"
 	"diemcau/mixer"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
@@ -125,13 +126,12 @@ func runOurComposite(b *testing.B, ctx context.Context, loop *gst.Loop, window t
 	if err != nil {
 		b.Fatal(err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- m.Run(ctx) }()
+	run := testkit.Start(b, "mixer", m.Run)
 	defer func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			b.Errorf("mixer: %v", err)
+		if err := run.Stop(); err != nil {
+			b.Error(err)
 		}
+		cancel()
 		wg.Wait()
 	}()
 	time.Sleep(compWarmup)

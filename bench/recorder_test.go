@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/recorder"
 )
@@ -91,13 +91,7 @@ func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, f
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rec.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	testkit.Start(b, "recorder", rec.Run)
 
 	streams := map[string]*pipeline.Stream{}
 	list := make([]*pipeline.Stream, n)
