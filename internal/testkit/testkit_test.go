@@ -151,3 +151,21 @@ func TestRunningWait(t *testing.T) {
 		t.Fatal("Wait did not fail on a Run that never returned by itself")
 	}
 }
+
+func TestLogBufferConcurrent(t *testing.T) {
+	var l LogBuffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			l.Write([]byte("x"))
+		}
+	}()
+	for range 100 {
+		_ = l.String()
+	}
+	<-done
+	if got := len(l.String()); got != 100 {
+		t.Fatalf("%d bytes, want 100", got)
+	}
+}
