@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -19,14 +17,7 @@ import (
 func TestAuthorizeRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.PutSource(ctx, store.Source{ID: "tinh", URL: "sim://tinh", Transport: "auto", Origin: store.OriginConfig}); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, ctx, "tinh")
 	for _, id := range []string{"phien-1", "phien-2", "xong"} {
 		if _, err := st.CreateSession(ctx, store.Session{ID: id, Layout: "grid", Start: store.StartManual, State: store.StateIdle, Origin: store.OriginAPI,
 			Output: store.Output{Width: 320, Height: 180, FPS: 30, Bitrate: 500},
@@ -50,11 +41,7 @@ func TestAuthorizeRead(t *testing.T) {
 	if _, err := st.UpdateSessionState(ctx, "xong", store.StateEnded, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: Config{Tokens: []Token{
-		{Name: "admin", Role: RoleAdmin, SHA256: sha256.Sum256([]byte("admin-token"))},
-		{Name: "op", Role: RoleOperator, SHA256: sha256.Sum256([]byte("op-token"))},
-		{Name: "tv", Role: RoleViewer, SHA256: sha256.Sum256([]byte("viewer-token"))},
-	}}, deps: Deps{Store: st}}
+	s := &Server{cfg: Config{Tokens: testTokens()}, deps: Deps{Store: st}}
 
 	cases := []struct {
 		name, user, pass, path string

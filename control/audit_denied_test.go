@@ -1,38 +1,18 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"diemcau/control/store"
+	"diemcau/internal/testkit"
 )
-
-// syncBuffer is a log sink the server's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDeniedAudited: a burst of refused requests (wrong token, too low a
 // role, a 401 from a handler of another package such as WHEP) is audited
@@ -40,12 +20,8 @@ func (s *syncBuffer) String() string {
 // and path; a period without refusals writes nothing.
 func TestDeniedAudited(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	var logs syncBuffer
+	st := openStore(t, ctx)
+	var logs testkit.LogBuffer
 	tokens := []Token{
 		{Name: "op", Role: RoleOperator, SHA256: sha256.Sum256([]byte("op-token"))},
 		{Name: "tv", Role: RoleViewer, SHA256: sha256.Sum256([]byte("viewer-token"))},
@@ -59,14 +35,7 @@ func TestDeniedAudited(t *testing.T) {
 	}))
 	const period = 400 * time.Millisecond
 	s.denied.every = period
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	<-s.Listening()
+	testkit.Start(t, "server", s.Run).WaitReady(s.Listening(), 5*time.Second)
 	base := "http://" + s.Addr().String()
 
 	request := func(from, method, path, token string) int {

@@ -3,15 +3,12 @@ package control
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"diemcau/control/sessions"
-	"diemcau/control/store"
 	"diemcau/pipeline"
 )
 
@@ -37,34 +34,12 @@ func (c *statsComposite) Stats() sessions.CompositeStats                  { retu
 func TestMetricsExposeMixer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.PutSource(ctx, store.Source{ID: "tinh", URL: "sim://tinh", Transport: "auto", Origin: store.OriginConfig}); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := st.CreateSession(ctx, store.Session{ID: "phien", Layout: "grid", Start: "manual", Points: []store.Point{{ID: "tinh", Source: "tinh", Gain: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, ctx, "tinh")
+	sess := createSession(t, ctx, st, "phien", "tinh")
 	comp := &statsComposite{stream: pipeline.NewStream("c"), stats: sessions.CompositeStats{
 		FPS: 30, Encoder: "x264enc", Dropped: 3, EncoderRestarts: 1, DecoderRestarts: 2, TimeSteps: 4, LatencyP95Ms: 20,
 	}}
-	mgr, err := sessions.New(slog.New(slog.DiscardHandler), sessions.Deps{
-		Stream: func(string) (*pipeline.Stream, bool) { return pipeline.NewStream("tinh"), true },
-		Mixer: func(sessions.Spec, map[string]*pipeline.Stream) (sessions.Composite, error) {
-			return comp, nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(context.Background())
-	mdone := make(chan struct{})
-	go func() { _ = mgr.Run(mctx); close(mdone) }()
-	defer func() { mcancel(); <-mdone }()
+	mgr := runSessions(t, composingOn(comp))
 	if err := mgr.Start(SpecOf(sess), sessions.StateRehearsal); err != nil {
 		t.Fatal(err)
 	}

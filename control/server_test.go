@@ -1,7 +1,6 @@
 package control
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -33,12 +32,7 @@ func (f fakeSources) Status(id string) (ingest.Status, bool) { s, ok := f[id]; r
 // startServer runs a control server on a loopback port for the test's life.
 func startServer(t *testing.T, deps Deps) string {
 	t.Helper()
-	tokens := []Token{
-		{Name: "admin", Role: RoleAdmin, SHA256: sha256.Sum256([]byte("admin-token"))},
-		{Name: "op", Role: RoleOperator, SHA256: sha256.Sum256([]byte("op-token"))},
-		{Name: "tv", Role: RoleViewer, SHA256: sha256.Sum256([]byte("viewer-token"))},
-	}
-	s, err := New(Config{Listen: "127.0.0.1:0", Tokens: tokens}, slog.New(slog.DiscardHandler), deps)
+	s, err := New(Config{Listen: "127.0.0.1:0", Tokens: testTokens()}, slog.New(slog.DiscardHandler), deps)
 	if err != nil {
 		t.Fatal(err)
 	}

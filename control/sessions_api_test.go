@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,35 +17,19 @@ func startWithStore(t *testing.T, opts ...func(*Deps)) (string, *store.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, ctx, "tinh", "xa-a")
 	sources := fakeSources{
 		"tinh": {ID: "tinh", State: ingest.StateOnline},
 		"xa-a": {ID: "xa-a", State: ingest.StateOffline},
 	}
 	streams := map[string]*pipeline.Stream{"tinh": pipeline.NewStream("tinh"), "xa-a": pipeline.NewStream("xa-a")}
-	mgr, err := sessions.New(slog.New(slog.DiscardHandler), sessions.Deps{
+	mgr := runSessions(t, sessions.Deps{
 		Stream: func(id string) (*pipeline.Stream, bool) { s, ok := streams[id]; return s, ok },
 		SaveState: func(ctx context.Context, id, state string, at time.Time) error {
 			_, err := st.UpdateSessionState(ctx, id, state, at)
 			return err
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(context.Background())
-	mdone := make(chan struct{})
-	go func() { _ = mgr.Run(mctx); close(mdone) }()
-	t.Cleanup(func() { mcancel(); <-mdone })
-	for _, id := range []string{"tinh", "xa-a"} {
-		if _, err := st.PutSource(ctx, store.Source{ID: id, URL: "sim://" + id, Transport: "auto", Origin: store.OriginConfig}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	deps := Deps{Sources: sources, Store: st, Sessions: mgr}
 	for _, o := range opts {
 		o(&deps)
@@ -100,15 +82,7 @@ func TestSessionsAPI(t *testing.T) {
 	for _, tc := range steps {
 		t.Run(tc.name, func(t *testing.T) {
 			status, resp := do(t, tc.method, base+tc.path, tc.token, tc.body)
-			if status != tc.status {
-				t.Fatalf("status %d, want %d: %v", status, tc.status, resp)
-			}
-			if tc.field != "" {
-				e, _ := resp["error"].(map[string]any)
-				if e["field"] != tc.field {
-					t.Fatalf("error field %v, want %q: %v", e["field"], tc.field, resp)
-				}
-			}
+			wantAPI(t, status, resp, tc.status, tc.field)
 			switch tc.name {
 			case "create":
 				pts := resp["points"].([]any)

@@ -36,14 +36,8 @@ func TestSessionDurationAPI(t *testing.T) {
 	for _, tc := range steps {
 		t.Run(tc.name, func(t *testing.T) {
 			status, resp := do(t, tc.method, base+tc.path, admin, tc.body)
-			if status != tc.status {
-				t.Fatalf("status %d, want %d: %v", status, tc.status, resp)
-			}
+			wantAPI(t, status, resp, tc.status, tc.field)
 			if tc.field != "" {
-				e, _ := resp["error"].(map[string]any)
-				if e["field"] != tc.field {
-					t.Fatalf("error field %v, want %q: %v", e["field"], tc.field, resp)
-				}
 				return
 			}
 			if got := resp["duration"]; got != tc.want {

@@ -3,15 +3,12 @@ package control
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"diemcau/control/sessions"
-	"diemcau/control/store"
 	"diemcau/pipeline"
 )
 
@@ -22,22 +19,9 @@ import (
 func TestPointSoundShown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, id := range []string{"tinh", "xa-a"} {
-		if _, err := st.PutSource(ctx, store.Source{ID: id, URL: "sim://" + id, Transport: "auto", Origin: store.OriginConfig}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := openStore(t, ctx, "tinh", "xa-a")
 	for _, id := range []string{"phien", "cho"} {
-		if _, err := st.CreateSession(ctx, store.Session{ID: id, Layout: "grid", Start: "manual", Points: []store.Point{
-			{ID: "tinh", Source: "tinh", Gain: 1}, {ID: "xa-a", Source: "xa-a", Gain: 1},
-		}}); err != nil {
-			t.Fatal(err)
-		}
+		createSession(t, ctx, st, id, "tinh", "xa-a")
 	}
 	comp := &statsComposite{stream: pipeline.NewStream("c"), stats: sessions.CompositeStats{FPS: 30, Encoder: "x264enc",
 		Points: []sessions.PointSignal{
@@ -45,19 +29,7 @@ func TestPointSoundShown(t *testing.T) {
 			{ID: "xa-a", Live: true, Pictures: 100, Sound: sessions.PointSound{
 				PeakDBFS: -100, RMSDBFS: -100, Silent: true, QuietSince: time.Now().Add(-12 * time.Second)}},
 		}}}
-	mgr, err := sessions.New(slog.New(slog.DiscardHandler), sessions.Deps{
-		Stream: func(string) (*pipeline.Stream, bool) { return pipeline.NewStream("s"), true },
-		Mixer: func(sessions.Spec, map[string]*pipeline.Stream) (sessions.Composite, error) {
-			return comp, nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(context.Background())
-	mdone := make(chan struct{})
-	go func() { _ = mgr.Run(mctx); close(mdone) }()
-	defer func() { mcancel(); <-mdone }()
+	mgr := runSessions(t, composingOn(comp))
 	sess, err := st.GetSession(ctx, "phien")
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,10 @@ package control
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"diemcau/control/sessions"
-	"diemcau/control/store"
 	"diemcau/ingest"
 	"diemcau/pipeline"
 )
@@ -58,29 +55,9 @@ func startRunning(t *testing.T, comp sessions.Composite, sources fakeSources) st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.PutSource(ctx, store.Source{ID: "tinh", URL: "sim://tinh", Transport: "auto", Origin: store.OriginConfig}); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := st.CreateSession(ctx, store.Session{ID: "phien", Layout: "grid", Start: "manual", Points: []store.Point{{ID: "tinh", Source: "tinh", Gain: 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := sessions.New(slog.New(slog.DiscardHandler), sessions.Deps{
-		Stream: func(string) (*pipeline.Stream, bool) { return pipeline.NewStream("tinh"), true },
-		Mixer:  func(sessions.Spec, map[string]*pipeline.Stream) (sessions.Composite, error) { return comp, nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(context.Background())
-	mdone := make(chan struct{})
-	go func() { _ = mgr.Run(mctx); close(mdone) }()
-	t.Cleanup(func() { mcancel(); <-mdone })
+	st := openStore(t, ctx, "tinh")
+	sess := createSession(t, ctx, st, "phien", "tinh")
+	mgr := runSessions(t, composingOn(comp))
 	if err := mgr.Start(SpecOf(sess), sessions.StateRehearsal); err != nil {
 		t.Fatal(err)
 	}

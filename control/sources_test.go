@@ -3,14 +3,11 @@ package control
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"diemcau/control/store"
 	"diemcau/ingest"
 	"diemcau/pipeline"
 )
@@ -81,11 +78,7 @@ func (f *fakeRegistry) Remove(id string) error {
 func TestSourcesCRUD(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, ctx)
 	reg := &fakeRegistry{srcs: map[string]ingest.Status{}}
 	base := startServer(t, Deps{Sources: reg, SourceAdmin: reg, Store: st})
 	const admin, op = "admin-token", "op-token"
@@ -116,15 +109,7 @@ func TestSourcesCRUD(t *testing.T) {
 	for _, tc := range steps {
 		t.Run(tc.name, func(t *testing.T) {
 			status, resp := do(t, tc.method, base+tc.path, tc.token, tc.body)
-			if status != tc.status {
-				t.Fatalf("status %d, want %d: %v", status, tc.status, resp)
-			}
-			if tc.field != "" {
-				e, _ := resp["error"].(map[string]any)
-				if e["field"] != tc.field {
-					t.Fatalf("field %v, want %s", e["field"], tc.field)
-				}
-			}
+			wantAPI(t, status, resp, tc.status, tc.field)
 			if fmt.Sprint(resp) != "" && strings.Contains(fmt.Sprint(resp), "secret") {
 				t.Fatalf("a camera password reached the API: %v", resp)
 			}

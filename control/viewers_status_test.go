@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"diemcau/control/store"
 	"diemcau/control/whep"
 )
 
@@ -20,14 +17,8 @@ import (
 func TestViewerListInStatusAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "d.db"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.CreateSession(ctx, store.Session{ID: "phien", Layout: "grid", Start: "manual"}); err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, ctx)
+	createSession(t, ctx, st, "phien")
 	list := []whep.ViewerStats{
 		{ID: "v1", Rendition: "main", BandwidthKbps: 2400, BandwidthFrom: "remb", LossPct: 0.5, RTTMS: 42},
 		{ID: "v2", Rendition: "low", BandwidthKbps: 480, BandwidthFrom: "delivered", LossPct: 12, RTTMS: 180, Moves: 1},
