@@ -14,8 +14,9 @@ const SlateTitle = "MẤT TÍN HIỆU"
 
 // signal tracks whether a point's picture is live or lost.
 type signal struct {
-	lost  bool
-	since time.Time // when it was lost: its last picture, or the start
+	lost   bool
+	since  time.Time // when it was lost: its last picture, or the start
+	losses uint64    // times the slate went up
 }
 
 // update takes the age of the point's last decoded picture (-1: none yet)
@@ -34,6 +35,7 @@ func (s *signal) update(now time.Time, age time.Duration, start time.Time) bool 
 	s.lost = lost
 	if lost {
 		s.since = since
+		s.losses++
 	}
 	return true
 }

@@ -42,6 +42,7 @@ type PointStats struct {
 	ID        string
 	Live      bool      // pictures arriving; false shows the slate
 	LostSince time.Time // when the slate went up, while not Live
+	Losses    uint64    // times the slate went up
 	Pictures  uint64    // decoded pictures that reached the compositor
 	Pushed    uint64    // coded frames into the mix
 	Dropped   uint64    // coded frames lost: behind, waiting for a keyframe, no decoder yet
@@ -101,7 +102,7 @@ func (m *Mixer) updateStats(mix *gst.Mix, run []pointRun, order []int, now time.
 		_, p.Pictures = mix.LastPicture(i)
 		p.Live = !run[i].sig.lost
 		p.Audio = run[i].sound.audio
-		p.LostSince = time.Time{}
+		p.LostSince, p.Losses = time.Time{}, run[i].sig.losses
 		if run[i].sig.lost {
 			p.LostSince = run[i].sig.since
 		}
