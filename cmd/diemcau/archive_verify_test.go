@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,29 +22,11 @@ import (
 	"diemcau/recorder"
 )
 
-// lockedBuffer is a log sink the test reads while the recorder writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // runArchive runs a recorder witnessed by st until stop is called; until,
 // if not empty, is a log line to wait for (the start-up repair's).
 func runArchive(t *testing.T, root, keyFile string, st *store.Store, until string) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	l := archiveLedger{st}
 	rec, err := recorder.New(recorder.Config{Root: root, SigningKey: keyFile, GapTimeout: time.Minute},
 		slog.New(slog.NewTextHandler(logs, nil)), recorder.WithWitness(l), recorder.WithVerifyResults(l))

@@ -89,7 +89,7 @@ func TestAuditPrunerRun(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	// 10 and 20 days old now; the 20-day one is past a 15-day retention.
 	auditAt(t, s, start, 10*24*time.Hour, 20*24*time.Hour)
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	p, err := NewAuditPruner(AuditPruneConfig{Retention: 15 * 24 * time.Hour, Every: 10 * time.Millisecond, Now: clock},
 		slog.New(slog.NewTextHandler(&logs, nil)), s)
 	if err != nil {
@@ -136,15 +136,3 @@ func TestAuditPrunerForever(t *testing.T) {
 		t.Error("a negative retention was accepted")
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }

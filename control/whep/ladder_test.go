@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/internal/lossyudp"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -182,16 +183,7 @@ func TestViewerFollowsBandwidth(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	<-srv.Ready()
+	testkit.Start(t, "whep server", srv.Run).WaitReady(srv.Ready(), 10*time.Second)
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 

@@ -85,10 +85,8 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	mix.SetEncoder(x264)
-	encCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- x264.Run(encCtx) }()
-	<-x264.Ready()
+	run := testkit.Start(t, "x264", x264.Run)
+	run.WaitReady(x264.Ready(), 30*time.Second)
 	waitCount := func(n int) int {
 		for {
 			mu.Lock()
@@ -121,8 +119,7 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 	if key < 0 || key > 15 {
 		t.Errorf("keyframe %d pictures after the request, want within 15", key)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := run.Stop(); err != nil {
 		t.Errorf("x264: %v", err)
 	}
 }
