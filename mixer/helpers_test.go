@@ -172,12 +172,17 @@ func (c *collector) snapshot(k pipeline.Kind) []*pipeline.Frame {
 // before it) and returns its RGB pixels.
 func picture(t *testing.T, video []*pipeline.Frame, w, h int) []byte {
 	t.Helper()
-	pics := pictures(t, video, math.MaxInt64, w, h)
+	if len(video) == 0 {
+		t.Fatal("no picture to decode")
+	}
+	pics := pictures(t, video, video[len(video)-1].PTS, w, h)
 	return pics[len(pics)-1]
 }
 
 // pictures decodes the composite from the last keyframe at or before from
-// to its end, and returns every picture's RGB pixels.
+// to its end, and returns the RGB pixels of every picture from from on
+// (those between the keyframe and from are decoded, not returned: they can
+// be the composite's first, before any tile had a picture).
 func pictures(t *testing.T, video []*pipeline.Frame, from time.Duration, w, h int) [][]byte {
 	t.Helper()
 	start := -1
@@ -206,8 +211,11 @@ func pictures(t *testing.T, video []*pipeline.Frame, from time.Duration, w, h in
 		t.Fatalf("ffmpeg gave %d bytes, not whole %dx%d pictures", len(out), w, h)
 	}
 	var pics [][]byte
-	for o := 0; o < len(out); o += size {
-		pics = append(pics, out[o:o+size])
+	for o, i := 0, start; o < len(out); o, i = o+size, i+1 {
+		// One picture per frame in order: the composite has no B-frames.
+		if i >= len(video) || video[i].PTS >= from {
+			pics = append(pics, out[o:o+size])
+		}
 	}
 	return pics
 }
