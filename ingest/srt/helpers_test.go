@@ -1,7 +1,6 @@
 package srt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,32 +11,15 @@ import (
 	"time"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
-
-// logBuffer collects a component's log for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // rig is an SRT listener with its sources, on a loopback port of its own.
 type rig struct {
 	srv     *Server
 	sources map[string]ingest.Source
-	logs    *logBuffer
+	logs    *testkit.LogBuffer
 	addr    string
 }
 
@@ -45,7 +27,7 @@ type rig struct {
 // and any other sources given; everything stops when the test ends.
 func startRig(t *testing.T, latency time.Duration, urls map[string]string, others ...ingest.Source) *rig {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r := &rig{sources: map[string]ingest.Source{}, logs: logs}
 	for _, o := range others {
@@ -66,34 +48,17 @@ func startRig(t *testing.T, latency time.Duration, urls map[string]string, other
 		}
 		r.sources[id] = src
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range r.sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = s.Run(ctx)
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Run(ctx); err != nil {
-			t.Errorf("srt server: %v", err)
-		}
-	}()
 	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
 		if t.Failed() {
 			t.Logf("log:\n%s", logs.String())
 		}
 	})
-	select {
-	case <-srv.Listening():
-	case <-time.After(5 * time.Second):
-		t.Fatal("srt listener did not open")
+	for id, s := range r.sources {
+		// A source's own end is not what these tests check: what reached
+		// its stream is.
+		testkit.Start(t, "source "+id, func(ctx context.Context) error { _ = s.Run(ctx); return nil })
 	}
+	testkit.Start(t, "srt server", srv.Run).WaitReady(srv.Listening(), 5*time.Second)
 	r.addr = srv.Addr().String()
 	return r
 }

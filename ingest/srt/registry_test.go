@@ -22,7 +22,7 @@ func TestSourcesInRegistry(t *testing.T) {
 	needFFmpeg(t)
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, before) })
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	reg := ingest.NewRegistry(log, nil, nil)
 	srv, err := New(Config{Listen: "127.0.0.1:0"}, log, reg.Get)
