@@ -426,14 +426,9 @@ func TestPushConfigValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
+			wantConfigErr(t, err, tc.field)
 			if tc.field == "" {
-				if err != nil {
-					t.Errorf("unexpected error %v", err)
-				}
 				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tc.field+":") {
-				t.Errorf("error %v, want one naming %s", err, tc.field)
 			}
 			if err != nil && strings.Contains(err.Error(), "pw") {
 				t.Errorf("error %q shows the password", err)

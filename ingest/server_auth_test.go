@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +16,6 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 
 	"diemcau/internal/testkit"
-	"diemcau/pipeline"
 )
 
 // testAuthorizer stands for the control plane: "op-token" reads anything,
@@ -36,36 +33,12 @@ func testAuthorizer(_, pass, path string) (ReadGrant, error) {
 	return ReadGrant{}, ErrReadDenied
 }
 
-// logBuffer is a logger whose text the test reads back.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.buf.Write(p)
-	}), nil))
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // serveClips serves a fed clip at each path until the test ends.
 func serveClips(ctx context.Context, t *testing.T, srv *testServer, paths ...string) {
 	t.Helper()
 	clip := loadClip(t, clipSpec{})
 	for _, p := range paths {
-		s := pipeline.NewStream(p)
-		if err := srv.Serve(p, s); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(feedClip(ctx, t, s, clip))
+		serveClip(ctx, t, srv, p, clip)
 	}
 }
 

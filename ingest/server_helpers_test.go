@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -252,4 +253,38 @@ func playClient(t *testing.T, url string) (c *gortsplib.Client, packets func() i
 		t.Fatal(err)
 	}
 	return c, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+// logBuffer is a logger whose text the test reads back.
+type logBuffer struct{ testkit.LogBuffer }
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(&l.LogBuffer, nil))
+}
+
+// serveClip serves clip at path on srv, fed in real time until the test
+// ends, and returns its stream.
+func serveClip(ctx context.Context, t *testing.T, srv *testServer, path string, clip *testClip) *pipeline.Stream {
+	t.Helper()
+	s := pipeline.NewStream(path)
+	if err := srv.Serve(path, s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(feedClip(ctx, t, s, clip))
+	return s
+}
+
+// wantConfigErr checks that a config's error names field (as "field: …"),
+// or that there is none where field is empty.
+func wantConfigErr(t *testing.T, err error, field string) {
+	t.Helper()
+	if field == "" {
+		if err != nil {
+			t.Errorf("unexpected error %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), field+":") {
+		t.Errorf("error %v, want one naming %s", err, field)
+	}
 }

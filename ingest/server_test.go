@@ -15,7 +15,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
@@ -32,12 +31,7 @@ func TestServerReservesStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := startServer(t, testkit.Logger(t))
-	stream := pipeline.NewStream("clip")
-	if err := srv.Serve("/sources/clip", stream); err != nil {
-		t.Fatal(err)
-	}
-	stop := feedClip(ctx, t, stream, clip)
-	t.Cleanup(stop)
+	serveClip(ctx, t, srv, "/sources/clip", clip)
 
 	for _, tc := range []struct {
 		name      string
@@ -148,12 +142,7 @@ func TestServerReservesToFFprobe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv := startServer(t, testkit.Logger(t))
-	stream := pipeline.NewStream("clip")
-	if err := srv.Serve("sessions/demo", stream); err != nil {
-		t.Fatal(err)
-	}
-	stop := feedClip(ctx, t, stream, clip)
-	t.Cleanup(stop)
+	serveClip(ctx, t, srv, "sessions/demo", clip)
 	got := ffprobe(ctx, t, srv.url+"/sessions/demo", "tcp")
 	want := []probedStream{{CodecType: "video", CodecName: "h264", Width: 320, Height: 180}, {CodecType: "audio", CodecName: "aac"}}
 	assertProbe(t, got, want)
@@ -167,20 +156,9 @@ func TestServerReaderCredentials(t *testing.T) {
 	clip := loadClip(t, clipSpec{audio: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var logged strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logged.Write(p)
-	}), nil))
-	srv := startServerWith(t, log, ServerConfig{Listen: "127.0.0.1:0", ReadUser: "xem", ReadPass: "k1n-s3cret"})
-	stream := pipeline.NewStream("clip")
-	if err := srv.Serve("sessions/demo", stream); err != nil {
-		t.Fatal(err)
-	}
-	stop := feedClip(ctx, t, stream, clip)
-	t.Cleanup(stop)
+	var logged logBuffer
+	srv := startServerWith(t, logged.logger(), ServerConfig{Listen: "127.0.0.1:0", ReadUser: "xem", ReadPass: "k1n-s3cret"})
+	serveClip(ctx, t, srv, "sessions/demo", clip)
 	host := strings.TrimPrefix(srv.url, "rtsp://")
 	for _, tc := range []struct {
 		name, url string
@@ -202,8 +180,6 @@ func TestServerReaderCredentials(t *testing.T) {
 		})
 	}
 	srv.access.flush(srv.log, true)
-	mu.Lock()
-	defer mu.Unlock()
 	if strings.Contains(logged.String(), "k1n-s3cret") {
 		t.Error("the reader password reached the log")
 	}
@@ -274,21 +250,7 @@ func TestServerTrackChange(t *testing.T) {
 		stream.Write(&pipeline.Frame{Track: tr, PTS: time.Duration(i) * 40 * time.Millisecond, Key: isH264IDR(au), NALUs: au})
 	}
 
-	c, _, err := setupReader(t, srv.url+"/sources/chg", gortsplib.TransportTCP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	packets := 0
-	c.OnPacketRTPAny(func(*description.Media, format.Format, *rtp.Packet) {
-		mu.Lock()
-		packets++
-		mu.Unlock()
-	})
-	if _, err := c.Play(nil); err != nil {
-		t.Fatal(err)
-	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return packets }
+	c, count := playClient(t, srv.url+"/sources/chg")
 	i := 0
 	testkit.WaitFor(t, ctx, "packets", func() bool { write(track, i); i++; return count() > 0 })
 
@@ -348,14 +310,9 @@ func TestServerConfigValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
+			wantConfigErr(t, err, tc.field)
 			if tc.field == "" {
-				if err != nil {
-					t.Errorf("unexpected error %v", err)
-				}
 				return
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tc.field+":") {
-				t.Errorf("error %v, want one naming %s", err, tc.field)
 			}
 			if _, nerr := NewServer(tc.cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); nerr == nil {
 				t.Error("NewServer accepted an invalid config")
