@@ -100,10 +100,10 @@ func TestDepacketizeOpusKeepsHoles(t *testing.T) {
 	}
 	at, _ := tr.clock()
 	m, err := depacketize(tr, at)
-	if err != nil || m == nil || len(m.samples) != 4 {
+	if err != nil || m == nil || len(m.Samples) != 4 {
 		t.Fatalf("%v %+v", err, m)
 	}
-	if d := m.at[3] - m.at[2]; d != 160*time.Millisecond {
+	if d := m.At[3] - m.At[2]; d != 160*time.Millisecond {
 		t.Errorf("the hole lasts %v on the timeline, want 160ms", d)
 	}
 }

@@ -65,7 +65,7 @@ func TestDepacketizeH264(t *testing.T) {
 			m := depacketizeH264(pkts, func(ts uint32) time.Duration { return time.Duration(ts) * time.Second / 90000 })
 			got := 0
 			if m != nil {
-				got = len(m.samples)
+				got = len(m.Samples)
 			}
 			if got != tc.samples {
 				t.Fatalf("%d access units, want %d", got, tc.samples)
