@@ -54,12 +54,7 @@ func (s *Server) serveOffer(w http.ResponseWriter, r *http.Request, t Target) {
 		writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "the bearer token is missing, wrong, or not valid for %s", t))
 		return
 	}
-	body, herr := readOffer(r)
-	if herr != nil {
-		writeError(w, herr)
-		return
-	}
-	o, herr := parseOffer(body)
+	o, herr := readOffer(r, parseOffer)
 	if herr != nil {
 		writeError(w, herr)
 		return
@@ -177,6 +172,19 @@ func (s *Server) servePatch(w http.ResponseWriter, _ *http.Request) {
 // with the ICE servers (WHEP draft: a player may ask before it makes its
 // offer); those are given only to callers that may watch.
 func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
+	t, offerURL := targetOf(r.URL.Path)
+	answerOptions(w, r, offerURL, func() []string {
+		if _, allowed := s.auth(r, t); allowed {
+			return s.iceLinks()
+		}
+		return nil
+	})
+}
+
+// answerOptions answers an OPTIONS on a WHEP or WHIP URL: a CORS
+// preflight, or the methods of the URL, an offer URL's with the ICE
+// servers iceLinks gives (none to a caller that may not use them).
+func answerOptions(w http.ResponseWriter, r *http.Request, offerURL bool, iceLinks func() []string) {
 	cors(w)
 	h := w.Header()
 	if r.Header.Get("Access-Control-Request-Method") != "" {
@@ -186,13 +194,11 @@ func (s *Server) serveOptions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if t, ok := targetOf(r.URL.Path); ok {
+	if offerURL {
 		h.Set("Allow", "POST, OPTIONS")
 		h.Set("Accept-Post", "application/sdp")
-		if _, allowed := s.auth(r, t); allowed {
-			for _, l := range s.iceLinks() {
-				h.Add("Link", l)
-			}
+		for _, l := range iceLinks() {
+			h.Add("Link", l)
 		}
 	} else {
 		h.Set("Allow", "DELETE, PATCH, OPTIONS")

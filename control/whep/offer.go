@@ -31,20 +31,21 @@ type offer struct {
 	audioOffer bool
 }
 
-// readOffer takes a WHEP or WHIP request's SDP offer: Content-Type
-// application/sdp, at most maxOffer bytes.
-func readOffer(r *http.Request) ([]byte, *httpError) {
+// readOffer takes a WHEP or WHIP request's SDP offer (Content-Type
+// application/sdp, at most maxOffer bytes) and parses it with parse.
+func readOffer[O any](r *http.Request, parse func([]byte) (O, *httpError)) (O, *httpError) {
+	var none O
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		return nil, errorf(http.StatusUnsupportedMediaType, "bad_content_type", "send the SDP offer as Content-Type: application/sdp")
+		return none, errorf(http.StatusUnsupportedMediaType, "bad_content_type", "send the SDP offer as Content-Type: application/sdp")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxOffer+1))
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad_body", "read the offer: %v", err)
+		return none, errorf(http.StatusBadRequest, "bad_body", "read the offer: %v", err)
 	}
 	if len(body) > maxOffer {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "too_large", "the offer is over %d KiB", maxOffer>>10)
+		return none, errorf(http.StatusRequestEntityTooLarge, "too_large", "the offer is over %d KiB", maxOffer>>10)
 	}
-	return body, nil
+	return parse(body)
 }
 
 // unmarshalOffer parses an offer and checks what every WebRTC offer needs,

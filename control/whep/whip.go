@@ -3,6 +3,7 @@ package whep
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -77,14 +78,16 @@ func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(ref.Status, code, "%s", ref.Message))
 		return
 	}
-	body, herr := readOffer(r)
+	// An offer that is not WHIP's is a refusal, counted; one that cannot
+	// be read is not.
+	o, herr := readOffer(r, func(body []byte) (*whipOffer, *httpError) {
+		o, herr := parseWHIPOffer(body)
+		if herr != nil {
+			s.countPublishRefused(herr.Code)
+		}
+		return o, herr
+	})
 	if herr != nil {
-		writeError(w, herr)
-		return
-	}
-	o, herr := parseWHIPOffer(body)
-	if herr != nil {
-		s.countPublishRefused(herr.Code)
 		writeError(w, herr)
 		return
 	}
@@ -127,30 +130,16 @@ func (s *Server) serveUnpublish(w http.ResponseWriter, r *http.Request) {
 // from another origin) and, on an ingest URL, the ICE servers to callers
 // that may publish.
 func (s *Server) serveWHIPOptions(w http.ResponseWriter, r *http.Request) {
-	cors(w)
-	h := w.Header()
-	if r.Header.Get("Access-Control-Request-Method") != "" {
-		h.Set("Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-		h.Set("Access-Control-Max-Age", "600")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) == 3 && parts[1] == "ingest" {
-		h.Set("Allow", "POST, OPTIONS")
-		h.Set("Accept-Post", "application/sdp")
+	ingestURL := len(parts) == 3 && parts[1] == "ingest"
+	answerOptions(w, r, ingestURL, func() []string {
 		if ws, ok := s.whipEnabled(); ok {
 			if _, err := ws.auth(r, parts[2]); err == nil {
-				for _, l := range s.iceLinks() {
-					h.Add("Link", l)
-				}
+				return s.iceLinks()
 			}
 		}
-	} else {
-		h.Set("Allow", "DELETE, PATCH, OPTIONS")
-	}
-	w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 }
 
 // endPublishers closes the publishers match picks.
@@ -190,11 +179,7 @@ func (s *Server) countPublishRefused(code string) {
 func (s *Server) PublishRefused() map[string]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]uint64, len(s.whipRefused))
-	for k, v := range s.whipRefused {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.whipRefused)
 }
 
 func (p *publisher) String() string { return fmt.Sprintf("publisher %s of source %s", p.id, p.source) }

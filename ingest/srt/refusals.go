@@ -2,6 +2,7 @@ package srt
 
 import (
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -89,11 +90,7 @@ func (r *refusals) flushLocked(reason string, k *refusalKind, now time.Time) {
 func (r *refusals) totals() map[string]uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make(map[string]uint64, len(r.total))
-	for k, v := range r.total {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(r.total)
 }
 
 // reasons lists every reason, for metrics that show zeros too.
