@@ -245,28 +245,7 @@ func (p *Puller) play(ctx context.Context) error {
 			ssrcMu.Unlock()
 			keyframe()
 		}
-		go func() {
-			defer readers.Done()
-			for {
-				pkts, _, err := r.ReadRTCP()
-				if err != nil {
-					return
-				}
-				now := time.Now()
-				for _, pk := range pkts {
-					if sr, ok := pk.(*rtcp.SenderReport); ok {
-						pub.SenderReport(video, sr, now)
-					}
-				}
-			}
-		}()
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			pub.Packet(video, pkt, time.Now())
-		}
+		readTrack(pub, video, tr, r, readers.Done)
 	})
 	p.log.Info("remote feed playing", "endpoint", p.endpoint)
 	// The round trip and the NACKs go into the source's figures once a

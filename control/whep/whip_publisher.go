@@ -205,8 +205,15 @@ func (p *publisher) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.requestKeyframe()
 	}
 	p.readers.Add(1)
+	readTrack(p.ingest, video, tr, recv, p.readers.Done)
+}
+
+// readTrack feeds an incoming track to pub until the track ends: its RTP
+// here, and its RTCP, whose sender reports time it, on a goroutine of its
+// own that calls done when it returns.
+func readTrack(pub *ingest.WHIPPublisher, video bool, tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver, done func()) {
 	go func() {
-		defer p.readers.Done()
+		defer done()
 		for {
 			pkts, _, err := recv.ReadRTCP()
 			if err != nil {
@@ -215,7 +222,7 @@ func (p *publisher) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			now := time.Now()
 			for _, pk := range pkts {
 				if sr, ok := pk.(*rtcp.SenderReport); ok {
-					p.ingest.SenderReport(video, sr, now)
+					pub.SenderReport(video, sr, now)
 				}
 			}
 		}
@@ -225,7 +232,7 @@ func (p *publisher) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if err != nil {
 			return
 		}
-		p.ingest.Packet(video, pkt, time.Now())
+		pub.Packet(video, pkt, time.Now())
 	}
 }
 
