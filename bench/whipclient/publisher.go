@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"diemcau/ingest/exchange"
 )
 
 // Clip is what a publisher sends, looped: H.264 access units (NAL units
@@ -74,20 +75,12 @@ func (s *Status) Error() string { return fmt.Sprintf("WHIP: %d %s", s.Code, s.Bo
 // NewAPI is the publisher's pion API: H.264 and Opus, pion's default
 // interceptors (NACK responder, reports, TWCC), loopback only.
 func NewAPI() (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, err
-	}
 	se := webrtc.SettingEngine{LoggerFactory: quietPion{}}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	return exchange.NewAPI(se)
 }
 
 // Publish offers to url with the bearer token and, once answered, sends

@@ -10,7 +10,6 @@ import (
 	"diemcau/ingest/exchange"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
@@ -116,20 +115,10 @@ func captureWHEP(ctx context.Context, opts Options, endpoint string, d time.Dura
 }
 
 func whepAPI() (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	// The defaults: NACKs (a lost packet is asked for again, as a browser
-	// does), receiver reports, TWCC. Sender reports still reach ReadRTCP.
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, err
-	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true) // a server on this machine
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	return exchange.NewAPI(se)
 }
 
 func readRTP(tr *webrtc.TrackRemote, t *rtpTrack, rec *recording) {
