@@ -102,14 +102,7 @@ func TestLabelRendersAsText(t *testing.T) {
 // are escaped.
 func TestMixLabelEscaped(t *testing.T) {
 	needElements(t, "compositor", "audiomixer", "opusenc", "textoverlay")
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{})
 	mix.SetTile(0, MixTile{W: 320, H: 180, Z: 10, Visible: true})
 	mix.SetLabel(0, "A & B <i>")
 	mix.SetSlate(0, true, "MẤT TÍN HIỆU\nA & B <i>")

@@ -44,14 +44,7 @@ func TestVideoEncoderFailsAlone(t *testing.T) {
 	needElements(t, "x264enc", "compositor", "identity")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 1}, MixSinks{})
 	mix.SetTile(0, MixTile{W: 320, H: 180, Z: 10, Visible: true})
 
 	p := EncoderParams{Width: 320, Height: 180, FPS: 30, BitrateKbps: 300, KeyInt: 300}

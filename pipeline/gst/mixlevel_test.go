@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -24,24 +23,9 @@ func TestMixLevels(t *testing.T) {
 	const amplitude = 0.3 // the test loop's sine (audioSource)
 	wantPeak := 20 * math.Log10(amplitude)
 	wantRMS := wantPeak - 10*math.Log10(2)
-	withSound, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pictureOnly, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	withSound := testLoop(t, ctx, true)
+	pictureOnly := testLoop(t, ctx, false)
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{})
 	if err := mix.AddPoint(2); err != nil {
 		t.Fatal(err)
 	}

@@ -110,14 +110,10 @@ func TestMixSmoke(t *testing.T) {
 	needElements(t, "x264enc", "compositor", "audiomixer", "opusenc", "textoverlay")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	loop := testLoop(t, ctx, true)
 
 	var opus, aac, mm0 atomic.Int64
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{
 		OpusAll: func(Sample) { opus.Add(1) },
 		AACAll:  func(Sample) { aac.Add(1) },
 		MixMinus: func(p int, _ Sample) {
@@ -125,14 +121,7 @@ func TestMixSmoke(t *testing.T) {
 				mm0.Add(1)
 			}
 		},
-	}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	})
 	for i := range 2 {
 		mix.SetTile(i, MixTile{X: i * 160, Y: 0, W: 160, H: 90, Z: 10, Visible: true})
 		mix.SetLabel(i, "Điểm cầu xã")

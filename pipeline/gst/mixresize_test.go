@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -18,19 +17,8 @@ func TestMixResizeUnderLoad(t *testing.T) {
 	needElements(t, "compositor", "audiomixer", "opusenc", "textoverlay", "avdec_h264")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	loop := testLoop(t, ctx, false)
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2}, MixSinks{})
 	if err := mix.SetInput(0, pipeline.Video, InputFormatOf(loop.Video)); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -20,22 +19,11 @@ func TestMixPointsJoinAndLeave(t *testing.T) {
 	needElements(t, "compositor", "audiomixer", "opusenc", "textoverlay", "avdec_h264")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	loop, err := EncodeLoop(ctx, LoopConfig{TestPicture: TestPicture{Width: 320, Height: 180, FPS: 30},
-		BitrateKbps: 300, Audio: AudioOpus, AudioFreq: 600}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	loop := testLoop(t, ctx, true)
 	var mm [3]atomic.Int64
-	mix, err := NewMix(MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{
+	mix := startMix(t, MixSpec{Width: 320, Height: 180, FPS: 30, Points: 2, Slots: 3}, MixSinks{
 		MixMinus: func(p int, _ Sample) { mm[p].Add(1) },
-	}, testkit.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mix.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer mix.Stop()
+	})
 
 	tile := func(i int) { mix.SetTile(i, MixTile{X: i * 100, W: 100, H: 56, Z: 10, Visible: true}) }
 	feed := func(point int, d time.Duration) {
