@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"diemcau/recorder"
 )
 
 // RunVerdict is `diemcau archive verify --config CFG --json` of one run
@@ -61,21 +63,7 @@ func verifyRun(ctx context.Context, binary, cfgPath, dir string) (RunVerdict, er
 	default:
 		return v, fmt.Errorf("archive verify %s: %w", dir, err)
 	}
-	var rep struct {
-		Sealed           bool   `json:"sealed"`
-		SealReason       string `json:"seal_reason"`
-		SignatureChecked bool   `json:"signature_checked"`
-		Witness          string `json:"witness"`
-		Segments         int    `json:"segments"`
-		Bytes            int64  `json:"bytes"`
-		Interruptions    []struct {
-			Truncated []string `json:"truncated"`
-			Discarded []string `json:"discarded"`
-		} `json:"interruptions"`
-		Problems []struct {
-			Kind, File, Detail string
-		} `json:"problems"`
-	}
+	var rep recorder.Report // as verify --json writes it
 	if jerr := json.Unmarshal(raw, &rep); jerr != nil {
 		v.Problems = append(v.Problems, fmt.Sprintf("verify exit %d, no report: %s", v.Exit, strings.TrimSpace(stderr.String())))
 		return v, nil
