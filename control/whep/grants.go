@@ -29,15 +29,27 @@ func (s *Server) end(revoke, reason string, match func(*viewer) bool) int {
 	if revoke != "" {
 		s.revoked[revoke] = struct{}{}
 	}
-	var victims []*viewer
-	for _, v := range s.viewers {
-		if match(v) {
-			victims = append(victims, v)
+	victims := picked(s.viewers, match)
+	s.mu.Unlock()
+	return closeAll(victims, reason)
+}
+
+// picked lists the viewers or publishers in set that match picks. The
+// caller holds s.mu, and closes them once it has let go.
+func picked[T any](set map[string]T, match func(T) bool) []T {
+	var out []T
+	for _, x := range set {
+		if match(x) {
+			out = append(out, x)
 		}
 	}
-	s.mu.Unlock()
-	for _, v := range victims {
-		v.close(reason)
+	return out
+}
+
+// closeAll closes each viewer or publisher with reason and says how many.
+func closeAll[T interface{ close(reason string) }](victims []T, reason string) int {
+	for _, x := range victims {
+		x.close(reason)
 	}
 	return len(victims)
 }

@@ -145,17 +145,9 @@ func (s *Server) serveWHIPOptions(w http.ResponseWriter, r *http.Request) {
 // endPublishers closes the publishers match picks.
 func (s *Server) endPublishers(reason string, match func(*publisher) bool) int {
 	s.mu.Lock()
-	var victims []*publisher
-	for _, p := range s.whip.publishers {
-		if match(p) {
-			victims = append(victims, p)
-		}
-	}
+	victims := picked(s.whip.publishers, match)
 	s.mu.Unlock()
-	for _, p := range victims {
-		p.close(reason)
-	}
-	return len(victims)
+	return closeAll(victims, reason)
 }
 
 // Publishers counts the WHIP publishers answered, connected or not yet.
