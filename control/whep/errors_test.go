@@ -215,15 +215,7 @@ func TestFloodOfOffers(t *testing.T) {
 		st := ts.srv.Stats()
 		return st.Viewers == 0 && st.Connecting == 0 && st.Streams == 0
 	})
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatalf("after the flood: %v", err)
-	}
-	select {
-	case <-c.keyframe:
-	case <-ctx.Done():
-		t.Fatal("after the flood: no keyframe")
-	}
+	c := watchKeyframe(ctx, t, ts, "/whep/sources/cam1", "after the flood")
 	c.close(ctx)
 }
 

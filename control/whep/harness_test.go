@@ -224,6 +224,22 @@ func post(ctx context.Context, url, token, contentType, body string) (postResult
 }
 
 // dial offers to a WHEP endpoint and starts receiving.
+// watchKeyframe dials path as the operator and waits for the viewer's
+// first keyframe; what says which viewer when it fails.
+func watchKeyframe(ctx context.Context, t testing.TB, ts *testServer, path, what string) *whepClient {
+	t.Helper()
+	c, err := dial(ctx, ts.http.URL, path, testToken, clientOpts{})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	select {
+	case <-c.keyframe:
+	case <-ctx.Done():
+		t.Fatalf("%s: no keyframe", what)
+	}
+	return c
+}
+
 func dial(ctx context.Context, base, path, token string, o clientOpts) (*whepClient, error) {
 	api, err := clientAPI(o)
 	if err != nil {

@@ -108,15 +108,7 @@ func TestConnectingPerAddress(t *testing.T) {
 	if want := []int{201, 201, 429, 429}; !equalInts(got, want) {
 		t.Errorf("four offers from one address: %v, want %v", got, want)
 	}
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatalf("a viewer from another address: %v", err)
-	}
-	select {
-	case <-c.keyframe:
-	case <-ctx.Done():
-		t.Fatal("no keyframe")
-	}
+	c := watchKeyframe(ctx, t, ts, "/whep/sources/cam1", "a viewer from another address")
 	c.close(ctx)
 	if n := ts.srv.Refused()[RefusedMaxConnectingPerIP]; n != 2 {
 		t.Errorf("refused per address while connecting: %d, want 2", n)

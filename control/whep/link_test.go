@@ -2,7 +2,6 @@ package whep
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,11 +59,8 @@ func TestLinkFigures(t *testing.T) {
 				t.Fatal(err)
 			}
 			pl.client = relay()
-			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			wg.Go(func() { _ = p.Run(ctx) })
-			wg.Go(func() { _ = pl.Run(ctx) })
-			defer func() { cancel(); wg.Wait() }()
+			testkit.Start(t, "pusher", p.Run)
+			testkit.Start(t, "puller", pl.Run)
 			waitState(t, src, ingest.StateOnline, 20*time.Second)
 			testkit.Eventually(t, 20*time.Second, "the return feed online", func() bool { return pl.Status().State == ingest.StateOnline })
 			time.Sleep(9 * time.Second) // most of the 10 s window

@@ -1,10 +1,8 @@
 package whep
 
 import (
-	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,10 +28,7 @@ func TestPuller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	testkit.Start(t, "puller", p.Run)
 	online := func(d time.Duration) {
 		t.Helper()
 		testkit.Eventually(t, d, "the pulled feed online", func() bool { return p.Status().State == ingest.StateOnline })

@@ -1,11 +1,9 @@
 package whep
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,10 +30,7 @@ func TestPusher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	testkit.Start(t, "pusher", p.Run)
 
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
 	fc := countFrames(src.Stream())
@@ -100,10 +95,7 @@ func TestPusherNoticesSilence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	testkit.Start(t, "pusher", p.Run)
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
 	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 
@@ -134,10 +126,7 @@ func TestPusherReconnectsBesideItsDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = p.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	testkit.Start(t, "pusher", p.Run)
 	waitState(t, src, ingest.StateOnline, 15*time.Second)
 	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
 

@@ -48,17 +48,14 @@ func testPublishAuth(r *http.Request, source string) (Grant, error) {
 func startWHIPSources(t *testing.T, ts *testServer, ids ...string) map[string]*ingest.WHIPSource {
 	t.Helper()
 	srcs := map[string]*ingest.WHIPSource{}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	for _, id := range ids {
 		src, err := ingest.NewWHIPSource(ingest.WHIPConfig{ID: id, URL: "whip://"}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		srcs[id] = src
-		wg.Go(func() { _ = src.Run(ctx) })
+		testkit.Start(t, "whip source "+id, src.Run)
 	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
 	ts.srv.EnableWHIP(func(id string) (*ingest.WHIPSource, bool) { s, ok := srcs[id]; return s, ok }, testPublishAuth)
 	return srcs
 }
