@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,15 +33,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg, nil)
-			if tc.field == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.field+":") {
-				t.Fatalf("got %v, want an error naming %s", err, tc.field)
-			}
+			testkit.WantFieldErr(t, err, tc.field)
 		})
 	}
 }

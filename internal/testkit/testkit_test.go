@@ -169,3 +169,27 @@ func TestLogBufferConcurrent(t *testing.T) {
 		t.Fatalf("%d bytes, want 100", got)
 	}
 }
+
+func TestWantFieldErr(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		field    string
+		wantFail bool
+	}{
+		{"valid", nil, "", false},
+		{"an error where none is wanted", errors.New("fps: too high"), "", true},
+		{"the field named", errors.New("sim source \"a\": fps: too high"), "fps", false},
+		{"another field named", errors.New("size: odd"), "fps", true},
+		{"no error", nil, "fps", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ft := &fakeT{}
+			ft.run(func() { WantFieldErr(ft, tc.err, tc.field) })
+			if ft.Failed() != tc.wantFail {
+				t.Fatalf("failed = %v, want %v", ft.Failed(), tc.wantFail)
+			}
+		})
+	}
+}
