@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,14 +180,8 @@ type ServerStats struct {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
-	paths := make([]*servedPath, 0, len(s.paths))
-	for _, p := range s.paths {
-		paths = append(paths, p)
-	}
-	push := make([]*PushSource, 0, len(s.push))
-	for _, p := range s.push {
-		push = append(push, p)
-	}
+	paths := slices.Collect(maps.Values(s.paths))
+	push := slices.Collect(maps.Values(s.push))
 	s.mu.Unlock()
 	st := ServerStats{
 		Sessions:        int(s.sessions.Load()),
@@ -285,10 +281,7 @@ loop:
 func (s *Server) shutdown(srv *gortsplib.Server, cancelRun context.CancelFunc) {
 	s.mu.Lock()
 	s.closing = true
-	paths := make([]*servedPath, 0, len(s.paths))
-	for _, p := range s.paths {
-		paths = append(paths, p)
-	}
+	paths := slices.Collect(maps.Values(s.paths))
 	s.mu.Unlock()
 	cancelRun()
 	for _, p := range paths {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -127,10 +128,7 @@ func (r *Recorder) shutdown() {
 	r.flights.close()
 	r.mu.Lock()
 	r.closed = true
-	runs := make([]*Run, 0, len(r.live))
-	for _, run := range r.live {
-		runs = append(runs, run)
-	}
+	runs := slices.Collect(maps.Values(r.live))
 	r.mu.Unlock()
 	for _, run := range runs {
 		run.stop(SealShutdown)
@@ -284,10 +282,7 @@ func (r *Recorder) isLive(dir string) bool {
 func (r *Recorder) LiveRuns() []*Run {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*Run, 0, len(r.live))
-	for _, run := range r.live {
-		out = append(out, run)
-	}
+	out := slices.Collect(maps.Values(r.live))
 	slices.SortFunc(out, func(a, b *Run) int { return strings.Compare(a.id, b.id) })
 	return out
 }
