@@ -25,6 +25,7 @@ import (
 	"github.com/pion/rtp"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 )
 
 // ingestClip is two seconds of real 1280x720 25 fps H.264 at 2 Mbit/s, one
@@ -203,7 +204,6 @@ func benchIngest(b *testing.B, n int) {
 
 	log := slog.New(slog.DiscardHandler)
 	var srcs []*ingest.PullSource
-	var wg sync.WaitGroup
 	for i := range n {
 		s, err := ingest.NewPullSource(ingest.PullConfig{
 			ID: fmt.Sprintf("cam%d", i), URL: fmt.Sprintf("rtsp://127.0.0.1:%d/cam%d", port, i), Transport: ingest.TransportTCP,
@@ -213,35 +213,13 @@ func benchIngest(b *testing.B, n int) {
 		}
 		srcs = append(srcs, s)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
 	for _, s := range srcs {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = s.Run(runCtx) }()
+		testkit.Start(b, "camera "+s.ID(), s.Run)
 	}
-	defer func() { stop(); wg.Wait() }()
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		online := 0
-		for _, s := range srcs {
-			if s.Status().State == ingest.StateOnline {
-				online++
-			}
-		}
-		if online == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d cameras online after 60 s", online, n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAllOnline(b, "cameras", srcs)
 	time.Sleep(time.Second) // let the connections settle
 
-	var frames0 uint64
-	for _, s := range srcs {
-		frames0 += s.Status().Frames
-	}
+	frames0 := framesOf(srcs)
 	cpu0, wall0 := processCPU(), time.Now()
 	b.ResetTimer()
 	for range b.N {
@@ -331,4 +309,35 @@ func (h *benchCameraHandler) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.
 
 func (h *benchCameraHandler) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// waitAllOnline waits up to 60 s for every source to be online; what names
+// them in the failure.
+func waitAllOnline[S interface{ Status() ingest.Status }](b *testing.B, what string, srcs []S) {
+	b.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		online := 0
+		for _, s := range srcs {
+			if s.Status().State == ingest.StateOnline {
+				online++
+			}
+		}
+		if online == len(srcs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d %s online after 60 s", online, len(srcs), what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// framesOf is the frames the sources have taken in so far.
+func framesOf[S interface{ Status() ingest.Status }](srcs []S) uint64 {
+	var n uint64
+	for _, s := range srcs {
+		n += s.Status().Frames
+	}
+	return n
 }

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"diemcau/bench/whipclient"
 	"diemcau/control/whep"
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -44,8 +44,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 	loadIngestClip(b)
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	defer cancel()
 	var sources []ingest.Source
 	var url string
 	switch kind {
@@ -54,8 +53,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		wg.Go(func() { _ = srv.Run(ctx) })
-		<-srv.Listening()
+		testkit.Start(b, "rtsp server", srv.Run).WaitReady(srv.Listening(), time.Minute)
 		for i := range n {
 			p, err := ingest.NewPushSource(ingest.PushConfig{ID: fmt.Sprintf("s%d", i), URL: "push://enc:secret@"}, log)
 			if err != nil {
@@ -72,8 +70,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		wg.Go(func() { _ = srv.Run(ctx) })
-		<-srv.Ready()
+		testkit.Start(b, "whep server", srv.Run).WaitReady(srv.Ready(), time.Minute)
 		byID := map[string]*ingest.WHIPSource{}
 		for i := range n {
 			w, err := ingest.NewWHIPSource(ingest.WHIPConfig{ID: fmt.Sprintf("s%d", i), URL: "whip://"}, log)
@@ -90,7 +87,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 		url = hs.URL
 	}
 	for _, s := range sources {
-		wg.Go(func() { _ = s.Run(ctx) })
+		testkit.Start(b, "source "+s.ID(), s.Run)
 	}
 	time.Sleep(100 * time.Millisecond) // sources running before publishers come
 
@@ -101,28 +98,10 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 		b.Fatal(err)
 	}
 	defer func() { cancel(); _ = cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		online := 0
-		for _, s := range sources {
-			if s.Status().State == ingest.StateOnline {
-				online++
-			}
-		}
-		if online == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d %s streams online after 60 s", online, n, kind)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAllOnline(b, kind+" streams", sources)
 	time.Sleep(2 * time.Second) // past the first keyframe and the bitrate ramp
 
-	var frames0 uint64
-	for _, s := range sources {
-		frames0 += s.Status().Frames
-	}
+	frames0 := framesOf(sources)
 	cpu0, wall0 := processCPU(), time.Now()
 	b.ResetTimer()
 	for range b.N {
@@ -130,11 +109,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 	}
 	b.StopTimer()
 	cpu, wall := processCPU()-cpu0, time.Since(wall0)
-	var frames uint64
-	for _, s := range sources {
-		frames += s.Status().Frames
-	}
-	frames -= frames0
+	frames := framesOf(sources) - frames0
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(n), "%core/stream")
 	b.ReportMetric(float64(frames)/wall.Seconds()/float64(n), "frames/s/stream")
@@ -241,19 +216,17 @@ func benchWHIPLoss(b *testing.B, loss float64) {
 	clip := loadIngestClip(b).whipClip()
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
+	defer cancel()
 	srv, err := whep.New(whep.Config{ListenIPs: []string{"127.0.0.1"}, DisableTCP: true}, log, noStreams{}, func(*http.Request, whep.Target) (whep.Grant, bool) { return whep.Grant{}, false })
 	if err != nil {
 		b.Fatal(err)
 	}
-	wg.Go(func() { _ = srv.Run(ctx) })
-	<-srv.Ready()
+	testkit.Start(b, "whep server", srv.Run).WaitReady(srv.Ready(), time.Minute)
 	src, err := ingest.NewWHIPSource(ingest.WHIPConfig{ID: "xa", URL: "whip://"}, log)
 	if err != nil {
 		b.Fatal(err)
 	}
-	wg.Go(func() { _ = src.Run(ctx) })
+	testkit.Start(b, "whip source", src.Run)
 	srv.EnableWHIP(func(string) (*ingest.WHIPSource, bool) { return src, true },
 		func(*http.Request, string) (whep.Grant, error) { return whep.Grant{Who: "bench"}, nil })
 	hs := httptest.NewServer(srv.Handler())
