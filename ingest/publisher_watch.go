@@ -61,7 +61,10 @@ func watchPublisher(ctx context.Context, current func() watchedPublisher, who st
 // publisherSlot is the state of a source fed by one publisher at a time:
 // whether it runs and the publisher it holds (the zero P when none). The
 // source keeps the rest of its per-publisher state under the same mu.
-type publisherSlot[P comparable] struct {
+type publisherSlot[P interface {
+	comparable
+	watchedPublisher
+}] struct {
 	mu      sync.Mutex
 	running bool
 	pub     P
@@ -87,4 +90,37 @@ func (s *publisherSlot[P]) stop() P {
 	defer s.mu.Unlock()
 	s.running = false
 	return s.pub
+}
+
+// current is the publisher held, nil when none.
+func (s *publisherSlot[P]) current() watchedPublisher {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var none P
+	if s.pub == none {
+		return nil
+	}
+	return s.pub
+}
+
+// run is the body of Run for a source fed by publishers: it marks the
+// source running (showing waiting while no publisher is held), watches its
+// publishers until ctx ends, then drops the one held and shows the source
+// offline. what and id name the source in an error ("push source"), who
+// its publisher ("encoder").
+func (s *publisherSlot[P]) run(ctx context.Context, tr *Tracker, what, id, who, waiting string) error {
+	ok, idle := s.start()
+	if !ok {
+		return fmt.Errorf("%s %q: already running", what, id)
+	}
+	if idle {
+		tr.SetState(StateConnecting, waiting)
+	}
+	watchPublisher(ctx, s.current, who)
+	var none P
+	if pub := s.stop(); pub != none {
+		pub.drop("source stopped")
+	}
+	tr.SetState(StateOffline, "stopped")
+	return nil
 }

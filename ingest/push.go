@@ -122,35 +122,13 @@ func (p *PushSource) Rename(name string) { p.tracker.SetName(name) }
 // Run accepts publishers until ctx ends, drops an encoder that stops
 // sending, and summarises decode errors once a second.
 func (p *PushSource) Run(ctx context.Context) error {
-	ok, waiting := p.slot.start()
-	if !ok {
-		return fmt.Errorf("push source %q: already running", p.id)
-	}
-	if waiting {
-		p.tracker.SetState(StateConnecting, waitingForEncoder)
-	}
-	watchPublisher(ctx, p.current, "encoder")
-	if pub := p.slot.stop(); pub != nil {
-		pub.close("source stopped")
-	}
-	p.tracker.SetState(StateOffline, "stopped")
-	return nil
+	return p.slot.run(ctx, p.tracker, "push source", p.id, "encoder", waitingForEncoder)
 }
 
 func (p *PushSource) publishing() bool {
 	p.slot.mu.Lock()
 	defer p.slot.mu.Unlock()
 	return p.slot.pub != nil && p.slot.pub.recording
-}
-
-// current is the publisher, nil when none.
-func (p *PushSource) current() watchedPublisher {
-	p.slot.mu.Lock()
-	defer p.slot.mu.Unlock()
-	if p.slot.pub == nil {
-		return nil
-	}
-	return p.slot.pub
 }
 
 // kick disconnects the current publisher, if any.

@@ -117,30 +117,7 @@ func (w *WHIPSource) Status() Status {
 
 // Run lets publishers in until ctx ends and drops one that goes silent.
 func (w *WHIPSource) Run(ctx context.Context) error {
-	ok, waiting := w.slot.start()
-	if !ok {
-		return fmt.Errorf("whip source %q: already running", w.id)
-	}
-	if waiting {
-		w.tracker.SetState(StateConnecting, waitingForPublisher)
-	}
-
-	watchPublisher(ctx, w.current, "publisher")
-	if pub := w.slot.stop(); pub != nil {
-		pub.Close("source stopped")
-	}
-	w.tracker.SetState(StateOffline, "stopped")
-	return nil
-}
-
-// current is the publisher, nil when none.
-func (w *WHIPSource) current() watchedPublisher {
-	w.slot.mu.Lock()
-	defer w.slot.mu.Unlock()
-	if w.slot.pub == nil {
-		return nil
-	}
-	return w.slot.pub
+	return w.slot.run(ctx, w.tracker, "whip source", w.id, "publisher", waitingForPublisher)
 }
 
 // Publish lets a publisher in: one at a time (ErrPublisherBusy), only
