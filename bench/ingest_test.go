@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtp"
 
 	"diemcau/ingest"
+	"diemcau/internal/rtsptest"
 	"diemcau/internal/testkit"
 )
 
@@ -267,18 +267,12 @@ func TestIngestCameraServer(t *testing.T) {
 	}
 	clip := loadIngestClip(t)
 	pkts, pts := clip.packets(t)
-	h := &benchCameraHandler{}
-	srv := &gortsplib.Server{Handler: h, RTSPAddress: "127.0.0.1:" + portStr, WriteQueueSize: 4096}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{clip.format()}}}}
-	h.stream = &gortsplib.ServerStream{Server: srv, Desc: desc}
-	if err := h.stream.Initialize(); err != nil {
+	cam, err := rtsptest.Start(&gortsplib.Server{RTSPAddress: "127.0.0.1:" + portStr, WriteQueueSize: 4096}, desc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.stream.Close()
+	defer cam.Close()
 
 	// Replay until the parent kills this process.
 	start := time.Now()
@@ -293,22 +287,8 @@ func TestIngestCameraServer(t *testing.T) {
 		p := *pkts[k]
 		p.Timestamp = uint32(ts)
 		p.SequenceNumber = uint16(i) // continuous across loops: a gap is a loss
-		_ = h.stream.WritePacketRTP(desc.Medias[0], &p)
+		_ = cam.Stream.WritePacketRTP(desc.Medias[0], &p)
 	}
-}
-
-type benchCameraHandler struct{ stream *gortsplib.ServerStream }
-
-func (h *benchCameraHandler) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
-}
-
-func (h *benchCameraHandler) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
-}
-
-func (h *benchCameraHandler) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
 // waitAllOnline waits up to 60 s for every source to be online; what names

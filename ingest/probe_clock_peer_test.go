@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
-	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
@@ -19,6 +18,7 @@ import (
 	"github.com/pion/rtp"
 
 	"diemcau/internal/proctest"
+	"diemcau/internal/rtsptest"
 	"diemcau/internal/testkit"
 )
 
@@ -27,11 +27,9 @@ import (
 // as its RTCP sender reports tell it, is offset from ours. It sends a
 // sender report every half second, as eager cameras do.
 type clockCamera struct {
-	server *gortsplib.Server
-	stream *gortsplib.ServerStream
-	port   int
-	stop   chan struct{}
-	done   chan struct{}
+	port int
+	stop chan struct{}
+	done chan struct{}
 }
 
 // clockSkew is how a test sender's clocks are off.
@@ -50,25 +48,19 @@ func startClockCamera(t *testing.T, clip *testClip, rate float64, offset time.Du
 func startSkewedCamera(t *testing.T, clip *testClip, skew clockSkew) *clockCamera {
 	t.Helper()
 	c := &clockCamera{port: proctest.FreePort(t), stop: make(chan struct{}), done: make(chan struct{})}
-	c.server = &gortsplib.Server{Handler: c, RTSPAddress: "127.0.0.1:" + strconv.Itoa(c.port),
-		DisableRTCPSenderReports: skew.noSenderReports}
-	if err := c.server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c.stream = &gortsplib.ServerStream{Server: c.server, Desc: clockClipDesc(clip)}
-	if err := c.stream.Initialize(); err != nil {
-		c.server.Close()
+	cam, err := rtsptest.Start(&gortsplib.Server{RTSPAddress: "127.0.0.1:" + strconv.Itoa(c.port),
+		DisableRTCPSenderReports: skew.noSenderReports}, clockClipDesc(clip))
+	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		defer close(c.done)
-		sendSkewedClip(c.stream, c.stream.Desc.Medias[0], clip, skew, c.stop)
+		sendSkewedClip(cam.Stream, cam.Stream.Desc.Medias[0], clip, skew, c.stop)
 	}()
 	t.Cleanup(func() {
 		close(c.stop)
 		<-c.done
-		c.stream.Close()
-		c.server.Close()
+		cam.Close()
 	})
 	return c
 }
@@ -130,18 +122,6 @@ func sendSkewedClip(w clockWriter, media *description.Media, clip *testClip, ske
 			_ = w.WritePacketRTCP(media, &rtcp.SenderReport{SSRC: 1, NTPTime: toNTP(now.Add(skew.offset)), RTPTime: rtpNow})
 		}
 	}
-}
-
-func (c *clockCamera) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
-}
-
-func (c *clockCamera) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	return &base.Response{StatusCode: base.StatusOK}, c.stream, nil
-}
-
-func (c *clockCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
 // A camera read directly: its media clock rate and its wall clock are
