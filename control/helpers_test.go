@@ -3,8 +3,11 @@ package control
 import (
 	"context"
 	"crypto/sha256"
+	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"diemcau/control/sessions"
@@ -86,6 +89,28 @@ func wantAPI(t *testing.T, status int, resp map[string]any, wantStatus int, fiel
 		e, _ := resp["error"].(map[string]any)
 		if e["field"] != field {
 			t.Fatalf("error field %v, want %q: %v", e["field"], field, resp)
+		}
+	}
+}
+
+// scrape reads the server's /metrics at base.
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return string(raw)
+}
+
+// wantMetrics checks that a scrape holds each of the lines (or line starts).
+func wantMetrics(t *testing.T, scraped string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(scraped, w) {
+			t.Errorf("metrics lack %s", w)
 		}
 	}
 }

@@ -2,9 +2,6 @@ package control
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,22 +41,13 @@ func TestMetricsExposeMixer(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := startServer(t, Deps{Sources: fakeSources{}, Store: st, Sessions: mgr})
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	for _, want := range []string{
+	raw := scrape(t, base)
+	wantMetrics(t, raw,
 		`diemcau_mixer_fps{encoder="x264enc",session="phien"} 30`,
 		`diemcau_mixer_dropped_frames_total{session="phien"} 3`,
 		`diemcau_mixer_codec_fallbacks_total{codec="encoder",session="phien"} 1`,
 		`diemcau_mixer_codec_fallbacks_total{codec="decoder",session="phien"} 2`,
 		`diemcau_mixer_time_steps_total{session="phien"} 4`,
 		`diemcau_mixer_latency_seconds{quantile="0.95",session="phien"} 0.02`,
-	} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
+	)
 }

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,16 +28,11 @@ func TestSourceClockOffsetShown(t *testing.T) {
 		t.Fatalf("clock_offset_s shown for a camera that sends no sender report: %v", body)
 	}
 
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if !strings.Contains(string(raw), `diemcau_source_clock_offset_seconds{source="tinh"} 40.125`) {
+	raw := scrape(t, base)
+	if !strings.Contains(raw, `diemcau_source_clock_offset_seconds{source="tinh"} 40.125`) {
 		t.Errorf("metrics lack the clock offset of tinh")
 	}
-	if strings.Contains(string(raw), `diemcau_source_clock_offset_seconds{source="xa-a"}`) {
+	if strings.Contains(raw, `diemcau_source_clock_offset_seconds{source="xa-a"}`) {
 		t.Errorf("metrics show a clock offset for xa-a, whose camera sends no sender report")
 	}
 }
