@@ -103,11 +103,10 @@ type Registry struct {
 // entry is one source as it runs; a restart makes a new entry on the same
 // feeds.
 type entry struct {
-	cfg    SourceConfig
-	feed   *Feed
-	src    Source
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg  SourceConfig
+	feed *Feed
+	src  Source
+	run  running
 	// sub is the sub-stream's puller (nil without a sub_url); subFeed is
 	// there from Add to Remove either way, so a point reads it from the
 	// start and a sub_url set later just starts writing to it.
@@ -150,7 +149,7 @@ func (r *Registry) Add(cfg SourceConfig) (Source, error) {
 			return nil, fmt.Errorf("source %q: re-serve: %w", cfg.ID, err)
 		}
 	}
-	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{}), sub: sub, subFeed: subFeed})
+	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, sub: sub, subFeed: subFeed})
 	return src, nil
 }
 
@@ -185,24 +184,42 @@ func (r *Registry) put(e *entry) {
 }
 
 func (r *Registry) startLocked(e *entry) {
+	e.run = r.goRun(e.src, "source")
+}
+
+// stop ends a source's Run and waits for it. Its sub-stream is stopped
+// apart (subRun.stop).
+func (e *entry) stop() { e.run.stop() }
+
+// running is a source's Run in the registry's goroutines: cancel ends it,
+// done is closed once it has returned. The zero running never ran.
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// goRun runs src under the registry's context; r.mu held. what names it
+// in the log ("source", "sub-stream").
+func (r *Registry) goRun(src Source, what string) running {
 	ctx, cancel := context.WithCancel(r.ctx)
-	e.cancel = cancel
+	done := make(chan struct{})
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		defer close(e.done)
-		if err := e.src.Run(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("source stopped", "source", e.src.ID(), "err", err)
+		defer close(done)
+		if err := src.Run(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error(what+" stopped", "source", src.ID(), "err", err)
 		}
 	}()
+	return running{cancel, done}
 }
 
-// stop ends a source's Run and waits for it; a source that never ran has
-// nothing to stop. Its sub-stream is stopped apart (stopSub).
-func (e *entry) stop() {
-	if e.cancel != nil {
-		e.cancel()
-		<-e.done
+// stop ends the Run and waits for it; one that never ran has nothing to
+// stop.
+func (x running) stop() {
+	if x.cancel != nil {
+		x.cancel()
+		<-x.done
 	}
 }
 

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -17,9 +16,8 @@ import (
 
 // subRun is a running sub-stream puller.
 type subRun struct {
-	src    *PullSource
-	cancel context.CancelFunc
-	done   chan struct{}
+	src *PullSource
+	run running
 }
 
 // ValidateSubURL checks a sub_url: "" (none), or rtsp:// / rtsps://
@@ -73,23 +71,13 @@ func (r *Registry) startSubLocked(s *subRun) {
 	if s == nil || r.ctx == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.ctx)
-	s.cancel, s.done = cancel, make(chan struct{})
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer close(s.done)
-		if err := s.src.Run(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("sub-stream stopped", "source", s.src.ID(), "err", err)
-		}
-	}()
+	s.run = r.goRun(s.src, "sub-stream")
 }
 
 // stop ends the sub-stream's Run and waits for it.
 func (s *subRun) stop() {
-	if s != nil && s.cancel != nil {
-		s.cancel()
-		<-s.done
+	if s != nil {
+		s.run.stop()
 	}
 }
 

@@ -53,7 +53,7 @@ func (r *Registry) Update(cfg SourceConfig) (Source, error) {
 			}
 		}
 	}
-	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, done: make(chan struct{}), sub: sub, subFeed: old.subFeed})
+	r.put(&entry{cfg: cfg, feed: cfg.Feed, src: src, sub: sub, subFeed: old.subFeed})
 	r.log.Info("source restarted with new settings", "source", cfg.ID, "kind", cfg.Kind(), "url", RedactURL(cfg.URL))
 	return src, nil
 }
