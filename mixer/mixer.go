@@ -137,12 +137,7 @@ func (m *Mixer) Low() *pipeline.Stream { return m.out.low }
 // pictures with its mix-minus); nil without a low rendition or for a
 // point not taking part.
 func (m *Mixer) LowReturnFeed(point string) *pipeline.Stream {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.want.slotOf(point); s >= 0 {
-		return m.out.lowReturnFeed(s)
-	}
-	return nil
+	return m.pointFeed(point, m.out.lowReturnFeed)
 }
 
 // Archive is the composite picture with the full mix as AAC, for the
@@ -153,10 +148,16 @@ func (m *Mixer) Archive() *pipeline.Stream { return m.out.archive }
 // itself), for that studio; nil for a point not taking part. It ends when
 // the point leaves.
 func (m *Mixer) ReturnFeed(point string) *pipeline.Stream {
+	return m.pointFeed(point, m.out.returnFeed)
+}
+
+// pointFeed is feed of the slot point takes; nil for a point not taking
+// part.
+func (m *Mixer) pointFeed(point string, feed func(slot int) *pipeline.Stream) *pipeline.Stream {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s := m.want.slotOf(point); s >= 0 {
-		return m.out.returnFeed(s)
+		return feed(s)
 	}
 	return nil
 }
