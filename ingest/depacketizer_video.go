@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 const videoClockRate = 90000
@@ -172,7 +173,7 @@ func (h *h264Decoder) setTrack(t *pipeline.Track) {
 // stream can start a decoder, whether the camera sends them in-band or only
 // in the SDP.
 func (h *h264Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.Frame, error) {
-	au, in := SplitH264(au)
+	au, in := h26x.SplitH264(au)
 	var paramErr error
 	if in.SPS != nil || in.PPS != nil {
 		paramErr = h.updateParams(in.SPS, in.PPS)
@@ -261,7 +262,7 @@ func (h *h265Decoder) setTrack(t *pipeline.Track) {
 }
 
 func (h *h265Decoder) frame(au [][]byte, pts int64, wall time.Time) (*pipeline.Frame, error) {
-	au, in := SplitH265(au)
+	au, in := h26x.SplitH265(au)
 	var paramErr error
 	if in.VPS != nil || in.SPS != nil || in.PPS != nil {
 		paramErr = h.updateParams(in.VPS, in.SPS, in.PPS)

@@ -17,7 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/bench/whepclient"
-	"diemcau/ingest"
+	"diemcau/pipeline/h26x"
 )
 
 // flashViewer is a WHEP viewer that keeps the video it receives during
@@ -105,7 +105,7 @@ func (v *flashViewer) writeArrivalMP4(file string) (time.Time, int, error) {
 			continue // more packets needed, or a frame with one missing
 		}
 		if codec == nil {
-			_, in := ingest.SplitH264(slices.Clone(au)) // the sample keeps them in-band
+			_, in := h26x.SplitH264(slices.Clone(au)) // the sample keeps them in-band
 			if in.SPS == nil || in.PPS == nil || !h264.IsRandomAccess(au) {
 				continue
 			}

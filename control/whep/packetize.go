@@ -4,17 +4,12 @@ import (
 	"time"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // maxPayload keeps an SRTP packet (12 header + payload + 16 tag) inside
 // 1280 bytes, the IPv6 minimum MTU, with room for TURN's overhead.
 const maxPayload = 1200
-
-// H.264 NAL unit types this file cares about.
-const (
-	nalAUD = 9
-	nalFUA = 28
-)
 
 // rtpTime converts a stream time to RTP clock ticks without overflowing
 // for sessions of any length.
@@ -24,49 +19,39 @@ func rtpTime(d time.Duration, clock int) uint32 {
 	return uint32(sec*int64(clock) + rem*int64(clock)/int64(time.Second))
 }
 
-// packetizeH264 splits one access unit into RTP packets (RFC 6184, single
-// NAL unit and FU-A) in the ring, publishes them and returns how many it
-// wrote. It runs once per frame for all viewers.
+// packetizeH264 writes one access unit's RTP packets into the ring,
+// publishes them and returns how many it wrote. It runs once per frame for
+// all viewers.
 func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
-	first := true
-	emit := func(nalu []byte) {
-		if len(nalu) == 0 {
-			return
-		}
-		if len(nalu) <= maxPayload {
-			r.add(ts, first && f.Key, nil, nalu)
-			first = false
-			return
-		}
-		indicator := nalu[0]&0xe0 | nalFUA
-		typ := nalu[0] & 0x1f
-		data := nalu[1:]
-		for i := 0; len(data) > 0; i++ {
-			n := min(len(data), maxPayload-2)
-			fu := typ
-			if i == 0 {
-				fu |= 0x80
-			}
-			if n == len(data) {
-				fu |= 0x40
-			}
-			r.add(ts, first && f.Key, []byte{indicator, fu}, data[:n])
-			first = false
-			data = data[n:]
-		}
-	}
+	au := r.units[:0]
 	// A viewer that starts at this keyframe has no other way to get the
 	// parameter sets than in-band, so a keyframe always carries them.
-	if pipeline.NeedsParams(f) {
-		emit(f.Track.SPS)
-		emit(f.Track.PPS)
+	if h26x.NeedsParams(f) {
+		for _, p := range [][]byte{f.Track.SPS, f.Track.PPS} {
+			if len(p) > 0 {
+				au = append(au, p)
+			}
+		}
 	}
 	for _, u := range f.NALUs {
-		if len(u) > 0 && u[0]&0x1f == nalAUD {
+		if len(u) == 0 || h26x.IsAUD(pipeline.H264, h26x.Type(pipeline.H264, u)) {
 			continue // access unit delimiters mean nothing over RTP
 		}
-		emit(u)
+		au = append(au, u)
 	}
+	// Each NAL unit alone or in FU-A fragments, without aggregation: the
+	// layout of pion's payloader, which browsers are tested with. Only an
+	// access unit of nothing but delimiters fails, and it has no packet.
+	layout := h26x.Packetizer{Codec: pipeline.H264, MaxPayload: maxPayload}
+	pays, _ := layout.Append(r.payloads[:0], au)
+	for i := range pays {
+		p := &pays[i]
+		p.Put(r.alloc(ts, i == 0 && f.Key, p.Len()).payload)
+	}
+	// The ring keeps copies; its scratch must not keep the frame alive.
+	clear(au)
+	clear(pays)
+	r.units, r.payloads = au[:0], pays[:0]
 	return r.publish(true)
 }
 

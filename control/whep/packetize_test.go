@@ -8,7 +8,12 @@ import (
 	"github.com/pion/rtp/codecs"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
+
+// nalFUA is the NAL unit type of an FU-A fragment, for tests that read
+// packets back.
+const nalFUA = h26x.H264FUA
 
 func TestPacketizeH264RoundTrip(t *testing.T) {
 	sps := []byte{0x67, 0x64, 0x00, 0x1f, 1, 2, 3}
@@ -138,4 +143,31 @@ func TestRingForgetsOverwrittenPackets(t *testing.T) {
 	if r.get(r.published()) != nil {
 		t.Error("a packet not yet written is returned")
 	}
+}
+
+// BenchmarkPacketizeH264 writes one frame of a 720p 2 Mbit/s GOP into the
+// ring, as the broadcaster does once per frame for all viewers. The ring's
+// payload chunks and packet blocks are amortised over many frames.
+func BenchmarkPacketizeH264(b *testing.B) {
+	track := &pipeline.Track{Codec: pipeline.H264, SPS: []byte{0x67, 0x64, 0x00, 0x1f, 1, 2, 3}, PPS: []byte{0x68, 0xee, 0x3c, 0x80}}
+	nalu := func(typ byte, n int) []byte {
+		u := make([]byte, n)
+		for i := range u {
+			u[i] = byte(i * 7)
+		}
+		u[0] = 0x60 | typ
+		return u
+	}
+	frames := []*pipeline.Frame{{Track: track, Key: true, NALUs: [][]byte{nalu(6, 600), nalu(5, 40000)}}}
+	for range 29 {
+		frames = append(frames, &pipeline.Frame{Track: track, NALUs: [][]byte{nalu(1, 7300)}})
+	}
+	r := newRing(4096, 0)
+	b.ReportAllocs()
+	packets, i := 0, 0
+	for b.Loop() {
+		packets += packetizeH264(r, frames[i%len(frames)], uint32(i*3000))
+		i++
+	}
+	b.ReportMetric(float64(packets)/float64(i), "packets/frame")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // H.264 profile_idc values.
@@ -108,11 +109,11 @@ func planVideo(offered []offeredCodec, t *pipeline.Track, bframes bool) (webrtc.
 	}
 	if best == nil {
 		if len(seen) == 0 {
-			return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch", "the offer has no H.264 (packetization-mode=1) for video; the feed is H.264 %s", pipeline.H264ProfileName(idc, iop))
+			return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch", "the offer has no H.264 (packetization-mode=1) for video; the feed is H.264 %s", h26x.H264ProfileName(idc, iop))
 		}
 		return none, errorf(http.StatusUnprocessableEntity, "codec_mismatch",
 			"the browser accepts H.264 profile-level-id %s, none of which decodes the feed's %s (%02x%02x%02x)",
-			strings.Join(seen, ", "), pipeline.H264ProfileName(idc, iop), idc, iop, level)
+			strings.Join(seen, ", "), h26x.H264ProfileName(idc, iop), idc, iop, level)
 	}
 	b, _ := hex.DecodeString(best.fmtp["profile-level-id"])
 	if len(b) != 3 {

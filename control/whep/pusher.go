@@ -1,7 +1,6 @@
 package whep
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 
 	"diemcau/ingest/exchange"
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // Pusher and Puller timing. Retries cap at a second: a point must be back
@@ -333,7 +333,7 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 	var h264 codecs.H264Payloader
 	vseq, aseq := uint16(rand.Uint32()), uint16(rand.Uint32())
 	vbase, abase := rand.Uint32(), rand.Uint32()
-	var annexB bytes.Buffer
+	var annexB []byte
 	started := false
 	for {
 		f, err := r.Read(ctx)
@@ -357,9 +357,8 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 				continue
 			}
 			started = true
-			annexB.Reset()
-			writeAnnexB(&annexB, f)
-			payloads := h264.Payload(pushMTU, annexB.Bytes())
+			annexB = h26x.AppendAnnexB(annexB[:0], f)
+			payloads := h264.Payload(pushMTU, annexB)
 			ts := vbase + rtpTime(f.PTS, 90000)
 			for i, pl := range payloads {
 				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
@@ -379,21 +378,5 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 				return fmt.Errorf("write audio: %w", err)
 			}
 		}
-	}
-}
-
-// writeAnnexB writes f's NAL units with start codes, the parameter sets
-// first on a keyframe that lacks them (a decoder joining there needs them).
-func writeAnnexB(b *bytes.Buffer, f *pipeline.Frame) {
-	start := []byte{0, 0, 0, 1}
-	if pipeline.NeedsParams(f) {
-		for _, p := range f.Track.ParamSets() {
-			b.Write(start)
-			b.Write(p)
-		}
-	}
-	for _, n := range f.NALUs {
-		b.Write(start)
-		b.Write(n)
 	}
 }

@@ -1,6 +1,10 @@
 package whep
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"diemcau/pipeline/h26x"
+)
 
 // packet is one RTP packet of a stream, packetised once and sent to every
 // viewer; only the SSRC and payload type differ per viewer. A packet is
@@ -36,6 +40,9 @@ type ring struct {
 	chunk   []byte    // payload bytes not yet handed out
 	block   []packet  // packets not yet handed out
 	keyAt   uint32    // keyMark|seq of a keyframe start among pending
+	// The picture being packetised: its NAL units and their layout.
+	units    [][]byte
+	payloads []h26x.Payload
 
 	pub atomic.Uint32 // sequence number after the last published packet
 	// newest is the RTP time of the last published packet, keyMark<<16
@@ -57,13 +64,19 @@ func newRing(size int, firstSeq uint16) *ring {
 // add appends a packet of head then body; it is published with the rest
 // of its frame.
 func (r *ring) add(ts uint32, keyStart bool, head, body []byte) *packet {
-	n := len(head) + len(body)
+	p := r.alloc(ts, keyStart, len(head)+len(body))
+	copy(p.payload[copy(p.payload, head):], body)
+	return p
+}
+
+// alloc appends a packet with an n-byte payload for the caller to fill
+// before it publishes.
+func (r *ring) alloc(ts uint32, keyStart bool, n int) *packet {
 	if len(r.chunk) < n {
 		r.chunk = make([]byte, max(payloadChunk, n))
 	}
 	payload := r.chunk[:n:n]
 	r.chunk = r.chunk[n:]
-	copy(payload[copy(payload, head):], body)
 	if len(r.block) == 0 {
 		r.block = make([]packet, packetBlock)
 	}

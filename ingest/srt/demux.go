@@ -13,6 +13,7 @@ import (
 
 	"diemcau/ingest"
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // tsClock is MPEG-TS's timestamp clock.
@@ -169,7 +170,7 @@ func (d *demuxer) publish() {
 
 func (d *demuxer) onH264(pts, dts int64, au [][]byte) error {
 	v := d.video
-	au, in := ingest.SplitH264(au)
+	au, in := h26x.SplitH264(au)
 	sps, pps := in.SPS, in.PPS
 	if (sps != nil && !bytes.Equal(sps, v.sps)) || (pps != nil && !bytes.Equal(pps, v.pps)) {
 		if sps != nil {
@@ -189,7 +190,7 @@ func (d *demuxer) onH264(pts, dts int64, au [][]byte) error {
 
 func (d *demuxer) onH265(pts, dts int64, au [][]byte) error {
 	v := d.video
-	au, in := ingest.SplitH265(au)
+	au, in := h26x.SplitH265(au)
 	vps, sps, pps := in.VPS, in.SPS, in.PPS
 	changed := false
 	for _, p := range []struct{ in, cur *[]byte }{{&vps, &v.vps}, {&sps, &v.sps}, {&pps, &v.pps}} {

@@ -42,6 +42,13 @@ func TestLayers(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/go-gst/") && pkg != "diemcau/pipeline/gst" {
 				t.Errorf("%s imports %s: only diemcau/pipeline/gst speaks to GStreamer", pkg, imp)
 			}
+			// Every output packetises through pipeline/h26x: it stays plain
+			// Go (no cgo, no codec library) so that any package may use it
+			// and its fuzz target builds in seconds.
+			std := imp != "C" && !strings.Contains(strings.Split(imp, "/")[0], ".") && !under(imp, "diemcau")
+			if pkg == "diemcau/pipeline/h26x" && imp != "diemcau/pipeline" && !std {
+				t.Errorf("%s imports %s: the H.264/H.265 package takes only the standard library and diemcau/pipeline", pkg, imp)
+			}
 		}
 	}
 }
@@ -52,7 +59,8 @@ func TestLayers(t *testing.T) {
 // sources that do encode (sim://, camsim) live in subpackages of their own.
 func TestControlWithoutGStreamer(t *testing.T) {
 	for _, pkg := range []string{"diemcau/control", "diemcau/control/whep", "diemcau/control/checks",
-		"diemcau/control/store", "diemcau/control/sessions", "diemcau/ingest", "diemcau/recorder", "diemcau/pipeline"} {
+		"diemcau/control/store", "diemcau/control/sessions", "diemcau/ingest", "diemcau/recorder", "diemcau/pipeline",
+		"diemcau/pipeline/h26x"} {
 		out, err := exec.Command("go", "list", "-test", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)

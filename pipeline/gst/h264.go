@@ -7,6 +7,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // accessUnit is one encoded H.264 picture split into NAL units.
@@ -59,7 +60,7 @@ func videoTrack(sps, pps []byte, fps int) (*pipeline.Track, error) {
 		PPS:     pps,
 		Width:   s.Width(),
 		Height:  s.Height(),
-		Profile: pipeline.H264Profile(sps),
+		Profile: h26x.H264Profile(sps),
 		FPS:     float64(fps),
 	}, nil
 }

@@ -1,4 +1,4 @@
-package mixer
+package h26x
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"diemcau/pipeline"
 )
 
-func TestAnnexB(t *testing.T) {
+func TestAppendAnnexB(t *testing.T) {
 	h264 := &pipeline.Track{Codec: pipeline.H264, SPS: []byte{0x67, 1}, PPS: []byte{0x68, 2}}
 	h265 := &pipeline.Track{Codec: pipeline.H265, VPS: []byte{0x40, 1}, SPS: []byte{0x42, 2}, PPS: []byte{0x44, 3}}
 	sc := []byte{0, 0, 0, 1}
@@ -28,9 +28,18 @@ func TestAnnexB(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := annexB(&tt.frame); !bytes.Equal(got, tt.want) {
+			if got := AppendAnnexB(nil, &tt.frame); !bytes.Equal(got, tt.want) {
 				t.Errorf("got % x, want % x", got, tt.want)
 			}
+			prefix := []byte{0xaa}
+			if got := AppendAnnexB(prefix, &tt.frame); !bytes.Equal(got, append(prefix, tt.want...)) {
+				t.Errorf("appended: got % x", got)
+			}
 		})
+	}
+	f := &tests[2].frame
+	buf := make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() { buf = AppendAnnexB(buf[:0], f) }); n != 0 {
+		t.Fatalf("AppendAnnexB into a large enough buffer allocates %v times", n)
 	}
 }

@@ -1,4 +1,4 @@
-package pipeline
+package h26x
 
 import "testing"
 
@@ -18,6 +18,14 @@ func TestH264ProfileName(t *testing.T) {
 	for _, tc := range tests {
 		if got := H264Profile(tc.sps); got != tc.want {
 			t.Errorf("%x: %q, want %q", tc.sps, got, tc.want)
+		}
+	}
+}
+
+func TestH265ProfileName(t *testing.T) {
+	for idc, want := range map[uint8]string{1: "main", 2: "main-10", 3: "main-still-picture", 4: "rext", 9: "profile-9"} {
+		if got := H265ProfileName(idc); got != want {
+			t.Errorf("%d: %q, want %q", idc, got, want)
 		}
 	}
 }

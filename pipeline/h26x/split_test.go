@@ -1,4 +1,4 @@
-package ingest
+package h26x
 
 import (
 	"testing"

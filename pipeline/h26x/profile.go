@@ -1,4 +1,4 @@
-package pipeline
+package h26x
 
 import "fmt"
 
@@ -38,4 +38,19 @@ func H264Profile(sps []byte) string {
 		return ""
 	}
 	return H264ProfileName(sps[1], sps[2])
+}
+
+// H265ProfileName names an H.265 profile from general_profile_idc.
+func H265ProfileName(idc uint8) string {
+	switch idc {
+	case 1:
+		return "main"
+	case 2:
+		return "main-10"
+	case 3:
+		return "main-still-picture"
+	case 4:
+		return "rext"
+	}
+	return fmt.Sprintf("profile-%d", idc)
 }
