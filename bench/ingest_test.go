@@ -220,13 +220,7 @@ func benchIngest(b *testing.B, n int) {
 	time.Sleep(time.Second) // let the connections settle
 
 	frames0 := framesOf(srcs)
-	cpu0, wall0 := processCPU(), time.Now()
-	b.ResetTimer()
-	for range b.N {
-		time.Sleep(time.Second)
-	}
-	b.StopTimer()
-	cpu, wall := processCPU()-cpu0, time.Since(wall0)
+	cpu, wall := measureSeconds(b)
 	var frames, lost uint64
 	for _, s := range srcs {
 		st := s.Status()
@@ -320,4 +314,16 @@ func framesOf[S interface{ Status() ingest.Status }](srcs []S) uint64 {
 		n += s.Status().Frames
 	}
 	return n
+}
+
+// measureSeconds lets b.N seconds of ingest pass and returns the CPU this
+// process spent in them and the wall time they took.
+func measureSeconds(b *testing.B) (cpu, wall time.Duration) {
+	cpu0, wall0 := processCPU(), time.Now()
+	b.ResetTimer()
+	for range b.N {
+		time.Sleep(time.Second)
+	}
+	b.StopTimer()
+	return processCPU() - cpu0, time.Since(wall0)
 }

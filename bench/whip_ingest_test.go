@@ -102,13 +102,7 @@ func benchPublishIngest(b *testing.B, kind string, n int) {
 	time.Sleep(2 * time.Second) // past the first keyframe and the bitrate ramp
 
 	frames0 := framesOf(sources)
-	cpu0, wall0 := processCPU(), time.Now()
-	b.ResetTimer()
-	for range b.N {
-		time.Sleep(time.Second)
-	}
-	b.StopTimer()
-	cpu, wall := processCPU()-cpu0, time.Since(wall0)
+	cpu, wall := measureSeconds(b)
 	frames := framesOf(sources) - frames0
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(n), "%core/stream")
