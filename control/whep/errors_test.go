@@ -127,10 +127,7 @@ func TestResourceMethods(t *testing.T) {
 	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{})
 	defer c.stopReaders()
 
 	do := func(method, path, token string, hdr map[string]string) *http.Response {
@@ -231,10 +228,7 @@ func TestSilentViewerIsReaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{udpConn: conn})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{udpConn: conn})
 	defer c.stopReaders()
 	<-c.connected
 	testkit.Eventually(t, 10*time.Second, "media", func() bool { return c.video.Load() > 0 })
@@ -253,10 +247,7 @@ func TestBFramesFoundWhilePlaying(t *testing.T) {
 	ts.resolver.sources["cam1"] = s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{})
 	defer c.stopReaders()
 	<-c.connected
 	var wg sync.WaitGroup

@@ -224,6 +224,16 @@ func post(ctx context.Context, url, token, contentType, body string) (postResult
 }
 
 // dial offers to a WHEP endpoint and starts receiving.
+// watch dials path as a viewer with token, failing t if it cannot.
+func (ts *testServer) watch(ctx context.Context, t testing.TB, path, token string, o clientOpts) *whepClient {
+	t.Helper()
+	c, err := dial(ctx, ts.http.URL, path, token, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // watchKeyframe dials path as the operator and waits for the viewer's
 // first keyframe; what says which viewer when it fails.
 func watchKeyframe(ctx context.Context, t testing.TB, ts *testServer, path, what string) *whepClient {

@@ -135,10 +135,7 @@ func TestServerCapSaysSo(t *testing.T) {
 	ts.resolver.sources["cam1"] = feedStream(t, "cam1", clip, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{})
 	defer c.close(ctx)
 	_, offer, err := makeOfferPC(t)
 	if err != nil {

@@ -88,16 +88,7 @@ func TestPusherNoticesSilence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite,
-		Stream: feedStream(t, "program", clip, false),
-		Client: &http.Client{Timeout: 10 * time.Second, Transport: viaRelay{media: media, relay: relay.Addr()}}},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Start(t, "pusher", p.Run)
-	waitState(t, src, ingest.StateOnline, 15*time.Second)
-	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	p := startPusherOnline(t, ts, src, clip, viaRelay{media: media, relay: relay.Addr()})
 
 	relay.Close()
 	silent := time.Now()
@@ -120,15 +111,7 @@ func TestPusherReconnectsBesideItsDelete(t *testing.T) {
 	ts := startServer(t, Config{})
 	src := startWHIPSources(t, ts, "xa-a")["xa-a"]
 	held := &holdDeletes{}
-	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite,
-		Stream: feedStream(t, "program", clip, false), Client: &http.Client{Timeout: 10 * time.Second, Transport: held}},
-		slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.Start(t, "pusher", p.Run)
-	waitState(t, src, ingest.StateOnline, 15*time.Second)
-	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	p := startPusherOnline(t, ts, src, clip, held)
 
 	// The server ends the connection (here by revoking the invite, which
 	// is given back at once).
@@ -162,4 +145,21 @@ func (h *holdDeletes) RoundTrip(req *http.Request) (*http.Response, error) {
 	h.n.Add(1)
 	<-req.Context().Done()
 	return nil, req.Context().Err()
+}
+
+// startPusherOnline runs a Pusher of clip to ts's whip:// source xa-a
+// (src) with the point invite, its HTTP through transport, and waits for
+// both ends to be online.
+func startPusherOnline(t *testing.T, ts *testServer, src *ingest.WHIPSource, clip *testClip, transport http.RoundTripper) *Pusher {
+	t.Helper()
+	p, err := NewPusher(PusherConfig{Name: "hub", URL: ts.http.URL + "/whip/ingest/xa-a", Token: pointInvite,
+		Stream: feedStream(t, "program", clip, false), Client: &http.Client{Timeout: 10 * time.Second, Transport: transport}},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Start(t, "pusher", p.Run)
+	waitState(t, src, ingest.StateOnline, 15*time.Second)
+	testkit.Eventually(t, 5*time.Second, "the pusher online", func() bool { return p.Status().State == "online" })
+	return p
 }

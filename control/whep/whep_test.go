@@ -45,10 +45,7 @@ func TestPassthroughViewerGetsKeyframeAndAudio(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{})
 	if testing.Verbose() {
 		t.Logf("answer:\n%s", c.answer)
 	}
@@ -89,10 +86,7 @@ func TestCompositeViewerRequestsKeyframe(t *testing.T) {
 	for _, path := range []string{"/whep/sessions/demo", "/whep/sessions/demo/points/xa-a"} {
 		start := time.Now()
 		// The invite token of session demo is enough here.
-		c, err := dial(ctx, ts.http.URL, path, inviteToken, clientOpts{interceptors: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := ts.watch(ctx, t, path, inviteToken, clientOpts{interceptors: true})
 		select {
 		case <-c.keyframe:
 			t.Logf("%s: keyframe %v after the offer", path, time.Since(start).Round(time.Millisecond))
@@ -122,10 +116,7 @@ func TestViewerStartsWithoutCachedKeyframe(t *testing.T) {
 	ts.resolver.sources["late"] = s
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/late", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/late", testToken, clientOpts{})
 	defer c.close(ctx)
 	<-c.connected
 	// P-frames only: nothing should reach the viewer.
@@ -242,10 +233,7 @@ func TestICETCPFallback(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, ts.http.URL, "/whep/sources/cam1", testToken, clientOpts{tcpOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sources/cam1", testToken, clientOpts{tcpOnly: true})
 	defer c.close(ctx)
 	select {
 	case <-c.keyframe:
@@ -298,10 +286,7 @@ func TestStreamEndEndsViewers(t *testing.T) {
 	feedCtx, stop := context.WithCancel(ctx)
 	wg.Go(func() { clip.feed(feedCtx, s, false) })
 	defer func() { stop(); wg.Wait() }()
-	c, err := dial(ctx, ts.http.URL, "/whep/sessions/demo", testToken, clientOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := ts.watch(ctx, t, "/whep/sessions/demo", testToken, clientOpts{})
 	defer c.stopReaders()
 	<-c.keyframe
 	s.Close()
