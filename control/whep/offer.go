@@ -83,7 +83,7 @@ func parseOffer(body []byte) (*offer, *httpError) {
 	o := &offer{sdp: string(body)}
 	var sawVideo bool
 	for _, md := range sd.MediaDescriptions {
-		if md.MediaName.Port.Value == 0 || !receives(md) {
+		if _, receives := direction(md); md.MediaName.Port.Value == 0 || !receives {
 			continue
 		}
 		switch md.MediaName.Media {
@@ -105,17 +105,22 @@ func parseOffer(body []byte) (*offer, *httpError) {
 	return o, nil
 }
 
-// receives reports whether the offerer wants to receive on the m-line.
-func receives(md *sdp.MediaDescription) bool {
+// direction reads an m-line's direction as the offerer means it: whether
+// it sends and whether it wants to receive on it.
+func direction(md *sdp.MediaDescription) (sends, receives bool) {
 	for _, a := range md.Attributes {
 		switch a.Key {
-		case "sendonly", "inactive":
-			return false
-		case "recvonly", "sendrecv":
-			return true
+		case "sendrecv":
+			return true, true
+		case "sendonly":
+			return true, false
+		case "recvonly":
+			return false, true
+		case "inactive":
+			return false, false
 		}
 	}
-	return true // sendrecv is the default
+	return true, true // sendrecv is the default
 }
 
 func codecsOf(md *sdp.MediaDescription) []offeredCodec {

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -34,7 +33,7 @@ func parseWHIPOffer(body []byte) (*whipOffer, *httpError) {
 	var video, audio []offeredCodec
 	var sawVideo, sawAudio bool
 	for _, md := range sd.MediaDescriptions {
-		if md.MediaName.Port.Value == 0 || !sends(md) {
+		if sends, _ := direction(md); md.MediaName.Port.Value == 0 || !sends {
 			continue
 		}
 		switch md.MediaName.Media {
@@ -68,19 +67,6 @@ func parseWHIPOffer(body []byte) (*whipOffer, *httpError) {
 		}
 	}
 	return o, nil
-}
-
-// sends reports whether the offerer sends on the m-line.
-func sends(md *sdp.MediaDescription) bool {
-	for _, a := range md.Attributes {
-		switch a.Key {
-		case "recvonly", "inactive":
-			return false
-		case "sendonly", "sendrecv":
-			return true
-		}
-	}
-	return true
 }
 
 // pickH264 chooses the offer's H.264 in packetization-mode 1: constrained
