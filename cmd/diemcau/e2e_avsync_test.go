@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,10 +73,7 @@ sessions:
       - {id: xa-b, source: cam3}
       - {id: xa-c, source: cam5}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(token), camPort)
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	proctest.Start(t, binary, "serve", "--config", cfgFile).WaitLine(t, "msg=serving", 90*time.Second)
 	outer := t
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}

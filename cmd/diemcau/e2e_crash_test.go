@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -38,10 +37,7 @@ sessions:
     output: {width: 320, height: 180, fps: 15, bitrate: 300}
     points: [{id: tinh, source: cam1}]
 `, httpPort, rtspPort, sha256Hex(token), filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort)
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	segments := func() float64 {
 		_, s := a.call("GET", "/api/v1/sessions/phien", "")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -49,22 +48,8 @@ func TestJoinPage(t *testing.T) {
 
 	rtspPort, httpPort := proctest.FreePortPair(t), proctest.FreePort(t)
 	const token = "join-e2e-token"
-	cfg := e2eServerHead(httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), token) + fmt.Sprintf(`sources:
-  - {id: tinh, url: "sim://tinh"}
-  - {id: xa-a, url: "whip://", publish_sha256: %q}
-sessions:
-  - id: phien
-    start: manual
-    layout: grid
-    output: {width: 320, height: 180, fps: 30, bitrate: 500}
-    points:
-      - {id: tinh, source: tinh, label: "Tỉnh"}
-      - {id: xa-a, source: xa-a, label: "Xã A"}
-`, sha256Hex("unused-publish-secret"))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := e2eServerHead(httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), token) + whipPointSession("manual")
+	cfgFile := writeConfigIn(t, dir, cfg)
 	proctest.Start(t, binary, "serve", "--config", cfgFile).WaitLine(t, "msg=serving", 90*time.Second)
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	if status, body := a.call("POST", "/api/v1/sessions/phien/start", `{"mode":"rehearsal"}`); status != 200 {
@@ -215,21 +200,4 @@ func evalIn[T any](tab context.Context, expr string) (T, error) {
 	ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-}
-
-// e2eServerHead is the start of an end-to-end test's config: loopback
-// ports, SRT off, any WebRTC port, short archive segments in the test's
-// folder, and one admin token.
-func e2eServerHead(httpPort, rtspPort int, archive, store, token string) string {
-	return fmt.Sprintf(`
-http: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d"}
-srt: {listen: ""}
-webrtc: {udp_port: 0}
-archive: {root: %q, segment: 4s, part: 500ms, min_free: 0}
-store: %q
-auth:
-  tokens:
-    - {name: tech, role: admin, sha256: %q}
-`, httpPort, rtspPort, archive, store, sha256Hex(token))
 }

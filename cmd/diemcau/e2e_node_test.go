@@ -42,18 +42,7 @@ func TestPointNode(t *testing.T) {
 	nodeHTTP, nodeRTSP := proctest.FreePort(t), proctest.FreePortPair(t)
 
 	hubCfg := filepath.Join(dir, "hub.yaml")
-	writeFile(t, hubCfg, e2eServerHead(hubHTTP, hubRTSP, filepath.Join(dir, "hub-archive"), filepath.Join(dir, "hub.db"), hubToken)+fmt.Sprintf(`sources:
-  - {id: tinh, url: "sim://tinh"}
-  - {id: xa-a, url: "whip://", publish_sha256: %q}
-sessions:
-  - id: phien
-    start: live
-    layout: grid
-    output: {width: 320, height: 180, fps: 30, bitrate: 500}
-    points:
-      - {id: tinh, source: tinh, label: "Tỉnh"}
-      - {id: xa-a, source: xa-a, label: "Xã A"}
-`, sha256Hex("unused-publish-secret")))
+	writeFile(t, hubCfg, e2eServerHead(hubHTTP, hubRTSP, filepath.Join(dir, "hub-archive"), filepath.Join(dir, "hub.db"), hubToken)+whipPointSession("live"))
 	startHub := func() *proctest.Process {
 		p := proctest.Start(t, binary, "serve", "--config", hubCfg)
 		p.WaitLine(t, "msg=serving", 90*time.Second)
@@ -313,11 +302,4 @@ func scrape(t *testing.T, base string) string {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	return string(body)
-}
-
-func writeFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -41,10 +40,7 @@ auth:
 sources:
   - {id: tinh, name: "Tỉnh", url: "sim://tinh?pattern=avsync"}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(token))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	proctest.Start(t, binary, "serve", "--config", cfgFile).WaitLine(t, "sim source online", 60*time.Second)
 
 	inSync := []struct{ name, url string }{

@@ -37,10 +37,7 @@ auth: {tokens: [{name: admin, role: admin, sha256: %q}]}
 archive: {root: %q, min_free: 0}
 store: %q
 `, httpPort, rtspPort, sha256Hex(token), filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
 	waitHealthy := func() {
 		testkit.Eventually(t, 60*time.Second, "healthz", func() bool {
@@ -114,10 +111,7 @@ webrtc: {udp_port: 0}
 archive: {root: %q, min_free: 0}
 store: %q
 `, httpPort, certFile, keyFile, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	line := srv.WaitLine(t, "console", 60*time.Second)
 	if !strings.Contains(line, "https://") {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -166,10 +165,7 @@ sessions:
   - {id: phien-a, start: rehearsal, output: {width: 320, height: 180, fps: 15, bitrate: 300}, points: [{id: tinh, source: cam1}]}
   - {id: phien-b, start: rehearsal, output: {width: 320, height: 180, fps: 15, bitrate: 300}, points: [{id: xa-a, source: cam2}]}
 `, httpPort, rtspPort, sha256Hex(admin), sha256Hex(operator), filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort)
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: admin}
 	testkit.Eventually(t, 120*time.Second, "healthz", func() bool {

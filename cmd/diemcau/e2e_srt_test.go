@@ -7,7 +7,6 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,10 +46,7 @@ sessions:
     points:
       - {id: xa, source: enc}
 `, httpPort, rtspPort, srtPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), pass)
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -153,19 +149,7 @@ sessions:
 		// (30 and 94 frames). ffmpeg's MPEG-TS muxer sends sound up to
 		// 0.7 s behind the picture, so a segment closed at the stop may
 		// hold less of it.
-		code, out := run(t, 30*time.Second, "ffprobe", "-v", "error", "-count_packets",
-			"-show_entries", "stream=codec_type,codec_name,width,height,nb_read_packets", "-of", "csv=p=0", segs[0])
-		t.Logf("%s: %s", filepath.Base(segs[0]), strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
-		if code != 0 || !strings.Contains(out, "h264,video,320,180") || !strings.Contains(out, "aac,audio") {
-			t.Fatalf("ffprobe of the SRT source's segment: exit %d\n%s", code, out)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			f := strings.Split(line, ",")
-			n, _ := strconv.Atoi(f[len(f)-1])
-			if (f[1] == "video" && n < 28) || (f[1] == "audio" && n < 88) {
-				t.Errorf("%s packets: %d in a 2 s segment", f[1], n)
-			}
-		}
+		probeSegment(t, "the SRT source's segment", segs[0], "aac", 28, 88)
 	})
 
 	t.Run("archive verifies", func(t *testing.T) {

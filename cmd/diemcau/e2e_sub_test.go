@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,13 +47,8 @@ sources:
       - {id: xa-b, source: cam3}
       - {id: xa-c, source: cam4}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sources.String())
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
-	tokenLine := srv.WaitLine(t, "admin token", 60*time.Second)
-	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: tokenLine[strings.LastIndex(tokenLine, " ")+1:]}
+	cfgFile := writeConfigIn(t, dir, cfg)
+	_, a := serveWithPrintedToken(t, cfgFile, httpPort)
 
 	testkit.Eventually(t, 60*time.Second, "every sub-stream online", func() bool {
 		for i := 1; i <= 4; i++ {

@@ -54,14 +54,9 @@ sessions:
       - {id: xa-c, source: cam3}
       - {id: xa-d, source: cam4}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort, camPort, camPort)
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
-	tokenLine := srv.WaitLine(t, "admin token", 60*time.Second)
-	token := tokenLine[strings.LastIndex(tokenLine, " ")+1:]
-	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
+	cfgFile := writeConfigIn(t, dir, cfg)
+	srv, a := serveWithPrintedToken(t, cfgFile, httpPort)
+	token := a.token
 
 	t.Run("sources come online with their codec", func(t *testing.T) {
 		for _, id := range []string{"cam1", "cam2"} {

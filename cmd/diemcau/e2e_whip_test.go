@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,14 +56,8 @@ sessions:
       - {id: tinh, source: tinh}
       - {id: xa-a, source: xa}
 `, httpPort, rtspPort, udpPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(secret))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
-	tokenLine := srv.WaitLine(t, "admin token", 60*time.Second)
-	token := tokenLine[strings.LastIndex(tokenLine, " ")+1:]
-	a := api{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), token: token}
+	cfgFile := writeConfigIn(t, dir, cfg)
+	srv, a := serveWithPrintedToken(t, cfgFile, httpPort)
 	status, inv := a.call("POST", "/api/v1/sessions/phien/invites", `{"name":"UBND xã A","point":"xa-a"}`)
 	invite, _ := inv["token"].(string)
 	if status != 201 || invite == "" || !strings.Contains(fmt.Sprint(inv["url"]), "/join/phien#token=") {
@@ -89,7 +81,7 @@ sessions:
 			{"no token", "/whip/ingest/xa", "", 401},
 			{"wrong secret", "/whip/ingest/xa", "guess", 401},
 			{"a camera source", "/whip/ingest/tinh", invite, 400},
-			{"admin token", "/whip/ingest/xa", token, 403},
+			{"admin token", "/whip/ingest/xa", a.token, 403},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := whipclient.Publish(ctx, whipAPI, a.base+tc.path, tc.token, clip, whipclient.Options{})
@@ -165,19 +157,7 @@ sessions:
 			t.Fatalf("stop: %d %v", status, body)
 		}
 		segs, _ := filepath.Glob(pattern)
-		code, out := run(t, 30*time.Second, "ffprobe", "-v", "error", "-count_packets",
-			"-show_entries", "stream=codec_type,codec_name,width,height,nb_read_packets", "-of", "csv=p=0", segs[1])
-		t.Logf("%s: %s", filepath.Base(segs[1]), strings.ReplaceAll(strings.TrimSpace(out), "\n", "; "))
-		if code != 0 || !strings.Contains(out, "h264,video,320,180") || !strings.Contains(out, "opus,audio") {
-			t.Fatalf("ffprobe of the WHIP source's segment: exit %d\n%s", code, out)
-		}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			f := strings.Split(line, ",")
-			n, _ := strconv.Atoi(f[len(f)-1])
-			if (f[1] == "video" && n < 15) || (f[1] == "audio" && n < 60) {
-				t.Errorf("%s packets: %d in a 2 s segment", f[1], n)
-			}
-		}
+		probeSegment(t, "the WHIP source's segment", segs[1], "opus", 15, 60)
 	})
 
 	t.Run("the session's end ends the publisher", func(t *testing.T) {
@@ -228,10 +208,7 @@ store: %q
 sources:
   - {id: xa, url: "whip://", publish_sha256: %q}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), sha256Hex(secret))
-	cfgFile := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := writeConfigIn(t, dir, cfg)
 	srv := proctest.Start(t, binary, "serve", "--config", cfgFile)
 	// "console" is printed once HTTP listens; "webrtc listening" comes
 	// before it (a CI run posted the offer between the two: refused).
