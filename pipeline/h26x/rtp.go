@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"diemcau/pipeline"
 )
@@ -52,8 +53,15 @@ func (p *Payload) Whole() []byte {
 // how many it wrote.
 func (p *Payload) Put(dst []byte) int {
 	n := p.nhead()
-	for i := range n {
-		dst[i] = byte(p.head >> (8 * i))
+	switch n {
+	case 3:
+		dst[2] = byte(p.head >> 16)
+		fallthrough
+	case 2:
+		dst[1] = byte(p.head >> 8)
+		fallthrough
+	case 1:
+		dst[0] = byte(p.head)
 	}
 	for _, u := range p.units {
 		binary.BigEndian.PutUint16(dst[n:], uint16(len(u)))
@@ -154,22 +162,27 @@ func (z Packetizer) fragment(dst []Payload, n []byte) []Payload {
 	hdr := HeaderLen(z.Codec)
 	head, body := n[:hdr], n[hdr:]
 	avail := z.MaxPayload - hdr - 1
-	for start := true; len(body) > 0; start = false {
+	count := (len(body) + avail - 1) / avail
+	at := len(dst)
+	dst = slices.Grow(dst, count)[:at+count]
+	for i := range count {
 		chunk := min(avail, len(body))
 		var fu byte
-		if start {
+		if i == 0 {
 			fu |= 0x80
 		}
-		if chunk == len(body) {
+		if i == count-1 {
 			fu |= 0x40
 		}
-		p := Payload{body: body[:chunk]}
+		// Filled in place: a Payload is seven words, and this runs once
+		// per packet.
+		p := &dst[at+i]
 		if z.Codec == pipeline.H265 {
 			p.head = header(3, head[0]&0x81|H265FU<<1, head[1], fu|(head[0]>>1)&0x3f)
 		} else {
 			p.head = header(2, head[0]&0xe0|H264FUA, fu|head[0]&0x1f, 0)
 		}
-		dst = append(dst, p)
+		p.body, p.units = body[:chunk], nil
 		body = body[chunk:]
 	}
 	return dst
