@@ -147,15 +147,9 @@ func TestMixSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	encCtx, stopEnc := context.WithCancel(ctx)
+	run := testkit.Start(t, "encoder", enc.Run)
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := enc.Run(encCtx); err != nil {
-			t.Errorf("encoder: %v", err)
-		}
-	}()
+	wg.Add(1)
 	mix.SetEncoder(enc)
 
 	feedCtx, stopFeed := context.WithTimeout(ctx, 3*time.Second)
@@ -174,7 +168,9 @@ func TestMixSmoke(t *testing.T) {
 	if _, n := mix.LastPicture(1); n != 0 {
 		t.Errorf("point 1 without input: %d pictures", n)
 	}
-	stopEnc()
+	if err := run.Stop(); err != nil {
+		t.Errorf("encoder: %v", err)
+	}
 	wg.Wait()
 	if n := encoded.Load(); n < 45 {
 		t.Errorf("encoded %d pictures in 3 s, want about 90", n)
