@@ -1,20 +1,19 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"diemcau/control/whep"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -55,7 +54,9 @@ logging: {level: warn}
 	if err := lk.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = lk.Process.Kill(); _ = lk.Wait() }()
+	// After the pushers (their cleanups run first): they end their
+	// sessions while LiveKit still answers.
+	b.Cleanup(func() { _ = lk.Process.Kill(); _ = lk.Wait() })
 
 	streams := make([]*pipeline.Stream, n)
 	pushers := make([]*whep.Pusher, n)
@@ -85,11 +86,8 @@ logging: {level: warn}
 	}
 	tick := time.NewTicker(40 * time.Millisecond)
 	defer tick.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
 	for _, p := range pushers {
-		wg.Go(func() { _ = p.Run(ctx) })
+		testkit.Start(b, "pusher", p.Run)
 	}
 	// LiveKit starts in well under a second; the pushers retry until it
 	// answers and then connect.
