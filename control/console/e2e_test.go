@@ -74,6 +74,22 @@ type page struct {
 	name string
 }
 
+// openConsole opens the console at base in a tab of its own (headless
+// Chromium at browser, closed when the test ends) and waits for its
+// sign-in form; name and shots are its screenshots'.
+func openConsole(t *testing.T, ctx context.Context, browser, shots, name, base string) page {
+	t.Helper()
+	alloc, cancelAlloc := chrometest.NewAllocator(ctx, t, browser)
+	t.Cleanup(cancelAlloc)
+	log := &browserLog{}
+	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(log.listen))
+	t.Cleanup(cancelTab)
+	p := page{t: t, log: log, ctx: tab, dir: shots, name: name}
+	p.start(base + "/")
+	p.waitJS("the sign-in form", `!document.querySelector('#signin').hidden`, 10*time.Second)
+	return p
+}
+
 // start opens the tab. Its first action must run on the tab's own context:
 // a timeout there would stop the whole browser when it ends.
 func (p page) start(url string) {
@@ -165,6 +181,14 @@ sessions:
       - {id: tinh, source: cam1, role: province, label: "UBND Tỉnh"}
       - {id: xa-a, source: cam2, role: local, label: "UBND xã A"}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), camPort, camPort, camPort)
+	return serve(t, bin, dir, cfg, httpPort)
+}
+
+// serve writes cfg into dir and runs bin's server on it until the test
+// ends; it returns the base URL at httpPort and the admin token the
+// server prints.
+func serve(t *testing.T, bin, dir, cfg string, httpPort int) (base, token string) {
+	t.Helper()
 	file := filepath.Join(dir, "diemcau.yaml")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -199,19 +223,12 @@ func TestConsoleInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	alloc, cancelAlloc := chrometest.NewAllocator(ctx, t, browser)
-	defer cancelAlloc()
-	var log browserLog
-	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(log.listen))
-	defer cancelTab()
-	p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
-
-	p.start(base + "/")
-	p.waitJS("the sign-in form", `!document.querySelector('#signin').hidden`, 10*time.Second)
+	p := openConsole(t, ctx, browser, shots, "console", base)
+	tab, log := p.ctx, p.log
 	p.shot("1-signin")
 
 	t.Run("a wrong token is refused in words", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		p.do("sign in wrongly", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token"), chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)))
 		p.waitJS("the error", `document.querySelector('#signin-form .form-error').textContent.includes('Mã truy cập sai')`, 10*time.Second)
 	})
@@ -227,7 +244,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	t.Run("a bad field is named", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		p.do("open the session form", chromedp.Click(chromedp.CSS(`a[data-tab=sessions]`)), chromedp.Click(chromedp.CSS(`#new-session`)))
 		p.do("submit a bad id", chromedp.SendKeys(chromedp.CSS(`#session-form [name=id]`), "Phiên 1"), chromedp.Click(chromedp.CSS(`#session-form button[type=submit]`)))
 		p.waitJS("the field error", `document.querySelector('#session-form .form-error').textContent.includes('“id”') &&
@@ -257,7 +274,7 @@ func TestConsoleInChromium(t *testing.T) {
 	p.shot("5-speaker-focus")
 
 	t.Run("a point joins and leaves the running session", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		pointIDs := func() []string {
 			var ids []string
 			pts, _ := api.get(t, "/api/v1/sessions/phien")["points"].([]any)
@@ -346,7 +363,7 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 
 	t.Run("a pre-session check reports every point", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		p.do("run a check", chromedp.Click(chromedp.CSS(`a[data-tab=checks]`)), chromedp.Click(chromedp.CSS(`#run-check`)))
 		p.waitJS("the report", `document.querySelectorAll('#check-report .check-point[data-point]').length === 2 &&
 			document.querySelectorAll('#check-history tbody tr').length === 1`, 45*time.Second)
@@ -354,7 +371,7 @@ func TestConsoleInChromium(t *testing.T) {
 	})
 
 	t.Run("English on demand", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		p.do("switch to English", chromedp.Click(chromedp.CSS(`header .lang-toggle`)))
 		p.waitJS("English words", `document.querySelector('a[data-tab=checks]').textContent === 'Checks' && document.documentElement.lang === 'en'`, 5*time.Second)
 		p.do("back to Vietnamese", chromedp.Click(chromedp.CSS(`header .lang-toggle`)))
@@ -369,7 +386,7 @@ func TestConsoleInChromium(t *testing.T) {
 	p.waitJS("the start buttons back", `!!document.querySelector('#run-rehearsal')`, 10*time.Second)
 
 	t.Run("a live run records and its segment plays in the page", func(t *testing.T) {
-		p := page{t: t, log: &log, ctx: tab, dir: shots, name: "console"}
+		p := page{t: t, log: log, ctx: tab, dir: shots, name: "console"}
 		p.do("go live", chromedp.Click(chromedp.CSS(`#run-live`)))
 		p.waitJS("the live confirmation", `document.querySelector('#confirm').open`, 5*time.Second)
 		p.do("confirm live", chromedp.Click(chromedp.CSS(`#confirm-ok`)))

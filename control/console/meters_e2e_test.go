@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,26 +56,13 @@ sessions:
       - {id: tinh, source: cam1, role: province, label: "UBND Tỉnh"}
       - {id: xa-a, source: cam2, role: local, label: "UBND xã A"}
 `, httpPort, rtspPort, filepath.Join(dir, "archive"), filepath.Join(dir, "d.db"), toned, quiet)
-	file := filepath.Join(dir, "diemcau.yaml")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := proctest.Start(t, bin, "serve", "--config", file)
-	line := srv.WaitLine(t, "admin token (shown once, not stored):", 60*time.Second)
-	base, token := fmt.Sprintf("http://127.0.0.1:%d", httpPort), line[strings.LastIndex(line, " ")+1:]
+	base, token := serve(t, bin, dir, cfg, httpPort)
 	api := apiClient{base: base, token: token}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	alloc, cancelAlloc := chrometest.NewAllocator(ctx, t, browser)
-	defer cancelAlloc()
-	var log browserLog
-	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(log.listen))
-	defer cancelTab()
-	p := page{t: t, log: &log, ctx: tab, dir: shots, name: "meters"}
-
-	p.start(base + "/")
-	p.waitJS("the sign-in form", `!document.querySelector('#signin').hidden`, 10*time.Second)
+	p := openConsole(t, ctx, browser, shots, "meters", base)
+	log := p.log
 	p.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS(`#signin-form button[type=submit]`)),
 		chromedp.Click(chromedp.CSS(`a[data-tab=run]`)))
 	p.waitJS("the toned point's meter on its tone", `(() => {
