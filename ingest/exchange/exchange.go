@@ -1,7 +1,8 @@
 // Package exchange is the client side of the WHIP and WHEP exchange (RFC
 // 9725; the WHEP draft shares it): POST an SDP offer with a Bearer token,
 // get the SDP answer and the resource's URL; DELETE that URL to end the
-// session at once rather than wait for the server to time it out. A point
+// session at once rather than wait for the server to time it out; NewAPI
+// is the pion API a client makes its peer with, as a browser's. A point
 // node's WHIP client and WHEP puller, the pre-session check's WebRTC leg
 // and the lip-sync meter all use it.
 package exchange
