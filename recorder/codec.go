@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
 	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // supported tells the codecs the archive can hold.
@@ -102,30 +103,8 @@ func mp4Codec(t *pipeline.Track, key *pipeline.Frame) (mp4.Codec, uint32, error)
 
 // paramSets finds the in-band parameter sets of a video access unit.
 func paramSets(c pipeline.Codec, nalus [][]byte) (vps, sps, pps []byte) {
-	for _, n := range nalus {
-		if len(n) < 2 {
-			continue
-		}
-		switch c {
-		case pipeline.H264:
-			switch h264.NALUType(n[0] & 0x1f) {
-			case h264.NALUTypeSPS:
-				sps = n
-			case h264.NALUTypePPS:
-				pps = n
-			}
-		case pipeline.H265:
-			switch h265.NALUType((n[0] >> 1) & 0x3f) {
-			case h265.NALUType_VPS_NUT:
-				vps = n
-			case h265.NALUType_SPS_NUT:
-				sps = n
-			case h265.NALUType_PPS_NUT:
-				pps = n
-			}
-		}
-	}
-	return vps, sps, pps
+	in := h26x.Scan(c, nalus)
+	return in.VPS, in.SPS, in.PPS
 }
 
 // sameParams says whether an access unit's in-band SPS (if any) is the

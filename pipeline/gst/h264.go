@@ -30,14 +30,14 @@ func splitAU(data []byte) (accessUnit, error) {
 		if len(n) == 0 {
 			continue
 		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeAccessUnitDelimiter:
+		switch h26x.Type(pipeline.H264, n) {
+		case h26x.H264AUD:
 			continue
-		case h264.NALUTypeSPS:
+		case h26x.H264SPS:
 			au.sps = n
-		case h264.NALUTypePPS:
+		case h26x.H264PPS:
 			au.pps = n
-		case h264.NALUTypeIDR:
+		case h26x.H264IDR:
 			au.idr = true
 		}
 		au.nalus = append(au.nalus, n)

@@ -67,3 +67,26 @@ func SplitH265(au [][]byte) ([][]byte, InBand) {
 	}
 	return au[:n], in
 }
+
+// Scan reads what an access unit of codec c carries in band without
+// changing it: its parameter sets (the last of each kind) and whether a
+// decoder can start at it.
+func Scan(c pipeline.Codec, au [][]byte) InBand {
+	var in InBand
+	for _, nalu := range au {
+		if len(nalu) < HeaderLen(c) {
+			continue
+		}
+		switch typ := Type(c, nalu); {
+		case c == pipeline.H265 && typ == H265VPS:
+			in.VPS = nalu
+		case IsSPS(c, typ):
+			in.SPS = nalu
+		case c == pipeline.H264 && typ == H264PPS, c == pipeline.H265 && typ == H265PPS:
+			in.PPS = nalu
+		default:
+			in.Key = in.Key || IsRandomAccess(c, typ)
+		}
+	}
+	return in
+}

@@ -1,6 +1,9 @@
 package h26x
 
 import (
+	"bytes"
+	"diemcau/pipeline"
+	"fmt"
 	"testing"
 )
 
@@ -41,5 +44,35 @@ func TestSplitInBand(t *testing.T) {
 	au := [][]byte{aud264, sps264, pps264, idr264}
 	if n := testing.AllocsPerRun(100, func() { SplitH264(au[:4:4]) }); n != 0 {
 		t.Fatalf("SplitH264 allocates %v times per access unit", n)
+	}
+}
+
+func TestScan(t *testing.T) {
+	h264 := [][]byte{{0x09, 0xf0}, {0x67, 1, 2}, {0x68, 3}, {0x65, 4}}
+	h265 := [][]byte{{0x40, 1, 9}, {0x42, 1, 8}, {0x44, 1, 7}, {0x26, 1, 6}}
+	tests := []struct {
+		name          string
+		codec         pipeline.Codec
+		au            [][]byte
+		vps, sps, pps []byte
+		key           bool
+	}{
+		{"h264 keyframe with parameter sets", pipeline.H264, h264, nil, h264[1], h264[2], true},
+		{"h264 picture alone", pipeline.H264, [][]byte{{0x41, 5}}, nil, nil, nil, false},
+		{"h265 IRAP with parameter sets", pipeline.H265, h265, h265[0], h265[1], h265[2], true},
+		{"h265 trailing picture", pipeline.H265, [][]byte{{0x02, 1, 5}}, nil, nil, nil, false},
+		{"empty units", pipeline.H265, [][]byte{{}, {0x42}}, nil, nil, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := fmt.Sprint(tt.au)
+			in := Scan(tt.codec, tt.au)
+			if !bytes.Equal(in.VPS, tt.vps) || !bytes.Equal(in.SPS, tt.sps) || !bytes.Equal(in.PPS, tt.pps) || in.Key != tt.key {
+				t.Errorf("Scan = %+v, want vps %x sps %x pps %x key %v", in, tt.vps, tt.sps, tt.pps, tt.key)
+			}
+			if fmt.Sprint(tt.au) != before {
+				t.Error("Scan changed the access unit")
+			}
+		})
 	}
 }
