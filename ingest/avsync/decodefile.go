@@ -15,14 +15,9 @@ import (
 // Options.Seconds bounds the media read (0: the whole file, up to
 // MaxSeconds).
 func DecodeFile(ctx context.Context, file string, opts Options) (Capture, error) {
-	if err := opts.Validate(); err != nil {
+	opts, err := opts.ready()
+	if err != nil {
 		return Capture{}, err
-	}
-	if opts.FFmpeg == "" {
-		opts.FFmpeg = "ffmpeg"
-	}
-	if opts.FFprobe == "" {
-		opts.FFprobe = "ffprobe"
 	}
 	if _, err := os.Stat(file); err != nil {
 		return Capture{}, fmt.Errorf("%w: %v", ErrOpen, err)

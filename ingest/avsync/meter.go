@@ -72,6 +72,23 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// ready is opts validated, with the binaries' and the log's defaults.
+func (o Options) ready() (Options, error) {
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	if o.FFmpeg == "" {
+		o.FFmpeg = "ffmpeg"
+	}
+	if o.FFprobe == "" {
+		o.FFprobe = "ffprobe"
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
 // KindOf tells what target is: rtsp:// and rtsps:// are RTSP, http(s)://
 // a WHEP endpoint, anything else a file.
 func KindOf(target string) string {
@@ -89,17 +106,9 @@ func KindOf(target string) string {
 // target could not be read at all; the report is then the verdict-less
 // shell naming it. Credentials never appear in the report or the error.
 func Measure(ctx context.Context, target string, opts Options) (Report, error) {
-	if err := opts.Validate(); err != nil {
+	opts, err := opts.ready()
+	if err != nil {
 		return Report{}, err
-	}
-	if opts.FFmpeg == "" {
-		opts.FFmpeg = "ffmpeg"
-	}
-	if opts.FFprobe == "" {
-		opts.FFprobe = "ffprobe"
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	kind := KindOf(target)
 	shown := ingest.RedactURL(target)
@@ -124,7 +133,6 @@ func Measure(ctx context.Context, target string, opts Options) (Report, error) {
 		warmup = opts.Warmup
 	}
 	var c Capture
-	var err error
 	switch kind {
 	case KindFile:
 		if _, serr := os.Stat(target); serr != nil {
