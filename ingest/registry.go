@@ -265,25 +265,26 @@ func (r *Registry) Run(ctx context.Context) error {
 
 // Get returns a source by id.
 func (r *Registry) Get(id string) (Source, bool) {
+	return readEntry(r, id, func(e *entry) Source { return e.src })
+}
+
+// readEntry is what get reads of id's entry, under r.mu; false when the
+// registry has no such source.
+func readEntry[T any](r *Registry, id string, get func(*entry) T) (T, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.sources[id]
 	if !ok {
-		return nil, false
+		var none T
+		return none, false
 	}
-	return e.src, true
+	return get(e), true
 }
 
 // Stream returns the stream of a source: its feed, the same for the id's
 // whole life in the registry, across Update's restarts.
 func (r *Registry) Stream(id string) (*pipeline.Stream, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.sources[id]
-	if !ok {
-		return nil, false
-	}
-	return e.feed.Stream(), true
+	return readEntry(r, id, func(e *entry) *pipeline.Stream { return e.feed.Stream() })
 }
 
 // Status returns a source's status.

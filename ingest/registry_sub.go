@@ -119,23 +119,13 @@ func onlySubDiffers(a, b SourceConfig) bool {
 // SubURL is a source's sub_url as configured, credentials included (for
 // probing it; never to be shown): "" without one.
 func (r *Registry) SubURL(id string) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := r.sources[id]; ok {
-		return e.cfg.SubURL
-	}
-	return ""
+	u, _ := readEntry(r, id, func(e *entry) string { return e.cfg.SubURL })
+	return u
 }
 
 // SubStream returns the sub-stream of a source: its own feed, the same for
 // the id's whole life in the registry, written only while the source has a
 // sub_url. A reader of it waits for frames that may never come.
 func (r *Registry) SubStream(id string) (*pipeline.Stream, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.sources[id]
-	if !ok {
-		return nil, false
-	}
-	return e.subFeed.Stream(), true
+	return readEntry(r, id, func(e *entry) *pipeline.Stream { return e.subFeed.Stream() })
 }
