@@ -6,11 +6,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
-	"diemcau/ingest"
+	"diemcau/pipeline"
+	"diemcau/pipeline/h26x"
 )
 
 // The meter reads a WebRTC output by recording what a viewer receives to
@@ -43,8 +43,8 @@ func RTPClock(base time.Duration, ref, clockRate uint32) func(uint32) time.Durat
 // The samples keep the parameter sets in-band.
 func AppendH264(m *MuxTrack, au [][]byte, at time.Duration) *MuxTrack {
 	if m == nil {
-		_, in := ingest.SplitH264(slices.Clone(au))
-		if in.SPS == nil || in.PPS == nil || !h264.IsRandomAccess(au) {
+		in := h26x.Scan(pipeline.H264, au)
+		if in.SPS == nil || in.PPS == nil || !in.Key {
 			return nil
 		}
 		m = &MuxTrack{Codec: &mp4.CodecH264{SPS: in.SPS, PPS: in.PPS}, TimeScale: 90000}
