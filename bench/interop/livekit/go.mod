@@ -2,7 +2,8 @@
 // stays out of diemcau's go.mod and out of its ./... . build.sh builds
 // livekit-server from its own module and lkread from this one. lkread
 // writes its MP4 with diemcau's lip-sync meter (ingest/avsync), from this
-// checkout: its pion and x/ modules are at least diemcau's.
+// checkout: its pion and x/ modules are at least diemcau's, and a change to
+// diemcau's requirements wants `go mod tidy` here too.
 module diemcau/bench/interop/livekit
 
 go 1.26.8
