@@ -65,15 +65,7 @@ func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
 		if block.Type != "PRIVATE KEY" {
 			return nil, fmt.Errorf("%s: PEM block %q, want \"PRIVATE KEY\" (PKCS#8)", path, block.Type)
 		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		priv, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("%s: %T is not an ed25519 key", path, k)
-		}
-		return priv, nil
+		return parseDER[ed25519.PrivateKey](path, block.Bytes, x509.ParsePKCS8PrivateKey)
 	}
 	raw, err := decodeKeyText(data)
 	if err != nil {
@@ -86,6 +78,20 @@ func LoadSigningKey(path string) (ed25519.PrivateKey, error) {
 		return ed25519.PrivateKey(raw), nil
 	}
 	return nil, fmt.Errorf("%s: %d key bytes, want a 32-byte seed or a 64-byte key", path, len(raw))
+}
+
+// parseDER parses a PEM block's DER with parse and wants an ed25519 key
+// of type K; path names the file in an error.
+func parseDER[K ed25519.PrivateKey | ed25519.PublicKey](path string, der []byte, parse func([]byte) (any, error)) (K, error) {
+	k, err := parse(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	key, ok := k.(K)
+	if !ok {
+		return nil, fmt.Errorf("%s: %T is not an ed25519 key", path, k)
+	}
+	return key, nil
 }
 
 // LoadPublicKey reads the key that checks seals: PEM PKIX ("PUBLIC KEY",
@@ -105,15 +111,7 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 			}
 			return priv.Public().(ed25519.PublicKey), nil
 		case "PUBLIC KEY":
-			k, err := x509.ParsePKIXPublicKey(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", path, err)
-			}
-			pub, ok := k.(ed25519.PublicKey)
-			if !ok {
-				return nil, fmt.Errorf("%s: %T is not an ed25519 key", path, k)
-			}
-			return pub, nil
+			return parseDER[ed25519.PublicKey](path, block.Bytes, x509.ParsePKIXPublicKey)
 		}
 		return nil, fmt.Errorf("%s: PEM block %q, want \"PUBLIC KEY\"", path, block.Type)
 	}
