@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -249,25 +247,4 @@ func runShell(t *testing.T, dir, script string) string {
 		t.Fatalf("the doc's lines failed (exit %d):\n%s\n%s", code, script, out)
 	}
 	return out
-}
-
-// runIn is run with dir as the working folder.
-func runIn(t *testing.T, dir string, timeout time.Duration, name string, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %v: timed out\n%s", name, args, out)
-	}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.ExitCode(), string(out)
-	case err != nil:
-		t.Fatalf("%s: %v", name, err)
-	}
-	return 0, string(out)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -84,20 +85,28 @@ func (a api) source(id string) map[string]any {
 // run runs a command to its end and returns its exit code and output.
 func run(t *testing.T, timeout time.Duration, name string, args ...string) (int, string) {
 	t.Helper()
+	return runIn(t, "", timeout, name, args...)
+}
+
+// runIn is run with dir as the working folder ("" for the test's own).
+func runIn(t *testing.T, dir string, timeout time.Duration, name string, args ...string) (int, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("%s %v: timed out\n%s", name, args, out)
 	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	case err != nil:
 		t.Fatalf("%s: %v", name, err)
 	}
-	return code, string(out)
+	return 0, string(out)
 }
 
 func sha256Hex(s string) string {
