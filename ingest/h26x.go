@@ -55,8 +55,3 @@ func plausibleFPS(f float64) float64 {
 	}
 	return float64(int64(f*100+0.5)) / 100
 }
-
-// SplitH264 is h26x.SplitH264.
-//
-// Deprecated: call h26x.SplitH264; this stays until the last caller moves.
-func SplitH264(au [][]byte) ([][]byte, h26x.InBand) { return h26x.SplitH264(au) }

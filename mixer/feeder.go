@@ -7,6 +7,7 @@ import (
 
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
+	"diemcau/pipeline/h26x"
 )
 
 // inputRequest asks the owner for a decoding branch of that format. The
@@ -176,7 +177,7 @@ func (fd *feeder) frame(ctx context.Context, side int, f *pipeline.Frame) bool {
 	var data []byte
 	var dur time.Duration = -1
 	if kind == pipeline.Video {
-		data = annexB(f)
+		data = h26x.AppendAnnexB(nil, f) // a new buffer: the input keeps it
 		if f.Track.FPS > 0 {
 			dur = time.Duration(float64(time.Second) / f.Track.FPS)
 		}

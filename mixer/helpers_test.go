@@ -21,6 +21,7 @@ import (
 	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/pipeline/gst"
+	"diemcau/pipeline/h26x"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -196,7 +197,7 @@ func pictures(t *testing.T, video []*pipeline.Frame, from time.Duration, w, h in
 	}
 	var es []byte
 	for _, f := range video[start:] {
-		es = append(es, annexB(f)...)
+		es = h26x.AppendAnnexB(es, f)
 	}
 	in := filepath.Join(t.TempDir(), "in.h264")
 	if err := os.WriteFile(in, es, 0o644); err != nil {
