@@ -142,4 +142,3 @@ func frameTimes(crc []byte) (pts, dts []int64, err error) {
 	}
 	return pts, dts, nil
 }
-
