@@ -19,39 +19,56 @@ func rtpTime(d time.Duration, clock int) uint32 {
 	return uint32(sec*int64(clock) + rem*int64(clock)/int64(time.Second))
 }
 
-// packetizeH264 writes one access unit's RTP packets into the ring,
-// publishes them and returns how many it wrote. It runs once per frame for
-// all viewers.
-func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
-	au := r.units[:0]
-	// A viewer that starts at this keyframe has no other way to get the
-	// parameter sets than in-band, so a keyframe always carries them.
+// h264Layout is how H.264 goes to WebRTC peers, viewers and WHIP servers
+// alike: each NAL unit alone or in FU-A fragments, without aggregation,
+// the layout of pion's payloader, which browsers are tested with.
+var h264Layout = h26x.Packetizer{Codec: pipeline.H264, MaxPayload: maxPayload}
+
+// h264Payloads lays frame f out as RTP payloads, appended to pays; units is
+// scratch for its NAL unit list. A keyframe always carries the parameter
+// sets: a peer that starts at it has no other way to get them. Access unit
+// delimiters mean nothing over RTP and are left out. Both slices come back
+// for reuse, cleared of the frame's memory once the caller is done (see
+// releaseH264); only a frame of nothing but delimiters has no payload.
+func h264Payloads(units [][]byte, pays []h26x.Payload, f *pipeline.Frame) ([][]byte, []h26x.Payload) {
+	units = units[:0]
 	if h26x.NeedsParams(f) {
 		for _, p := range [][]byte{f.Track.SPS, f.Track.PPS} {
 			if len(p) > 0 {
-				au = append(au, p)
+				units = append(units, p)
 			}
 		}
 	}
 	for _, u := range f.NALUs {
 		if len(u) == 0 || h26x.IsAUD(pipeline.H264, h26x.Type(pipeline.H264, u)) {
-			continue // access unit delimiters mean nothing over RTP
+			continue
 		}
-		au = append(au, u)
+		units = append(units, u)
 	}
-	// Each NAL unit alone or in FU-A fragments, without aggregation: the
-	// layout of pion's payloader, which browsers are tested with. Only an
-	// access unit of nothing but delimiters fails, and it has no packet.
-	layout := h26x.Packetizer{Codec: pipeline.H264, MaxPayload: maxPayload}
-	pays, _ := layout.Append(r.payloads[:0], au)
+	pays, _ = h264Layout.Append(pays[:0], units)
+	return units, pays
+}
+
+// releaseH264 clears h264Payloads' scratch so that it does not keep the
+// frame alive, and returns it empty for the next frame.
+func releaseH264(units [][]byte, pays []h26x.Payload) ([][]byte, []h26x.Payload) {
+	clear(units)
+	clear(pays)
+	return units[:0], pays[:0]
+}
+
+// packetizeH264 writes one access unit's RTP packets into the ring,
+// publishes them and returns how many it wrote. It runs once per frame for
+// all viewers.
+func packetizeH264(r *ring, f *pipeline.Frame, ts uint32) int {
+	var pays []h26x.Payload
+	r.units, pays = h264Payloads(r.units, r.payloads, f)
 	for i := range pays {
 		p := &pays[i]
 		p.Put(r.alloc(ts, i == 0 && f.Key, p.Len()).payload)
 	}
-	// The ring keeps copies; its scratch must not keep the frame alive.
-	clear(au)
-	clear(pays)
-	r.units, r.payloads = au[:0], pays[:0]
+	// The ring keeps copies.
+	r.units, r.payloads = releaseH264(r.units, pays)
 	return r.publish(true)
 }
 

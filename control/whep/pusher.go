@@ -16,7 +16,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
 	"diemcau/ingest/exchange"
@@ -31,7 +30,6 @@ const (
 	pushConnectTimeout = 10 * time.Second
 	pushRetryMin       = 500 * time.Millisecond
 	pushRetryMax       = time.Second
-	pushMTU            = maxPayload
 	// A server that dies without a word (a crash, a pulled cable) sends
 	// nothing more: the connection counts as lost after pushSilence
 	// without a packet from it (pion's default is 5 s), checked by a
@@ -330,10 +328,10 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 		case <-ctx.Done():
 		}
 	}()
-	var h264 codecs.H264Payloader
+	var units [][]byte
+	var pays []h26x.Payload
 	vseq, aseq := uint16(rand.Uint32()), uint16(rand.Uint32())
 	vbase, abase := rand.Uint32(), rand.Uint32()
-	var annexB []byte
 	started := false
 	for {
 		f, err := r.Read(ctx)
@@ -357,16 +355,26 @@ func (p *Pusher) send(ctx context.Context, video, audio *webrtc.TrackLocalStatic
 				continue
 			}
 			started = true
-			annexB = h26x.AppendAnnexB(annexB[:0], f)
-			payloads := h264.Payload(pushMTU, annexB)
+			units, pays = h264Payloads(units, pays, f)
+			// One buffer per frame for its payloads: what the interceptors
+			// keep of a packet is theirs to copy, but nothing is reused
+			// under them.
+			size := 0
+			for i := range pays {
+				size += pays[i].Len()
+			}
+			buf := make([]byte, size)
 			ts := vbase + rtpTime(f.PTS, 90000)
-			for i, pl := range payloads {
-				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
+			for i := range pays {
+				n := pays[i].Put(buf)
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: vseq, Timestamp: ts, Marker: i == len(pays)-1}, Payload: buf[:n:n]}
+				buf = buf[n:]
 				vseq++
 				if err := video.WriteRTP(pkt); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 					return fmt.Errorf("write video: %w", err)
 				}
 			}
+			units, pays = releaseH264(units, pays)
 			p.frames.Add(1)
 		case pipeline.Opus:
 			if !started {
