@@ -5,18 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-
+	"diemcau/internal/testclip"
 	"diemcau/pipeline"
 )
 
@@ -42,54 +38,41 @@ func needFFmpeg(t testing.TB) {
 	}
 }
 
-func ffmpeg(t testing.TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg %v: %v\n%s", args, err, out)
-	}
-}
-
 // makeClip encodes seconds of an H.264 test pattern of the given size;
 // audio is "", "aac", "pcmu" or "opus".
 func makeClip(t testing.TB, size string, seconds int, audio string) *clip {
 	return makeClipCodec(t, pipeline.H264, size, seconds, audio)
 }
 
-// makeClipCodec is makeClip with H.264 or H.265 video.
+// makeClipCodec is makeClip with H.264 or H.265 video: 25 fps, a keyframe
+// every second with its parameter sets, no B-frames, the encoder's fastest
+// preset at its default quality. The encoding is shared by the tests of
+// this binary (testclip.Load); the frames are the test's own.
 func makeClipCodec(t testing.TB, video pipeline.Codec, size string, seconds int, audio string) *clip {
 	t.Helper()
 	needFFmpeg(t)
-	dir := t.TempDir()
-	c := &clip{duration: time.Duration(seconds) * time.Second}
-	src := []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25", "-t", strconv.Itoa(seconds), "-pix_fmt", "yuv420p"}
-	switch video {
-	case pipeline.H264:
-		p := filepath.Join(dir, "v.h264")
-		ffmpeg(t, append(src, "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "25", "-f", "h264", p)...)
-		c.readAnnexB(t, p, pipeline.H264)
-	case pipeline.H265:
-		p := filepath.Join(dir, "v.h265")
-		ffmpeg(t, append(src, "-c:v", "libx265", "-preset", "ultrafast",
-			"-x265-params", "log-level=error:keyint=25:min-keyint=25:open-gop=0:bframes=0:repeat-headers=1", "-f", "hevc", p)...)
-		c.readAnnexB(t, p, pipeline.H265)
-	}
+	w, h, _ := strings.Cut(size, "x")
+	spec := testclip.Spec{FPS: 25, Seconds: seconds, GOP: 25, HEVC: video == pipeline.H265, Preset: "ultrafast"}
+	spec.Width, _ = strconv.Atoi(w)
+	spec.Height, _ = strconv.Atoi(h)
 	switch audio {
 	case "aac":
-		p := filepath.Join(dir, "a.aac")
-		ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-			"-c:a", "aac", "-b:a", "64k", "-f", "adts", p)
-		c.readADTS(t, p)
+		spec.Audio = testclip.AAC
 	case "pcmu":
-		p := filepath.Join(dir, "a.ulaw")
-		ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000", "-t", strconv.Itoa(seconds),
-			"-c:a", "pcm_mulaw", "-ac", "1", "-f", "mulaw", p)
-		c.readG711(t, p)
+		spec.Audio = testclip.PCMU
 	case "opus":
-		p := filepath.Join(dir, "a.opus")
-		ffmpeg(t, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
-			"-c:a", "libopus", "-b:a", "32k", "-frame_duration", "20", "-f", "ogg", p)
-		c.readOgg(t, p)
+		spec.Audio = testclip.Opus
+	}
+	tc := testclip.Load(t, spec)
+	c := &clip{duration: time.Duration(seconds) * time.Second}
+	c.video = &pipeline.Track{Codec: video, FPS: 25, VPS: tc.VPS, SPS: tc.SPS, PPS: tc.PPS}
+	for i, au := range tc.AUs {
+		ts := time.Duration(i) * videoFrame
+		c.frames = append(c.frames, &pipeline.Frame{Track: c.video, PTS: ts, DTS: ts, Key: tc.Keys[i], NALUs: au})
+	}
+	c.videoN = len(tc.AUs)
+	if audio != "" {
+		c.addAudio(t, tc)
 	}
 	slices.SortStableFunc(c.frames, func(a, b *pipeline.Frame) int {
 		if a.PTS != b.PTS {
@@ -100,137 +83,31 @@ func makeClipCodec(t testing.TB, video pipeline.Codec, size string, seconds int,
 	return c
 }
 
-// readAnnexB splits an elementary stream into access units: a new one
-// starts at a parameter set, SEI or delimiter after a slice, or at a slice
-// that is the first of its picture.
-func (c *clip) readAnnexB(t testing.TB, p string, codec pipeline.Codec) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var nalus h264.AnnexB
-	if err := nalus.Unmarshal(data); err != nil {
-		t.Fatal(err)
-	}
-	c.video = &pipeline.Track{Codec: codec, FPS: 25}
-	var aus [][][]byte
-	var cur [][]byte
-	hasSlice := false
-	for _, n := range nalus {
-		isSlice, firstSlice, header := naluKind(codec, n)
-		if (isSlice && hasSlice && firstSlice) || (header && hasSlice) {
-			aus = append(aus, cur)
-			cur, hasSlice = nil, false
+// addAudio adds the clip's audio packets as frames; the clip loops, so its
+// audio must end with its video: a packet that would run past is left out.
+func (c *clip) addAudio(t testing.TB, tc *testclip.Clip) {
+	c.audio = &pipeline.Track{SampleRate: tc.SampleRate, Channels: tc.Channels}
+	samples := 0 // a packet's duration, in samples
+	switch tc.Spec.Audio {
+	case testclip.AAC:
+		c.audio.Codec, samples = pipeline.AAC, 1024
+		cb, err := tc.AAC.Marshal()
+		if err != nil {
+			t.Fatal(err)
 		}
-		cur = append(cur, n)
-		hasSlice = hasSlice || isSlice
+		c.audio.Config = cb
+	case testclip.PCMU:
+		c.audio.Codec, samples = pipeline.PCMU, 160
+	case testclip.Opus:
+		c.audio.Codec, samples = pipeline.Opus, 960
 	}
-	aus = append(aus, cur)
-	for i, au := range aus {
-		vps, sps, pps := paramSets(codec, au)
-		if c.video.SPS == nil && sps != nil {
-			c.video.VPS, c.video.SPS, c.video.PPS = vps, sps, pps
-		}
-		key := false
-		if codec == pipeline.H264 {
-			key = h264.IsRandomAccess(au)
-		} else {
-			key = h265.IsRandomAccess(au)
-		}
-		ts := time.Duration(i) * videoFrame
-		c.frames = append(c.frames, &pipeline.Frame{Track: c.video, PTS: ts, DTS: ts, Key: key, NALUs: au})
-	}
-	c.videoN = len(aus)
-	if c.video.SPS == nil || !c.frames[0].Key {
-		t.Fatalf("%s: no parameter sets or no keyframe first", p)
-	}
-}
-
-func naluKind(codec pipeline.Codec, n []byte) (isSlice, firstSlice, header bool) {
-	if codec == pipeline.H264 {
-		typ := h264.NALUType(n[0] & 0x1f)
-		isSlice = typ == h264.NALUTypeIDR || typ == h264.NALUTypeNonIDR
-		header = typ == h264.NALUTypeSPS || typ == h264.NALUTypePPS || typ == h264.NALUTypeSEI || typ == h264.NALUTypeAccessUnitDelimiter
-		return isSlice, isSlice && n[1]&0x80 != 0, header // first_mb_in_slice == 0
-	}
-	typ := h265.NALUType((n[0] >> 1) & 0x3f)
-	isSlice = typ < 32
-	header = typ >= h265.NALUType_VPS_NUT && typ <= h265.NALUType_PREFIX_SEI_NUT
-	return isSlice, isSlice && n[2]&0x80 != 0, header // first_slice_segment_in_pic_flag
-}
-
-// readOgg takes the Opus packets out of an Ogg file (RFC 7845), skipping
-// the two header packets.
-func (c *clip) readOgg(t testing.TB, p string) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.audio = &pipeline.Track{Codec: pipeline.Opus, SampleRate: 48000, Channels: 1}
-	var packets [][]byte
-	var cur []byte
-	for len(data) >= 27 && string(data[:4]) == "OggS" {
-		nseg := int(data[26])
-		lacing := data[27 : 27+nseg]
-		body := data[27+nseg:]
-		for _, l := range lacing {
-			cur = append(cur, body[:l]...)
-			body = body[l:]
-			if l < 255 {
-				packets = append(packets, cur)
-				cur = nil
-			}
-		}
-		data = body
-	}
-	if len(packets) < 3 || !bytes.HasPrefix(packets[0], []byte("OpusHead")) {
-		t.Fatalf("%s: not an Ogg Opus file", p)
-	}
-	c.audio.Channels = int(packets[0][9])
-	for i, pk := range packets[2:] {
-		ts := time.Duration(i) * 20 * time.Millisecond
-		if ts+20*time.Millisecond > c.duration {
+	step := time.Duration(samples) * time.Second / time.Duration(tc.SampleRate)
+	for i, pk := range tc.Packets {
+		ts := time.Duration(i) * step
+		if ts+step > c.duration {
 			break
 		}
 		c.frames = append(c.frames, &pipeline.Frame{Track: c.audio, PTS: ts, DTS: ts, Payload: pk})
-		c.audioN++
-	}
-}
-
-func (c *clip) readADTS(t testing.TB, p string) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pkts mpeg4audio.ADTSPackets
-	if err := pkts.Unmarshal(data); err != nil {
-		t.Fatal(err)
-	}
-	conf := mpeg4audio.AudioSpecificConfig{Type: pkts[0].Type, SampleRate: pkts[0].SampleRate, ChannelCount: pkts[0].ChannelCount}
-	cb, err := conf.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.audio = &pipeline.Track{Codec: pipeline.AAC, SampleRate: conf.SampleRate, Channels: conf.ChannelCount, Config: cb}
-	for i, pk := range pkts {
-		ts := time.Duration(i) * 1024 * time.Second / time.Duration(conf.SampleRate)
-		if ts+1024*time.Second/time.Duration(conf.SampleRate) > c.duration {
-			break // the clip loops: its audio must end with its video
-		}
-		c.frames = append(c.frames, &pipeline.Frame{Track: c.audio, PTS: ts, DTS: ts, Payload: pk.AU})
-		c.audioN++
-	}
-}
-
-func (c *clip) readG711(t testing.TB, p string) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.audio = &pipeline.Track{Codec: pipeline.PCMU, SampleRate: 8000, Channels: 1}
-	for i := 0; i+160 <= len(data); i += 160 {
-		ts := time.Duration(i) * time.Second / 8000
-		c.frames = append(c.frames, &pipeline.Frame{Track: c.audio, PTS: ts, DTS: ts, Payload: data[i : i+160]})
 		c.audioN++
 	}
 }
