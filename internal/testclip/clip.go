@@ -41,6 +41,7 @@ type Spec struct {
 	GOP           int    // frames from keyframe to keyframe, exactly: FPS
 	BFrames       bool   // two B-frames between references
 	HEVC          bool   // H.265 rather than H.264
+	OpenGOP       bool   // H.265: x265's default open GOPs (CRA keyframes after the first)
 	Baseline      bool   // H.264 constrained baseline, as a browser sends
 	Preset        string // the x264/x265 preset: veryfast
 	Kbps          int    // video bitrate; 0 leaves it to the encoder's quality
@@ -146,8 +147,12 @@ func videoArgs(s Spec) []string {
 	if s.HEVC {
 		// repeat-headers: each keyframe carries its parameter sets, as
 		// it does in H.264 written without a global header.
+		open := "0"
+		if s.OpenGOP {
+			open = "1"
+		}
 		a = append(a, "-c:v", "libx265", "-preset", s.Preset, "-x265-params",
-			"log-level=error:bframes="+bf+":keyint="+gop+":min-keyint="+gop+":scenecut=0:open-gop=0:repeat-headers=1")
+			"log-level=error:bframes="+bf+":keyint="+gop+":min-keyint="+gop+":scenecut=0:open-gop="+open+":repeat-headers=1")
 	} else {
 		a = append(a, "-c:v", "libx264", "-preset", s.Preset, "-bf", bf, "-g", gop, "-keyint_min", gop, "-sc_threshold", "0")
 		if s.Baseline {
