@@ -71,7 +71,7 @@ type PushSource struct {
 	stream     *pipeline.Stream
 	tracker    *Tracker
 
-	slot      publisherSlot[*publisher] // the encoder that announced, nil when none
+	slot      PublisherSlot[*publisher] // the encoder that announced, nil when none
 	published bool                      // an encoder has recorded before: the next is a reconnect (slot.mu)
 	clock     *timeline                 // PTS continue across publishers (and restarts)
 }
@@ -122,7 +122,7 @@ func (p *PushSource) Rename(name string) { p.tracker.SetName(name) }
 // Run accepts publishers until ctx ends, drops an encoder that stops
 // sending, and summarises decode errors once a second.
 func (p *PushSource) Run(ctx context.Context) error {
-	return p.slot.run(ctx, p.tracker, "push source", p.id, "encoder", waitingForEncoder)
+	return p.slot.Run(ctx, p.tracker, "push source", p.id, "no media from encoder", waitingForEncoder)
 }
 
 func (p *PushSource) publishing() bool {

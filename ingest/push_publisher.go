@@ -47,7 +47,7 @@ func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.
 			// and summarises it; the state says so only while no encoder
 			// publishes, so that someone guessing cannot mark a live
 			// source as failed.
-			p.setStateIfIdle(StateError, "encoder sent wrong credentials")
+			p.slot.SetStateIfIdle(p.tracker, StateError, "encoder sent wrong credentials")
 		}
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
@@ -58,7 +58,7 @@ func (p *PushSource) announce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("ingest %q: ", p.id))
 		p.log.Warn("publish refused", "remote", remote, "reason", msg)
-		p.setStateIfIdle(StateError, "encoder offered "+msg)
+		p.slot.SetStateIfIdle(p.tracker, StateError, "encoder offered "+msg)
 		return refusal(base.StatusUnsupportedMediaType, "%s", msg), nil
 	}
 
@@ -98,14 +98,6 @@ func refuseUnsupported(desc *description.Session, dep *Depacketizer) error {
 		return fmt.Errorf("%w %s", ErrNoSupportedCodec, strings.Join(bad, ", "))
 	}
 	return nil
-}
-
-func (p *PushSource) setStateIfIdle(s State, msg string) {
-	p.slot.mu.Lock()
-	defer p.slot.mu.Unlock()
-	if p.slot.pub == nil {
-		p.tracker.SetState(s, msg)
-	}
 }
 
 // record starts the flow of packets from the publisher into the stream.
@@ -164,7 +156,7 @@ func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
 	running := p.slot.running
 	p.slot.mu.Unlock()
 
-	pub.flushErrors()
+	pub.FlushErrors()
 	reason := pub.closeReason(err)
 	if !pub.recording {
 		p.log.Info("encoder left before recording", "remote", pub.remote, "reason", reason)
@@ -176,13 +168,13 @@ func (p *PushSource) sessionClosed(ss *gortsplib.ServerSession, err error) {
 	}
 }
 
-func (pub *publisher) silence(now time.Time) (idle, limit time.Duration) {
+func (pub *publisher) Silence(now time.Time) (idle, limit time.Duration) {
 	return now.Sub(time.Unix(0, pub.lastPacket.Load())), publisherIdleTimeout
 }
 
-func (pub *publisher) tick(time.Time) {}
+func (pub *publisher) Tick(time.Time) {}
 
-func (pub *publisher) drop(reason string) { pub.close(reason) }
+func (pub *publisher) Drop(reason string) { pub.close(reason) }
 
 // close drops the publisher; reason is shown as the source's error.
 func (pub *publisher) close(reason string) {
@@ -234,7 +226,7 @@ func (pub *publisher) handlePacket(medi *description.Media, pkt *rtp.Packet) {
 	}
 }
 
-func (pub *publisher) flushErrors() {
+func (pub *publisher) FlushErrors() {
 	pub.mu.Lock()
 	total := pub.dep.Errors()
 	n := total - pub.errReported

@@ -63,7 +63,7 @@ type WHIPSource struct {
 	clock   *timeline
 	tracker *Tracker
 
-	slot      publisherSlot[*WHIPPublisher] // the rest below is under slot.mu too
+	slot      PublisherSlot[*WHIPPublisher] // the rest below is under slot.mu too
 	published bool
 	net       NetStats // the last publisher's figures, kept after it leaves
 	lostGone  uint64   // packets lost by the publishers that left: packets_lost never goes back
@@ -117,7 +117,7 @@ func (w *WHIPSource) Status() Status {
 
 // Run lets publishers in until ctx ends and drops one that goes silent.
 func (w *WHIPSource) Run(ctx context.Context) error {
-	return w.slot.run(ctx, w.tracker, "whip source", w.id, "publisher", waitingForPublisher)
+	return w.slot.Run(ctx, w.tracker, "whip source", w.id, "no media from publisher", waitingForPublisher)
 }
 
 // Publish lets a publisher in: one at a time (ErrPublisherBusy), only
@@ -165,7 +165,7 @@ func (w *WHIPSource) left(pub *WHIPPublisher, reason string) {
 	running := w.slot.running
 	w.slot.mu.Unlock()
 	w.stream.SetKeyframeRequester(nil)
-	pub.flushErrors()
+	pub.FlushErrors()
 	w.log.Info("publisher gone", "remote", pub.remote, "reason", reason)
 	switch {
 	case !running:

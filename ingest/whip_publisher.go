@@ -147,8 +147,9 @@ func (p *WHIPPublisher) Packet(video bool, pkt *rtp.Packet, arrival time.Time) {
 	p.deliver(t, out, lost)
 }
 
-// tick releases packets whose wait is over when none arrive to push them.
-func (p *WHIPPublisher) tick(now time.Time) {
+// Tick releases packets whose wait is over when none arrive to push them
+// (the source's watch calls it; see WatchedPublisher).
+func (p *WHIPPublisher) Tick(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, t := range []*whipTrack{p.video, p.audio} {
@@ -281,9 +282,9 @@ func (p *WHIPPublisher) Close(reason string) {
 	p.src.left(p, reason)
 }
 
-// silence: a publisher still connecting (ICE, DTLS, a TURN relay) gets
+// Silence: a publisher still connecting (ICE, DTLS, a TURN relay) gets
 // longer than one that sent media and went silent.
-func (p *WHIPPublisher) silence(now time.Time) (idle, limit time.Duration) {
+func (p *WHIPPublisher) Silence(now time.Time) (idle, limit time.Duration) {
 	limit = publisherIdleTimeout
 	if !p.online.Load() {
 		limit = whipConnectTimeout
@@ -291,9 +292,11 @@ func (p *WHIPPublisher) silence(now time.Time) (idle, limit time.Duration) {
 	return now.Sub(time.Unix(0, p.lastPacket.Load())), limit
 }
 
-func (p *WHIPPublisher) drop(reason string) { p.Close(reason) }
+// Drop is Close: the source's watch drops a silent publisher with it.
+func (p *WHIPPublisher) Drop(reason string) { p.Close(reason) }
 
-func (p *WHIPPublisher) flushErrors() {
+// FlushErrors logs the packets not decoded since the last call, as one line.
+func (p *WHIPPublisher) FlushErrors() {
 	p.mu.Lock()
 	total := p.dep.Errors()
 	n := total - p.errReported

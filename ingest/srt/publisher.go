@@ -52,6 +52,24 @@ func (pub *publisher) close(reason string) {
 	}
 }
 
+// Silence is how long the encoder has sent no data, and how long it may.
+func (pub *publisher) Silence(now time.Time) (idle, limit time.Duration) {
+	return now.Sub(time.Unix(0, pub.lastData.Load())), publisherIdleTimeout
+}
+
+// Tick: an SRT encoder has no periodic work (SRT itself reorders).
+func (pub *publisher) Tick(time.Time) {}
+
+// Drop closes the connection and returns once serve has: the stream gets
+// no frame of this encoder after it (the registry closes the stream once
+// the source's Run returns), and the source's state is serve's last word
+// before Run shows it stopped. Closing the connection ends its Read, so
+// the wait is short.
+func (pub *publisher) Drop(reason string) {
+	pub.close(reason)
+	<-pub.done
+}
+
 // getConn is the connection once accepted (nil before).
 func (pub *publisher) getConn() gosrt.Conn {
 	pub.mu.Lock()
@@ -124,7 +142,7 @@ func (pub *publisher) serve(conn gosrt.Conn) {
 		s.log.Warn("encoder tracks left out: diemcau takes H.264/H.265 with AAC or Opus", "remote", pub.remote, "left_out", strings.Join(dem.dropped, ", "))
 	}
 	err = dem.run()
-	pub.flushErrors()
+	pub.FlushErrors()
 	reason := pub.reason(err)
 	s.log.Info("encoder gone", "remote", pub.remote, "reason", reason)
 	pub.finish(reason)
@@ -139,10 +157,10 @@ func (pub *publisher) finish(reason string) {
 		stats.Connected = false
 		c.Close()
 	}
-	s.release(pub, stats)
-	s.mu.Lock()
-	running := s.running
-	s.mu.Unlock()
+	if stats != nil {
+		s.last.Store(stats) // before the release: Status reads them after Held
+	}
+	running := s.slot.Release(pub)
 	if reason != "" && running {
 		s.tracker.SetState(ingest.StateOffline, reason)
 	}
@@ -167,10 +185,7 @@ func (pub *publisher) setTracks(tracks []*pipeline.Track) {
 	if s.tracker.State() == ingest.StateOnline {
 		return // new parameter sets of the same encoder
 	}
-	s.mu.Lock()
-	reconnect := s.published
-	s.published = true
-	s.mu.Unlock()
+	reconnect := s.published.Swap(true)
 	// The stream's PTS never go back when an encoder reconnects.
 	s.feed.Reconnect()
 	if reconnect {
@@ -192,8 +207,8 @@ func (pub *publisher) countError(err error) {
 	pub.mu.Unlock()
 }
 
-// flushErrors logs the decode errors since the last call, as one line.
-func (pub *publisher) flushErrors() {
+// FlushErrors logs the decode errors since the last call, as one line.
+func (pub *publisher) FlushErrors() {
 	pub.mu.Lock()
 	n := pub.errors - pub.errReported
 	pub.errReported = pub.errors

@@ -203,24 +203,22 @@ func (s *Server) handshake(req gosrt.ConnRequest) (*publisher, gosrt.Conn) {
 		// No key to decrypt with: the caller would send only noise.
 		return refuse(gosrt.REJ_UNSECURE, reasonUnexpectedPass, "caller encrypts, but the source has no passphrase (allow_anonymous): remove the encoder's passphrase or set one on the source", id)
 	case src.passphrase != "" && !req.IsEncrypted():
-		src.setStateIfIdle(ingest.StateError, "encoder sent no passphrase")
+		src.slot.SetStateIfIdle(src.tracker, ingest.StateError, "encoder sent no passphrase")
 		return refuse(gosrt.REJ_UNSECURE, reasonNoPassphrase, "caller sent no passphrase; the source needs one", id)
 	case src.passphrase != "":
 		// gosrt checks it by unwrapping the caller's key material; the
 		// error says nothing of the secret either way.
 		if err := req.SetPassphrase(src.passphrase); err != nil {
-			src.setStateIfIdle(ingest.StateError, "encoder sent a wrong passphrase")
+			src.slot.SetStateIfIdle(src.tracker, ingest.StateError, "encoder sent a wrong passphrase")
 			return refuse(gosrt.REJ_BADSECRET, reasonWrongPassphrase, "wrong passphrase (or key length the caller cannot use)", id)
 		}
 	}
 	pub := newPublisher(src, remote, req.IsEncrypted())
-	if reason, ok := src.claim(pub); !ok {
-		msg := fmt.Sprintf("source %q already has an encoder", id)
-		code := gosrt.REJX_CONFLICT
-		if reason == reasonNotRunning {
-			msg, code = fmt.Sprintf("source %q is not running", id), gosrt.REJX_DOWN
+	if err := src.slot.Claim(pub); err != nil {
+		if errors.Is(err, ingest.ErrSourceStopped) {
+			return refuse(gosrt.REJX_DOWN, reasonNotRunning, fmt.Sprintf("source %q is not running", id), id)
 		}
-		return refuse(code, reason, msg, id)
+		return refuse(gosrt.REJX_CONFLICT, reasonBusy, fmt.Sprintf("source %q already has an encoder", id), id)
 	}
 	conn, err := req.Accept()
 	if err != nil {

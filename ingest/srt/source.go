@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"diemcau/ingest"
@@ -16,10 +16,7 @@ const (
 	// publisherIdleTimeout: an encoder that sends nothing for this long is
 	// dropped and the source shown offline (as push sources).
 	publisherIdleTimeout = 2 * time.Second
-	checkPeriod          = 250 * time.Millisecond
-	// errorSummaryPeriod: decode errors are logged at most this often.
-	errorSummaryPeriod = time.Second
-	waitingForEncoder  = "waiting for encoder (SRT)"
+	waitingForEncoder    = "waiting for encoder (SRT)"
 )
 
 // Source is a point whose encoder calls the SRT listener. Its stream lives
@@ -33,11 +30,11 @@ type Source struct {
 	feed       *ingest.Feed
 	tracker    *ingest.Tracker
 
-	mu        sync.Mutex
-	running   bool
-	pub       *publisher // the encoder connected now, nil when none
-	published bool       // an encoder has sent before: the next is a reconnect
-	last      *ingest.SRTStats
+	// slot is whether the source runs and the encoder connected now (nil
+	// when none): one loop with the push and WHIP sources'.
+	slot      ingest.PublisherSlot[*publisher]
+	published atomic.Bool                     // an encoder has sent before: the next is a reconnect
+	last      atomic.Pointer[ingest.SRTStats] // the last encoder's figures, kept after it leaves
 }
 
 // NewSource validates cfg (an srt:// source); it starts nothing. latency
@@ -79,9 +76,9 @@ func (s *Source) Rename(name string) { s.tracker.SetName(name) }
 func (s *Source) Status() ingest.Status {
 	st := s.tracker.Status()
 	st.AllowAnonymous = s.Anonymous()
-	s.mu.Lock()
-	pub, last := s.pub, s.last
-	s.mu.Unlock()
+	// Held before last: an encoder leaving stores its figures first.
+	pub := s.slot.Held()
+	last := s.last.Load()
 	if pub != nil && pub.getConn() != nil {
 		last = pub.stats()
 	}
@@ -98,83 +95,5 @@ func (s *Source) Status() ingest.Status {
 // Run waits for encoders until ctx ends, drops one that stops sending and
 // summarises decode errors once a second.
 func (s *Source) Run(ctx context.Context) error {
-	s.mu.Lock()
-	if s.running {
-		s.mu.Unlock()
-		return fmt.Errorf("srt source %q: already running", s.id)
-	}
-	s.running = true
-	if s.pub == nil {
-		s.tracker.SetState(ingest.StateConnecting, waitingForEncoder)
-	}
-	s.mu.Unlock()
-
-	tick := time.NewTicker(checkPeriod)
-	defer tick.Stop()
-	lastSummary := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			s.running = false
-			pub := s.pub
-			s.mu.Unlock()
-			if pub != nil {
-				pub.close("source stopped")
-				<-pub.done
-			}
-			s.tracker.SetState(ingest.StateOffline, "stopped")
-			return nil
-		case now := <-tick.C:
-			s.mu.Lock()
-			pub := s.pub
-			s.mu.Unlock()
-			if pub == nil {
-				continue
-			}
-			if idle := now.Sub(time.Unix(0, pub.lastData.Load())); idle >= publisherIdleTimeout {
-				pub.close(fmt.Sprintf("no data from encoder for %s", idle.Round(100*time.Millisecond)))
-			}
-			if now.Sub(lastSummary) >= errorSummaryPeriod {
-				lastSummary = now
-				pub.flushErrors()
-			}
-		}
-	}
-}
-
-// setStateIfIdle shows a refusal only while no encoder publishes: someone
-// guessing the passphrase must not mark a live source as failed.
-func (s *Source) setStateIfIdle(st ingest.State, msg string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pub == nil {
-		s.tracker.SetState(st, msg)
-	}
-}
-
-// claim makes pub the source's publisher, or says why not.
-func (s *Source) claim(pub *publisher) (reason string, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case !s.running:
-		return reasonNotRunning, false
-	case s.pub != nil:
-		return reasonBusy, false
-	}
-	s.pub = pub
-	return "", true
-}
-
-// release ends pub's turn; stats are its last figures.
-func (s *Source) release(pub *publisher, stats *ingest.SRTStats) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pub == pub {
-		s.pub = nil
-	}
-	if stats != nil {
-		s.last = stats
-	}
+	return s.slot.Run(ctx, s.tracker, "srt source", s.id, "no data from encoder", waitingForEncoder)
 }
