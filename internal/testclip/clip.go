@@ -46,6 +46,7 @@ type Spec struct {
 	Preset        string // the x264/x265 preset: veryfast
 	Kbps          int    // video bitrate; 0 leaves it to the encoder's quality
 	Rate          Rate
+	BufferKbps    int // the rate buffer of Capped and CBR: Kbps
 	Audio         Audio
 	Stereo        bool // two channels (Opus, AAC) rather than one
 	ToneHz        int  // the tone's pitch: 440
@@ -160,13 +161,16 @@ func videoArgs(s Spec) []string {
 		}
 	}
 	if s.Kbps > 0 {
-		k := strconv.Itoa(s.Kbps) + "k"
+		k, buf := strconv.Itoa(s.Kbps)+"k", strconv.Itoa(s.Kbps)+"k"
+		if s.BufferKbps > 0 {
+			buf = strconv.Itoa(s.BufferKbps) + "k"
+		}
 		a = append(a, "-b:v", k)
 		switch s.Rate {
 		case Capped:
-			a = append(a, "-maxrate", k, "-bufsize", k)
+			a = append(a, "-maxrate", k, "-bufsize", buf)
 		case CBR:
-			a = append(a, "-minrate", k, "-maxrate", k, "-bufsize", k)
+			a = append(a, "-minrate", k, "-maxrate", k, "-bufsize", buf)
 			if !s.HEVC {
 				a = append(a, "-x264-params", "nal-hrd=cbr")
 			}

@@ -20,6 +20,7 @@ func TestEncode(t *testing.T) {
 		{"h264 b-frames opus mono", Spec{BFrames: true, GOP: 10, Kbps: 300, Audio: Opus}, 100, 2},
 		{"browser baseline capped opus stereo", Spec{FPS: 15, GOP: 30, Baseline: true, Kbps: 300, Rate: Capped, Audio: Opus, Stereo: true, ToneHz: 660}, 100, 2},
 		{"h264 cbr", Spec{Kbps: 400, Rate: CBR}, 0, 0},
+		{"h264 capped half-second buffer", Spec{Kbps: 400, Rate: Capped, BufferKbps: 200}, 0, 0},
 		{"h265 b-frames pcmu", Spec{HEVC: true, BFrames: true, Preset: "ultrafast", Audio: PCMU}, 100, 0},
 		{"h265 open gop", Spec{HEVC: true, BFrames: true, OpenGOP: true, GOP: 10}, 0, 0},
 	}
