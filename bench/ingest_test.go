@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,10 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +22,7 @@ import (
 
 	"diemcau/ingest"
 	"diemcau/internal/rtsptest"
+	"diemcau/internal/testclip"
 	"diemcau/internal/testkit"
 )
 
@@ -37,75 +35,10 @@ type ingestClip struct {
 	sps, pps []byte
 }
 
-var (
-	ingestClipOnce sync.Once
-	ingestClipData *ingestClip
-	ingestClipErr  error
-)
-
 func loadIngestClip(b testing.TB) *ingestClip {
 	b.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
-	ingestClipOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "diemcau-bench-")
-		if err != nil {
-			ingestClipErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		es := filepath.Join(dir, "clip.h264")
-		out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-			"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-pix_fmt", "yuv420p",
-			"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "25", "-sc_threshold", "0",
-			"-b:v", "2000k", "-minrate", "2000k", "-maxrate", "2000k", "-bufsize", "2000k", "-x264-params", "nal-hrd=cbr",
-			"-bsf:v", "h264_metadata=aud=insert", "-f", "h264", es).CombinedOutput()
-		if err != nil {
-			ingestClipErr = fmt.Errorf("ffmpeg: %v: %s", err, out)
-			return
-		}
-		raw, err := os.ReadFile(es)
-		if err != nil {
-			ingestClipErr = err
-			return
-		}
-		ingestClipData = splitClip(raw)
-	})
-	if ingestClipErr != nil {
-		b.Fatal(ingestClipErr)
-	}
-	return ingestClipData
-}
-
-// splitClip cuts Annex-B at the access unit delimiters and keeps the
-// parameter sets for the SDP.
-func splitClip(raw []byte) *ingestClip {
-	c := &ingestClip{}
-	var cur [][]byte
-	for _, n := range bytes.Split(raw, []byte{0, 0, 1}) {
-		n = bytes.TrimRight(n, "\x00")
-		if len(n) == 0 {
-			continue
-		}
-		switch n[0] & 0x1F {
-		case 9: // access unit delimiter
-			if len(cur) > 0 {
-				c.aus = append(c.aus, cur)
-			}
-			cur = nil
-			continue
-		case 7:
-			c.sps = n
-		case 8:
-			c.pps = n
-		}
-		cur = append(cur, n)
-	}
-	if len(cur) > 0 {
-		c.aus = append(c.aus, cur)
-	}
-	return c
+	c := testclip.Load(b, testclip.Spec{Width: 1280, Height: 720, FPS: 25, Seconds: 2, GOP: 25, Kbps: 2000, Rate: testclip.CBR})
+	return &ingestClip{aus: c.AUs, sps: c.SPS, pps: c.PPS}
 }
 
 func (c *ingestClip) format() *format.H264 {

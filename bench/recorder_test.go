@@ -3,15 +3,13 @@ package bench
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"diemcau/internal/testclip"
 	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 	"diemcau/recorder"
@@ -21,42 +19,9 @@ import (
 // keyframe each second, no B-frames, as frames of one track.
 func recorderGOP(b *testing.B) (*pipeline.Track, [][][]byte) {
 	b.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
-	p := filepath.Join(b.TempDir(), "rec.h264")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-		"-i", "testsrc2=size=1280x720:rate=25", "-t", "2", "-c:v", "libx264", "-preset", "veryfast",
-		"-b:v", "2M", "-maxrate", "2M", "-bufsize", "1M", "-bf", "0", "-g", "25", "-f", "h264", p).CombinedOutput()
-	if err != nil {
-		b.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var nalus h264.AnnexB
-	if err := nalus.Unmarshal(raw); err != nil {
-		b.Fatal(err)
-	}
-	track := &pipeline.Track{Codec: pipeline.H264, Width: 1280, Height: 720, FPS: 25}
-	var aus [][][]byte
-	var cur [][]byte
-	for _, n := range nalus {
-		typ := h264.NALUType(n[0] & 0x1f)
-		switch typ {
-		case h264.NALUTypeSPS:
-			track.SPS = n
-		case h264.NALUTypePPS:
-			track.PPS = n
-		}
-		cur = append(cur, n)
-		if typ == h264.NALUTypeIDR || typ == h264.NALUTypeNonIDR { // one slice per picture
-			aus = append(aus, cur)
-			cur = nil
-		}
-	}
-	return track, aus
+	c := testclip.Load(b, testclip.Spec{Width: 1280, Height: 720, FPS: 25, Seconds: 2, GOP: 25,
+		Kbps: 2000, Rate: testclip.Capped, BufferKbps: 1000})
+	return &pipeline.Track{Codec: pipeline.H264, SPS: c.SPS, PPS: c.PPS, Width: 1280, Height: 720, FPS: 25}, c.AUs
 }
 
 func recorderCPU() time.Duration {
