@@ -46,19 +46,20 @@ type streamRecorder struct {
 	tail    segmentTail       // the segment before seg, still taking its sound
 	preroll preroll           // sound that came while waiting for a keyframe
 	ahead   []*pipeline.Frame // sound ahead of the latest picture (stream_ahead.go)
-	// pictureTime is the latest picture's time in the open segment.
-	pictureTime time.Duration
-	next        int // number of the next segment file
-	lastFrame   time.Time
-	gapFrom     time.Time
-	anchored    bool
-	anchorWall  time.Time
-	anchorTime  time.Duration
-	retryAt     time.Time
-	afterFull   bool
-	closed      bool // the stream was closed by its writer
-	lastWarn    time.Time
-	warnings    int
+	// pictureTime is the latest picture's time in the open segment,
+	// soundTime the latest sound frame's written into it.
+	pictureTime, soundTime time.Duration
+	next                   int // number of the next segment file
+	lastFrame              time.Time
+	gapFrom                time.Time
+	anchored               bool
+	anchorWall             time.Time
+	anchorTime             time.Duration
+	retryAt                time.Time
+	afterFull              bool
+	closed                 bool // the stream was closed by its writer
+	lastWarn               time.Time
+	warnings               int
 
 	// The reader starts with the stream's GOP cache: when the same stream
 	// comes back to the run, the part of that cache recorded before it left
@@ -225,6 +226,9 @@ func (s *streamRecorder) write(tw *trackWriter, f *pipeline.Frame, now time.Time
 		s.writeFailed(err, now)
 		return false
 	}
+	if f.Track.Kind() == pipeline.Audio {
+		s.soundTime = max(s.soundTime, frameTime(f))
+	}
 	if flushed {
 		if low, why := s.run.rec.guard.low(now); low {
 			s.stopForDisk(why, false, now)
@@ -288,7 +292,7 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 	}
 	s.next++
 	s.seg = seg
-	s.pictureTime = origin
+	s.pictureTime, s.soundTime = origin, 0
 	s.mu.Lock()
 	s.st.File = file
 	s.mu.Unlock()
