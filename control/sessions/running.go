@@ -71,7 +71,8 @@ func (m *Manager) prepare(spec Spec, mode string) (*running, error) {
 }
 
 // run is the session's owner goroutine: it starts the composite, the RTSP
-// path and the archive, waits for stop, and tears down in reverse order.
+// path and the archive, waits for stop, and tears down in reverse order:
+// the archive first, then the composite.
 func (r *running) run(m *Manager) {
 	defer close(r.done)
 	defer m.remove(r.spec.ID)
@@ -80,12 +81,17 @@ func (r *running) run(m *Manager) {
 	r.mu.Unlock()
 	r.log.Info("session started", "points", points, "record", r.mode == StateLive && r.spec.Record)
 
+	// The composite outlives the session's context by the archive's stop:
+	// its encoders' last sound (AAC leaves 50-100 ms after its picture)
+	// reaches the archive before the composite ends.
+	mixCtx, stopMix := context.WithCancel(m.runCtx)
+	defer stopMix()
 	var wg sync.WaitGroup
 	if r.mixer != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.mixer.Run(r.ctx); err != nil && r.ctx.Err() == nil {
+			if err := r.mixer.Run(mixCtx); err != nil && r.ctx.Err() == nil {
 				r.log.Error("composite stopped", "err", err)
 				r.mu.Lock()
 				r.mixErr = err.Error()
@@ -113,6 +119,7 @@ func (r *running) run(m *Manager) {
 			r.stopErr = fmt.Errorf("session %q: archive: %w", r.spec.ID, err)
 		}
 	}
+	stopMix()
 	wg.Wait()
 	r.mu.Lock()
 	stopped := r.stopped
