@@ -41,11 +41,10 @@ type streamRecorder struct {
 	leaving bool // RemoveStream has begun
 	gone    bool // removed: loop has returned, next is final
 
-	state   string
-	seg     *segmentWriter
-	tail    segmentTail       // the segment before seg, still taking its sound
-	preroll preroll           // sound that came while waiting for a keyframe
-	ahead   []*pipeline.Frame // sound ahead of the latest picture (stream_ahead.go)
+	state string
+	seg   *segmentWriter
+	tail  segmentTail       // the segment before seg, still taking its sound
+	ahead []*pipeline.Frame // sound waiting for its picture (stream_ahead.go)
 	// pictureTime is the latest picture's time in the open segment,
 	// soundTime the latest sound frame's written into it.
 	pictureTime, soundTime time.Duration
@@ -246,7 +245,7 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 	hasVideo := f.Track.Kind() == pipeline.Video || s.stream.Track(pipeline.Video) != nil
 	if hasVideo && (f.Track.Kind() != pipeline.Video || !f.Key) {
 		s.setState(StateWaiting, "")
-		if !s.preroll.keep(f) {
+		if !s.holdAhead(f, now) {
 			s.skipped.Add(1)
 		}
 		return
@@ -301,7 +300,7 @@ func (s *streamRecorder) start(f *pipeline.Frame, now time.Time, fresh bool) {
 		s.writeFailed(err, now)
 		return
 	}
-	s.replayPreroll(origin, now)
+	s.settleAhead(origin, now)
 }
 
 // segmentTracks is the stream's track list with f's track in place of the
