@@ -3,9 +3,7 @@ package control
 import (
 	"context"
 	"crypto/sha256"
-	"io"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,18 +89,6 @@ func wantAPI(t *testing.T, status int, resp map[string]any, wantStatus int, fiel
 			t.Fatalf("error field %v, want %q: %v", e["field"], field, resp)
 		}
 	}
-}
-
-// scrape reads the server's /metrics at base.
-func scrape(t *testing.T, base string) string {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return string(raw)
 }
 
 // wantMetrics checks that a scrape holds each of the lines (or line starts).

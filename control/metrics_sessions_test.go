@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"diemcau/control/sessions"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -41,7 +42,7 @@ func TestMetricsExposeMixer(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := startServer(t, Deps{Sources: fakeSources{}, Store: st, Sessions: mgr})
-	raw := scrape(t, base)
+	raw := testkit.Scrape(t, base)
 	wantMetrics(t, raw,
 		`diemcau_mixer_fps{encoder="x264enc",session="phien"} 30`,
 		`diemcau_mixer_dropped_frames_total{session="phien"} 3`,

@@ -130,7 +130,7 @@ func TestMetricsExposeSources(t *testing.T) {
 	base := startServer(t, Deps{Sources: sources, Info: func() Info {
 		return Info{Version: "t", Encoder: CodecInfo{Element: "x264enc"}}
 	}})
-	raw := scrape(t, base)
+	raw := testkit.Scrape(t, base)
 	wantMetrics(t, raw,
 		`diemcau_source_up{source="tinh"} 1`,
 		`diemcau_source_frames_total{source="tinh"} 42`,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"diemcau/control/sessions"
+	"diemcau/internal/testkit"
 	"diemcau/pipeline"
 )
 
@@ -90,7 +91,7 @@ func TestPointSoundShown(t *testing.T) {
 		}
 	}
 
-	raw := scrape(t, base)
+	raw := testkit.Scrape(t, base)
 	wantMetrics(t, raw,
 		`diemcau_point_audio_peak_dbfs{point="tinh",session="phien"} -10.43`,
 		`diemcau_point_audio_rms_dbfs{point="tinh",session="phien"} -13.46`,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"diemcau/ingest"
+	"diemcau/internal/testkit"
 )
 
 // A source's camera clock offset is shown by GET /api/v1/sources/{id} and
@@ -28,7 +29,7 @@ func TestSourceClockOffsetShown(t *testing.T) {
 		t.Fatalf("clock_offset_s shown for a camera that sends no sender report: %v", body)
 	}
 
-	raw := scrape(t, base)
+	raw := testkit.Scrape(t, base)
 	if !strings.Contains(raw, `diemcau_source_clock_offset_seconds{source="tinh"} 40.125`) {
 		t.Errorf("metrics lack the clock offset of tinh")
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,7 +109,7 @@ sessions:
 			ret["state"] == "online" && num(ret, "bitrate_kbps") > 100 && num(ret, "rtt_ms") > 0
 	})
 	t.Logf("the node's link: out %v; return feed %v", hubOut["link"], hubOut["return_feed"])
-	metrics := scrape(t, node.base)
+	metrics := testkit.Scrape(t, node.base)
 	for _, m := range []string{`diemcau_link_bitrate_kbps{direction="out",output="hub",session="chuong-trinh"}`,
 		`diemcau_link_rtt_seconds{direction="in",output="hub",session="chuong-trinh"}`,
 		`diemcau_link_loss_ratio{direction="in",output="hub",session="chuong-trinh"}`,
@@ -290,16 +288,4 @@ func toneLevel(t *testing.T, file string, hz float64) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
-}
-
-// scrape reads a server's /metrics.
-func scrape(t *testing.T, base string) string {
-	t.Helper()
-	res, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return string(body)
 }
