@@ -143,7 +143,15 @@ func (z Packetizer) batch(dst []Payload, nalus [][]byte) []Payload {
 
 func (z Packetizer) aggregate(nalus [][]byte) Payload {
 	if z.Codec != pipeline.H265 {
-		return Payload{head: header(1, H264STAPA, 0, 0), units: nalus}
+		// The STAP-A header carries the highest NRI of its units, and F
+		// when any has it (RFC 6184 §5.7.1): a receiver that drops by NRI
+		// under load must not drop the SPS and PPS with it.
+		var f, nri byte
+		for _, n := range nalus {
+			f |= n[0] & 0x80
+			nri = max(nri, n[0]&0x60)
+		}
+		return Payload{head: header(1, f|nri|H264STAPA, 0, 0), units: nalus}
 	}
 	// The AP header carries the lowest layer and temporal ids of its units
 	// (RFC 7798 §4.4.2).

@@ -130,6 +130,14 @@ func TestAggregateMatchesGortsplib(t *testing.T) {
 					t.Fatalf("%d payloads, gortsplib makes %d", len(got), len(want))
 				}
 				for i := range got {
+					// gortsplib writes a STAP-A's NRI as 0; RFC 6184
+					// §5.7.1 asks for its units' highest, 3 here.
+					if c == pipeline.H264 && len(got[i]) > 0 && got[i][0]&0x1f == H264STAPA {
+						if got[i][0] != 0x60|H264STAPA {
+							t.Errorf("payload %d: STAP-A header %#x, want NRI 3 (%#x)", i, got[i][0], 0x60|H264STAPA)
+						}
+						want[i].Payload[0] |= 0x60
+					}
 					if !bytes.Equal(got[i], want[i].Payload) {
 						t.Errorf("payload %d differs (%d vs %d bytes)", i, len(got[i]), len(want[i].Payload))
 					}
@@ -190,6 +198,36 @@ func TestFragmentHeaders(t *testing.T) {
 	}
 	if got[0][0] != H265FU<<1|1 || got[0][1] != 0x2b || got[0][2] != 0x80|H265CRA || got[2][2] != 0x40|H265CRA {
 		t.Errorf("H.265 FU headers % x, % x", got[0][:3], got[2][:3])
+	}
+}
+
+// TestAggregateHeaders: a STAP-A carries its units' highest NRI, and F
+// when any has it (RFC 6184 §5.7.1).
+func TestAggregateHeaders(t *testing.T) {
+	cases := []struct {
+		name  string
+		heads []byte // each unit's first byte
+		want  byte
+	}{
+		{"SPS and PPS", []byte{0x67, 0x68}, 0x60 | H264STAPA},
+		{"highest NRI wins", []byte{0x06, 0x41, 0x21}, 0x40 | H264STAPA},
+		{"all NRI 0", []byte{0x06, 0x09}, H264STAPA},
+		{"F set on one", []byte{0x21, 0x80 | 0x06}, 0x80 | 0x20 | H264STAPA},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var au [][]byte
+			for _, h := range tc.heads {
+				au = append(au, []byte{h, 1, 2, 3})
+			}
+			got, err := layOut(t, Packetizer{Codec: pipeline.H264, MaxPayload: 1200, Aggregate: true}, au)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("%d payloads, error %v", len(got), err)
+			}
+			if got[0][0] != tc.want {
+				t.Errorf("STAP-A header %#x, want %#x", got[0][0], tc.want)
+			}
+		})
 	}
 }
 
