@@ -112,6 +112,11 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		m.decoder.Store(&d)
 	}
 	m.out = newOutputs(cfg, m.requestKeyframe, m.runningTime)
+	if asc, err := gst.MixAACConfig(); err == nil {
+		m.out.useAACConfig(asc)
+	} else {
+		m.log.Warn("archive sound config not known before its first frame", "error", err)
+	}
 	if m.out.low != nil {
 		m.out.low.SetKeyframeRequester(m.requestLowKeyframe)
 		m.out.lowKeyReq = m.requestLowKeyframe

@@ -12,7 +12,8 @@ import (
 
 // aacLC48kStereo is the AudioSpecificConfig of AAC-LC at 48 kHz stereo,
 // what the archive mix is encoded as; published before the encoder's first
-// frame so the recorder can write its init segment at once.
+// frame so the recorder can write its init segment at once. Run replaces it
+// with the installed encoder's own (useAACConfig).
 func aacLC48kStereo() []byte { return []byte{0x11, 0x90} }
 
 // outputs are the session's encoded streams. Every stream carries the same
@@ -290,6 +291,20 @@ func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
 		}
 		l.Write(f) // the same frame: one sound for both renditions
 	}
+}
+
+// useAACConfig publishes the archive's AAC track with the config the
+// encoder will write (gst.MixAACConfig), before any frame: a track that
+// changed at the first sound, after the recorder had opened a segment at
+// the first picture, cost that segment its sound.
+func (o *outputs) useAACConfig(asc []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if bytes.Equal(asc, o.aac.Config) {
+		return
+	}
+	o.aac = &pipeline.Track{Codec: pipeline.AAC, SampleRate: o.aac.SampleRate, Channels: o.aac.Channels, Config: asc}
+	o.archive.SetTracks([]*pipeline.Track{o.video, o.aac})
 }
 
 // writeAAC sends the archive's audio; the encoder's actual config replaces

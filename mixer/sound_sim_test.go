@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"diemcau/internal/testkit"
+	"diemcau/pipeline"
 )
 
 // TestSilentPoint mixes two of the server's sim:// sources, one with its
@@ -159,4 +160,41 @@ func median(xs []float64) float64 {
 	}
 	slices.Sort(xs)
 	return xs[len(xs)/2]
+}
+
+// TestArchiveSoundTrackFromTheStart: the archive's AAC track published
+// before the mix runs is the one its sound comes in, so a recorder that
+// opens a segment at the first picture, before the first sound (a loaded
+// machine), has the sound's track in it. The guessed config (11 90) was
+// replaced at the first frame by the encoder's (avenc_aac: 11 90 56 e5 00),
+// and that segment was archived silent.
+func TestArchiveSoundTrackFromTheStart(t *testing.T) {
+	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "opusdec", "avenc_aac")
+	srcs := startSims(t, simPoint{"tinh", true})
+	m, err := New(Config{Session: "aac", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
+		Points: []Point{{ID: "tinh", Stream: srcs[0].Stream()}}}, testkit.Logger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := m.Archive().Tracks()
+	if len(published) != 2 || published[1].Codec != pipeline.AAC {
+		t.Fatalf("archive tracks before the mix runs: %v", published)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	got := collect(cctx, &wg, m.Archive())
+	testkit.Start(t, "mixer", m.Run)
+	testkit.WaitFor(t, ctx, "a second of archive sound", func() bool { return len(got.snapshot(pipeline.Audio)) >= 47 })
+	stop()
+	wg.Wait()
+	for i, f := range got.snapshot(pipeline.Audio) {
+		if f.Track != published[1] {
+			t.Fatalf("sound frame %d: track %x, want the one published before the mix ran (%x)", i, f.Track.Config, published[1].Config)
+		}
+	}
+	if tr := m.Archive().Tracks(); tr[1] != published[1] {
+		t.Errorf("archive sound track replaced: %x, was %x", tr[1].Config, published[1].Config)
+	}
 }
