@@ -111,7 +111,7 @@ func New(cfg Config, log *slog.Logger, reg gst.Registry) (*Mixer, error) {
 		d := cfg.Decoder
 		m.decoder.Store(&d)
 	}
-	m.out = newOutputs(cfg, m.requestKeyframe, m.runningTime)
+	m.out = newOutputs(cfg, log, m.requestKeyframe, m.runningTime)
 	if asc, err := gst.MixAACConfig(); err == nil {
 		m.out.useAACConfig(asc)
 	} else {

@@ -2,6 +2,7 @@ package mixer
 
 import (
 	"bytes"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,7 @@ type outputs struct {
 	// point's picture on average (pictureLagOf); the mix's sound is
 	// stamped that much later to match.
 	pictureLag time.Duration
+	soundClock soundClock
 
 	mu    sync.Mutex
 	video *pipeline.Track
@@ -56,8 +58,9 @@ type outputs struct {
 	aac   *pipeline.Track
 }
 
-func newOutputs(cfg Config, keyReq func(), runningTime func() time.Duration) *outputs {
+func newOutputs(cfg Config, log *slog.Logger, keyReq func(), runningTime func() time.Duration) *outputs {
 	o := &outputs{
+		soundClock:  soundClock{log: log},
 		name:        "session/" + cfg.Session,
 		returns:     make([]atomic.Pointer[pipeline.Stream], cfg.MaxPoints),
 		keyReq:      keyReq,
@@ -271,6 +274,7 @@ func encoderDelay(t *pipeline.Track) time.Duration {
 
 func (o *outputs) writeOpus(s gst.Sample) {
 	f := o.audioFrame(o.opus, s)
+	o.soundClock.check(f.PTS, o.runningTime())
 	o.composite.Write(f)
 	if o.low != nil {
 		// The same frame: both renditions carry one sound, so a viewer
