@@ -171,8 +171,9 @@ func median(xs []float64) float64 {
 func TestArchiveSoundTrackFromTheStart(t *testing.T) {
 	needTools(t, "x264enc", "compositor", "audiomixer", "opusenc", "opusdec", "avenc_aac")
 	srcs := startSims(t, simPoint{"tinh", true})
+	logs := newCountingHandler(testkit.Logger(t).Handler())
 	m, err := New(Config{Session: "aac", Output: Output{Width: testW, Height: testH, FPS: testFPS, BitrateKbps: 300},
-		Points: []Point{{ID: "tinh", Stream: srcs[0].Stream()}}}, testkit.Logger(t), nil)
+		Points: []Point{{ID: "tinh", Stream: srcs[0].Stream()}}}, slog.New(logs), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,5 +197,9 @@ func TestArchiveSoundTrackFromTheStart(t *testing.T) {
 	}
 	if tr := m.Archive().Tracks(); tr[1] != published[1] {
 		t.Errorf("archive sound track replaced: %x, was %x", tr[1].Config, published[1].Config)
+	}
+	// Its sound starts on the clock (gst's start-time-selection=first).
+	if n := logs.count(soundJumpMessage); n > 0 || m.out.soundClock.jumps.Load() > 0 {
+		t.Errorf("the mix's sound ran ahead of its clock (%d warnings)", n)
 	}
 }

@@ -10,14 +10,18 @@ import (
 // clock is a jump of the mix's timeline, not an encoder's lookahead.
 const soundAheadLimit = time.Second
 
+// soundJumpMessage is the warning of a jump.
+const soundJumpMessage = "composite sound jumped ahead of its clock: the points' sound until the clock catches up is lost"
+
 // soundClock watches the full mix's frames against the composite's clock.
-// A live mix cannot make sound before its time, yet on a heavily loaded
-// machine the mix's output has been seen to jump seconds ahead at start
-// (its second frame stamped 2 to 13 s past the clock); the mixer then
-// waits for the clock to catch up, and what the points sent meanwhile is
-// lost, in the composite and the archive alike. The cause is not found
-// yet (docs/timing.md, known limits); each jump is counted and
-// logged so that it is seen, not guessed from a silent archive.
+// A live mix cannot make sound before its time. It did, on a loaded
+// machine, at every few starts: the full-mix audiomixer had the pipeline's
+// clock before its base time, took every wait as late and made silence as
+// fast as it could, 1 to 13 s of it; then it waited for the clock and
+// dropped what the points sent meanwhile, in the composite and the archive
+// alike (docs/timing.md). The mixer now starts at its first input
+// (gst's start-time-selection=first); this watch stays, so that a return
+// is a warning in the log, not a silent archive found later.
 type soundClock struct {
 	log   *slog.Logger
 	ahead bool // the last frame was past the limit (drain goroutine only)
@@ -36,6 +40,5 @@ func (c *soundClock) check(pts, now time.Duration) {
 	}
 	c.ahead = true
 	c.jumps.Add(1)
-	c.log.Warn("composite sound jumped ahead of its clock: the points' sound until the clock catches up is lost",
-		"ahead", (pts - now).Round(time.Millisecond), "clock", now.Round(time.Millisecond))
+	c.log.Warn(soundJumpMessage, "ahead", (pts - now).Round(time.Millisecond), "clock", now.Round(time.Millisecond))
 }

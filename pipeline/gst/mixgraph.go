@@ -221,7 +221,16 @@ func mixAudioCore(s MixSpec, sink func(name string) string) string {
 	latency := s.Latency.Nanoseconds()
 	fmt.Fprintf(&b, " audiotestsrc is-live=true wave=silence samplesperbuffer=%d ! %s ! tee name=%s allow-not-linked=true",
 		MixAudioRate/50, MixAudioCaps, mixSilence)
-	fmt.Fprintf(&b, " audiomixer name=%s latency=%d ! %s ! tee name=%st", mixAll, latency, MixAudioCaps, mixAll)
+	// start-time-selection=first: started at running time 0, the mixer
+	// can hold the pipeline's clock before its base time (a pipeline goes
+	// PLAYING element by element, sinks first), take every clock wait as
+	// late, and make silence as fast as the leaky queues behind it take
+	// it. A loaded machine stretched that moment, and the mix ran 1 to
+	// 13 s ahead of the clock; it then waited for the clock, dropping the
+	// points' sound as late. Started at its first input (the live
+	// silence's, which comes only once its source is PLAYING, after the
+	// mixer) it does not run ahead.
+	fmt.Fprintf(&b, " audiomixer name=%s latency=%d start-time-selection=first ! %s ! tee name=%st", mixAll, latency, MixAudioCaps, mixAll)
 	fmt.Fprintf(&b, " %s. ! %s.sink_%%u", mixSilence, mixAll)
 	queue := fmt.Sprintf("queue max-size-time=%d max-size-buffers=0 max-size-bytes=0 leaky=downstream", time.Second.Nanoseconds())
 	fmt.Fprintf(&b, " %st. ! %s ! audioconvert ! opusenc bitrate=%d frame-size=20 ! %s",
