@@ -24,6 +24,21 @@ func recorderGOP(b *testing.B) (*pipeline.Track, [][][]byte) {
 	return &pipeline.Track{Codec: pipeline.H264, SPS: c.SPS, PPS: c.PPS, Width: 1280, Height: 720, FPS: 25}, c.AUs
 }
 
+// recorderSound is a stream's sound for the recorder benchmarks: real Opus
+// packets (20 ms, 48 kHz stereo), written lead ahead of the picture of
+// their time, as a composite's or a camera's sound arrives.
+type recorderSound struct {
+	track   *pipeline.Track
+	packets [][]byte
+	lead    time.Duration
+}
+
+func loadRecorderSound(b *testing.B) recorderSound {
+	b.Helper()
+	c := testclip.Load(b, testclip.Spec{Width: 320, Height: 180, FPS: 25, Seconds: 2, GOP: 25, Audio: testclip.Opus})
+	return recorderSound{track: &pipeline.Track{Codec: pipeline.Opus, SampleRate: c.SampleRate, Channels: c.Channels}, packets: c.Packets}
+}
+
 func recorderCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -43,13 +58,35 @@ func BenchmarkRecorderFragments(b *testing.B) {
 	for _, fsync := range []bool{false, true} {
 		for _, n := range []int{1, 8, 32} {
 			b.Run(fmt.Sprintf("streams=%d/fsync=%v", n, fsync), func(b *testing.B) {
-				benchRecorder(b, track, aus, n, fsync)
+				benchRecorder(b, track, aus, nil, n, fsync)
 			})
 		}
 	}
 }
 
-func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, fsync bool) {
+// BenchmarkRecorderSound is BenchmarkRecorderFragments with sound: each
+// stream also carries Opus (two 20 ms packets per 40 ms op), written in
+// step with its picture (lead=0) or 200 ms ahead of it, so that every
+// packet waits in the recorder's hold until a picture of its time comes
+// (recorder/stream_ahead.go). Its cost is the lead=200ms figure less the
+// lead=0 one; fsync off.
+func BenchmarkRecorderSound(b *testing.B) {
+	track, aus := recorderGOP(b)
+	sound := loadRecorderSound(b)
+	for _, lead := range []time.Duration{0, 200 * time.Millisecond} {
+		for _, n := range []int{1, 8, 32} {
+			b.Run(fmt.Sprintf("lead=%v/streams=%d", lead, n), func(b *testing.B) {
+				sound := sound
+				sound.lead = lead
+				benchRecorder(b, track, aus, &sound, n, false)
+			})
+		}
+	}
+}
+
+// benchRecorder writes b.N frames of picture (and, with sound, their 40 ms
+// of sound) to each of n streams.
+func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, sound *recorderSound, n int, fsync bool) {
 	root := b.TempDir()
 	rec, err := recorder.New(recorder.Config{Root: root, Segment: 5 * time.Minute, Part: time.Second, Fsync: fsync},
 		slog.New(slog.DiscardHandler), recorder.WithFreeSpace(func(string) (int64, error) { return 1 << 50, nil }))
@@ -60,19 +97,27 @@ func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, f
 
 	streams := map[string]*pipeline.Stream{}
 	list := make([]*pipeline.Stream, n)
+	tracks := []*pipeline.Track{track}
+	if sound != nil {
+		tracks = append(tracks, sound.track)
+	}
 	for i := range list {
-		list[i] = pipeline.NewStream(fmt.Sprintf("s%d", i), track)
+		list[i] = pipeline.NewStream(fmt.Sprintf("s%d", i), tracks...)
 		streams[fmt.Sprintf("sources/s%d", i)] = list[i]
 	}
 	run, err := rec.StartRun("bench", streams)
 	if err != nil {
 		b.Fatal(err)
 	}
-	wait := func(frames int) {
+	perOp := 1 // frames each op writes to a stream
+	if sound != nil {
+		perOp = 3
+	}
+	wait := func(ops int) {
 		for {
 			caught := true
 			for _, ss := range run.Status().Streams {
-				caught = caught && ss.Frames >= uint64(frames)
+				caught = caught && ss.Frames >= uint64(ops*perOp)
 			}
 			if caught {
 				return
@@ -89,6 +134,9 @@ func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, f
 		ts := time.Duration(i) * 40 * time.Millisecond
 		key := h264.NALUType(au[len(au)-1][0]&0x1f) == h264.NALUTypeIDR
 		for _, s := range list {
+			if sound != nil {
+				writeSound(s, sound, ts)
+			}
 			s.Write(&pipeline.Frame{Track: track, PTS: ts, DTS: ts, Key: key, NALUs: au})
 		}
 		if i%25 == 24 {
@@ -113,5 +161,15 @@ func benchRecorder(b *testing.B, track *pipeline.Track, aus [][][]byte, n int, f
 	b.ReportMetric(float64(st.Bytes)/wall.Seconds()/1e6, "MB/s")
 	if fsync {
 		b.ReportMetric(float64(st.Fsync.P99)/1e6, "fsync-p99-ms")
+	}
+}
+
+// writeSound writes the two 20 ms packets of sound that start lead after
+// the picture at ts.
+func writeSound(s *pipeline.Stream, sound *recorderSound, ts time.Duration) {
+	const packet = 20 * time.Millisecond
+	for k := range 2 {
+		at := ts + sound.lead + time.Duration(k)*packet
+		s.Write(&pipeline.Frame{Track: sound.track, PTS: at, DTS: at, Payload: sound.packets[int(at/packet)%len(sound.packets)]})
 	}
 }
