@@ -304,10 +304,16 @@ func (o *outputs) writeMixMinus(slot int, s gst.Sample) {
 func (o *outputs) useAACConfig(asc []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.publishAACLocked(asc, o.aac.SampleRate, o.aac.Channels)
+}
+
+// publishAACLocked replaces the archive's AAC track when asc differs from
+// the published config. o.mu held.
+func (o *outputs) publishAACLocked(asc []byte, rate, channels int) {
 	if bytes.Equal(asc, o.aac.Config) {
 		return
 	}
-	o.aac = &pipeline.Track{Codec: pipeline.AAC, SampleRate: o.aac.SampleRate, Channels: o.aac.Channels, Config: asc}
+	o.aac = &pipeline.Track{Codec: pipeline.AAC, SampleRate: rate, Channels: channels, Config: asc}
 	o.archive.SetTracks([]*pipeline.Track{o.video, o.aac})
 }
 
@@ -316,9 +322,8 @@ func (o *outputs) useAACConfig(asc []byte) {
 func (o *outputs) writeAAC(s gst.Sample) {
 	o.mu.Lock()
 	if s.Caps != "" {
-		if asc, rate, ch, err := gst.ParseAACCaps(s.Caps); err == nil && !bytes.Equal(asc, o.aac.Config) {
-			o.aac = &pipeline.Track{Codec: pipeline.AAC, SampleRate: rate, Channels: ch, Config: asc}
-			o.archive.SetTracks([]*pipeline.Track{o.video, o.aac})
+		if asc, rate, ch, err := gst.ParseAACCaps(s.Caps); err == nil {
+			o.publishAACLocked(asc, rate, ch)
 		}
 	}
 	t := o.aac
